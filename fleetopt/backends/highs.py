@@ -1,0 +1,98 @@
+"""HiGHS through highspy: the formulation's arrays handed over in one passModel call."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+from fleetopt.backends.result import SolveOptions, SolveResult
+from fleetopt.formulation.model import Formulation
+
+
+def _to_lp(form: Formulation, highspy):
+    cost, lb, ub, integer = form.col_arrays()
+    a = form.matrix().tocsc()
+    lower, upper = form.row_bounds()
+    lp = highspy.HighsLp()
+    lp.num_col_ = form.n_cols
+    lp.num_row_ = form.n_rows
+    lp.col_cost_ = cost
+    lp.col_lower_ = lb
+    lp.col_upper_ = ub
+    lp.row_lower_ = lower
+    lp.row_upper_ = upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = a.data
+    lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integer]
+    return lp
+
+
+def quiet_highs():
+    """A Highs object with logging off. highspy 1.16 prints its banner inside the constructor, before any
+    option can be set, so stdout's file descriptor is pointed at /dev/null for the construction only."""
+    import highspy
+
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    return h
+
+
+def new_highs(options: SolveOptions):
+    h = quiet_highs()
+    h.setOptionValue("output_flag", bool(options.verbose))
+    h.setOptionValue("time_limit", float(options.time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(options.mip_rel_gap))
+    h.setOptionValue("random_seed", int(options.seed))
+    if options.threads:
+        h.setOptionValue("threads", int(options.threads))
+    return h
+
+
+def solve(form: Formulation, options: SolveOptions) -> SolveResult:
+    import highspy
+
+    h = new_highs(options)
+    lp = _to_lp(form, highspy)
+    h.passModel(lp)
+    if options.start is not None:
+        sol = highspy.HighsSolution()
+        sol.col_value = list(options.start)
+        sol.value_valid = True
+        h.setSolution(sol)
+    h.run()
+    status = h.getModelStatus()
+    info = h.getInfo()
+    ms = highspy.HighsModelStatus
+    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    if status == ms.kOptimal:
+        kind = "optimal"
+    elif status in (ms.kInfeasible,) or status == ms.kUnboundedOrInfeasible:
+        kind = "infeasible"
+    elif status == ms.kUnbounded:
+        kind = "unbounded"
+    elif status in (ms.kTimeLimit, ms.kIterationLimit, ms.kSolutionLimit, ms.kInterrupt):
+        kind = "feasible" if has_solution else "no_plan_in_time"
+    else:
+        kind = "error"
+    x = np.asarray(h.getSolution().col_value, dtype=float) if has_solution else None
+    objective = float(info.objective_function_value) if has_solution else None
+    bound = float(info.mip_dual_bound) if form_has_integers(form) else objective
+    gap = float(info.mip_gap) if has_solution and form_has_integers(form) else (0.0 if has_solution else None)
+    return SolveResult(status=kind, x=x, objective=objective, bound=bound, gap=gap,
+                       solver="highs", solver_version=h.version(), detail=h.modelStatusToString(status))
+
+
+def form_has_integers(form: Formulation) -> bool:
+    return any(b.integer and b.size for b in form.blocks.values())

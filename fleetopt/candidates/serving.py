@@ -1,0 +1,361 @@
+"""Serving options: every (service, region, accelerator, config) replica the MILP may buy, and its routes.
+
+Modelling choices (the physics lives in fleetopt/physics; this module lays it over the config grid):
+
+- Transformer replica: tp GPUs of one node (tp in 1, 2, 4, 8; tp <= GPUs per node; tp divides heads and
+  kv_heads, so weights and KV cache split evenly), weights in bf16 or fp8 (fp8 only when the service allows it
+  and the accelerator has an FP8 peak; the KV cache stays bf16), batch from the ladder 1, 4, 16, 64, 256 with
+  the first rung above the memory limit replaced by the limit itself (max_batch_that_fits at the mean decode
+  context). Parameters: the card's params_b if given, else training_flops.dense_param_count.
+  A request's latency is its prefill plus its decode steps, plus the prefills of the rest of the batch that
+  interleave with its decode: at full batch a request stays batch x prefill + output x step (Little's law, as
+  in replica_throughput_rps), so decode_s = output x step + (batch - 1) x prefill. Without that term the
+  biggest batch would always look free in latency.
+- DLRM replica: a shard group of embedding_shard_count GPUs holding the tables. One request is one sample.
+  It fans out to F shards (the service's fanout, at most the shard count; fanout 1 means "derive it":
+  shards_touched by the card's lookups). Each shard is an M/M/1 server; per visit it sends 1/F of the
+  request's embedding all-to-all bytes over its NIC (region nic_gb_s) and runs 1/F of the dense FLOPs; a step
+  serves `batch` visits plus one network latency (region net_latency_us). Each shard must meet 0.99^(1/F)
+  (queueing.replica_capacity_rps with fanout) and each request loads F of the S shards, so a group takes S/F
+  times one shard's capacity. The service time sits in prefill_s; decode_s is 0.
+- CNN replica: one GPU, a batched forward pass at the roofline max(FLOPs / sustained peak, weight bytes / HBM
+  bandwidth): compute bound except at tiny batches. The service time sits in prefill_s; decode_s is 0.
+- Per replica over the horizon: power at TDP (GPUs x TDP x PUE; a bought replica is assumed busy, an upper
+  bound on its draw), energy = that power x horizon, carbon = energy x the region's mean intensity (+ embodied
+  if the policy includes it), cost = GPUs x the region's price x horizon (+ energy x the region's energy price
+  when the GPU price excludes energy).
+- Pruning: configs that cannot meet the SLO even at zero RTT and zero load are dropped; within a (service,
+  region, accelerator) only configs no other beats in all of GPUs per replica (fewer), service rate per GPU
+  (higher) and prefill + decode latency (lower) are kept.
+- Routes: population u may use an option when the region is a datacenter in u's allowed jurisdictions, u has
+  an RTT to it, the latency budget SLO - RTT - prefill - decode is positive and the replica's p99 capacity at
+  that budget is positive. Headroom is left to the formulation.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from fleetopt.candidates.tables import ServingCandidates
+from fleetopt.io.schema import (
+    Accelerator,
+    CnnCard,
+    DlrmCard,
+    Instance,
+    Region,
+    RegionGpus,
+    ServingService,
+    TransformerCard,
+)
+from fleetopt.physics import energy, queueing, serving
+from fleetopt.physics.serving import HBM_BANDWIDTH_EFFICIENCY, PREFILL_FLOPS_EFFICIENCY
+from fleetopt.physics.tails import per_shard_quantile
+from fleetopt.physics.training_flops import dense_param_count
+
+TP_DEGREES = np.array([1, 2, 4, 8])
+BATCH_LADDER = np.array([1, 4, 16, 64, 256])
+PRECISIONS = np.array(["bf16", "fp8"])  # index = the table's precision code
+SLO_QUANTILE = 0.99
+DLRM_BYTES_PER_VALUE = 4  # fp32 embedding rows on the wire
+HBM_USABLE_FRACTION = 0.9  # as in serving.max_batch_that_fits
+
+# Per-option arrays a config builder returns; the queueing fields are kept apart from the table because a
+# sharded replica queues per shard (shard_rate_rps, fanout) and scales by shards / fanout.
+_CONFIG_FIELDS = ("tp", "precision", "batch", "gpus", "service_rate_rps", "prefill_s", "decode_s",
+                  "shard_rate_rps", "fanout", "group_scale")
+
+
+def transformer_params(card: TransformerCard) -> float:
+    """Parameter count: the card's params_b when given (an explicit override), else derived from its shape."""
+    if card.params_b is not None:
+        return card.params_b * 1e9
+    return float(dense_param_count(card.layers, card.hidden, card.ffn_hidden, card.heads,
+                                   card.kv_heads or card.heads, card.vocab, card.swiglu))
+
+
+def _precision_codes(svc: ServingService, acc: Accelerator) -> np.ndarray:
+    return np.array([0, 1]) if svc.allow_fp8 and acc.fp8_tflops is not None else np.array([0])
+
+
+def _tp_link_gb_s(acc: Accelerator) -> float:
+    """TP AllReduce bandwidth: NVLink, or PCIe on cards without it."""
+    return acc.nvlink_gb_s if acc.nvlink_gb_s > 0 else acc.pcie_gb_s
+
+
+def _config_table(tp, precision, batch, gpus, service_rate_rps, prefill_s, decode_s, shard_rate_rps=None,
+                  fanout=1.0, group_scale=1.0) -> dict[str, np.ndarray]:
+    """One dict of equal-length 1-D arrays per config (scalars broadcast)."""
+    shard_rate_rps = service_rate_rps if shard_rate_rps is None else shard_rate_rps
+    values = (tp, precision, batch, gpus, service_rate_rps, prefill_s, decode_s, shard_rate_rps, fanout,
+              group_scale)
+    return dict(zip(_CONFIG_FIELDS, np.broadcast_arrays(*(np.asarray(v) for v in values)), strict=True))
+
+
+def transformer_configs(card: TransformerCard, svc: ServingService,
+                        acc: Accelerator) -> dict[str, np.ndarray]:
+    """Every (tp, precision, batch) replica that fits, with its service rate and latencies (1-D arrays).
+
+    decode_s = output x step + (batch - 1) x prefill: a request's own decode plus the others' prefills.
+    Source: roofline serving physics (Pope et al. 2023) and Little's law residence (Little 1961), as in
+    physics/serving.replica_throughput_rps.
+    """
+    kv_heads = card.kv_heads or card.heads
+    params = transformer_params(card)
+    context = serving.mean_decode_context_tokens(svc.prompt_tokens, svc.output_tokens)
+    kv_per_token = serving.kv_cache_bytes_per_token(card.layers, card.hidden, card.heads, kv_heads)
+    tp = TP_DEGREES[:, None, None]
+    code = _precision_codes(svc, acc)[None, :, None]
+    rung = BATCH_LADDER[None, None, :]
+    previous_rung = np.concatenate([[0], BATCH_LADDER[:-1]])[None, None, :]
+    precision = PRECISIONS[code]
+    fits = serving.max_batch_that_fits(acc.hbm_gb, serving.weight_bytes(params, precision), kv_per_token,
+                                       context, tp)
+    # Keep rungs below the limit and the first rung past it, cut down to the limit.
+    keep = ((tp <= acc.gpus_per_node) & (card.heads % tp == 0) & (kv_heads % tp == 0)
+            & (fits >= 1) & (previous_rung < fits))
+    tp, code, batch = (np.broadcast_to(a, keep.shape)[keep] for a in (tp, code, np.minimum(rung, fits)))
+    precision = PRECISIONS[code]
+    fp8_tflops = acc.fp8_tflops if acc.fp8_tflops is not None else np.nan
+    link = _tp_link_gb_s(acc)
+    prefill = serving.prefill_time_s(params, card.layers, card.hidden, svc.prompt_tokens, 1, tp,
+                                     acc.peak_tflops, link, precision, fp8_tflops)
+    step = serving.decode_step_time_s(params, card.layers, card.hidden, card.heads, kv_heads, context, batch,
+                                      tp, acc.peak_tflops, acc.hbm_gb_s, link, precision, fp8_tflops)
+    rate = serving.replica_throughput_rps(prefill, step, svc.output_tokens, batch)
+    decode = svc.output_tokens * step + (batch - 1) * prefill
+    return _config_table(tp, code, batch, tp, rate, prefill, decode)
+
+
+def dlrm_configs(card: DlrmCard, svc: ServingService, acc: Accelerator,
+                 region: Region) -> dict[str, np.ndarray]:
+    """Shard-group replicas at each batch rung: tables over S GPUs, each request fanning out to F of them.
+
+    Shard step = net latency + batch x (all-to-all bytes / F / NIC + dense FLOPs / F / sustained peak).
+    Source: Naumov et al. 2019 (DLRM all-to-all), Mudigere et al. 2022 (sharded tables), alpha-beta model.
+    """
+    shards = float(serving.embedding_shard_count(card.embedding_tables_gb * 1e9, acc.hbm_gb))
+    fanout = (float(min(svc.fanout, shards)) if svc.fanout > 1
+              else float(serving.shards_touched(shards, card.lookups_per_sample)))
+    visit_bytes = serving.embedding_all_to_all_bytes(card.lookups_per_sample, card.embedding_dim, 1,
+                                                     DLRM_BYTES_PER_VALUE) / fanout
+    visit_flops = card.gflops_per_sample * 1e9 / fanout
+    visit_s = (visit_bytes / (region.nic_gb_s * 1e9)
+               + visit_flops / (acc.peak_tflops * 1e12 * PREFILL_FLOPS_EFFICIENCY))
+    batch = BATCH_LADDER.copy()
+    step = region.net_latency_us * 1e-6 + batch * visit_s
+    shard_rate = batch / step
+    group_scale = shards / fanout
+    return _config_table(1, 0, batch, int(shards), shard_rate * group_scale, step, 0.0, shard_rate, fanout,
+                         group_scale)
+
+
+def cnn_configs(card: CnnCard, svc: ServingService, acc: Accelerator) -> dict[str, np.ndarray]:
+    """One-GPU replicas at each (precision, batch): a batched forward pass at the roofline.
+
+    Source: roofline model (Williams et al. 2009): max(FLOPs / FLOP/s, weight bytes / HBM bytes/s).
+    """
+    code = np.repeat(_precision_codes(svc, acc), BATCH_LADDER.shape[0])
+    batch = np.tile(BATCH_LADDER, code.shape[0] // BATCH_LADDER.shape[0])
+    precision = PRECISIONS[code]
+    weights = serving.weight_bytes(card.params_m * 1e6, precision)
+    fp8_tflops = acc.fp8_tflops if acc.fp8_tflops is not None else np.nan
+    flops_per_s = serving.peak_flops_per_s(acc.peak_tflops, precision, fp8_tflops) * PREFILL_FLOPS_EFFICIENCY
+    step = np.maximum(batch * card.gflops_per_sample * 1e9 / flops_per_s,
+                      weights / (acc.hbm_gb_s * 1e9 * HBM_BANDWIDTH_EFFICIENCY))
+    fits = weights <= acc.hbm_gb * 1e9 * HBM_USABLE_FRACTION
+    table = _config_table(1, code, batch, 1, batch / step, step, 0.0)
+    return {k: v[fits] for k, v in table.items()}
+
+
+def pareto_front(gpus, rate_per_gpu, latency_s) -> np.ndarray:
+    """Mask of configs no other config beats: fewer-or-equal GPUs, higher-or-equal rate per GPU and
+    lower-or-equal latency, strictly better in one. Of exact ties the first is kept."""
+    g, r, t = (np.asarray(a, dtype=float) for a in (gpus, rate_per_gpu, latency_s))
+    as_good = (g[:, None] <= g[None, :]) & (r[:, None] >= r[None, :]) & (t[:, None] <= t[None, :])
+    better = (g[:, None] < g[None, :]) | (r[:, None] > r[None, :]) | (t[:, None] < t[None, :])
+    index = np.arange(g.shape[0])
+    earlier_twin = as_good & ~better & (index[:, None] < index[None, :])
+    return ~(as_good & better | earlier_twin).any(axis=0)
+
+
+def replica_economics(gpus, acc: Accelerator, region: Region, stock: RegionGpus, hours: float,
+                      include_embodied: bool) -> dict[str, np.ndarray]:
+    """Power (MW, at TDP), energy (kWh over `hours`, at TDP), carbon (t) and cost (USD) of one replica."""
+    power_w = energy.fleet_power_w(gpus, acc.tdp_w, region.pue)
+    kwh = energy.energy_kwh(power_w, hours)
+    carbon = energy.operational_carbon_t(kwh, region.mean_carbon_g_per_kwh)
+    if include_embodied:
+        carbon = carbon + energy.embodied_carbon_t(gpus, acc.embodied_kgco2e, hours, acc.lifetime_hours)
+    cost = np.asarray(gpus, dtype=float) * stock.usd_per_hour * hours
+    if not stock.includes_energy:
+        cost = cost + kwh * region.energy_usd_per_kwh
+    return {"power_mw_per_replica": power_w / 1e6, "energy_kwh_per_replica": kwh,
+            "carbon_t_per_replica": carbon, "cost_usd_per_replica": cost}
+
+
+def zero_load_queue_s(shard_rate_rps, fanout):
+    """The least time the M/M/1 p99 tail adds (at zero load, per-shard quantile): -ln(1 - 0.99^(1/F)) / mu.
+
+    A route needs a latency budget above this for its capacity to be positive.
+    Source: queueing.mm1_max_arrival_rate at lambda = 0 (Kleinrock 1975) with tails.per_shard_quantile.
+    """
+    tail = -np.log1p(-per_shard_quantile(SLO_QUANTILE, np.maximum(fanout, 1.0)))
+    return tail / np.asarray(shard_rate_rps, dtype=float)
+
+
+def _configs(card, svc, acc, region, cache, key) -> tuple[dict[str, np.ndarray], float]:
+    """Configs that can meet the SLO at zero RTT, Pareto-pruned, and the least service time + zero-load p99
+    queueing over all configs that fit (inf when none fits).
+
+    Transformer and CNN physics does not depend on the region: computed once per (service, accelerator).
+    """
+    if key in cache:
+        return cache[key]
+    if isinstance(card, DlrmCard):
+        raw = dlrm_configs(card, svc, acc, region)
+    elif isinstance(card, TransformerCard):
+        raw = transformer_configs(card, svc, acc)
+    else:
+        raw = cnn_configs(card, svc, acc)
+    latency = raw["prefill_s"] + raw["decode_s"]
+    best = latency + zero_load_queue_s(raw["shard_rate_rps"], raw["fanout"])
+    fast = best < svc.slo_p99_ms / 1e3
+    raw = {k: v[fast] for k, v in raw.items()}
+    keep = pareto_front(raw["gpus"], raw["service_rate_rps"] / raw["gpus"], latency[fast])
+    out = {k: v[keep] for k, v in raw.items()}, float(best.min(initial=np.inf))
+    if not isinstance(card, DlrmCard):
+        cache[key] = out
+    return out
+
+
+def enumerate_serving(inst: Instance) -> ServingCandidates:
+    """All replica options and routes of the instance's serving services, pruned, as flat arrays."""
+    service_names, region_names = list(inst.serving), list(inst.regions)
+    accel_names, population_names = list(inst.accelerators), list(inst.populations)
+    blocks: list[dict[str, np.ndarray]] = []
+    cache: dict = {}
+    # Per (service, region): the least service time + zero-load p99 queueing of any fitting config, and where.
+    fastest_s = np.full((len(service_names), len(region_names)), np.inf)
+    fastest_accel = np.full(fastest_s.shape, -1)
+    for s, (sname, svc) in enumerate(inst.serving.items()):
+        card = inst.models[svc.model]
+        for r, region in enumerate(inst.regions.values()):
+            if region.kind == "edge":
+                continue
+            for aname, stock in region.gpus.items():
+                if stock.count <= 0 or aname not in inst.accelerators:
+                    continue
+                if svc.allowed_accelerators is not None and aname not in svc.allowed_accelerators:
+                    continue
+                acc, a = inst.accelerators[aname], accel_names.index(aname)
+                cfg, best = _configs(card, svc, acc, region, cache, (sname, aname))
+                if best < fastest_s[s, r] or fastest_accel[s, r] < 0:
+                    fastest_s[s, r], fastest_accel[s, r] = best, a
+                n = cfg["tp"].shape[0]
+                if n == 0:
+                    continue
+                block = dict(cfg)
+                block.update(replica_economics(cfg["gpus"], acc, region, stock, inst.horizon_hours,
+                                               inst.policy.include_embodied))
+                block.update(service=np.full(n, s), region=np.full(n, r), accel=np.full(n, a))
+                blocks.append(block)
+
+    opt = {k: (np.concatenate([b[k] for b in blocks]) if blocks else np.zeros(0)) for k in
+           _CONFIG_FIELDS + ("service", "region", "accel", "power_mw_per_replica", "energy_kwh_per_replica",
+                             "carbon_t_per_replica", "cost_usd_per_replica")}
+    for k in ("tp", "precision", "batch", "gpus", "service", "region", "accel"):
+        opt[k] = opt[k].astype(np.int64)
+
+    routes, demand, unroutable = _routes(inst, opt, population_names, fastest_s, fastest_accel)
+    return ServingCandidates(
+        service_names=service_names, region_names=region_names, accel_names=accel_names,
+        population_names=population_names,
+        service=opt["service"], region=opt["region"], accel=opt["accel"], tp=opt["tp"],
+        precision=opt["precision"], batch=opt["batch"], gpus_per_replica=opt["gpus"],
+        power_mw_per_replica=opt["power_mw_per_replica"],
+        energy_kwh_per_replica=opt["energy_kwh_per_replica"],
+        carbon_t_per_replica=opt["carbon_t_per_replica"], cost_usd_per_replica=opt["cost_usd_per_replica"],
+        service_rate_rps=opt["service_rate_rps"], prefill_s=opt["prefill_s"], decode_s=opt["decode_s"],
+        route_option=routes["option"], route_population=routes["population"],
+        route_capacity_rps=routes["capacity"], route_rtt_ms=routes["rtt"],
+        demand_service=demand["service"], demand_population=demand["population"], demand_rps=demand["rps"],
+        headroom=np.array([svc.headroom for svc in inst.serving.values()], dtype=float),
+        unroutable=unroutable)
+
+
+def _routes(inst, opt, population_names, fastest_s, fastest_accel):
+    """Routes (option, population) that meet residency and the p99 SLO; demand pairs; unroutable pairs."""
+    routes = defaultdict(list)
+    demand = defaultdict(list)
+    unroutable: list[tuple[str, str, str]] = []
+    datacenter = np.array([reg.kind == "datacenter" for reg in inst.regions.values()])
+    jurisdiction = np.array([reg.jurisdiction for reg in inst.regions.values()])
+    for s, (sname, svc) in enumerate(inst.serving.items()):
+        mine = np.flatnonzero(opt["service"] == s)
+        for pname, rps in svc.demand_rps.items():
+            if rps <= 0:
+                continue
+            if pname not in inst.populations:
+                unroutable.append((sname, pname, f"population '{pname}' is not defined"))
+                continue
+            u = population_names.index(pname)
+            demand["service"].append(s)
+            demand["population"].append(u)
+            demand["rps"].append(rps)
+            pop = inst.populations[pname]
+            rtt_by_region = np.array([pop.rtt_ms.get(r, np.nan) for r in inst.regions], dtype=float)
+            allowed = datacenter & ~np.isnan(rtt_by_region)
+            if pop.allowed_jurisdictions is not None:
+                allowed &= np.isin(jurisdiction, pop.allowed_jurisdictions)
+            rtt = rtt_by_region[opt["region"][mine]]
+            budget = queueing.latency_budget_s(svc.slo_p99_ms, np.nan_to_num(rtt), opt["prefill_s"][mine],
+                                               opt["decode_s"][mine])
+            capacity = queueing.replica_capacity_rps(opt["shard_rate_rps"][mine], budget, SLO_QUANTILE,
+                                                     opt["fanout"][mine]) * opt["group_scale"][mine]
+            ok = allowed[opt["region"][mine]] & (budget > 0) & (capacity > 0)
+            if ok.any():
+                routes["option"].append(mine[ok])
+                routes["population"].append(np.full(int(ok.sum()), u))
+                routes["capacity"].append(capacity[ok])
+                routes["rtt"].append(rtt[ok])
+            else:
+                unroutable.append((sname, pname, unroutable_reason(inst, sname, pname, allowed, rtt_by_region,
+                                                                   fastest_s[s], fastest_accel[s])))
+    out = {k: np.concatenate(routes[k]) if routes[k] else np.zeros(0) for k in ("option", "population",
+                                                                                 "capacity", "rtt")}
+    out["option"] = out["option"].astype(np.int64)
+    out["population"] = out["population"].astype(np.int64)
+    demand_arrays = {"service": np.array(demand["service"], dtype=np.int64),
+                     "population": np.array(demand["population"], dtype=np.int64),
+                     "rps": np.array(demand["rps"], dtype=float)}
+    return out, demand_arrays, unroutable
+
+
+def unroutable_reason(inst: Instance, sname: str, pname: str, allowed, rtt_by_region, fastest_s,
+                      fastest_accel) -> str:
+    """Why a (service, population) pair has no route, in a planner's words.
+
+    `fastest_s[r]` is the least service time plus zero-load p99 queueing of the service in region r (inf when
+    nothing fits there, fastest_accel -1 when nothing is stocked): a route exists only where RTT + it < SLO.
+    """
+    svc, pop = inst.serving[sname], inst.populations[pname]
+    region_names, accel_names = list(inst.regions), list(inst.accelerators)
+    where = (f"its allowed jurisdictions ({', '.join(pop.allowed_jurisdictions)})"
+             if pop.allowed_jurisdictions is not None else "its rtt_ms")
+    if not (fastest_accel >= 0).any():
+        only = f" (allowed: {', '.join(svc.allowed_accelerators)})" if svc.allowed_accelerators else ""
+        return f"no datacenter region stocks an accelerator the service may use{only}"
+    if not np.isfinite(fastest_s).any():
+        return (f"no accelerator fits the model '{svc.model}': its weights and one request's KV cache exceed "
+                "the HBM of a node on every stocked accelerator it may use")
+    if not allowed.any():
+        return f"no datacenter region in {where} has an RTT from it"
+    total_ms = np.where(allowed, np.nan_to_num(rtt_by_region) + fastest_s * 1e3, np.inf)
+    if not np.isfinite(total_ms).any():
+        names = ", ".join(r for r, ok in zip(region_names, allowed) if ok)
+        return f"no region in {where} ({names}) stocks an accelerator that fits the model '{svc.model}'"
+    r = int(np.argmin(total_ms))
+    return (f"every region's RTT + service time exceeds the SLO of {svc.slo_p99_ms:g} ms (best: "
+            f"{total_ms[r]:.0f} ms, {region_names[r]} on {accel_names[fastest_accel[r]]})")

@@ -1,0 +1,230 @@
+"""Training candidates: every (region, accelerator, tp, pp, dp, micro-batch, recompute, interleave, sync group,
+checkpoint interval) of each job, scored by the physics as one array per job, then pruned.
+
+Pruning, in order: memory (does not fit), deadline (misses it), inventory (more GPUs than the region stocks),
+then dominance within each (job, region, accelerator): a candidate is dropped when another needs no more GPUs,
+no more GPU-hours (so no more cost, energy or carbon) and no more storage bandwidth, and is better in one.
+Accounting is over the planning horizon: a job longer than the horizon is charged for the horizon's share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fleetopt.candidates.federated import EDGE_DEVICE, federated_candidates
+from fleetopt.candidates.network import dataset_routes
+from fleetopt.candidates.tables import TrainingCandidates
+from fleetopt.errors import InputError, Problem
+from fleetopt.io.schema import CnnCard, Instance, TransformerCard
+from fleetopt.physics.energy import embodied_carbon_t, energy_kwh, fleet_power_w, operational_carbon_t
+from fleetopt.physics.reliability import checkpoint_write_time_s, daly_interval, goodput, group_mtbf_hours
+from fleetopt.physics.training import training_step_time
+from fleetopt.physics.training_flops import dense_param_count
+
+TP_CHOICES = (1, 2, 4, 8)
+PP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
+MICRO_BATCH_CHOICES = (1, 2, 4)
+RECOMPUTE_CHOICES = (0, 1, 2)           # none, selective, full
+INTERLEAVE_CHOICES = (1, 2, 4)
+SYNC_GROUP_DIVISORS = (1, 4)            # sync group = dp / divisor: 1 = fully synchronous
+CHECKPOINT_MULTIPLES = (1.0, 2.0)       # x the Daly interval: 2x trades goodput for storage bandwidth
+CHECKPOINT_BYTES_PER_PARAM = 14.0       # bf16 weights + fp32 master and Adam moments (Rajbhandari et al. 2020)
+DATA_BYTES_PER_TOKEN = 4.0              # tokenized training data read per token (int32 ids)
+CALIBRATION_KEYS = ("eff_max", "softmax_bytes_per_score", "nvlink_efficiency", "nic_efficiency",
+                    "nvlink_latency_us", "straggler_cv", "dp_overlap_fraction", "outer_sync_interval_steps",
+                    "outer_sync_penalty_per_group")
+
+
+@dataclass
+class _Grid:
+    tp: np.ndarray
+    pp: np.ndarray
+    dp: np.ndarray
+    micro_batch: np.ndarray
+    recompute: np.ndarray
+    interleave: np.ndarray
+    sync_group: np.ndarray
+
+
+def parallel_grid(card: TransformerCard, batch_seqs: int, max_gpus: int, gpus_per_node: int) -> _Grid:
+    """All (tp, pp, dp, mb, recompute, v, sync group) combinations that divide the model and batch sensibly."""
+    kv = card.kv_heads or card.heads
+    tps = [t for t in TP_CHOICES if t <= gpus_per_node and card.heads % t == 0 and (kv % t == 0 or t <= kv)]
+    pps = [p for p in PP_CHOICES if p <= card.layers]  # uneven stages allowed (Llama 3: 126 layers on 16)
+    dps = [d for d in 2 ** np.arange(0, 17) if d <= batch_seqs]
+    t, p, d, b, r, v, g = (a.ravel() for a in np.meshgrid(tps, pps, dps, MICRO_BATCH_CHOICES, RECOMPUTE_CHOICES,
+                                                            INTERLEAVE_CHOICES, SYNC_GROUP_DIVISORS, indexing="ij"))
+    sync = d // g
+    keep = ((t * p * d <= max_gpus) & (d * b <= batch_seqs) & (d % g == 0) & (sync >= 1)
+            & ((v == 1) | ((p > 1) & (p * v <= card.layers))))
+    return _Grid(t[keep], p[keep], d[keep], b[keep], r[keep], v[keep], sync[keep])
+
+
+def _calibration(accel, file: str, job: str) -> dict:
+    bad = [k for k in accel.calibration if k not in CALIBRATION_KEYS]
+    if bad:
+        raise InputError([Problem(file, f"accelerators.{job}.calibration.{bad[0]}",
+                                  f"unknown calibration key; expected one of {', '.join(CALIBRATION_KEYS)}")])
+    return dict(accel.calibration)
+
+
+def pareto_mask(gpus: np.ndarray, gpu_hours: np.ndarray, storage: np.ndarray) -> np.ndarray:
+    """True for candidates no other candidate dominates in (GPUs, GPU-hours, storage GB/s), all minimized."""
+    n = len(gpus)
+    order = np.lexsort((storage, gpu_hours, gpus))
+    keep = np.zeros(n, dtype=bool)
+    front = np.empty((0, 3))
+    pts = np.stack([gpus, gpu_hours, storage], axis=1)[order]
+    for start in range(0, n, 512):
+        chunk = pts[start:start + 512]
+        # against the front so far (earlier in sort order) and against earlier points of this chunk
+        dom_front = (np.all(front[None, :, :] <= chunk[:, None, :], axis=2)).any(axis=1) if len(front) else \
+            np.zeros(len(chunk), dtype=bool)
+        le = np.all(chunk[None, :, :] <= chunk[:, None, :], axis=2)   # le[i, k]: k weakly better than i
+        earlier = np.tril(np.ones((len(chunk), len(chunk)), dtype=bool), k=-1)
+        dom_chunk = (le & earlier).any(axis=1)
+        alive = ~(dom_front | dom_chunk)
+        keep[order[start:start + len(chunk)][alive]] = True
+        front = np.concatenate([front, chunk[alive]])
+    return keep
+
+
+def _job_candidates(inst: Instance, jname: str, tables: dict, stats: dict) -> list[dict]:
+    job = inst.training[jname]
+    card = inst.models[job.model]
+    file = inst.source or "instance"
+    if isinstance(card, CnnCard):
+        return federated_candidates(inst, jname, tables["job"][jname], tables["region"],
+                                    tables["accel"][EDGE_DEVICE], stats)
+    if not isinstance(card, TransformerCard):
+        raise InputError([Problem(file, f"training.{jname}.model", f"model '{job.model}' is a {card.kind} card; "
+                                  "training is modelled for transformer (datacenter) and cnn (federated, edge "
+                                  "regions) cards")])
+    batch_seqs = max(1, int(round(job.global_batch_tokens / job.seq_len)))
+    params = float(card.params_b * 1e9) if card.params_b else float(dense_param_count(
+        card.layers, card.hidden, card.ffn_hidden, card.heads, card.kv_heads or card.heads, card.vocab, card.swiglu))
+    routes = dataset_routes(inst, job.dataset_region)
+    out = []
+    st = stats[jname] = {"enumerated": 0, "fit": 0, "meet_deadline": 0, "kept": 0}
+    best_hours = np.inf
+    regions = job.allowed_regions or list(inst.regions)
+    for rname in regions:
+        region = inst.regions[rname]
+        if region.kind != "datacenter":
+            continue
+        if job.dataset_region and rname not in routes:
+            continue  # the dataset cannot reach this region over any link
+        for aname, stock in region.gpus.items():
+            if stock.count <= 0 or (job.allowed_accelerators and aname not in job.allowed_accelerators):
+                continue
+            accel = inst.accelerators[aname]
+            g = parallel_grid(card, batch_seqs, stock.count, accel.gpus_per_node)
+            st["enumerated"] += len(g.tp)
+            res = training_step_time(
+                layers=card.layers, hidden=card.hidden, ffn_hidden=card.ffn_hidden, heads=card.heads,
+                kv_heads=card.kv_heads or card.heads, vocab=card.vocab, swiglu=card.swiglu, seq_len=job.seq_len,
+                global_batch=batch_seqs, tp=g.tp, pp=g.pp, dp=g.dp, micro_batch=g.micro_batch,
+                recompute=g.recompute, virtual_stages=g.interleave, sync_group=g.sync_group,
+                sequence_parallel=job.sequence_parallel, distributed_optimizer=job.distributed_optimizer,
+                flash_attention=job.flash_attention,
+                peak_tflops=accel.peak_tflops, hbm_gb=accel.hbm_gb, hbm_gb_s=accel.hbm_gb_s,
+                gpus_per_node=accel.gpus_per_node, nvlink_gb_s=accel.nvlink_gb_s or accel.pcie_gb_s,
+                nic_gb_s=region.nic_gb_s, net_latency_us=region.net_latency_us, pod_gpus=region.pod_gpus,
+                oversubscription=region.oversubscription, **_calibration(accel, file, aname))
+            fits = np.asarray(res["fits"], dtype=bool)
+            st["fit"] += int(fits.sum())
+            gpus = g.tp * g.pp * g.dp
+            steps = job.tokens / (batch_seqs * job.seq_len)
+            # reliability per fate-sharing sync group; each checkpoint interval choice is its own candidate
+            group_gpus = g.sync_group * g.tp * g.pp
+            mtbf_s = group_mtbf_hours(accel.mtbf_hours, group_gpus) * 3600.0
+            ckpt_bytes = params * CHECKPOINT_BYTES_PER_PARAM
+            delta_s = checkpoint_write_time_s(ckpt_bytes, region.storage_gb_s * 1e9)
+            transfer_gb, egress_usd, transfer_h = routes.get(rname, (0.0, 0.0, 0.0)) if job.dataset_region \
+                else (0.0, 0.0, 0.0)
+            transfer_gb, egress_usd = transfer_gb * job.dataset_tb, egress_usd * job.dataset_tb
+            transfer_h = transfer_h * job.dataset_tb
+            for multiple in CHECKPOINT_MULTIPLES:
+                tau_s = daly_interval(delta_s, mtbf_s) * multiple
+                good = goodput(delta_s, tau_s, job.checkpoint_restart_min * 60.0, mtbf_s)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    wall_h = steps * res["step_time_s"] / np.where(good > 0, good, np.nan) / 3600.0 + transfer_h
+                ok = fits & np.isfinite(wall_h) & (wall_h <= job.deadline_hours)
+                if multiple == CHECKPOINT_MULTIPLES[0]:
+                    st["meet_deadline"] += int(ok.sum())
+                    if fits.any():
+                        best_hours = min(best_hours, float(np.nanmin(np.where(fits, wall_h, np.inf))))
+                if not ok.any():
+                    continue
+                idx = np.flatnonzero(ok)
+                groups = g.dp[idx] / g.sync_group[idx]
+                storage = (job.tokens / (wall_h[idx] * 3600.0) * DATA_BYTES_PER_TOKEN
+                           + groups * ckpt_bytes / tau_s[idx]) / 1e9
+                hours = np.minimum(wall_h[idx], inst.horizon_hours)
+                n = gpus[idx]
+                power_w = fleet_power_w(n, accel.tdp_w, region.pue)
+                kwh = energy_kwh(power_w, hours)
+                carbon = operational_carbon_t(kwh, region.mean_carbon_g_per_kwh)
+                if inst.policy.include_embodied:
+                    carbon = carbon + embodied_carbon_t(n, accel.embodied_kgco2e, hours, accel.lifetime_hours)
+                cost = n * hours * stock.usd_per_hour + egress_usd
+                if not stock.includes_energy:
+                    cost = cost + kwh * region.energy_usd_per_kwh
+                out.append(dict(
+                    job=np.full(len(idx), tables["job"][jname]), region=np.full(len(idx), tables["region"][rname]),
+                    accel=np.full(len(idx), tables["accel"][aname]), gpus=n, tp=g.tp[idx], pp=g.pp[idx],
+                    dp=g.dp[idx], micro_batch=g.micro_batch[idx], recompute=g.recompute[idx],
+                    interleave=g.interleave[idx], sync_group=g.sync_group[idx], checkpoint_interval_s=tau_s[idx],
+                    step_time_s=res["step_time_s"][idx], compute_s=res["compute_s"][idx],
+                    comm_s=res["comm_s"][idx], bubble_s=res["bubble_s"][idx], sync_s=res["sync_s"][idx],
+                    overlap_s=res["overlap_s"][idx], mfu=res["mfu"][idx], memory_gb=res["memory_gb_per_gpu"][idx],
+                    goodput=good[idx], wall_hours=wall_h[idx], power_mw=power_w / 1e6, energy_kwh=kwh,
+                    carbon_t=carbon, cost_usd=cost, storage_gb_s=storage,
+                    transfer_gb=np.full(len(idx), transfer_gb),
+                    binding_term=_term_codes(res["binding_term"][idx])))
+    if not out:
+        if st["fit"] == 0:
+            st["why"] = "no configuration fits in accelerator memory in any allowed region"
+        else:
+            st["why"] = (f"no configuration meets the deadline of {job.deadline_hours:g} h "
+                         f"(fastest that fits: {best_hours:,.0f} h)")
+    return out
+
+
+def _term_codes(terms: np.ndarray) -> np.ndarray:
+    return np.select([terms == "compute", terms == "communication"], [0, 1], 2)
+
+
+def enumerate_training(inst: Instance) -> TrainingCandidates:
+    """Every pruned training candidate of every job of `inst`, as one table."""
+    job_names = list(inst.training)
+    region_names = list(inst.regions)
+    accel_names = sorted(inst.accelerators) + [EDGE_DEVICE]
+    tables = {"job": {j: i for i, j in enumerate(job_names)}, "region": {r: i for i, r in enumerate(region_names)},
+              "accel": {a: i for i, a in enumerate(accel_names)}}
+    stats: dict[str, dict] = {}
+    parts: list[dict] = []
+    for jname in job_names:
+        pieces = _job_candidates(inst, jname, tables, stats)
+        if not pieces:
+            continue
+        merged = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+        keep = np.zeros(len(merged["job"]), dtype=bool)
+        key = merged["region"] * len(accel_names) + merged["accel"]
+        for k in np.unique(key):
+            sel = np.flatnonzero(key == k)
+            keep[sel[pareto_mask(merged["gpus"][sel].astype(float),
+                                 (merged["gpus"][sel] * merged["wall_hours"][sel]).astype(float),
+                                 merged["storage_gb_s"][sel])]] = True
+        stats[jname]["kept"] = int(keep.sum())
+        parts.append({k: v[keep] for k, v in merged.items()})
+    fields = TrainingCandidates.__dataclass_fields__
+    columns = {k: (np.concatenate([p[k] for p in parts]) if parts else np.zeros(0))
+               for k in fields if k not in ("job_names", "region_names", "accel_names", "stats")}
+    for k in ("job", "region", "accel", "gpus", "tp", "pp", "dp", "micro_batch", "recompute", "interleave",
+              "sync_group", "binding_term"):
+        columns[k] = columns[k].astype(np.int64)
+    return TrainingCandidates(job_names=job_names, region_names=region_names, accel_names=accel_names,
+                              stats=stats, **columns)

@@ -1,0 +1,147 @@
+"""`fleetopt estimate`: one training layout's step time and memory, or a search for the fastest that fit.
+
+Only typer at import time: numpy, pydantic and rich load inside the command so `fleetopt --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from fleetopt.errors import InputError, Problem
+
+
+def _check_mode(search: bool, tp, pp, sync_group) -> None:
+    if search:
+        for option, value in (("--tp", tp), ("--pp", pp)):
+            if value is not None:
+                raise InputError([Problem(option, option[2:], "cannot be combined with --search (the search "
+                                          "chooses tp and pp); drop it or drop --search")])
+        if sync_group is not None:
+            raise InputError([Problem("--sync-group", "sync_group", "the search is fully synchronous; drop "
+                                      "--sync-group or give --tp and --pp instead of --search")])
+    elif tp is None or pp is None:
+        option = "--tp" if tp is None else "--pp"
+        raise InputError([Problem(option, option[2:], "give both --tp and --pp, or --search to find them")])
+
+
+def _print_estimate(row: dict) -> None:
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.table import Table
+
+    step = row["step_time_s"]
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_column()
+    table.add_row("layout", f"tp {row['tp']} x pp {row['pp']} x dp {row['dp']}", f"interleave {row['interleave']}")
+    table.add_row("micro-batches", f"{row['num_microbatches']} x {row['micro_batch']}",
+                  f"batch {row['global_batch']} x seq {row['seq_len']}")
+    table.add_row("step time", f"{step:,.3f} s", f"{row['tokens_per_s']:,.0f} tokens/s")
+    table.add_row("model TFLOP/s per GPU", f"{row['model_tflops_per_gpu']:.1f}", f"MFU {row['mfu']:.1%}")
+    table.add_row("hardware TFLOP/s per GPU", f"{row['hardware_tflops_per_gpu']:.1f}",
+                  f"recompute {row['recompute']} counted")
+    table.add_row("memory per GPU", f"{row['memory_gb_per_gpu']:.1f} GB",
+                  f"of {row['hbm_gb']:g} GB: " + ("fits" if row["fits"] else "[red]does not fit[/red]"))
+    table.add_row("binding term", row["binding_term"], "")
+    for key in ("compute_s", "comm_s", "bubble_s", "sync_s", "overlap_s"):
+        sign = "-" if key == "overlap_s" else ""
+        value = row["breakdown"][key]
+        table.add_row(f"  {key[:-2]}", f"{sign}{value:,.3f} s", f"{sign}{value / step:.1%}")
+    title = f"{row['model']} on {row['gpus']} x {row['accelerator']}"
+    Console().print(Panel(table, title=title, title_align="left", expand=False))
+
+
+def _print_search(found: dict, gpus: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"fastest of {found['evaluated']} candidates for {gpus} GPUs ({found['fitting']} fit)",
+                  title_justify="left", box=None, pad_edge=False, header_style="bold")
+    for name in ("tp", "pp", "dp", "mb", "recompute", "v", "sp", "do", "step s", "TFLOP/s", "MFU", "GB",
+                 "binding"):
+        table.add_column(name, justify="left" if name in ("recompute", "binding") else "right", no_wrap=True)
+    for row in found["best"]:
+        table.add_row(str(row["tp"]), str(row["pp"]), str(row["dp"]), str(row["micro_batch"]), row["recompute"],
+                      str(row["interleave"]), "y" if row["sequence_parallel"] else "n",
+                      "y" if row["distributed_optimizer"] else "n", f"{row['step_time_s']:.3f}",
+                      f"{row['model_tflops_per_gpu']:.1f}", f"{row['mfu']:.1%}",
+                      f"{row['memory_gb_per_gpu']:.1f}", row["binding_term"])
+    console = Console()
+    console.print(table)
+    console.print("TFLOP/s: model FLOPs per GPU (no recompute); sp: sequence parallel; do: distributed optimizer; "
+                  "GB: memory per GPU")
+
+
+def estimate(
+    model: str = typer.Option(..., "--model", help="shipped model name (e.g. llama3-70b) or a card YAML path"),
+    accelerator: str = typer.Option(..., "--accelerator", help="e.g. a100-sxm4-80gb, h100-sxm5-80gb, h100-pcie, l4"),
+    gpus: int = typer.Option(..., "--gpus", help="GPUs of the job: tp x pp x dp exactly"),
+    tp: int | None = typer.Option(None, "--tp", help="tensor-parallel degree"),
+    pp: int | None = typer.Option(None, "--pp", help="pipeline stages (must divide the layers)"),
+    micro_batch: int | None = typer.Option(
+        None, "--micro-batch", help="sequences per micro-batch (default 1; searched with --search)"),
+    global_batch: int | None = typer.Option(
+        None, "--global-batch", help="sequences per step; default one per GPU (= --gpus), the ratio of "
+        "Megatron-LM's largest runs (Narayanan et al. 2021, Table 1)"),
+    seq_len: int = typer.Option(2048, "--seq-len", help="tokens per sequence"),
+    recompute: str | None = typer.Option(None, "--recompute",
+                                            help="full | selective | none (default full; searched with --search)"),
+    interleave: int | None = typer.Option(None, "--interleave",
+                                             help="model chunks per pipeline stage (default 1; searched)"),
+    sync_group: int | None = typer.Option(None, "--sync-group",
+                                             help="DP replicas that AllReduce every step (default dp)"),
+    flash_attention: bool = typer.Option(False, "--flash-attention/--no-flash-attention"),
+    sequence_parallel: bool | None = typer.Option(
+        None, "--sequence-parallel/--no-sequence-parallel", help="(default off; searched)"),
+    distributed_optimizer: bool | None = typer.Option(
+        None, "--distributed-optimizer/--no-distributed-optimizer", help="(default off; searched)"),
+    nic_gb_s: float | None = typer.Option(None, "--nic-gb-s",
+                                             help="NIC GB/s per GPU (default 25: one 200 Gb/s HDR link per GPU)"),
+    pod_gpus: int | None = typer.Option(None, "--pod-gpus", help="GPUs per full-bisection pod (default: no limit)"),
+    oversubscription: float = typer.Option(1.0, "--oversubscription", help="network oversubscription above a pod"),
+    search: bool = typer.Option(False, "--search", help="rank every layout that fits, fastest first"),
+    top: int = typer.Option(10, "--top", help="with --search: how many layouts to print"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON (a list with --search)"),
+):
+    """Estimate one training job: step time, TFLOP/s, MFU, memory and the fleet-law breakdown, or --search."""
+    from fleetopt.cli import _fail_input
+    from fleetopt.estimate import estimate_training, search_training_detail
+
+    network = dict(nic_gb_s=nic_gb_s, pod_gpus=pod_gpus, oversubscription=oversubscription)
+    try:
+        _check_mode(search, tp, pp, sync_group)
+        if search:
+            found = search_training_detail(
+                model, accelerator, gpus, global_batch=global_batch, seq_len=seq_len, micro_batch=micro_batch,
+                recompute=recompute, interleave=interleave, flash_attention=flash_attention,
+                sequence_parallel=sequence_parallel, distributed_optimizer=distributed_optimizer, top=top,
+                **network)
+        else:
+            row = estimate_training(
+                model, accelerator, gpus, tp, pp, micro_batch=1 if micro_batch is None else micro_batch,
+                global_batch=global_batch, seq_len=seq_len, recompute=recompute or "full",
+                interleave=1 if interleave is None else interleave, sync_group=sync_group,
+                flash_attention=flash_attention, sequence_parallel=bool(sequence_parallel),
+                distributed_optimizer=bool(distributed_optimizer), **network)
+    except InputError as err:
+        _fail_input(err)
+
+    if not search:
+        if as_json:
+            typer.echo(json.dumps(row, indent=2))
+            return
+        if not row["fits"]:
+            typer.echo(row["note"])
+        _print_estimate(row)
+        return
+    if as_json:
+        typer.echo(json.dumps(found["best"], indent=2))
+        return
+    if not found["best"]:
+        typer.echo(f"no layout of {gpus} GPUs fits: the least any needs is {found['least_memory_gb']:.1f} GB per "
+                   f"GPU, the accelerator has {found['hbm_gb']:g} GB")
+        return
+    _print_search(found, gpus)

@@ -1,0 +1,52 @@
+"""Errors that carry the user's names: the file, the key path and what was expected."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in one input file, printed as a single line."""
+
+    file: str
+    key: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        key = self.key or "(top level)"
+        return f"{where}: {key}: {self.message}"
+
+
+class InputError(Exception):
+    """Bad input: one or more problems, each naming file and key. The CLI exits 2."""
+
+    exit_code = 2
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def closest(name: str, known: Iterable[str]) -> str | None:
+    """The known name a typo most likely meant, or None."""
+    known = list(known)
+    folded = {k.lower(): k for k in known}
+    if str(name).lower() in folded:
+        return folded[str(name).lower()]
+    found = difflib.get_close_matches(str(name).lower(), list(folded), n=1, cutoff=0.6)
+    return folded[found[0]] if found else None
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    known = sorted(known)
+    guess = closest(name, known)
+    if guess:
+        return f"; did you mean '{guess}'?"
+    if known and len(known) <= 8:
+        return f"; known: {', '.join(known)}"
+    return ""

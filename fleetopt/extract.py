@@ -1,0 +1,114 @@
+"""Read a solver's column vector back into a Plan, in the user's names."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fleetopt.candidates.tables import ServingCandidates, TrainingCandidates
+from fleetopt.formulation.model import Formulation
+from fleetopt.io.schema import Instance
+from fleetopt.plan import (
+    Binding,
+    Breakdown,
+    RegionUse,
+    ReplicaGroup,
+    Route,
+    ServiceDecision,
+    Totals,
+    TrainingDecision,
+)
+
+RECOMPUTE = ("none", "selective", "full")
+TERMS = ("compute", "communication", "coordination")
+BINDING_RTOL = 1e-6
+
+
+def training_decisions(tc: TrainingCandidates, x: np.ndarray, form: Formulation) -> dict[str, TrainingDecision]:
+    chosen = np.flatnonzero(x[form.blocks["train_choice"].cols] > 0.5)
+    out = {}
+    for c in chosen:
+        out[tc.job_names[tc.job[c]]] = TrainingDecision(
+            region=tc.region_names[tc.region[c]], accelerator=tc.accel_names[tc.accel[c]], gpus=int(tc.gpus[c]),
+            tp=int(tc.tp[c]), pp=int(tc.pp[c]), dp=int(tc.dp[c]), micro_batch=int(tc.micro_batch[c]),
+            recompute=RECOMPUTE[int(tc.recompute[c])], interleave=int(tc.interleave[c]),
+            sync_group=int(tc.sync_group[c]), checkpoint_interval_min=float(tc.checkpoint_interval_s[c] / 60),
+            step_time_s=float(tc.step_time_s[c]), mfu=float(tc.mfu[c]), memory_gb_per_gpu=float(tc.memory_gb[c]),
+            goodput=float(tc.goodput[c]), wall_hours=float(tc.wall_hours[c]), cost_usd=float(tc.cost_usd[c]),
+            energy_mwh=float(tc.energy_kwh[c] / 1e3), carbon_t=float(tc.carbon_t[c]), power_mw=float(tc.power_mw[c]),
+            binding_term=TERMS[int(tc.binding_term[c])],
+            breakdown=Breakdown(compute_s=float(tc.compute_s[c]), comm_s=float(tc.comm_s[c]),
+                                bubble_s=float(tc.bubble_s[c]), sync_s=float(tc.sync_s[c]),
+                                overlap_s=float(tc.overlap_s[c])))
+    return out
+
+
+def serving_decisions(sc: ServingCandidates, x: np.ndarray, form: Formulation) -> dict[str, ServiceDecision]:
+    from fleetopt.formulation.families import option_key
+
+    replicas = np.round(x[form.blocks["replicas"].cols]).astype(int)
+    flows = x[form.blocks["flow"].cols]
+    out: dict[str, ServiceDecision] = {s: ServiceDecision(replicas=[], routing=[], gpus=0, cost_usd=0.0, carbon_t=0.0)
+                                       for s in sc.service_names}
+    for o in np.flatnonzero(replicas > 0):
+        name, region, accel, config = option_key(sc, o)
+        n = int(replicas[o])
+        group = ReplicaGroup(region=region, accelerator=accel, config=config, tp=int(sc.tp[o]),
+                             precision="fp8" if sc.precision[o] else "bf16", batch=int(sc.batch[o]), replicas=n,
+                             gpus=n * int(sc.gpus_per_replica[o]), cost_usd=float(n * sc.cost_usd_per_replica[o]),
+                             carbon_t=float(n * sc.carbon_t_per_replica[o]),
+                             power_mw=float(n * sc.power_mw_per_replica[o]))
+        dec = out[name]
+        dec.replicas.append(group)
+        dec.gpus += group.gpus
+        dec.cost_usd += group.cost_usd
+        dec.carbon_t += group.carbon_t
+    for i in np.flatnonzero(flows > 1e-9):
+        o = sc.route_option[i]
+        name, region, accel, config = option_key(sc, o)
+        out[name].routing.append(Route(population=sc.population_names[sc.route_population[i]], region=region,
+                                       accelerator=accel, config=config, rps=float(flows[i]),
+                                       rtt_ms=float(sc.route_rtt_ms[i]),
+                                       capacity_rps_per_replica=float(sc.route_capacity_rps[i])))
+    return out
+
+
+def binding_rows(form: Formulation, x: np.ndarray) -> list[Binding]:
+    """Inequality rows with (relatively) zero slack at the solution."""
+    activity = form.matrix() @ x
+    out = []
+    for fam in form.families.values():
+        if np.all(fam.lower == fam.upper):
+            continue  # equalities (assign, demand) always hold with equality
+        act = activity[fam.start:fam.start + fam.size]
+        for i, key in enumerate(fam.keys):
+            for limit in (fam.upper[i], fam.lower[i]):
+                if np.isfinite(limit) and abs(limit - act[i]) <= BINDING_RTOL * max(1.0, abs(limit)):
+                    if fam.name == "replica_capacity" and abs(act[i]) < 1e-9:
+                        continue  # an unused option is not a binding constraint
+                    out.append(Binding(family=fam.name, key=[str(k) for k in key],
+                                       name=f"{fam.name}[{','.join(map(str, key))}]", activity=float(act[i]),
+                                       limit=float(limit), units=fam.units, meaning=fam.meaning))
+                    break
+    return out
+
+
+def totals(inst: Instance, training: dict[str, TrainingDecision], serving: dict[str, ServiceDecision]) -> Totals:
+    regions = {r: RegionUse(gpus={}, power_mw=0.0, power_cap_mw=reg.power_cap_mw) for r, reg in inst.regions.items()}
+
+    def use(region: str, accel: str, gpus: int, mw: float) -> None:
+        regions[region].gpus[accel] = regions[region].gpus.get(accel, 0) + gpus
+        regions[region].power_mw += mw
+
+    energy = 0.0
+    for d in training.values():
+        use(d.region, d.accelerator, d.gpus, d.power_mw)
+        energy += d.energy_mwh
+    for s in serving.values():
+        for g in s.replicas:
+            use(g.region, g.accelerator, g.gpus, g.power_mw)
+            energy += g.power_mw * inst.horizon_hours
+    cost = sum(d.cost_usd for d in training.values()) + sum(s.cost_usd for s in serving.values())
+    carbon = sum(d.carbon_t for d in training.values()) + sum(s.carbon_t for s in serving.values())
+    gpus = sum(d.gpus for d in training.values()) + sum(s.gpus for s in serving.values())
+    return Totals(cost_usd=cost, carbon_t=carbon, energy_mwh=energy, gpus=gpus,
+                  regions={r: u for r, u in regions.items() if u.gpus})

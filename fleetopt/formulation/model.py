@@ -1,0 +1,137 @@
+"""A solver-neutral MILP: named variable blocks and named constraint families, kept as arrays.
+
+Every column belongs to a block (`train_choice`, `replicas`, `flow`, ...) and every row to a family
+(`power_cap`, `demand`, ...) with a key in the user's names, so a row prints as `power_cap[us-east]`.
+Backends translate `matrix()` and the bound vectors; they never see Python objects per row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+INF = np.inf
+
+
+def _full(value, n: int) -> np.ndarray:
+    """A scalar or array as a float vector of length n (a private copy)."""
+    return np.broadcast_to(np.asarray(value, dtype=float), (n,)).copy()
+
+
+@dataclass
+class VarBlock:
+    name: str
+    keys: list[tuple]
+    start: int
+    lb: np.ndarray
+    ub: np.ndarray
+    cost: np.ndarray
+    integer: bool
+
+    @property
+    def size(self) -> int:
+        return len(self.keys)
+
+    @property
+    def cols(self) -> np.ndarray:
+        return np.arange(self.start, self.start + self.size)
+
+
+@dataclass
+class RowFamily:
+    name: str
+    keys: list[tuple]
+    start: int
+    rows: np.ndarray      # local row index of each nonzero
+    cols: np.ndarray      # global column index of each nonzero
+    vals: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    units: str            # what the row measures, e.g. "MW"
+    meaning: str          # one line, for reports
+
+    @property
+    def size(self) -> int:
+        return len(self.keys)
+
+
+@dataclass
+class Formulation:
+    blocks: dict[str, VarBlock] = field(default_factory=dict)
+    families: dict[str, RowFamily] = field(default_factory=dict)
+    objective_name: str = "cost_usd"
+    n_cols: int = 0
+    n_rows: int = 0
+
+    def add_vars(self, name: str, keys: list[tuple], *, lb=0.0, ub=INF, cost=0.0, integer=False) -> VarBlock:
+        n = len(keys)
+        block = VarBlock(name, list(keys), self.n_cols, _full(lb, n), _full(ub, n), _full(cost, n), integer)
+        self.blocks[name] = block
+        self.n_cols += n
+        return block
+
+    def add_rows(self, name: str, keys: list[tuple], rows, cols, vals, *, lower=-INF, upper=INF,
+                 units: str = "", meaning: str = "") -> RowFamily:
+        """Add a family: nonzeros (rows local to the family, global cols) and bounds per row."""
+        n = len(keys)
+        rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        vals = np.asarray(vals, dtype=float)
+        keep = vals != 0.0
+        fam = RowFamily(name, list(keys), self.n_rows, rows[keep], cols[keep], vals[keep],
+                        _full(lower, n), _full(upper, n), units, meaning)
+        self.families[name] = fam
+        self.n_rows += n
+        return fam
+
+    # ------------------------------------------------------------ arrays for backends
+
+    def col_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(cost, lb, ub, is_integer) over all columns, in block order."""
+        blocks = list(self.blocks.values())
+        if not blocks:
+            return np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, bool)
+        integer = np.concatenate([np.full(b.size, b.integer) for b in blocks])
+        cost, lb, ub = (np.concatenate([getattr(b, a) for b in blocks]) for a in ("cost", "lb", "ub"))
+        return cost, lb, ub, integer
+
+    def matrix(self) -> sp.csr_matrix:
+        fams = list(self.families.values())
+        if not fams:
+            return sp.csr_matrix((0, self.n_cols))
+        rows = np.concatenate([f.rows + f.start for f in fams])
+        cols = np.concatenate([f.cols for f in fams])
+        vals = np.concatenate([f.vals for f in fams])
+        a = sp.csr_matrix((vals, (rows, cols)), shape=(self.n_rows, self.n_cols))
+        a.sum_duplicates()
+        return a
+
+    def row_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        fams = list(self.families.values())
+        if not fams:
+            return np.zeros(0), np.zeros(0)
+        return np.concatenate([f.lower for f in fams]), np.concatenate([f.upper for f in fams])
+
+    def row_names(self) -> list[str]:
+        return [f"{f.name}[{','.join(map(str, k))}]" for f in self.families.values() for k in f.keys]
+
+    def col_names(self) -> list[str]:
+        return [f"{b.name}[{','.join(map(str, k))}]" for b in self.blocks.values() for k in b.keys]
+
+    def family_of_row(self, row: int) -> tuple[RowFamily, int]:
+        for f in self.families.values():
+            if f.start <= row < f.start + f.size:
+                return f, row - f.start
+        raise IndexError(row)
+
+    def block_of_col(self, col: int) -> tuple[VarBlock, int]:
+        for b in self.blocks.values():
+            if b.start <= col < b.start + b.size:
+                return b, col - b.start
+        raise IndexError(col)
+
+    def summary(self) -> dict:
+        return {"columns": self.n_cols, "rows": self.n_rows, "nonzeros": int(self.matrix().nnz),
+                "blocks": {b.name: b.size for b in self.blocks.values()},
+                "families": {f.name: f.size for f in self.families.values()}}

@@ -1,0 +1,255 @@
+"""Instance format v1 as pydantic models. Units are in the key names (DESIGN.md, "Instance file").
+
+Every model forbids unknown keys so a typo is caught (and the loader suggests the closest known key).
+Cross-references (a job's model, a population's regions, ...) are checked by io/references.py after
+these models validate, so every problem of a file is reported in one pass.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+CardRef = Annotated[str, Field(min_length=1, max_length=512)]
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# ---------------------------------------------------------------- catalogs
+
+
+class Accelerator(Strict):
+    """One accelerator type. Built-in entries live in fleetopt/catalog/accelerators.yaml."""
+
+    peak_tflops: Positive = Field(description="dense BF16/FP16 tensor peak, no sparsity")
+    fp8_tflops: Positive | None = Field(None, description="dense FP8 peak; none = no FP8 support")
+    hbm_gb: Positive
+    hbm_gb_s: Positive
+    tdp_w: Positive
+    gpus_per_node: PositiveInt = 8
+    nvlink_gb_s: NonNegative = Field(0.0, description="per GPU per direction; 0 = PCIe only")
+    pcie_gb_s: Positive = 32.0
+    mtbf_hours: Positive = 50_700.0
+    embodied_kgco2e: NonNegative = 1_500.0
+    lifetime_hours: Positive = 35_000.0
+    usd_per_hour: NonNegative | None = None
+    calibration: dict[str, float] = Field(default_factory=dict, description="training efficiency curve")
+    source: str | None = None
+
+
+class TransformerCard(Strict):
+    kind: Literal["transformer"] = "transformer"
+    layers: PositiveInt
+    hidden: PositiveInt
+    ffn_hidden: PositiveInt
+    heads: PositiveInt
+    kv_heads: PositiveInt | None = None
+    vocab: PositiveInt
+    swiglu: bool = False
+    params_b: Positive | None = None
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> TransformerCard:
+        if self.hidden % self.heads:
+            raise ValueError(f"hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
+        if self.kv_heads is not None and self.heads % self.kv_heads:
+            raise ValueError(f"heads ({self.heads}) must be a multiple of kv_heads ({self.kv_heads})")
+        return self
+
+
+class DlrmCard(Strict):
+    kind: Literal["dlrm"]
+    embedding_tables_gb: Positive
+    embedding_dim: PositiveInt
+    dense_params_m: Positive
+    lookups_per_sample: PositiveInt
+    gflops_per_sample: Positive
+    source: str | None = None
+
+
+class CnnCard(Strict):
+    kind: Literal["cnn"]
+    params_m: Positive
+    gflops_per_sample: Positive
+    source: str | None = None
+
+
+ModelCard = Annotated[TransformerCard | DlrmCard | CnnCard, Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------- the fleet
+
+
+class RegionGpus(Strict):
+    count: NonNegativeInt
+    usd_per_hour: NonNegative
+    includes_energy: bool = Field(True, description="false: energy is charged at the region's price")
+
+
+class EdgeDevices(Strict):
+    """An edge fleet: many small devices, each a federated client (archetype C)."""
+
+    count: PositiveInt
+    tflops: Positive
+    watts: Positive
+    uplink_mbps: Positive
+    participation: Annotated[float, Field(gt=0, le=1)] = 0.1
+    memory_gb: Positive = 4.0
+    usd_per_device_hour: NonNegative = 0.0
+
+
+class Region(Strict):
+    kind: Literal["datacenter", "edge"] = "datacenter"
+    jurisdiction: Name
+    pue: Annotated[float, Field(ge=1.0, le=5.0)] = 1.1
+    carbon_g_per_kwh: NonNegative | list[NonNegative]
+    energy_usd_per_kwh: NonNegative = 0.0
+    power_cap_mw: Positive | None = Field(None, description="none = no cap")
+    storage_gb_s: Positive = 1_000.0
+    nic_gb_s: Positive = 50.0
+    net_latency_us: NonNegative = 10.0
+    pod_gpus: PositiveInt = 3072
+    oversubscription: Annotated[float, Field(ge=1.0, allow_inf_nan=False)] = 1.0
+    gpus: dict[Name, RegionGpus] = Field(default_factory=dict)
+    devices: EdgeDevices | None = None
+
+    @field_validator("carbon_g_per_kwh")
+    @classmethod
+    def _profile_not_empty(cls, v):
+        if isinstance(v, list) and not v:
+            raise ValueError("an hourly profile needs at least one value")
+        return v
+
+    @model_validator(mode="after")
+    def _edge_has_devices(self) -> Region:
+        if self.kind == "edge" and self.devices is None:
+            raise ValueError("an edge region needs a 'devices' block (count, tflops, watts, uplink_mbps)")
+        return self
+
+    @property
+    def mean_carbon_g_per_kwh(self) -> float:
+        v = self.carbon_g_per_kwh
+        return float(sum(v) / len(v)) if isinstance(v, list) else float(v)
+
+
+class Link(Strict):
+    a: Name
+    b: Name
+    rtt_ms: NonNegative
+    gb_s: Positive
+    egress_usd_per_gb: NonNegative = 0.0
+
+
+class Population(Strict):
+    rtt_ms: dict[Name, NonNegative]
+    allowed_jurisdictions: list[Name] | None = None
+    groups: dict[Name, Fraction] = Field(default_factory=dict)
+
+    @field_validator("groups")
+    @classmethod
+    def _shares_sum_to_one(cls, v: dict[str, float]):
+        if v and not math.isclose(sum(v.values()), 1.0, abs_tol=1e-6):
+            raise ValueError(f"group shares must sum to 1, they sum to {sum(v.values()):.6g}")
+        return v
+
+
+class TrainingJob(Strict):
+    model: CardRef = Field(description="a card in models/, under `models:` in this file, or a card file path")
+    tokens: Positive
+    seq_len: PositiveInt = 2048
+    global_batch_tokens: Positive
+    deadline_hours: Positive
+    dataset_region: Name | None = None
+    dataset_tb: NonNegative = 0.0
+    allowed_regions: list[Name] | None = None
+    allowed_accelerators: list[Name] | None = None
+    checkpoint_restart_min: NonNegative = 10.0
+    flash_attention: bool = Field(True, description="fused attention kernels (scores stay on chip)")
+    sequence_parallel: bool = True
+    distributed_optimizer: bool = Field(True, description="optimizer states sharded over data parallelism")
+
+
+class Monitoring(Strict):
+    min_detectable_gap: Annotated[float, Field(gt=0, lt=1)]
+    confidence: Annotated[float, Field(gt=0, lt=1)] = 0.95
+    window_hours: Positive = 24.0
+    evaluator_gpu_s_per_sample: NonNegative = 0.5
+    pipeline_usd_per_hour: NonNegative = 0.0
+
+
+class ServingService(Strict):
+    model: CardRef
+    demand_rps: dict[Name, NonNegative]
+    prompt_tokens: PositiveInt = 512
+    output_tokens: PositiveInt = 128
+    slo_p99_ms: Positive
+    headroom: Annotated[float, Field(ge=0, le=10)] = 0.2
+    fanout: PositiveInt = 1
+    allow_fp8: bool = False
+    allowed_accelerators: list[Name] | None = None
+    monitoring: Monitoring | None = None
+
+
+class WeightedObjective(Strict):
+    cost: NonNegative = 1.0
+    carbon_usd_per_t: NonNegative = 0.0
+
+
+class Policy(Strict):
+    carbon_budget_t: NonNegative | None = None
+    carbon_price_usd_per_t: NonNegative = 0.0
+    include_embodied: bool = True
+
+
+class SolverOptions(Strict):
+    backend: Literal["highs", "pyomo", "ortools"] = "highs"
+    time_limit_s: Positive = 60.0
+    mip_rel_gap: Annotated[float, Field(ge=0, lt=1)] = 1e-4
+    threads: NonNegativeInt = 0
+    seed: NonNegativeInt = 0
+
+
+class Instance(Strict):
+    fleetopt: Literal[1] = Field(description="format version")
+    name: Name
+    horizon_hours: Positive = 720.0
+    objective: Literal["cost", "carbon"] | WeightedObjective = "cost"
+    accelerators: dict[Name, Accelerator] = Field(default_factory=dict)
+    models: dict[CardRef, ModelCard] = Field(default_factory=dict)
+    regions: dict[Name, Region] = Field(min_length=1)
+    links: list[Link] = Field(default_factory=list)
+    populations: dict[Name, Population] = Field(default_factory=dict)
+    training: dict[Name, TrainingJob] = Field(default_factory=dict)
+    serving: dict[Name, ServingService] = Field(default_factory=dict)
+    policy: Policy = Field(default_factory=Policy)
+    solver: SolverOptions = Field(default_factory=SolverOptions)
+
+    _source: str = PrivateAttr("")
+    _digest: str = PrivateAttr("")
+
+    @property
+    def source(self) -> str:
+        """The file this instance was read from."""
+        return self._source
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the validated input with catalogs merged: the plan's provenance."""
+        return self._digest
+
+    @model_validator(mode="after")
+    def _has_work(self) -> Instance:
+        if not self.training and not self.serving:
+            raise ValueError("an instance needs at least one training job or serving service")
+        return self

@@ -1,0 +1,374 @@
+"""Training step time by the fleet law, T = compute + comm + bubble + sync - overlap, for dense transformers.
+
+Every function broadcasts over numpy arrays of candidates (region x accelerator x tp x pp x dp x micro-batch x
+recompute x sync group) and returns arrays of the broadcast shape. Hardware arguments use the accelerator and
+region catalog names (peak_tflops, hbm_gb_s, nvlink_gb_s, nic_gb_s, net_latency_us, pod_gpus,
+oversubscription); their defaults are the A100-80GB on Selene, the calibration set
+(benchmarks/calibration_megatron.py). Candidates with global_batch < dp x micro_batch (m < 1) are the
+caller's to prune.
+
+Calibrated defaults (fitted once to the 10 rows of Narayanan et al. 2021 Table 1, not per row):
+  EFF_MAX = 0.61              fraction of peak sustained on large GEMM-bound work, including the non-GEMM
+                              kernels and framework time that scale with the FLOPs
+  SOFTMAX_BYTES_PER_SCORE = 12  HBM bytes moved per attention-score element per forward-equivalent pass
+                              (scale, mask, softmax, dropout, unfused), the memory-bound work that makes
+                              small-hidden models slower; zero with flash attention
+  NVLINK_EFFICIENCY = 0.85    achieved fraction of the NVLink rate in TP AllReduce (NCCL bus bandwidth)
+"""
+
+import numpy as np
+
+from fleetopt.physics.collectives import (
+    effective_inter_bandwidth,
+    hierarchical_allreduce_time,
+    ring_allreduce_time,
+)
+from fleetopt.physics.reliability import checkpoint_write_time_s, daly_interval, goodput, group_mtbf_hours
+from fleetopt.physics.tails import expected_max_slowdown
+from fleetopt.physics.training_flops import (
+    RECOMPUTE_FULL,
+    hardware_flops_per_step,
+    layer_params,
+    model_flops_per_step,
+    recompute_code,
+)
+from fleetopt.physics.training_memory import USABLE_MEMORY_FRACTION, fits_in_memory, training_memory_gb
+
+EFF_MAX = 0.61
+SOFTMAX_BYTES_PER_SCORE = 12.0
+NVLINK_EFFICIENCY = 0.85
+NIC_EFFICIENCY = 0.9  # achieved fraction of the NIC line rate in inter-node collectives
+NVLINK_LATENCY_US = 5.0
+STRAGGLER_CV = 0.01  # per-step time variation of one worker on a dedicated cluster
+DP_OVERLAP_FRACTION = 1.0  # share of the gradient reduction that may hide behind the last backward pass
+OUTER_SYNC_INTERVAL_STEPS = 100  # H: steps between synchronizations of independent sync groups
+OUTER_SYNC_PENALTY_PER_GROUP = 0.02  # extra optimizer steps per extra sync group (statistical efficiency)
+GRAD_BYTES_PER_PARAM = 2.0  # bf16 gradients on the wire
+ACTIVATION_BYTES = 2.0  # bf16 activations on the wire (TP collectives, pipeline sends)
+_SECONDS_PER_HOUR = 3600.0
+
+BINDING_TERMS = np.array(["compute", "communication", "coordination"])
+
+
+def gemm_arithmetic_intensity(tokens, out_features, in_features):
+    """FLOPs per HBM byte of a bf16 GEMM (tokens x in) @ (in x out): M N K / (M K + K N + M N).
+
+    Source: Williams, Waterman & Patterson 2009, "Roofline" (operational intensity); bf16 operands.
+    """
+    m, n, k = (np.asarray(x, dtype=float) for x in (tokens, out_features, in_features))
+    return m * n * k / (m * k + k * n + m * n)
+
+
+def gemm_efficiency(tokens, hidden_per_gpu, hidden, peak_tflops=312.0, hbm_gb_s=2039.0, eff_max=EFF_MAX):
+    """Fraction of peak a layer GEMM sustains: eff_max x min(1, intensity / (peak / HBM rate)).
+
+    The per-GPU GEMM is (micro_batch x seq tokens) x hidden x hidden/tp; below the roofline ridge it is
+    bandwidth-bound (small micro-batch, large tp), above it eff_max.
+    Source: Williams et al. 2009 (roofline); eff_max fitted to Narayanan et al. 2021 Table 1 (A100).
+    """
+    intensity = gemm_arithmetic_intensity(tokens, hidden_per_gpu, hidden)
+    balance = np.asarray(peak_tflops, dtype=float) * 1e12 / (np.asarray(hbm_gb_s, dtype=float) * 1e9)
+    return np.asarray(eff_max, dtype=float) * np.minimum(1.0, intensity / balance)
+
+
+def compute_time_s(
+    *,
+    hardware_flops_per_gpu,
+    tokens_per_microbatch,
+    hidden,
+    heads,
+    seq_len,
+    tp,
+    layers_per_stage,
+    microbatches_per_step,
+    recompute=RECOMPUTE_FULL,
+    flash_attention=False,
+    peak_tflops=312.0,
+    hbm_gb_s=2039.0,
+    eff_max=EFF_MAX,
+    softmax_bytes_per_score=SOFTMAX_BYTES_PER_SCORE,
+):
+    """Compute seconds per step per GPU: GEMM FLOPs at the roofline-capped efficiency + score traffic.
+
+    Score traffic per layer per micro-batch = bytes/score x (b a s^2 / t) x passes (3, 4 with any recompute),
+    at the HBM rate; flash attention keeps scores on chip (no traffic).
+    Source: chapter "The Fleet Law"; Korthikanti et al. 2022 Sec. 4.1; fit to Narayanan et al. 2021 Table 1.
+    """
+    h, t = np.asarray(hidden, dtype=float), np.asarray(tp, dtype=float)
+    efficiency = gemm_efficiency(tokens_per_microbatch, h / t, h, peak_tflops, hbm_gb_s, eff_max)
+    gemm_s = np.asarray(hardware_flops_per_gpu, dtype=float) / (
+        np.asarray(peak_tflops, dtype=float) * 1e12 * efficiency
+    )
+    code = recompute_code(recompute)
+    passes = np.where(code > 0, 4.0, 3.0)
+    scores_per_layer = (
+        np.asarray(tokens_per_microbatch, dtype=float)
+        * np.asarray(heads, dtype=float)
+        * np.asarray(seq_len, dtype=float)
+        / t
+    )
+    score_bytes = (
+        softmax_bytes_per_score
+        * scores_per_layer
+        * passes
+        * np.asarray(layers_per_stage, dtype=float)
+        * np.asarray(microbatches_per_step, dtype=float)
+    )
+    score_s = np.where(flash_attention, 0.0, score_bytes / (np.asarray(hbm_gb_s, dtype=float) * 1e9))
+    return gemm_s + score_s
+
+
+def pipeline_bubble_fraction(pp, num_microbatches, virtual_stages=1):
+    """Pipeline bubble as a fraction of the ideal (bubble-free) time: (p - 1) / (v m).
+
+    Source: Narayanan et al. 2021, Sec. 2.2.1 (1F1B: (p-1)/m) and Sec. 2.2.2 (interleaved: divided by v).
+    """
+    p, m, v = (np.asarray(x, dtype=float) for x in (pp, num_microbatches, virtual_stages))
+    return (p - 1.0) / (v * m)
+
+
+def tp_allreduces_per_layer(recompute=RECOMPUTE_FULL):
+    """TP AllReduces per layer per micro-batch: 2 forward + 2 backward, + 2 if full recompute re-runs forward.
+
+    Source: Shoeybi et al. 2019 (Megatron-LM, Sec. 3: f and g operators, 2 AllReduces per layer per pass).
+    """
+    return np.where(recompute_code(recompute) == RECOMPUTE_FULL, 6.0, 4.0)
+
+
+def training_step_time(
+    *,
+    layers,
+    hidden,
+    ffn_hidden,
+    heads,
+    kv_heads,
+    vocab,
+    seq_len,
+    global_batch,
+    tp,
+    pp,
+    dp,
+    micro_batch=1,
+    swiglu=False,
+    tied_embeddings=False,
+    recompute=RECOMPUTE_FULL,
+    virtual_stages=1,
+    sync_group=None,
+    sequence_parallel=False,
+    flash_attention=False,
+    distributed_optimizer=False,
+    peak_tflops=312.0,
+    hbm_gb=80.0,
+    hbm_gb_s=2039.0,
+    gpus_per_node=8,
+    nvlink_gb_s=300.0,
+    nic_gb_s=25.0,
+    net_latency_us=5.0,
+    pod_gpus=np.inf,
+    oversubscription=1.0,
+    eff_max=EFF_MAX,
+    softmax_bytes_per_score=SOFTMAX_BYTES_PER_SCORE,
+    nvlink_efficiency=NVLINK_EFFICIENCY,
+    nic_efficiency=NIC_EFFICIENCY,
+    nvlink_latency_us=NVLINK_LATENCY_US,
+    grad_bytes_per_param=GRAD_BYTES_PER_PARAM,
+    dp_overlap_fraction=DP_OVERLAP_FRACTION,
+    straggler_cv=STRAGGLER_CV,
+    outer_sync_interval_steps=OUTER_SYNC_INTERVAL_STEPS,
+    outer_sync_penalty_per_group=OUTER_SYNC_PENALTY_PER_GROUP,
+    usable_memory_fraction=USABLE_MEMORY_FRACTION,
+):
+    """Step time and its fleet-law terms for dense-transformer training candidates (all arrays broadcast).
+
+    global_batch is in sequences; m = global_batch / (dp x micro_batch) micro-batches per step; sync_group is
+    the number of DP replicas that AllReduce every step (default dp), groups synchronizing every H steps.
+    Returns a dict of arrays: step_time_s, compute_s, comm_s (TP + DP + PP p2p), tp_comm_s, dp_comm_s,
+    pp_comm_s, bubble_s, sync_s, overlap_s, model_flops, hardware_flops, model_tflops_per_gpu,
+    hardware_tflops_per_gpu, mfu, compute_efficiency, memory_gb_per_gpu, fits, binding_term.
+    Source: chapter "The Fleet Law" (T = T_compute/N + T_comm(N) + T_sync(N) - T_overlap); terms cited inline.
+    """
+    l, h, s, t, p, d = (np.asarray(x, dtype=float) for x in (layers, hidden, seq_len, tp, pp, dp))
+    b, v = np.asarray(micro_batch, dtype=float), np.asarray(virtual_stages, dtype=float)
+    group = d if sync_group is None else np.asarray(sync_group, dtype=float)
+    code = recompute_code(recompute)
+    gpus = t * p * d
+    m = np.asarray(global_batch, dtype=float) / (d * b)
+    tokens = np.asarray(global_batch, dtype=float) * s
+    layers_per_stage = l / p
+    tokens_per_microbatch = b * s
+    card = {
+        "seq_len": s,
+        "layers": l,
+        "hidden": h,
+        "ffn_hidden": ffn_hidden,
+        "heads": heads,
+        "kv_heads": kv_heads,
+        "vocab": vocab,
+        "swiglu": swiglu,
+    }
+
+    model_flops = model_flops_per_step(tokens, **card)
+    hardware_flops = hardware_flops_per_step(tokens, recompute=code, **card)
+    compute_s = compute_time_s(
+        hardware_flops_per_gpu=hardware_flops / gpus,
+        tokens_per_microbatch=tokens_per_microbatch,
+        hidden=h,
+        heads=heads,
+        seq_len=s,
+        tp=t,
+        layers_per_stage=layers_per_stage,
+        microbatches_per_step=m,
+        recompute=code,
+        flash_attention=flash_attention,
+        peak_tflops=peak_tflops,
+        hbm_gb_s=hbm_gb_s,
+        eff_max=eff_max,
+        softmax_bytes_per_score=softmax_bytes_per_score,
+    )
+
+    nvlink_bps = np.asarray(nvlink_gb_s, dtype=float) * 1e9 * nvlink_efficiency
+    nic_bps = np.asarray(nic_gb_s, dtype=float) * 1e9 * nic_efficiency
+    alpha_net_s = np.asarray(net_latency_us, dtype=float) * 1e-6
+    alpha_nvlink_s = np.asarray(nvlink_latency_us, dtype=float) * 1e-6
+
+    # TP: activation AllReduces on the critical path (Megatron does not overlap them); network if tp > node.
+    activation_msg = ACTIVATION_BYTES * tokens_per_microbatch * h
+    tp_one = np.where(
+        t <= gpus_per_node,
+        ring_allreduce_time(t, activation_msg, alpha_nvlink_s, nvlink_bps),
+        hierarchical_allreduce_time(t, gpus_per_node, activation_msg, alpha_net_s, nvlink_bps, nic_bps),
+    )
+    tp_comm_s = np.where(t > 1, tp_allreduces_per_layer(code) * layers_per_stage * m * tp_one, 0.0)
+
+    # PP: one activation send forward, one gradient send backward per micro-batch per chunk; across nodes each
+    # TP rank sends its 1/t slice over its own NIC (Narayanan et al. 2021 Sec. 4.1, scatter/gather).
+    crosses_nodes = t * p > gpus_per_node
+    p2p_s = np.where(
+        crosses_nodes,
+        alpha_net_s + activation_msg / t / nic_bps,
+        alpha_nvlink_s + activation_msg / nvlink_bps,
+    )
+    pp_comm_s = np.where(p > 1, 2.0 * m * v * p2p_s, 0.0)
+
+    # Bubble: (p-1)/(v m) of the ideal time of one pipeline pass over all micro-batches.
+    bubble_s = pipeline_bubble_fraction(p, m, v) * (compute_s + tp_comm_s + pp_comm_s)
+
+    # DP: gradient AllReduce of the first stage's shard over the sync group, hierarchical across nodes,
+    # inter-node bandwidth cut by the oversubscription once the group's footprint leaves a pod.
+    params_per_gpu = (
+        layers_per_stage * layer_params(h, ffn_hidden, heads, kv_heads, swiglu)
+        + np.asarray(vocab, dtype=float) * h
+    ) / t
+    grad_msg = params_per_gpu * grad_bytes_per_param
+    replicas_per_node = np.clip(np.floor(gpus_per_node / (t * p)), 1.0, group)
+    inter_bps = effective_inter_bandwidth(group * t * p, nic_bps, pod_gpus, oversubscription)
+    dp_comm_s = np.where(
+        group > 1,
+        hierarchical_allreduce_time(group, replicas_per_node, grad_msg, alpha_net_s, nvlink_bps, inter_bps),
+        0.0,
+    )
+    # Overlap: the reduction can hide behind the backward pass of the last micro-batch (2/3 of its compute).
+    last_backward_s = compute_s / m * (2.0 / 3.0)
+    overlap_s = np.asarray(dp_overlap_fraction, dtype=float) * np.minimum(dp_comm_s, last_backward_s)
+    comm_s = tp_comm_s + pp_comm_s + dp_comm_s
+
+    # Coordination: the slowest of the group's replicas sets the pace; independent sync groups reconcile every
+    # H steps and each extra group costs statistical efficiency (more steps for the same loss).
+    straggler_s = (expected_max_slowdown(group, straggler_cv) - 1.0) * compute_s
+    groups = d / group
+    outer_inter_bps = effective_inter_bandwidth(gpus, nic_bps, pod_gpus, oversubscription)
+    outer_sync_s = np.where(
+        groups > 1,
+        ring_allreduce_time(groups, grad_msg, alpha_net_s, outer_inter_bps)
+        / np.asarray(outer_sync_interval_steps, dtype=float),
+        0.0,
+    )
+    statistical_s = (
+        np.asarray(outer_sync_penalty_per_group, dtype=float)
+        * (groups - 1.0)
+        * (compute_s + comm_s + bubble_s - overlap_s)
+    )
+    sync_s = straggler_s + outer_sync_s + statistical_s
+
+    step_time_s = compute_s + comm_s + bubble_s + sync_s - overlap_s
+    memory = training_memory_gb(
+        layers=l,
+        hidden=h,
+        ffn_hidden=ffn_hidden,
+        heads=heads,
+        kv_heads=kv_heads,
+        vocab=vocab,
+        seq_len=s,
+        micro_batch=b,
+        num_microbatches=m,
+        tp=t,
+        pp=p,
+        dp=group,
+        swiglu=swiglu,
+        tied_embeddings=tied_embeddings,
+        recompute=code,
+        virtual_stages=v,
+        sequence_parallel=sequence_parallel,
+        flash_attention=flash_attention,
+        distributed_optimizer=distributed_optimizer,
+    )
+    terms = np.stack(np.broadcast_arrays(compute_s, comm_s + bubble_s - overlap_s, sync_s))
+    peak_flops = np.asarray(peak_tflops, dtype=float) * 1e12
+    result = {
+        "step_time_s": step_time_s,
+        "compute_s": compute_s,
+        "comm_s": comm_s,
+        "tp_comm_s": tp_comm_s,
+        "dp_comm_s": dp_comm_s,
+        "pp_comm_s": pp_comm_s,
+        "bubble_s": bubble_s,
+        "sync_s": sync_s,
+        "overlap_s": overlap_s,
+        "model_flops": model_flops,
+        "hardware_flops": hardware_flops,
+        "model_tflops_per_gpu": model_flops / (step_time_s * gpus) / 1e12,
+        "hardware_tflops_per_gpu": hardware_flops / (step_time_s * gpus) / 1e12,
+        "mfu": model_flops / (step_time_s * gpus * peak_flops),
+        "compute_efficiency": hardware_flops / (compute_s * gpus * peak_flops),
+        "memory_gb_per_gpu": memory["total_gb"],
+        "fits": fits_in_memory(memory["total_gb"], hbm_gb, usable_memory_fraction),
+        "binding_term": BINDING_TERMS[np.argmax(terms, axis=0)],
+    }
+    # Every output gets the candidates' full broadcast shape, even terms that do not vary along some axes.
+    shape = np.broadcast_shapes(*(np.shape(value) for value in result.values()))
+    return {key: np.broadcast_to(value, shape).copy() for key, value in result.items()}
+
+
+def checkpoint_bytes_per_gpu(total_params, tp, pp, dp=1, distributed_optimizer=False):
+    """Checkpoint bytes each GPU writes: bf16 weights (2 B/param) + fp32 master and Adam moments (12 B/param,
+    sharded over dp with the distributed optimizer; otherwise DP rank 0's copy is the one written).
+
+    Source: Rajbhandari et al. 2020 (ZeRO: 2 + 12 bytes of model and optimizer state per parameter).
+    """
+    shard = np.asarray(total_params, dtype=float) / (
+        np.asarray(tp, dtype=float) * np.asarray(pp, dtype=float)
+    )
+    return shard * (2.0 + 12.0 / np.where(distributed_optimizer, dp, 1.0))
+
+
+def job_reliability(
+    sync_group_gpus, per_gpu_mtbf_hours, checkpoint_bytes_per_gpu, write_bytes_per_s, restart_s=600.0
+):
+    """Failure and checkpoint economics of one fate-sharing sync group: dict of mtbf_s, checkpoint_s,
+    interval_s (Daly) and goodput. The group writes its GPUs' checkpoint bytes through write_bytes_per_s.
+
+    Group MTBF = per-GPU MTBF / GPUs; goodput = 1 - delta/tau - (tau/2 + restart)/M.
+    Source: Daly 2006 (interval); DESIGN.md Physics/Reliability (group MTBF, goodput).
+    """
+    mtbf_s = group_mtbf_hours(per_gpu_mtbf_hours, sync_group_gpus) * _SECONDS_PER_HOUR
+    delta_s = checkpoint_write_time_s(
+        np.asarray(checkpoint_bytes_per_gpu, dtype=float) * np.asarray(sync_group_gpus, dtype=float),
+        write_bytes_per_s,
+    )
+    interval_s = daly_interval(delta_s, mtbf_s)
+    return {
+        "mtbf_s": mtbf_s,
+        "checkpoint_s": delta_s,
+        "interval_s": interval_s,
+        "goodput": goodput(delta_s, interval_s, restart_s, mtbf_s),
+    }

@@ -1,0 +1,140 @@
+"""The Plan: every decision in the user's names, totals, binding constraints and provenance (pydantic)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Status = Literal["optimal", "feasible", "infeasible", "unbounded", "no_plan_in_time", "error"]
+
+EXIT_CODES = {"optimal": 0, "feasible": 0, "infeasible": 3, "unbounded": 1, "no_plan_in_time": 4, "error": 1}
+
+
+class Breakdown(BaseModel):
+    """The fleet law per step: T = compute + comm + sync - overlap (bubble counted inside comm)."""
+
+    compute_s: float
+    comm_s: float
+    bubble_s: float
+    sync_s: float
+    overlap_s: float
+
+
+class TrainingDecision(BaseModel):
+    region: str
+    accelerator: str
+    gpus: int
+    tp: int
+    pp: int
+    dp: int
+    micro_batch: int
+    recompute: Literal["none", "selective", "full"]
+    interleave: int
+    sync_group: int
+    checkpoint_interval_min: float
+    step_time_s: float
+    mfu: float
+    memory_gb_per_gpu: float
+    goodput: float
+    wall_hours: float
+    cost_usd: float
+    energy_mwh: float
+    carbon_t: float
+    power_mw: float
+    binding_term: Literal["compute", "communication", "coordination"]
+    breakdown: Breakdown
+
+
+class ReplicaGroup(BaseModel):
+    region: str
+    accelerator: str
+    config: str
+    tp: int
+    precision: Literal["bf16", "fp8"]
+    batch: int
+    replicas: int
+    gpus: int
+    cost_usd: float
+    carbon_t: float
+    power_mw: float
+
+
+class Route(BaseModel):
+    population: str
+    region: str
+    accelerator: str
+    config: str
+    rps: float
+    rtt_ms: float
+    capacity_rps_per_replica: float
+
+
+class ServiceDecision(BaseModel):
+    replicas: list[ReplicaGroup]
+    routing: list[Route]
+    gpus: int
+    cost_usd: float
+    carbon_t: float
+
+
+class Binding(BaseModel):
+    """A constraint row at zero slack."""
+
+    family: str
+    key: list[str]
+    name: str
+    activity: float
+    limit: float
+    units: str
+    meaning: str
+
+
+class RegionUse(BaseModel):
+    gpus: dict[str, int]
+    power_mw: float
+    power_cap_mw: float | None
+
+
+class Totals(BaseModel):
+    cost_usd: float
+    carbon_t: float
+    energy_mwh: float
+    gpus: int
+    regions: dict[str, RegionUse]
+
+
+class Provenance(BaseModel):
+    instance: str
+    instance_file: str
+    input_sha256: str
+    fleetopt_version: str
+    solver: str
+    solver_version: str
+    options: dict
+    model_size: dict
+    timing_s: dict[str, float] = Field(default_factory=dict)
+
+
+class Plan(BaseModel):
+    status: Status
+    detail: str = ""
+    objective_name: str
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    training: dict[str, TrainingDecision] = Field(default_factory=dict)
+    serving: dict[str, ServiceDecision] = Field(default_factory=dict)
+    totals: Totals | None = None
+    binding: list[Binding] = Field(default_factory=list)
+    unroutable: list[dict[str, str]] = Field(default_factory=list)
+    candidates: dict[str, dict[str, int | str]] = Field(default_factory=dict)
+    provenance: Provenance
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    @property
+    def has_plan(self) -> bool:
+        return self.status in ("optimal", "feasible")
