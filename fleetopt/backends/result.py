@@ -15,6 +15,8 @@ class SolveOptions:
     seed: int = 0
     verbose: bool = False
     start: np.ndarray | None = None   # a warm start (column values), where the backend takes one
+    pyomo_solver: str = "highs"       # backend="pyomo": any Pyomo solver name (pyomo.contrib.solver or legacy)
+    ortools_solver: str = "highs"     # backend="ortools": a MathOpt SolverType name, "highs" or "gscip"
 
 
 @dataclass

@@ -70,24 +70,33 @@ def _calibration(accel, file: str, job: str) -> dict:
     return dict(accel.calibration)
 
 
+def _front_2d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point weakly dominates in (a, b), both minimized; one of equal twins."""
+    order = np.lexsort((b, a))
+    sorted_b = b[order]
+    best_before = np.minimum.accumulate(np.concatenate([[np.inf], sorted_b[:-1]]))
+    return order[sorted_b < best_before]
+
+
 def pareto_mask(gpus: np.ndarray, gpu_hours: np.ndarray, storage: np.ndarray) -> np.ndarray:
-    """True for candidates no other candidate dominates in (GPUs, GPU-hours, storage GB/s), all minimized."""
-    n = len(gpus)
-    order = np.lexsort((storage, gpu_hours, gpus))
-    keep = np.zeros(n, dtype=bool)
-    front = np.empty((0, 3))
-    pts = np.stack([gpus, gpu_hours, storage], axis=1)[order]
-    for start in range(0, n, 512):
-        chunk = pts[start:start + 512]
-        # against the front so far (earlier in sort order) and against earlier points of this chunk
-        dom_front = (np.all(front[None, :, :] <= chunk[:, None, :], axis=2)).any(axis=1) if len(front) else \
-            np.zeros(len(chunk), dtype=bool)
-        le = np.all(chunk[None, :, :] <= chunk[:, None, :], axis=2)   # le[i, k]: k weakly better than i
-        earlier = np.tril(np.ones((len(chunk), len(chunk)), dtype=bool), k=-1)
-        dom_chunk = (le & earlier).any(axis=1)
-        alive = ~(dom_front | dom_chunk)
-        keep[order[start:start + len(chunk)][alive]] = True
-        front = np.concatenate([front, chunk[alive]])
+    """True for candidates no other candidate dominates in (GPUs, GPU-hours, storage GB/s), all minimized.
+
+    GPU counts take few distinct values: each level keeps its own 2D front, then loses the points that a front
+    of strictly fewer GPUs weakly dominates in (GPU-hours, storage). O(n log n + levels x front x level size).
+    """
+    keep = np.zeros(len(gpus), dtype=bool)
+    front_h, front_s = np.empty(0), np.empty(0)
+    for level in np.unique(gpus):
+        idx = np.flatnonzero(gpus == level)
+        idx = idx[_front_2d(gpu_hours[idx], storage[idx])]
+        if len(front_h):
+            beaten = ((front_h[None, :] <= gpu_hours[idx, None]) & (front_s[None, :] <= storage[idx, None])).any(1)
+            idx = idx[~beaten]
+        keep[idx] = True
+        both_h = np.concatenate([front_h, gpu_hours[idx]])
+        both_s = np.concatenate([front_s, storage[idx]])
+        merged = _front_2d(both_h, both_s)
+        front_h, front_s = both_h[merged], both_s[merged]
     return keep
 
 

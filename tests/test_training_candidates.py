@@ -1,0 +1,75 @@
+"""Training candidates: pruning is exact, the enumeration respects the instance, stats explain empty jobs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fleetopt.candidates.training import enumerate_training, pareto_mask
+from fleetopt.io.load import load_instance
+from fleetopt.paths import shipped_dir
+
+
+def brute_pareto(points: np.ndarray) -> np.ndarray:
+    n = len(points)
+    keep = np.ones(n, dtype=bool)
+    for i in range(n):
+        le = np.all(points <= points[i], axis=1)
+        lt = np.any(points < points[i], axis=1)
+        if np.any(le & lt):
+            keep[i] = False
+    return keep
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_pareto_mask_matches_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    pts = np.stack([rng.integers(1, 6, n).astype(float), rng.integers(1, 20, n).astype(float),
+                    rng.integers(1, 20, n).astype(float)], axis=1)
+    got = pareto_mask(pts[:, 0], pts[:, 1], pts[:, 2])
+    want = brute_pareto(pts)
+    # duplicates: exactly one of each set of identical non-dominated points survives
+    kept = {tuple(p) for p in pts[got]}
+    assert kept == {tuple(p) for p in pts[want]}
+    assert got.sum() == len(kept)
+
+
+@pytest.fixture(scope="module")
+def global_fleet():
+    inst = load_instance(shipped_dir("instances") / "global-fleet.yaml")
+    return inst, enumerate_training(inst)
+
+
+def test_every_job_has_candidates_within_its_rules(global_fleet):
+    inst, tc = global_fleet
+    for j, name in enumerate(tc.job_names):
+        job = inst.training[name]
+        rows = tc.job == j
+        assert rows.any(), name
+        assert np.all(tc.wall_hours[rows] <= job.deadline_hours)
+        assert np.all(tc.gpus[rows] == tc.tp[rows] * tc.pp[rows] * tc.dp[rows])
+        regions = {tc.region_names[r] for r in tc.region[rows]}
+        if job.allowed_regions:
+            assert regions <= set(job.allowed_regions)
+        for r, a in zip(tc.region[rows], tc.accel[rows]):
+            stock = inst.regions[tc.region_names[r]].gpus[tc.accel_names[a]].count
+            assert stock > 0
+        st = tc.stats[name]
+        assert st["enumerated"] >= st["fit"] >= st["meet_deadline"] >= st["kept"] == rows.sum()
+
+
+def test_memory_and_sync_groups(global_fleet):
+    inst, tc = global_fleet
+    assert np.all(tc.memory_gb <= 80 * 0.9 + 1e-9)
+    assert np.all(tc.dp % tc.sync_group == 0)
+    assert np.all((tc.goodput > 0) & (tc.goodput <= 1))
+
+
+def test_impossible_deadline_is_explained():
+    inst = load_instance(shipped_dir("instances") / "global-fleet.yaml")
+    job = inst.training["llm-70b-pretrain"].model_copy(update={"deadline_hours": 1.0})
+    inst = inst.model_copy(update={"training": {"llm-70b-pretrain": job}})
+    tc = enumerate_training(inst)
+    assert len(tc) == 0
+    assert "deadline of 1 h" in tc.stats["llm-70b-pretrain"]["why"]
