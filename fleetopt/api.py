@@ -8,7 +8,8 @@ from importlib import metadata
 from fleetopt.backends.result import SolveOptions, SolveResult
 from fleetopt.candidates.serving import enumerate_serving
 from fleetopt.candidates.training import enumerate_training
-from fleetopt.extract import binding_rows, serving_decisions, totals, training_decisions
+from fleetopt.candidates.monitoring import monitoring_requirements
+from fleetopt.extract import binding_rows, monitoring_decisions, serving_decisions, totals, training_decisions
 from fleetopt.formulation.families import build
 from fleetopt.io.schema import Instance
 from fleetopt.plan import Plan, Provenance
@@ -49,9 +50,10 @@ def solve_instance(inst: Instance, *, backend: str | None = None, time_limit_s: 
     t0 = time.perf_counter()
     tc = enumerate_training(inst)
     sc = enumerate_serving(inst)
+    mon = monitoring_requirements(inst, sc)
     timing["candidates"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    form = build(inst, tc, sc)
+    form = build(inst, tc, sc, mon)
     timing["build"] = time.perf_counter() - t0
     stats = {j: dict(v) for j, v in tc.stats.items()}
     provenance = Provenance(
@@ -79,6 +81,7 @@ def solve_instance(inst: Instance, *, backend: str | None = None, time_limit_s: 
         t0 = time.perf_counter()
         plan.training = training_decisions(tc, result.x, form)
         plan.serving = serving_decisions(sc, result.x, form)
+        monitoring_decisions(sc, mon, result.x, form, plan.serving)
         plan.totals = totals(inst, plan.training, plan.serving)
         plan.binding = binding_rows(form, result.x)
         timing["extract"] = time.perf_counter() - t0

@@ -7,9 +7,12 @@ import numpy as np
 from fleetopt.candidates.tables import ServingCandidates, TrainingCandidates
 from fleetopt.formulation.model import Formulation
 from fleetopt.io.schema import Instance
+from fleetopt.candidates.monitoring import MonitoringTable
 from fleetopt.plan import (
     Binding,
     Breakdown,
+    GroupMonitoring,
+    MonitoringDecision,
     RegionUse,
     ReplicaGroup,
     Route,
@@ -20,7 +23,7 @@ from fleetopt.plan import (
 
 RECOMPUTE = ("none", "selective", "full")
 TERMS = ("compute", "communication", "coordination")
-BINDING_RTOL = 1e-6
+BINDING_RTOL = 1e-3  # integer decisions rarely land a row exactly on its limit
 
 
 def training_decisions(tc: TrainingCandidates, x: np.ndarray, form: Formulation) -> dict[str, TrainingDecision]:
@@ -72,19 +75,57 @@ def serving_decisions(sc: ServingCandidates, x: np.ndarray, form: Formulation) -
     return out
 
 
+def monitoring_decisions(sc: ServingCandidates, mon: MonitoringTable, x: np.ndarray, form: Formulation,
+                         serving: dict[str, ServiceDecision]) -> None:
+    """Add each open pipeline, its evaluators and its groups' sampling rates to the service decisions."""
+    open_pipes = np.flatnonzero(x[form.blocks["pipeline"].cols] > 0.5)
+    evaluators = np.round(x[form.blocks["evaluators"].cols]).astype(int)
+    monitored = x[form.blocks["monitored"].cols] > 0.5
+    flows = x[form.blocks["flow"].cols]
+    route_region = sc.region[sc.route_option]
+    route_service = sc.service[sc.route_option]
+    for p in open_pipes:
+        s, r = int(mon.pipe_service[p]), int(mon.pipe_region[p])
+        triples = np.flatnonzero((mon.triple_pipe == p) & monitored)
+        groups = []
+        for t in triples:
+            u = int(mon.population[t])
+            rps = float(flows[(route_service == s) & (route_region == r) & (sc.route_population == u)].sum())
+            for gi in np.flatnonzero(mon.group_triple == t):
+                requests = float(mon.group_share[gi] * rps * mon.window_s[gi])
+                pname, gname = mon.group_names[gi].split("/", 1)
+                groups.append(GroupMonitoring(population=pname, group=gname,
+                                              samples_per_window=int(mon.group_samples[gi]),
+                                              requests_per_window=requests,
+                                              sampling_rate=min(1.0, float(mon.group_samples[gi]) / requests)
+                                              if requests > 0 else 1.0))
+        serving[sc.service_names[s]].monitoring.append(MonitoringDecision(
+            region=sc.region_names[r], accelerator=sc.accel_names[mon.evaluator_accel[p]],
+            evaluator_gpus=int(evaluators[p]), evaluator_gpus_needed=float(mon.evaluator_gpus[triples].sum()),
+            pipeline_cost_usd=float(mon.pipe_usd[p]),
+            evaluator_cost_usd=float(evaluators[p] * mon.evaluator_usd_per_gpu[p]), groups=groups))
+        dec = serving[sc.service_names[s]]
+        dec.cost_usd += float(mon.pipe_usd[p] + evaluators[p] * mon.evaluator_usd_per_gpu[p])
+        dec.carbon_t += float(evaluators[p] * mon.evaluator_t_per_gpu[p])
+        dec.gpus += int(evaluators[p])
+
+
 def binding_rows(form: Formulation, x: np.ndarray) -> list[Binding]:
     """Inequality rows with (relatively) zero slack at the solution."""
-    activity = form.matrix() @ x
+    a = form.matrix()
+    activity = a @ x
+    # a row whose every term is zero (an unused option, an unserved region) holds trivially: not binding
+    engaged = (abs(a) @ (np.abs(x) > 1e-9).astype(float)) > 0
     out = []
     for fam in form.families.values():
         if np.all(fam.lower == fam.upper):
             continue  # equalities (assign, demand) always hold with equality
         act = activity[fam.start:fam.start + fam.size]
         for i, key in enumerate(fam.keys):
+            if not engaged[fam.start + i]:
+                continue
             for limit in (fam.upper[i], fam.lower[i]):
                 if np.isfinite(limit) and abs(limit - act[i]) <= BINDING_RTOL * max(1.0, abs(limit)):
-                    if fam.name == "replica_capacity" and abs(act[i]) < 1e-9:
-                        continue  # an unused option is not a binding constraint
                     out.append(Binding(family=fam.name, key=[str(k) for k in key],
                                        name=f"{fam.name}[{','.join(map(str, key))}]", activity=float(act[i]),
                                        limit=float(limit), units=fam.units, meaning=fam.meaning))
@@ -107,6 +148,11 @@ def totals(inst: Instance, training: dict[str, TrainingDecision], serving: dict[
         for g in s.replicas:
             use(g.region, g.accelerator, g.gpus, g.power_mw)
             energy += g.power_mw * inst.horizon_hours
+        for m in s.monitoring:
+            acc, region = inst.accelerators[m.accelerator], inst.regions[m.region]
+            mw = m.evaluator_gpus * acc.tdp_w * region.pue / 1e6
+            use(m.region, m.accelerator, m.evaluator_gpus, mw)
+            energy += mw * inst.horizon_hours
     cost = sum(d.cost_usd for d in training.values()) + sum(s.cost_usd for s in serving.values())
     carbon = sum(d.carbon_t for d in training.values()) + sum(s.carbon_t for s in serving.values())
     gpus = sum(d.gpus for d in training.values()) + sum(s.gpus for s in serving.values())

@@ -70,12 +70,35 @@ class Route(BaseModel):
     capacity_rps_per_replica: float
 
 
+class GroupMonitoring(BaseModel):
+    """One protected group's evaluation in one region: samples per window and the share of its requests."""
+
+    population: str
+    group: str
+    samples_per_window: int
+    requests_per_window: float
+    sampling_rate: float
+
+
+class MonitoringDecision(BaseModel):
+    """A fairness-monitoring pipeline in a region: its evaluators and the groups it covers."""
+
+    region: str
+    accelerator: str
+    evaluator_gpus: int
+    evaluator_gpus_needed: float
+    pipeline_cost_usd: float
+    evaluator_cost_usd: float
+    groups: list[GroupMonitoring]
+
+
 class ServiceDecision(BaseModel):
     replicas: list[ReplicaGroup]
     routing: list[Route]
     gpus: int
     cost_usd: float
     carbon_t: float
+    monitoring: list[MonitoringDecision] = Field(default_factory=list)
 
 
 class Binding(BaseModel):

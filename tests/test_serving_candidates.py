@@ -129,8 +129,9 @@ def test_residency_with_no_allowed_region_produces_no_routes(fleet):
     chat = fleet.serving["chat"].model_copy(update={"demand_rps": {"boxed-users": 10}})
     inst = fleet.model_copy(update={"populations": {**fleet.populations, "boxed-users": boxed},
                                     "serving": {"chat": chat}})
+    assert len(enumerate_serving(inst, prune=False)) > 0
     sc = enumerate_serving(inst)
-    assert len(sc) > 0
+    assert len(sc) == 0  # an option no population can reach is not offered
     assert len(sc.route_option) == 0
     [(service, population, why)] = sc.unroutable
     assert (service, population) == ("chat", "boxed-users")
@@ -171,7 +172,7 @@ def test_fp8_options_appear_only_when_allowed(fleet, sc):
 def test_capacity_falls_as_fanout_rises(fleet):
     capacities, tails = [], []
     for fanout in (2, 4, 8, 16, 32):
-        sc = enumerate_serving(with_service_change(fleet, "recommend", fanout=fanout))
+        sc = enumerate_serving(with_service_change(fleet, "recommend", fanout=fanout), prune=False)
         routes = routes_of(sc, "recommend", "us-users")
         o = sc.route_option[routes]
         pick = routes[(sc.region_names.index("us-east") == sc.region[o])
@@ -268,3 +269,19 @@ def test_pareto_front_drops_a_config_more_gpus_per_throughput_and_slower():
     # second and fourth) the first is kept.
     keep = pareto_front([1, 2, 4, 2], [1.0, 3.0, 2.0, 3.0], [5.0, 2.0, 3.0, 2.0])
     assert keep.tolist() == [True, True, False, False]
+
+
+def test_dominance_pruning_keeps_the_optimum(fleet):
+    """Pruned options never change the best plan: the serving-only MILP has the same optimum either way."""
+    from fleetopt.backends import highs
+    from fleetopt.backends.result import SolveOptions
+    from fleetopt.candidates.training import enumerate_training
+    from fleetopt.formulation.families import build
+
+    inst = fleet.model_copy(update={"training": {}, "serving": {k: fleet.serving[k] for k in ("chat-small",
+                                                                                          "summarize")}})
+    tc = enumerate_training(inst)
+    full, pruned = enumerate_serving(inst, prune=False), enumerate_serving(inst)
+    assert len(pruned) < len(full)
+    objectives = [highs.solve(build(inst, tc, sc), SolveOptions(mip_rel_gap=0.0)).objective for sc in (full, pruned)]
+    assert objectives[0] == pytest.approx(objectives[1], rel=1e-9)

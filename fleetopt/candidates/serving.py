@@ -36,6 +36,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from dataclasses import replace
+
 import numpy as np
 
 from fleetopt.candidates.tables import ServingCandidates
@@ -138,9 +140,10 @@ def dlrm_configs(card: DlrmCard, svc: ServingService, acc: Accelerator,
     shards = float(serving.embedding_shard_count(card.embedding_tables_gb * 1e9, acc.hbm_gb))
     fanout = (float(min(svc.fanout, shards)) if svc.fanout > 1
               else float(serving.shards_touched(shards, card.lookups_per_sample)))
-    visit_bytes = serving.embedding_all_to_all_bytes(card.lookups_per_sample, card.embedding_dim, 1,
+    items = svc.items_per_request  # a ranking request scores many candidate items, each one sample
+    visit_bytes = serving.embedding_all_to_all_bytes(card.lookups_per_sample, card.embedding_dim, items,
                                                      DLRM_BYTES_PER_VALUE) / fanout
-    visit_flops = card.gflops_per_sample * 1e9 / fanout
+    visit_flops = items * card.gflops_per_sample * 1e9 / fanout
     visit_s = (visit_bytes / (region.nic_gb_s * 1e9)
                + visit_flops / (acc.peak_tflops * 1e12 * PREFILL_FLOPS_EFFICIENCY))
     batch = BATCH_LADDER.copy()
@@ -230,8 +233,9 @@ def _configs(card, svc, acc, region, cache, key) -> tuple[dict[str, np.ndarray],
     return out
 
 
-def enumerate_serving(inst: Instance) -> ServingCandidates:
-    """All replica options and routes of the instance's serving services, pruned, as flat arrays."""
+def enumerate_serving(inst: Instance, prune: bool = True) -> ServingCandidates:
+    """All replica options and routes of the instance's serving services, as flat arrays; with `prune`, only
+    options that have a route and that no option of the same region and accelerator dominates."""
     service_names, region_names = list(inst.serving), list(inst.regions)
     accel_names, population_names = list(inst.accelerators), list(inst.populations)
     blocks: list[dict[str, np.ndarray]] = []
@@ -269,7 +273,7 @@ def enumerate_serving(inst: Instance) -> ServingCandidates:
         opt[k] = opt[k].astype(np.int64)
 
     routes, demand, unroutable = _routes(inst, opt, population_names, fastest_s, fastest_accel)
-    return ServingCandidates(
+    table = ServingCandidates(
         service_names=service_names, region_names=region_names, accel_names=accel_names,
         population_names=population_names,
         service=opt["service"], region=opt["region"], accel=opt["accel"], tp=opt["tp"],
@@ -283,6 +287,7 @@ def enumerate_serving(inst: Instance) -> ServingCandidates:
         demand_service=demand["service"], demand_population=demand["population"], demand_rps=demand["rps"],
         headroom=np.array([svc.headroom for svc in inst.serving.values()], dtype=float),
         unroutable=unroutable)
+    return take_options(table, route_dominance_mask(table)) if prune else table
 
 
 def _routes(inst, opt, population_names, fastest_s, fastest_accel):
@@ -359,3 +364,40 @@ def unroutable_reason(inst: Instance, sname: str, pname: str, allowed, rtt_by_re
     r = int(np.argmin(total_ms))
     return (f"every region's RTT + service time exceeds the SLO of {svc.slo_p99_ms:g} ms (best: "
             f"{total_ms[r]:.0f} ms, {region_names[r]} on {accel_names[fastest_accel[r]]})")
+
+
+def route_dominance_mask(sc: ServingCandidates) -> np.ndarray:
+    """True for options worth offering: some route exists, and no option of the same (service, region,
+    accelerator) has no more GPUs per replica and at least the capacity on every population's route.
+
+    Exact: within one region and accelerator cost, power and carbon scale with GPUs, so swapping each replica of a
+    dominated option for one of its dominator is feasible and no worse.
+    """
+    n, p = len(sc), len(sc.population_names)
+    cap = np.zeros((n, p))
+    cap[sc.route_option, sc.route_population] = sc.route_capacity_rps
+    keep = cap.any(axis=1)
+    group = (sc.service * len(sc.region_names) + sc.region) * len(sc.accel_names) + sc.accel
+    for g in np.unique(group):
+        idx = np.flatnonzero((group == g) & keep)
+        gpus, c = sc.gpus_per_replica[idx].astype(float), cap[idx]
+        as_good = (gpus[:, None] <= gpus[None, :]) & np.all(c[:, None, :] >= c[None, :, :], axis=2)
+        better = (gpus[:, None] < gpus[None, :]) | np.any(c[:, None, :] > c[None, :, :], axis=2)
+        order = np.arange(len(idx))
+        twin = as_good & ~better & (order[:, None] < order[None, :])   # of identical options keep the first
+        keep[idx[(as_good & better | twin).any(axis=0)]] = False
+    return keep
+
+
+def take_options(sc: ServingCandidates, keep: np.ndarray) -> ServingCandidates:
+    """The table restricted to the kept options, their routes renumbered."""
+    new_index = np.cumsum(keep) - 1
+    route_keep = keep[sc.route_option]
+    per_option = ("service", "region", "accel", "tp", "precision", "batch", "gpus_per_replica",
+                  "power_mw_per_replica", "energy_kwh_per_replica", "carbon_t_per_replica",
+                  "cost_usd_per_replica", "service_rate_rps", "prefill_s", "decode_s")
+    per_route = ("route_population", "route_capacity_rps", "route_rtt_ms")
+    changes = {k: getattr(sc, k)[keep] for k in per_option}
+    changes |= {k: getattr(sc, k)[route_keep] for k in per_route}
+    changes["route_option"] = new_index[sc.route_option[route_keep]]
+    return replace(sc, **changes)

@@ -1,22 +1,30 @@
 """The fleet MILP, written once: one function per variable block and per constraint family.
 
-Math (DESIGN.md, "Formulation"); x = train_choice, n = replicas, f = flow:
+Math (DESIGN.md, "Formulation"); x = train_choice, n = replicas, f = flow, m = evaluators:
   assign[j]            sum_c x[j,c] = 1
+  deadline[j]          sum_c wall_hours_c x[j,c] <= deadline_j      (also enforced by pruning; reported)
   demand[s,u]          sum_o f[o,u] = D[s,u]
   replica_capacity[o]  sum_u f[o,u] (1 + headroom_s) / cap[o,u] - n[o] <= 0
-  inventory[r,a]       sum_c gpus_c x_c + sum_o gpus_o n_o <= stock[r,a]
-  power_cap[r]         sum_c MW_c x_c + sum_o MW_o n_o <= cap[r]
+  inventory[r,a]       sum_c gpus_c x_c + sum_o gpus_o n_o + sum m <= stock[r,a]
+  power_cap[r]         sum_c MW_c x_c + sum_o MW_o n_o + sum MW m <= cap[r]
   storage_bw[r]        sum_c GB/s_c x_c <= storage[r]
-  carbon_budget        sum_c t_c x_c + sum_o t_o n_o <= budget
+  link_bw[a-b]         sum_c dataset GB_c x_c / staging seconds <= link GB/s   (datasets crossing the link)
+  carbon_budget        sum_c t_c x_c + sum_o t_o n_o + sum t m <= budget
+  monitoring_*         see formulation/monitoring.py
 Objective: cost (USD), carbon (t), or cost + carbon price x t, all over the horizon.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from fleetopt.candidates.monitoring import MonitoringTable, monitoring_requirements
+from fleetopt.candidates.network import shortest_paths
 from fleetopt.candidates.tables import ServingCandidates, TrainingCandidates
-from fleetopt.formulation.model import Formulation
+from fleetopt.formulation.model import Formulation, VarBlock
+from fleetopt.formulation.monitoring import add_monitoring_families, add_monitoring_vars
 from fleetopt.io.schema import Instance, WeightedObjective
 
 
@@ -30,19 +38,38 @@ def objective_weights(inst: Instance) -> tuple[float, float, str]:
     return 1.0, price, "cost_usd"
 
 
-def build(inst: Instance, tc: TrainingCandidates, sc: ServingCandidates) -> Formulation:
+@dataclass
+class Usage:
+    """What each column draws from a region: the region, accelerator, GPUs, MW and t CO2e per unit."""
+
+    cols: np.ndarray
+    region: np.ndarray     # index into region_names
+    accel: np.ndarray      # accelerator name per column
+    gpus: np.ndarray
+    mw: np.ndarray
+    carbon_t: np.ndarray
+
+
+def build(inst: Instance, tc: TrainingCandidates, sc: ServingCandidates,
+          mon: MonitoringTable | None = None) -> Formulation:
     form = Formulation()
     w_usd, w_t, form.objective_name = objective_weights(inst)
+    mon = monitoring_requirements(inst, sc) if mon is None else mon
     x = add_train_choice(form, tc, w_usd, w_t)
     n = add_replicas(form, inst, sc, w_usd, w_t)
     f = add_flow(form, sc)
+    z, y, m = add_monitoring_vars(form, sc, mon, w_usd, w_t)
+    usage = region_usage(tc, sc, mon, x, n, m)
     add_assign(form, tc, x)
+    add_deadline(form, inst, tc, x)
     add_demand(form, sc, f)
     add_replica_capacity(form, sc, n, f)
-    add_inventory(form, inst, tc, sc, x, n)
-    add_power_cap(form, inst, tc, sc, x, n)
+    add_inventory(form, inst, usage)
+    add_power_cap(form, inst, usage)
     add_storage_bw(form, inst, tc, x)
-    add_carbon_budget(form, inst, tc, sc, x, n)
+    add_link_bw(form, inst, tc, x)
+    add_carbon_budget(form, inst, usage)
+    add_monitoring_families(form, sc, mon, f, z, y, m)
     return form
 
 
@@ -74,12 +101,32 @@ def option_key(sc: ServingCandidates, o: int) -> tuple:
             f"tp{sc.tp[o]}-{precision}-b{sc.batch[o]}")
 
 
+def region_usage(tc: TrainingCandidates, sc: ServingCandidates, mon: MonitoringTable,
+                 x: VarBlock, n: VarBlock, m: VarBlock) -> Usage:
+    """Training, serving and evaluator columns as one table of what they draw from their regions."""
+    region_of = {r: i for i, r in enumerate(sc.region_names)}
+    t_region = np.array([region_of[tc.region_names[r]] for r in tc.region], dtype=np.int64)
+    accel = np.array([tc.accel_names[a] for a in tc.accel] + [sc.accel_names[a] for a in sc.accel]
+                     + [sc.accel_names[a] for a in mon.evaluator_accel], dtype=object)
+    return Usage(cols=np.concatenate([x.cols, n.cols, m.cols]),
+                 region=np.concatenate([t_region, sc.region, mon.pipe_region]).astype(np.int64), accel=accel,
+                 gpus=np.concatenate([tc.gpus, sc.gpus_per_replica, np.ones(len(m.cols))]).astype(float),
+                 mw=np.concatenate([tc.power_mw, sc.power_mw_per_replica, mon.evaluator_mw_per_gpu]),
+                 carbon_t=np.concatenate([tc.carbon_t, sc.carbon_t_per_replica, mon.evaluator_t_per_gpu]))
+
+
 # ---------------------------------------------------------------- constraint families
 
 
 def add_assign(form, tc: TrainingCandidates, x):
     form.add_rows("assign", [(j,) for j in tc.job_names], tc.job, x.cols, np.ones(len(tc)),
                   lower=1.0, upper=1.0, units="choices", meaning="each training job runs exactly one candidate")
+
+
+def add_deadline(form, inst: Instance, tc: TrainingCandidates, x):
+    form.add_rows("deadline", [(j,) for j in tc.job_names], tc.job, x.cols, tc.wall_hours,
+                  upper=[inst.training[j].deadline_hours for j in tc.job_names], units="hours",
+                  meaning="the job finishes (with failures and checkpoints) before its deadline")
 
 
 def add_demand(form, sc: ServingCandidates, f):
@@ -103,31 +150,25 @@ def add_replica_capacity(form, sc: ServingCandidates, n, f):
                   meaning="routed load with headroom within replica capacity at the p99 SLO")
 
 
-def add_inventory(form, inst: Instance, tc: TrainingCandidates, sc: ServingCandidates, x, n):
+def add_inventory(form, inst: Instance, use: Usage):
+    names = list(inst.regions)
     pairs = [(r, a) for r, reg in inst.regions.items() for a in reg.gpus]
     row_of = {p: i for i, p in enumerate(pairs)}
     # edge devices are not GPU stock: their participation limit is applied when candidates are enumerated
-    t_rows = np.array([row_of.get((tc.region_names[r], tc.accel_names[a]), -1) for r, a in zip(tc.region, tc.accel)],
-                      dtype=np.int64)
-    s_rows = np.array([row_of[(sc.region_names[r], sc.accel_names[a])] for r, a in zip(sc.region, sc.accel)],
-                      dtype=np.int64)
-    stock = [inst.regions[r].gpus[a].count for r, a in pairs]
-    rows = np.concatenate([t_rows, s_rows])
+    rows = np.array([row_of.get((names[r], a), -1) for r, a in zip(use.region, use.accel)], dtype=np.int64)
     keep = rows >= 0
-    form.add_rows("inventory", pairs, rows[keep], np.concatenate([x.cols, n.cols])[keep],
-                  np.concatenate([tc.gpus, sc.gpus_per_replica])[keep], upper=stock, units="GPUs",
-                  meaning="GPUs held by training and serving within the region's stock")
+    form.add_rows("inventory", pairs, rows[keep], use.cols[keep], use.gpus[keep],
+                  upper=[inst.regions[r].gpus[a].count for r, a in pairs], units="GPUs",
+                  meaning="GPUs held by training, serving and evaluators within the region's stock")
 
 
-def add_power_cap(form, inst: Instance, tc: TrainingCandidates, sc: ServingCandidates, x, n):
-    capped = [r for r, reg in inst.regions.items() if reg.power_cap_mw is not None]
-    row_of = {r: i for i, r in enumerate(capped)}
-    t_rows = np.array([row_of.get(tc.region_names[r], -1) for r in tc.region], dtype=np.int64)
-    s_rows = np.array([row_of.get(sc.region_names[r], -1) for r in sc.region], dtype=np.int64)
-    rows = np.concatenate([t_rows, s_rows])
+def add_power_cap(form, inst: Instance, use: Usage):
+    names = list(inst.regions)
+    capped = [r for r in names if inst.regions[r].power_cap_mw is not None]
+    row_of = {names.index(r): i for i, r in enumerate(capped)}
+    rows = np.array([row_of.get(int(r), -1) for r in use.region], dtype=np.int64)
     keep = rows >= 0
-    form.add_rows("power_cap", [(r,) for r in capped], rows[keep], np.concatenate([x.cols, n.cols])[keep],
-                  np.concatenate([tc.power_mw, sc.power_mw_per_replica])[keep],
+    form.add_rows("power_cap", [(r,) for r in capped], rows[keep], use.cols[keep], use.mw[keep],
                   upper=[inst.regions[r].power_cap_mw for r in capped], units="MW",
                   meaning="facility power (GPUs x TDP x PUE) within the region's cap")
 
@@ -141,11 +182,29 @@ def add_storage_bw(form, inst: Instance, tc: TrainingCandidates, x):
                   meaning="checkpoint writes and data loading within the region's storage bandwidth")
 
 
-def add_carbon_budget(form, inst: Instance, tc: TrainingCandidates, sc: ServingCandidates, x, n):
+def add_link_bw(form, inst: Instance, tc: TrainingCandidates, x):
+    """Datasets staged into a job's region cross the links of the lowest-RTT path, within the staging window."""
+    if not inst.links:
+        return
+    staging_s = inst.policy.dataset_staging_hours * 3600.0
+    paths = {j: shortest_paths(inst, inst.training[j].dataset_region)
+             for j in tc.job_names if inst.training[j].dataset_region}
+    rows, cols, vals = [], [], []
+    for c in np.flatnonzero(tc.transfer_gb > 0):
+        job = tc.job_names[tc.job[c]]
+        for link in paths[job].get(tc.region_names[tc.region[c]], []):
+            rows.append(link)
+            cols.append(x.cols[c])
+            vals.append(tc.transfer_gb[c] / staging_s)
+    keys = [(f"{link.a}-{link.b}",) for link in inst.links]
+    form.add_rows("link_bw", keys, rows, cols, vals, upper=[link.gb_s for link in inst.links], units="GB/s",
+                  meaning="datasets staged over the link within the staging window fit its bandwidth")
+
+
+def add_carbon_budget(form, inst: Instance, use: Usage):
     budget = inst.policy.carbon_budget_t
     if budget is None:
         return
-    cols = np.concatenate([x.cols, n.cols])
-    form.add_rows("carbon_budget", [("fleet",)], np.zeros(len(cols), dtype=np.int64), cols,
-                  np.concatenate([tc.carbon_t, sc.carbon_t_per_replica]), upper=budget, units="t CO2e",
+    form.add_rows("carbon_budget", [("fleet",)], np.zeros(len(use.cols), dtype=np.int64), use.cols, use.carbon_t,
+                  upper=budget, units="t CO2e",
                   meaning="operational and embodied emissions over the horizon within the budget")

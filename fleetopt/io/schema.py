@@ -196,6 +196,7 @@ class ServingService(Strict):
     slo_p99_ms: Positive
     headroom: Annotated[float, Field(ge=0, le=10)] = 0.2
     fanout: PositiveInt = 1
+    items_per_request: PositiveInt = Field(1, description="dlrm: candidate items scored per request")
     allow_fp8: bool = False
     allowed_accelerators: list[Name] | None = None
     monitoring: Monitoring | None = None
@@ -210,6 +211,7 @@ class Policy(Strict):
     carbon_budget_t: NonNegative | None = None
     carbon_price_usd_per_t: NonNegative = 0.0
     include_embodied: bool = True
+    dataset_staging_hours: Positive = Field(48.0, description="window to copy datasets to their job's region")
 
 
 class SolverOptions(Strict):
