@@ -11,7 +11,12 @@ from pathlib import Path
 
 import typer
 
-from fleetopt.cli_estimate import estimate  # its heavy imports are inside the command
+# each command's heavy imports are inside its function, so `fleetopt --help` stays fast
+from fleetopt.cli_estimate import estimate
+from fleetopt.cli_explain import explain
+from fleetopt.cli_export import export
+from fleetopt.cli_verify import verify
+from fleetopt.cli_whatif import pareto, whatif
 from fleetopt.errors import InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -83,6 +88,11 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
 
 
 app.command()(estimate)
+app.command()(explain)
+app.command()(whatif)
+app.command()(pareto)
+app.command()(verify)
+app.command()(export)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from fleetopt.backends.result import SolveOptions, SolveResult
 from fleetopt.formulation.model import Formulation
 
 
-def _to_lp(form: Formulation, highspy):
+def to_lp(form: Formulation, highspy):
     cost, lb, ub, integer = form.col_arrays()
     a = form.matrix().tocsc()
     lower, upper = form.row_bounds()
@@ -64,7 +64,7 @@ def solve(form: Formulation, options: SolveOptions) -> SolveResult:
     import highspy
 
     h = new_highs(options)
-    lp = _to_lp(form, highspy)
+    lp = to_lp(form, highspy)
     h.passModel(lp)
     if options.start is not None:
         sol = highspy.HighsSolution()

@@ -1,0 +1,26 @@
+"""`fleetopt export`: the formulation as an MPS file, so any other solver can take the same model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def export(instance: Path = typer.Argument(..., help="instance file (YAML or JSON)"),
+           mps: Path = typer.Option(..., "--mps", help="write the MILP here (free MPS, rows named family[key])"),
+           models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use")):
+    """Write the instance's MILP as an MPS file with the user's names on rows and columns."""
+    from fleetopt.api import build_problem
+    from fleetopt.cli import _fail_input
+    from fleetopt.errors import InputError
+    from fleetopt.formulation.mps import write_mps
+    from fleetopt.io.load import load_instance
+
+    try:
+        problem = build_problem(load_instance(instance, trusted_dirs=models_dir))
+    except InputError as err:
+        _fail_input(err)
+    write_mps(problem.form, mps)
+    size = problem.form.summary()
+    typer.echo(f"{mps}: {size['columns']} columns, {size['rows']} rows, {size['nonzeros']} nonzeros")
