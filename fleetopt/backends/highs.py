@@ -55,9 +55,15 @@ def new_highs(options: SolveOptions):
     h.setOptionValue("time_limit", float(options.time_limit_s))
     h.setOptionValue("mip_rel_gap", float(options.mip_rel_gap))
     h.setOptionValue("random_seed", int(options.seed))
-    if options.threads:
-        h.setOptionValue("threads", int(options.threads))
+    global _POOL_THREADS
+    if _POOL_THREADS is None:
+        _POOL_THREADS = int(options.threads)
+    if _POOL_THREADS:  # HiGHS makes its thread pool once per process; a later, different request is ignored
+        h.setOptionValue("threads", _POOL_THREADS)
     return h
+
+
+_POOL_THREADS: int | None = None
 
 
 def solve(form: Formulation, options: SolveOptions) -> SolveResult:

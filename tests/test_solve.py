@@ -1,0 +1,126 @@
+"""End to end: every shipped instance solves from the CLI as a planner runs it; statuses and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import fleetopt
+from fleetopt.cli import app
+from fleetopt.paths import shipped_dir
+from fleetopt.plan import Plan
+
+INSTANCES = sorted(shipped_dir("instances").glob("*.yaml"))
+INFEASIBLE = sorted((shipped_dir("instances") / "infeasible").glob("*.yaml"))
+REPO = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def plans():
+    return {p.stem: fleetopt.solve(p) for p in INSTANCES}
+
+
+@pytest.mark.parametrize("path", INSTANCES, ids=lambda p: p.stem)
+def test_shipped_instance_solves_to_optimality(plans, path):
+    plan = plans[path.stem]
+    assert plan.status == "optimal", plan.detail
+    assert plan.gap is not None and plan.gap <= 1e-4 + 1e-12
+    inst = fleetopt.load_instance(path)
+    assert set(plan.training) == set(inst.training)
+    assert set(plan.serving) == set(inst.serving)
+    # the JSON a pipeline reads back is the same plan
+    assert Plan.model_validate_json(plan.model_dump_json()) == plan
+
+
+def test_plan_holds_the_instance_rules(plans):
+    """Spot checks in the user's terms (the full independent check is `fleetopt verify`)."""
+    inst = fleetopt.load_instance(shipped_dir("instances") / "global-fleet.yaml")
+    plan = plans["global-fleet"]
+    for name, job in plan.training.items():
+        assert job.wall_hours <= inst.training[name].deadline_hours
+        assert job.gpus == job.tp * job.pp * job.dp
+    for name, svc in plan.serving.items():
+        for pop, rps in inst.serving[name].demand_rps.items():
+            assert sum(r.rps for r in svc.routing if r.population == pop) == pytest.approx(rps, rel=1e-6)
+        for route in svc.routing:  # residency: EU users stay in the EU
+            allowed = inst.populations[route.population].allowed_jurisdictions
+            if allowed:
+                assert inst.regions[route.region].jurisdiction in allowed
+    for region, use in plan.totals.regions.items():
+        cap = inst.regions[region].power_cap_mw
+        assert cap is None or use.power_mw <= cap * (1 + 1e-9)
+        for accel, n in use.gpus.items():
+            assert n <= inst.regions[region].gpus[accel].count
+    assert plan.totals.carbon_t <= inst.policy.carbon_budget_t * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("path", INFEASIBLE, ids=lambda p: p.stem)
+def test_infeasible_instances_exit_3(path, tmp_path):
+    out = tmp_path / "plan.json"
+    result = runner.invoke(app, ["solve", str(path), "-q", "-o", str(out)])
+    assert result.exit_code == 3, result.output
+    assert json.loads(out.read_text())["status"] == "infeasible"
+
+
+def test_same_input_same_plan_bytes():
+    path = shipped_dir("instances") / "global-fleet.yaml"
+    dumps = []
+    for _ in range(2):
+        data = json.loads(fleetopt.solve(path).model_dump_json())
+        data["provenance"].pop("timing_s")
+        dumps.append(json.dumps(data, sort_keys=True))
+    assert dumps[0] == dumps[1]
+
+
+def test_time_limit_returns_best_plan_or_exit_4():
+    result = runner.invoke(app, ["solve", str(shipped_dir("instances") / "global-fleet.yaml"), "-q",
+                                 "--time-limit", "0.05", "-o", "/dev/null"])
+    assert result.exit_code in (0, 4), result.output
+    plan = fleetopt.solve(shipped_dir("instances") / "global-fleet.yaml", time_limit_s=0.05)
+    assert plan.status in ("optimal", "feasible", "no_plan_in_time")
+    if plan.status == "feasible":
+        assert plan.gap is not None and plan.gap > 0 and plan.training
+    assert plan.exit_code == {"optimal": 0, "feasible": 0, "no_plan_in_time": 4}[plan.status]
+
+
+def test_solve_with_no_instance_plans_the_shipped_one_from_any_directory(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "fleetopt.cli", "solve", "-o", "plan.json"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "global-fleet: optimal" in proc.stdout
+    assert json.loads((tmp_path / "plan.json").read_text())["provenance"]["instance"] == "global-fleet"
+
+
+def test_export_mps_reads_back_to_the_same_optimum(tmp_path):
+    from fleetopt.backends.highs import quiet_highs
+
+    path = shipped_dir("instances") / "archetype-b.yaml"
+    mps = tmp_path / "model.mps"
+    result = runner.invoke(app, ["export", str(path), "--mps", str(mps)])
+    assert result.exit_code == 0, result.output
+    text = mps.read_text()
+    assert "replica_capacity[feed-ranking," in text and "demand[feed-ranking,eu-users]" in text
+    h = quiet_highs()
+    h.readModel(str(mps))
+    h.run()
+    assert h.getInfo().objective_function_value == pytest.approx(fleetopt.solve(path).objective, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_wheel_ships_models_and_instances(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                           "-w", str(tmp_path), str(REPO)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    [wheel] = tmp_path.glob("fleetopt-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "fleetopt/_shipped/instances/global-fleet.yaml" in names
+    assert "fleetopt/_shipped/models/llama3-70b.yaml" in names
+    assert "fleetopt/catalog/accelerators.yaml" in names
+    assert any(n.startswith("fleetopt/_shipped/instances/infeasible/") for n in names)
