@@ -124,3 +124,22 @@ def test_wheel_ships_models_and_instances(tmp_path):
     assert "fleetopt/_shipped/models/llama3-70b.yaml" in names
     assert "fleetopt/catalog/accelerators.yaml" in names
     assert any(n.startswith("fleetopt/_shipped/instances/infeasible/") for n in names)
+
+
+def test_population_whose_slo_cannot_be_met_is_named(tmp_path):
+    """A population no region can serve within its SLO is reported by name, not silently dropped."""
+    import yaml
+
+    doc = yaml.safe_load((shipped_dir("instances") / "global-fleet.yaml").read_text())
+    doc["populations"]["mars-users"] = {"rtt_ms": {"us-east": 20000, "eu-west": 21000}}
+    doc["serving"]["chat"]["demand_rps"]["mars-users"] = 5
+    path = tmp_path / "mars.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    out = tmp_path / "plan.json"
+    result = runner.invoke(app, ["solve", str(path), "-o", str(out)])
+    assert result.exit_code == 3
+    assert "mars-users" in result.output
+    plan = json.loads(out.read_text())
+    [entry] = plan["unroutable"]
+    assert (entry["service"], entry["population"]) == ("chat", "mars-users")
+    assert "SLO" in entry["reason"]
