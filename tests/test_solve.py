@@ -69,11 +69,10 @@ def test_infeasible_instances_exit_3(path, tmp_path):
     assert json.loads(out.read_text())["status"] == "infeasible"
 
 
-def test_same_input_same_plan_bytes():
-    path = shipped_dir("instances") / "global-fleet.yaml"
+def test_same_input_same_plan_bytes(plans):
     dumps = []
-    for _ in range(2):
-        data = json.loads(fleetopt.solve(path).model_dump_json())
+    for plan in (plans["global-fleet"], fleetopt.solve(shipped_dir("instances") / "global-fleet.yaml")):
+        data = json.loads(plan.model_dump_json())
         data["provenance"].pop("timing_s")
         dumps.append(json.dumps(data, sort_keys=True))
     assert dumps[0] == dumps[1]
