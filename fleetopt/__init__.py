@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # the heavy imports wait until first use, so `fleetopt --help
     from fleetopt.io.schema import Instance
     from fleetopt.plan import Plan
 
-__all__ = ["load_instance", "solve", "estimate_training", "InputError"]
+__all__ = ["load_instance", "solve", "estimate_training", "sweep", "InputError"]
 
 from fleetopt.errors import InputError
 
@@ -39,3 +39,11 @@ def estimate_training(*args, **kwargs):
     from fleetopt.estimate import estimate_training as _estimate
 
     return _estimate(*args, **kwargs)
+
+
+def sweep(instance, settings, **options):
+    """A what-if sweep: the base plan and one row per scenario as a pandas DataFrame (see fleetopt.whatif.api).
+    settings: {path: values} or ["PATH=VALUES", ...]; options: mode, results, executor, workers, ..."""
+    from fleetopt.whatif.api import sweep as _sweep
+
+    return _sweep(instance, settings, **options)

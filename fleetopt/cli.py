@@ -31,6 +31,14 @@ def _fail_input(err: InputError) -> None:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
+def _print_warnings(inst) -> None:
+    """Implausible values (io/plausibility.py), one `warning: FILE[:LINE]: KEY: message` line each."""
+    from fleetopt.io.plausibility import warnings_of
+
+    for problem in warnings_of(inst):
+        typer.echo(f"warning: {problem}", err=True)
+
+
 def _instance_path(instance: Path | None) -> Path:
     from fleetopt.paths import default_instance
 
@@ -47,6 +55,7 @@ def validate(instance: Path = typer.Argument(..., help="instance file (YAML or J
         inst = load_instance(instance, trusted_dirs=models_dir)
     except InputError as err:
         _fail_input(err)
+    _print_warnings(inst)
     gpus = sum(g.count for r in inst.regions.values() for g in r.gpus.values())
     typer.echo(f"{instance}: valid: {len(inst.regions)} regions, {gpus} GPUs, {len(inst.training)} training jobs, "
                f"{len(inst.serving)} serving services, {len(inst.populations)} populations")
@@ -67,21 +76,34 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
           gap: float | None = typer.Option(None, "--gap", help="relative MIP gap"),
           threads: int | None = typer.Option(None, help="solver threads (0 = solver default)"),
           output: Path | None = typer.Option(None, "-o", "--output", help="write the plan as JSON"),
+          report: Path | None = typer.Option(None, "--report", help="write a Markdown report (and its plot)"),
           models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use"),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="no summary table")):
     """Plan the fleet described by INSTANCE and print the plan."""
-    from fleetopt.api import solve_instance
+    from fleetopt.api import build_problem, options_for, solve_problem
+    from fleetopt.cli_explain import echo_infeasibility
+    from fleetopt.explain.explainer import explain as explain_plan
+    from fleetopt.explain.report import write_report
     from fleetopt.io.load import load_instance
     from fleetopt.io.output import write_text_atomic
     from fleetopt.report import print_plan
 
     try:
         inst = load_instance(_instance_path(instance), trusted_dirs=models_dir)
-        plan = solve_instance(inst, backend=backend, time_limit_s=time_limit, mip_rel_gap=gap, threads=threads)
+        _print_warnings(inst)
+        name, options = options_for(inst, backend=backend, time_limit_s=time_limit, mip_rel_gap=gap, threads=threads)
+        problem = build_problem(inst)
+        plan, result = solve_problem(problem, name, options)
     except InputError as err:
         _fail_input(err)
+    # the explanation travels in the plan JSON; infeasible plans get the IIS and the relaxation lines
+    plan.explanation = explain_plan(problem, plan, result.x if result is not None else None, options)
     if not quiet:
         print_plan(plan)
+    if plan.status == "infeasible":
+        echo_infeasibility(plan.explanation)
+    if report is not None:
+        write_report(report, plan, plan.explanation)
     if output is not None:
         write_text_atomic(output, plan.model_dump_json(indent=2))
     raise typer.Exit(plan.exit_code)

@@ -1,11 +1,91 @@
-"""`fleetopt explain` (being written)."""
+"""`fleetopt explain INSTANCE PLAN [-o report.md]`: re-build the problem, fix the plan's decisions, explain."""
+
+from __future__ import annotations
 
 from pathlib import Path
 
 import typer
 
+EXIT_BAD_INPUT, EXIT_INFEASIBLE = 2, 3
 
-def explain(instance: Path = typer.Argument(..., help="instance file"), plan: Path = typer.Argument(..., help="plan JSON")):
-    """(being written)"""
-    typer.echo("not available yet", err=True)
-    raise typer.Exit(1)
+
+def echo_explanation(e) -> None:
+    """The explanation's headline lines on stdout (the report has the tables)."""
+    if e.first_binding_term:
+        typer.echo(f"first binding C3 term: {e.first_binding_term}")
+    for b in e.binding:
+        if b.shadow_price:
+            typer.echo(f"binding {b.name}: {b.activity:,.4g} of {b.limit:,.4g} {b.units}, price {b.shadow_price:,.4g} "
+                       f"{b.price_in_words}")
+        else:
+            typer.echo(f"binding {b.name}: {b.activity:,.4g} of {b.limit:,.4g} {b.units}")
+    for j in e.jobs:
+        typer.echo(f"job {j.job}: {j.terms.binding} binds (over ideal {j.terms.ideal_s:.3g} s: compute "
+                   f"{j.terms.compute_s:.3g} s, communication {j.terms.communication_s:.3g} s, coordination "
+                   f"{j.terms.coordination_s:.3g} s); goodput {j.goodput:.1%}")
+        if j.runner_up:
+            typer.echo(f"  runner-up {j.runner_up.description}: {j.runner_up.reason}")
+    for s in e.services:
+        typer.echo(f"service {s.service}: {s.terms.binding} binds")
+        for line in s.deciding:
+            typer.echo(f"  {line}")
+    echo_infeasibility(e)
+
+
+def echo_infeasibility(e) -> None:
+    inf = e.infeasibility
+    if inf is None:
+        return
+    typer.echo(f"infeasible: conflicting families {', '.join(inf.families)} ({inf.method})")
+    for m in inf.iis:
+        typer.echo(f"  IIS: {m.name} ({m.bound})")
+    for r in inf.reasons:
+        typer.echo(f"  why: {r}")
+    for r in inf.relaxations:
+        typer.echo(f"  {r.line}")
+    if not inf.relaxations:
+        typer.echo("  no relaxation of carbon budget, power caps, deadlines or inventory makes a plan exist")
+
+
+def explain(instance: Path = typer.Argument(..., help="instance file"),
+            plan: Path = typer.Argument(..., help="plan JSON written by `fleetopt solve -o`"),
+            output: Path | None = typer.Option(None, "-o", "--output", help="write the Markdown report here"),
+            models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use")):
+    """Explain PLAN against INSTANCE: binding constraints and prices, C3 terms, runner-ups, infeasibility."""
+    from pydantic import ValidationError
+
+    from fleetopt.api import build_problem, options_for
+    from fleetopt.errors import InputError
+    from fleetopt.explain.decisions import PlanMismatch, plan_to_x
+    from fleetopt.explain.explainer import explain as explain_plan
+    from fleetopt.explain.report import write_report
+    from fleetopt.io.load import load_instance
+    from fleetopt.plan import Plan
+
+    try:
+        inst = load_instance(instance, trusted_dirs=models_dir)
+    except InputError as err:
+        for problem in err.problems:
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    try:
+        the_plan = Plan.model_validate_json(plan.read_text(encoding="utf-8"))
+    except (OSError, ValueError, ValidationError) as err:
+        typer.echo(f"error: {plan}: not a plan JSON ({str(err).splitlines()[0]})", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if the_plan.provenance.input_sha256 and the_plan.provenance.input_sha256 != inst.digest:
+        typer.echo(f"warning: {plan} was solved from a different input (sha256 differs from {instance})", err=True)
+    problem = build_problem(inst)
+    _, options = options_for(inst)
+    try:
+        x = plan_to_x(problem, the_plan) if the_plan.has_plan else None
+    except PlanMismatch as err:
+        typer.echo(f"error: {plan}: {err}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    e = explain_plan(problem, the_plan, x, options)
+    the_plan.explanation = e
+    echo_explanation(e)
+    if output is not None:
+        for path in write_report(output, the_plan, e):
+            typer.echo(f"wrote {path}")
+    raise typer.Exit(EXIT_INFEASIBLE if the_plan.status == "infeasible" else 0)

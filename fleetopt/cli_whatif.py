@@ -1,17 +1,202 @@
-"""`fleetopt whatif` and `fleetopt pareto` (being written)."""
+"""`fleetopt whatif` (sweeps) and `fleetopt pareto` (cost against carbon). Heavy imports wait inside."""
+
+from __future__ import annotations
 
 from pathlib import Path
 
 import typer
 
-
-def whatif(instance: Path = typer.Argument(..., help="instance file")):
-    """(being written)"""
-    typer.echo("not available yet", err=True)
-    raise typer.Exit(1)
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def pareto(instance: Path = typer.Argument(..., help="instance file")):
-    """(being written)"""
-    typer.echo("not available yet", err=True)
-    raise typer.Exit(1)
+def _fail_input(err) -> None:
+    for problem in err.problems:
+        typer.echo(f"error: {problem}", err=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _interrupted(results: Path | None, done: int | None = None) -> None:
+    where = f" in {results}" if results else ""
+    typer.echo(f"interrupted: every finished scenario is saved{where}; run the same command again to finish "
+               "the rest", err=True)
+    raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _money(value) -> str:
+    return "" if value is None or value != value else f"{value:,.0f}"
+
+
+def _signed(value) -> str:
+    return "" if value is None or value != value else f"{value:+,.0f}"
+
+
+def _number(value, digits: int = 1) -> str:
+    return "" if value is None or value != value else f"{value:,.{digits}f}"
+
+
+def _print_rows(frame, title: str, max_rows: int = 60) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False)
+    for name, justify in (("scenario", "left"), ("status", "left"), ("cost USD", "right"),
+                          ("displaced USD", "right"), ("carbon t", "right"), ("binding", "left"),
+                          ("changed against the base plan", "left")):
+        table.add_column(name, justify=justify, overflow="fold")
+    for _, row in frame.head(max_rows).iterrows():
+        table.add_row(row["scenario"], row["status"], _money(row["cost_usd"]), _signed(row["displaced_cost_usd"]),
+                      _number(row["carbon_t"]), row["binding"].replace(";", " "), row["changed"] or "")
+    Console().print(table)
+    if len(frame) > max_rows:
+        typer.echo(f"... {len(frame) - max_rows} more rows in the results file")
+
+
+def _solve_settings(backend, time_limit, gap, threads, seed):
+    from fleetopt.whatif.run import SolveSettings
+
+    return SolveSettings(backend=backend, time_limit_s=time_limit, mip_rel_gap=gap,
+                         threads=1 if threads is None else threads, seed=seed)
+
+
+def whatif(instance: Path = typer.Argument(..., help="instance file (YAML or JSON)"),
+           set_: list[str] = typer.Option(..., "--set", help="PATH=VALUES: a comma list (20,40), a range a:b:n, "
+                                          "a factor on the base value (x2, x0.5:2:4); repeat for more factors"),
+           mode: str = typer.Option("grid", help="grid (every combination) | one-at-a-time (oat)"),
+           output: Path | None = typer.Option(None, "-o", "--output", help="results file: .csv, .parquet or "
+                                              ".jsonl (default: whatif-INSTANCE-HASH.csv); re-run to resume"),
+           executor: str = typer.Option("local", help="local (process pool) | dask | sequential"),
+           workers: int | None = typer.Option(None, help="parallel solves (default: the CPUs available)"),
+           scheduler: str | None = typer.Option(None, help="--executor dask: an existing scheduler's address "
+                                                "(default: start a LocalCluster)"),
+           warm: bool = typer.Option(True, "--warm-start/--no-warm-start",
+                                     help="start each solve from the nearest solved scenario's plan"),
+           backend: str | None = typer.Option(None, help="highs | pyomo | ortools"),
+           time_limit: float | None = typer.Option(None, "--time-limit", help="seconds per scenario"),
+           gap: float | None = typer.Option(None, "--gap", help="relative MIP gap"),
+           threads: int | None = typer.Option(None, help="solver threads per scenario (default 1)"),
+           seed: int | None = typer.Option(None, help="solver random seed"),
+           heatmap: Path | None = typer.Option(None, "--heatmap", help="write the binding-families heat map (PNG)"),
+           models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use"),
+           quiet: bool = typer.Option(False, "--quiet", "-q", help="no table at the end")):
+    """Solve the base plan and every scenario of a sweep; one row per scenario, saved as each finishes."""
+    from fleetopt.errors import InputError
+    from fleetopt.whatif.api import default_results_name, resolve_mode, run_factors
+    from fleetopt.whatif.scenario import read_base
+    from fleetopt.whatif.spec import factors_from
+    from fleetopt.whatif.store import frame_of
+
+    try:
+        base = read_base(instance, models_dir)
+        factors = factors_from(set_)
+        mode = resolve_mode(mode)
+        results = output if output is not None else default_results_name(base, factors, mode)
+        run, columns = run_factors(base, factors, mode=mode, results=results, executor=executor, workers=workers,
+                                   scheduler=scheduler, warm_start=warm, solve=_solve_settings(
+                                       backend, time_limit, gap, threads, seed), progress=True)
+    except InputError as err:
+        _fail_input(err)
+    except KeyboardInterrupt:
+        _interrupted(output)
+    frame = frame_of(run.rows, columns)
+    if not quiet:
+        _print_rows(frame, f"what-if: {base.file.name}, {len(frame)} scenarios ({mode})")
+    typer.echo(f"{run.solved} solved now, {run.reused} already in {results}", err=True)
+    if heatmap is not None:
+        from fleetopt.whatif.plots import plot_binding_heatmap
+
+        plot_binding_heatmap(frame, heatmap)
+        typer.echo(f"heat map: {heatmap}", err=True)
+    failed = frame[frame["status"] == "error"]
+    if len(failed):
+        typer.echo(f"error: {len(failed)} scenarios failed (not saved; a re-run retries them): "
+                   f"{failed.iloc[0]['scenario']}: {failed.iloc[0]['detail']}", err=True)
+        raise typer.Exit(EXIT_INTERNAL)
+    raise typer.Exit(EXIT_OK)
+
+
+def pareto(instance: Path = typer.Argument(..., help="instance file (YAML or JSON)"),
+           points: int = typer.Option(9, "--points", min=2, max=1000, help="carbon budgets between the two ends"),
+           output: Path | None = typer.Option(None, "-o", "--output", help="write the front (.csv, .parquet or "
+                                              ".jsonl)"),
+           plot: Path | None = typer.Option(None, "--plot", help="write the front as a PNG"),
+           results: Path | None = typer.Option(None, "--results", help="every solve, saved as it finishes "
+                                               "(default: pareto-INSTANCE-runs.csv); re-run to resume"),
+           executor: str = typer.Option("local", help="local (process pool) | dask | sequential"),
+           workers: int | None = typer.Option(None, help="parallel solves (default: the CPUs available)"),
+           scheduler: str | None = typer.Option(None, help="--executor dask: an existing scheduler's address"),
+           warm: bool = typer.Option(True, "--warm-start/--no-warm-start"),
+           backend: str | None = typer.Option(None, help="highs | pyomo | ortools"),
+           time_limit: float | None = typer.Option(None, "--time-limit", help="seconds per solve"),
+           gap: float | None = typer.Option(None, "--gap", help="relative MIP gap"),
+           threads: int | None = typer.Option(None, help="solver threads per solve (default 1)"),
+           seed: int | None = typer.Option(None, help="solver random seed"),
+           models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use")):
+    """Trace cost against carbon (epsilon-constraint method), mark the knee, optionally plot the front."""
+    from fleetopt.errors import InputError
+    from fleetopt.whatif.pareto import pareto_front
+    from fleetopt.whatif.scenario import read_base
+    from fleetopt.whatif.store import results_format
+
+    try:
+        if output is not None:
+            results_format(output)  # a wrong suffix fails now, not after the solves
+        base = read_base(instance, models_dir)
+        runs_file = results if results is not None else Path(f"pareto-{base.file.stem}-runs.csv")
+        found = pareto_front(base, points, results=runs_file, executor=executor, workers=workers,
+                             scheduler=scheduler, warm_start=warm,
+                             solve=_solve_settings(backend, time_limit, gap, threads, seed), progress=True)
+    except InputError as err:
+        _fail_input(err)
+    except KeyboardInterrupt:
+        _interrupted(results)
+    front = found.front
+    if not len(front):
+        first = found.runs.iloc[0]
+        typer.echo(f"no plan at any carbon budget: {first['status']}: {first['detail']}", err=True)
+        raise typer.Exit(3)
+    _print_front(front, base.file.name)
+    if output is not None:
+        _write_frame(front.drop(columns=["decisions"]), output)
+        typer.echo(f"front: {output}", err=True)
+    if plot is not None:
+        from fleetopt.whatif.plots import plot_pareto
+
+        plot_pareto(front, plot, runs=found.runs, title=f"Cost against carbon: {base.file.stem}")
+        typer.echo(f"plot: {plot}", err=True)
+    raise typer.Exit(EXIT_OK)
+
+
+def _print_front(front, name: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Pareto front: {name} (cost against carbon)")
+    for col, justify in (("", "left"), ("carbon budget t", "right"), ("carbon t", "right"), ("cost USD", "right"),
+                         ("USD per t avoided", "right"), ("changed against the cheapest plan", "left")):
+        table.add_column(col, justify=justify, overflow="fold")
+    rows = front.to_dict("records")
+    for i, row in enumerate(rows):
+        nxt = rows[i + 1] if i + 1 < len(rows) else None
+        slope = ((row["cost_usd"] - nxt["cost_usd"]) / (nxt["carbon_t"] - row["carbon_t"])
+                 if nxt and nxt["carbon_t"] > row["carbon_t"] else None)
+        budget = row.get("policy.carbon_budget_t")
+        table.add_row("knee" if row["knee"] else "", _number(budget) if budget == budget else "none",
+                      _number(row["carbon_t"]), _money(row["cost_usd"]), _money(slope), row["changed"] or "")
+    Console().print(table)
+
+
+def _write_frame(frame, path: Path) -> None:
+    import io
+
+    from fleetopt.io.output import write_bytes_atomic, write_text_atomic
+    from fleetopt.whatif.store import results_format
+
+    kind = results_format(path)
+    if kind == "csv":
+        write_text_atomic(path, frame.to_csv(index=False))
+    elif kind == "jsonl":
+        write_text_atomic(path, frame.to_json(orient="records", lines=True))
+    else:
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False)
+        write_bytes_atomic(path, buf.getvalue())

@@ -79,7 +79,7 @@ def monitoring_decisions(sc: ServingCandidates, mon: MonitoringTable, x: np.ndar
                          serving: dict[str, ServiceDecision]) -> None:
     """Add each open pipeline, its evaluators and its groups' sampling rates to the service decisions."""
     open_pipes = np.flatnonzero(x[form.blocks["pipeline"].cols] > 0.5)
-    evaluators = np.round(x[form.blocks["evaluators"].cols]).astype(int)
+    evaluators = x[form.blocks["evaluators"].cols]
     monitored = x[form.blocks["monitored"].cols] > 0.5
     flows = x[form.blocks["flow"].cols]
     route_region = sc.region[sc.route_option]
@@ -101,13 +101,13 @@ def monitoring_decisions(sc: ServingCandidates, mon: MonitoringTable, x: np.ndar
                                               if requests > 0 else 1.0))
         serving[sc.service_names[s]].monitoring.append(MonitoringDecision(
             region=sc.region_names[r], accelerator=sc.accel_names[mon.evaluator_accel[p]],
-            evaluator_gpus=int(evaluators[p]), evaluator_gpus_needed=float(mon.evaluator_gpus[triples].sum()),
+            evaluator_gpus=float(evaluators[p]), evaluator_gpus_needed=float(mon.evaluator_gpus[triples].sum()),
             pipeline_cost_usd=float(mon.pipe_usd[p]),
             evaluator_cost_usd=float(evaluators[p] * mon.evaluator_usd_per_gpu[p]), groups=groups))
         dec = serving[sc.service_names[s]]
         dec.cost_usd += float(mon.pipe_usd[p] + evaluators[p] * mon.evaluator_usd_per_gpu[p])
         dec.carbon_t += float(evaluators[p] * mon.evaluator_t_per_gpu[p])
-        dec.gpus += int(evaluators[p])
+        dec.gpus += int(np.ceil(evaluators[p] - 1e-9))
 
 
 def binding_rows(form: Formulation, x: np.ndarray) -> list[Binding]:

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from fleetopt.explain.model import Explanation
+
 Status = Literal["optimal", "feasible", "infeasible", "unbounded", "no_plan_in_time", "error"]
 
 EXIT_CODES = {"optimal": 0, "feasible": 0, "infeasible": 3, "unbounded": 1, "no_plan_in_time": 4, "error": 1}
@@ -85,7 +87,7 @@ class MonitoringDecision(BaseModel):
 
     region: str
     accelerator: str
-    evaluator_gpus: int
+    evaluator_gpus: float
     evaluator_gpus_needed: float
     pipeline_cost_usd: float
     evaluator_cost_usd: float
@@ -114,7 +116,7 @@ class Binding(BaseModel):
 
 
 class RegionUse(BaseModel):
-    gpus: dict[str, int]
+    gpus: dict[str, float]  # fractional only where evaluator GPU-hours are billed by the hour
     power_mw: float
     power_cap_mw: float | None
 
@@ -153,6 +155,7 @@ class Plan(BaseModel):
     unroutable: list[dict[str, str]] = Field(default_factory=list)
     candidates: dict[str, dict[str, int | str]] = Field(default_factory=dict)
     provenance: Provenance
+    explanation: Explanation | None = None   # why the plan is what it is (fleetopt.explain)
 
     @property
     def exit_code(self) -> int:

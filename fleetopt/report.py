@@ -52,7 +52,7 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
         for col in ("region", "GPUs in use", "power MW", "cap MW"):
             t.add_column(col, justify="left" if col == "region" else "right")
         for r, u in tot.regions.items():
-            gpus = ", ".join(f"{a} {n:,}" for a, n in u.gpus.items())
+            gpus = ", ".join(f"{a} {n:,.0f}" for a, n in u.gpus.items())
             cap = f"{u.power_cap_mw:g}" if u.power_cap_mw is not None else "-"
             t.add_row(r, gpus, f"{u.power_mw:.2f}", cap)
         console.print(t)

@@ -3,7 +3,8 @@ checkpoint interval) of each job, scored by the physics as one array per job, th
 
 Pruning, in order: memory (does not fit), deadline (misses it), inventory (more GPUs than the region stocks),
 then dominance within each (job, region, accelerator): a candidate is dropped when another needs no more GPUs,
-no more GPU-hours (so no more cost, energy or carbon) and no more storage bandwidth, and is better in one.
+no more charged GPU-hours (so no more cost, energy or carbon) and no more storage bandwidth, and is better in one.
+Storage leaves the test in regions where it cannot bind even with every job at its hungriest candidate.
 Accounting is over the planning horizon: a job longer than the horizon is charged for the horizon's share.
 """
 
@@ -206,6 +207,18 @@ def _term_codes(terms: np.ndarray) -> np.ndarray:
     return np.select([terms == "compute", terms == "communication"], [0, 1], 2)
 
 
+def storage_may_bind(inst: Instance, region_names: list[str], jobs) -> np.ndarray:
+    """Per region: could storage_bw bind at all? Not when every job at its most storage-hungry candidate there
+    still fits; then storage drops out of the dominance test (an exact reduction: the row can never be tight)."""
+    worst = np.zeros(len(region_names))
+    for cand in jobs:
+        most = np.zeros(len(region_names))
+        np.maximum.at(most, cand["region"], cand["storage_gb_s"])
+        worst += most
+    capacity = np.array([inst.regions[r].storage_gb_s for r in region_names])
+    return worst > capacity
+
+
 def enumerate_training(inst: Instance) -> TrainingCandidates:
     """Every pruned training candidate of every job of `inst`, as one table."""
     job_names = list(inst.training)
@@ -214,21 +227,23 @@ def enumerate_training(inst: Instance) -> TrainingCandidates:
     tables = {"job": {j: i for i, j in enumerate(job_names)}, "region": {r: i for i, r in enumerate(region_names)},
               "accel": {a: i for i, a in enumerate(accel_names)}}
     stats: dict[str, dict] = {}
-    parts: list[dict] = []
+    merged: dict[str, dict] = {}
     for jname in job_names:
         pieces = _job_candidates(inst, jname, tables, stats)
-        if not pieces:
-            continue
-        merged = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
-        keep = np.zeros(len(merged["job"]), dtype=bool)
-        key = merged["region"] * len(accel_names) + merged["accel"]
+        if pieces:
+            merged[jname] = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+    tight = storage_may_bind(inst, region_names, merged.values())
+    parts: list[dict] = []
+    for jname, cand in merged.items():
+        keep = np.zeros(len(cand["job"]), dtype=bool)
+        key = cand["region"] * len(accel_names) + cand["accel"]
+        charged_hours = cand["gpus"] * np.minimum(cand["wall_hours"], inst.horizon_hours)
         for k in np.unique(key):
             sel = np.flatnonzero(key == k)
-            keep[sel[pareto_mask(merged["gpus"][sel].astype(float),
-                                 (merged["gpus"][sel] * merged["wall_hours"][sel]).astype(float),
-                                 merged["storage_gb_s"][sel])]] = True
+            storage = cand["storage_gb_s"][sel] if tight[k // len(accel_names)] else np.zeros(len(sel))
+            keep[sel[pareto_mask(cand["gpus"][sel].astype(float), charged_hours[sel].astype(float), storage)]] = True
         stats[jname]["kept"] = int(keep.sum())
-        parts.append({k: v[keep] for k, v in merged.items()})
+        parts.append({k: v[keep] for k, v in cand.items()})
     fields = TrainingCandidates.__dataclass_fields__
     columns = {k: (np.concatenate([p[k] for p in parts]) if parts else np.zeros(0))
                for k in fields if k not in ("job_names", "region_names", "accel_names", "stats")}

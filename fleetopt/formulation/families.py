@@ -187,17 +187,27 @@ def add_link_bw(form, inst: Instance, tc: TrainingCandidates, x):
     if not inst.links:
         return
     staging_s = inst.policy.dataset_staging_hours * 3600.0
-    paths = {j: shortest_paths(inst, inst.training[j].dataset_region)
+    sources = {inst.training[j].dataset_region for j in tc.job_names} - {None}
+    from_source = {src: shortest_paths(inst, src) for src in sources}
+    paths = {j: from_source[inst.training[j].dataset_region]
              for j in tc.job_names if inst.training[j].dataset_region}
-    rows, cols, vals = [], [], []
-    for c in np.flatnonzero(tc.transfer_gb > 0):
-        job = tc.job_names[tc.job[c]]
-        for link in paths[job].get(tc.region_names[tc.region[c]], []):
-            rows.append(link)
-            cols.append(x.cols[c])
-            vals.append(tc.transfer_gb[c] / staging_s)
+    movers = np.flatnonzero(tc.transfer_gb > 0)
+    # one path per (job, region) pair, not per candidate: nonzeros in candidate order, then path order
+    pair, pair_of = np.unique(tc.job[movers] * len(tc.region_names) + tc.region[movers], return_inverse=True)
+    pair_paths = [paths[tc.job_names[p // len(tc.region_names)]].get(tc.region_names[p % len(tc.region_names)], [])
+                  for p in pair.tolist()]
+    lengths = np.array([len(links) for links in pair_paths], dtype=np.int64)
+    padded = np.zeros((len(pair_paths), max(lengths.max(initial=0), 1)), dtype=np.int64)
+    for i, links in enumerate(pair_paths):
+        padded[i, :len(links)] = links
+    counts = lengths[pair_of]
+    total = int(counts.sum())
+    step = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    rows = padded[np.repeat(pair_of, counts), step]
+    cand = np.repeat(movers, counts)
     keys = [(f"{link.a}-{link.b}",) for link in inst.links]
-    form.add_rows("link_bw", keys, rows, cols, vals, upper=[link.gb_s for link in inst.links], units="GB/s",
+    form.add_rows("link_bw", keys, rows, x.start + cand, tc.transfer_gb[cand] / staging_s,
+                  upper=[link.gb_s for link in inst.links], units="GB/s",
                   meaning="datasets staged over the link within the staging window fit its bandwidth")
 
 

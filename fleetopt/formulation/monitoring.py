@@ -2,7 +2,8 @@
 
   monitored[s,u,r] binary: population u's traffic for service s is served (and so sampled) in region r
   pipeline[s,r]    binary: a monitoring pipeline runs for s in r (fixed cost per hour)
-  evaluators[s,r]  integer: evaluator GPUs in r (samples never leave the region that served them)
+  evaluators[s,r]  continuous: evaluator GPUs in r (samples never leave the region that served them); evaluation
+                   is batch work billed by the GPU-hour, so a fraction of a GPU is a real purchase
 
   monitoring_traffic[s,u,r]    sum_o f[o,u] <= D[s,u] monitored[s,u,r]
   monitoring_samples[s,u,r,g]  share_g x window x sum_o f[o,u] >= n_g monitored[s,u,r]
@@ -25,7 +26,7 @@ def add_monitoring_vars(form, sc: ServingCandidates, mon: MonitoringTable, w_usd
     pipes = [(sc.service_names[s], sc.region_names[r]) for s, r in zip(mon.pipe_service, mon.pipe_region)]
     y = form.add_vars("pipeline", pipes, lb=0, ub=1, integer=True, cost=w_usd * mon.pipe_usd)
     m = form.add_vars("evaluators", [p + (sc.accel_names[a],) for p, a in zip(pipes, mon.evaluator_accel)],
-                      lb=0, integer=True, cost=w_usd * mon.evaluator_usd_per_gpu + w_t * mon.evaluator_t_per_gpu)
+                      lb=0, cost=w_usd * mon.evaluator_usd_per_gpu + w_t * mon.evaluator_t_per_gpu)
     return z, y, m
 
 

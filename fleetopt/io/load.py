@@ -14,6 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from fleetopt.errors import InputError, Problem, did_you_mean
 from fleetopt.io.errors_pydantic import problems_from
+from fleetopt.io.plausibility import check_plausibility, refuse_absurd
 from fleetopt.io.references import check_references
 from fleetopt.io.schema import CnnCard, DlrmCard, Instance, ModelCard, TransformerCard
 from fleetopt.io.yamlsafe import dotted, read_document
@@ -116,6 +117,8 @@ def load_document(data: Any, file: Path, lines: dict | None = None,
         raise InputError(problems)
     instance._source = name
     instance._digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    refuse_absurd(instance, name, lines)  # a 1e30-hour horizon: bad input, not a solver failure
+    instance._warnings = check_plausibility(instance, name, lines)  # implausible values: warned, not refused
     return instance
 
 

@@ -1,0 +1,53 @@
+"""A plan's decisions as the formulation's column vector, so that a plan read back from JSON can be explained
+against its instance (fleetopt explain INSTANCE PLAN)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fleetopt.api import Problem
+from fleetopt.extract import RECOMPUTE
+from fleetopt.plan import Plan
+
+
+class PlanMismatch(ValueError):
+    """The plan names a decision the instance's candidates do not have."""
+
+
+def plan_to_x(problem: Problem, plan: Plan) -> np.ndarray:
+    form, tc = problem.form, problem.training
+    x = np.zeros(form.n_cols)
+    choice = form.blocks["train_choice"]
+    for job, d in plan.training.items():
+        if job not in tc.job_names:
+            raise PlanMismatch(f"training job '{job}' is not in the instance")
+        same = ((tc.job == tc.job_names.index(job)) & (tc.gpus == d.gpus) & (tc.tp == d.tp) & (tc.pp == d.pp)
+                & (tc.dp == d.dp) & (tc.micro_batch == d.micro_batch) & (tc.interleave == d.interleave)
+                & (tc.recompute == RECOMPUTE.index(d.recompute)) & (tc.sync_group == d.sync_group)
+                & (np.array(tc.region_names)[tc.region] == d.region)
+                & (np.array(tc.accel_names)[tc.accel] == d.accelerator))
+        idx = np.flatnonzero(same)
+        if not len(idx):
+            raise PlanMismatch(f"training job '{job}': the plan's configuration is not a candidate of this instance")
+        best = idx[np.argmin(np.abs(tc.checkpoint_interval_s[idx] / 60.0 - d.checkpoint_interval_min))]
+        x[choice.cols[best]] = 1.0
+    column = {name: {tuple(k): i for i, k in enumerate(form.blocks[name].keys)}
+              for name in ("replicas", "flow", "pipeline", "evaluators", "monitored")}
+
+    def put(block: str, key: tuple, value: float) -> None:
+        i = column[block].get(key)
+        if i is None:
+            raise PlanMismatch(f"{block}[{','.join(key)}] is not a decision of this instance")
+        x[form.blocks[block].cols[i]] = value
+
+    for s, dec in plan.serving.items():
+        for g in dec.replicas:
+            put("replicas", (s, g.region, g.accelerator, g.config), g.replicas)
+        for r in dec.routing:
+            put("flow", (s, r.region, r.accelerator, r.config, r.population), r.rps)
+        for m in dec.monitoring:
+            put("pipeline", (s, m.region), 1.0)
+            put("evaluators", (s, m.region, m.accelerator), m.evaluator_gpus)
+            for population in {g.population for g in m.groups}:
+                put("monitored", (s, population, m.region), 1.0)
+    return x

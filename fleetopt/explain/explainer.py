@@ -1,0 +1,211 @@
+"""Explain a plan in the chapter's diagnostic order: symptom, metric, C3 term, fleet-stack layer, displaced cost,
+governance evidence.
+
+    explanation = explain(problem, plan, x, options)   # x: the solver's columns (or plan_to_x(problem, plan))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fleetopt.api import Problem
+from fleetopt.backends.result import SolveOptions
+from fleetopt.explain.binding import binding_constraints
+from fleetopt.explain.c3 import job_terms, nearest_rtt_ms, route_latencies, service_terms
+from fleetopt.explain.infeasible import explain_infeasible
+from fleetopt.explain.model import (
+    Diagnostic,
+    Explanation,
+    FamilyMargin,
+    Governance,
+    GroupCoverage,
+    JobExplanation,
+    ServiceExplanation,
+)
+from fleetopt.explain.runner_up import runner_up
+from fleetopt.formulation.model import Formulation
+from fleetopt.plan import Plan
+
+TRAINING_LAYER = {"compute": "Infrastructure (accelerator efficiency, memory, power)",
+                  "communication": "Distributed ML: communication (fabric, collectives, pipeline)",
+                  "coordination": "Distributed ML: coordination (sync groups, stragglers, fault tolerance)"}
+SERVING_LAYER = {"compute": "Infrastructure (accelerator roofline, memory wall)",
+                 "communication": "Deployment: collectives inside a replica (TP AllReduce, embedding all-to-all)",
+                 "coordination": "Deployment: placement, routing and request scheduling"}
+
+
+def explain(problem: Problem, plan: Plan, x: np.ndarray | None, options: SolveOptions) -> Explanation:
+    if not plan.has_plan or x is None:
+        out = Explanation(status=plan.status)
+        if plan.status == "infeasible":
+            out.infeasibility = explain_infeasible(problem, options)
+        out.governance = governance(problem, plan, None)
+        return out
+    binding, note = binding_constraints(problem.form, x)
+    jobs = explain_jobs(problem, x)
+    services = explain_services(problem, x)
+    out = Explanation(status=plan.status, binding=binding, price_note=note, jobs=jobs, services=services,
+                      governance=governance(problem, plan, x))
+    out.first_binding_term = first_term(problem, x, jobs, services)
+    out.diagnostic = diagnostic(plan, out)
+    return out
+
+
+def explain_jobs(problem: Problem, x: np.ndarray) -> list[JobExplanation]:
+    out = []
+    for c in np.flatnonzero(x[problem.form.blocks["train_choice"].cols] > 0.5):
+        job = job_terms(problem, int(c))
+        job.runner_up = runner_up(problem, x, int(c))
+        out.append(job)
+    return out
+
+
+def explain_services(problem: Problem, x: np.ndarray) -> list[ServiceExplanation]:
+    out = []
+    for s, name in enumerate(problem.serving.service_names):
+        routes = route_latencies(problem, x, s)
+        if routes:
+            out.append(ServiceExplanation(service=name, routes=routes, terms=service_terms(routes),
+                                          deciding=routing_rules(problem, s, routes)))
+    return out
+
+
+def routing_rules(problem: Problem, s: int, routes) -> list[str]:
+    """The residency rules and SLOs that decided where each population is served."""
+    inst, sc = problem.inst, problem.serving
+    name = sc.service_names[s]
+    svc = inst.serving[name]
+    lines = []
+    for population in svc.demand_rps:
+        pop = inst.populations.get(population)
+        if pop is None:
+            continue
+        u = sc.population_names.index(population)
+        mine = (sc.service[sc.route_option] == s) & (sc.route_population == u)
+        reachable = {sc.region_names[r] for r in sc.region[sc.route_option[mine]]}
+        if pop.allowed_jurisdictions is not None:
+            barred = [r for r in pop.rtt_ms if r in inst.regions
+                      and inst.regions[r].jurisdiction not in pop.allowed_jurisdictions]
+            if barred:
+                lines.append(f"residency: {population} may only be served in {', '.join(pop.allowed_jurisdictions)}"
+                             f", which rules out {', '.join(barred)}")
+        allowed = [r for r in pop.rtt_ms if r in inst.regions and inst.regions[r].kind == "datacenter"
+                   and (pop.allowed_jurisdictions is None or inst.regions[r].jurisdiction in pop.allowed_jurisdictions)]
+        too_far = [f"{r} ({pop.rtt_ms[r]:g} ms)" for r in allowed if r not in reachable]
+        if too_far:
+            lines.append(f"SLO {svc.slo_p99_ms:g} ms: no configuration serves {population} from "
+                         f"{', '.join(too_far)} within RTT + service time + p99 queueing")
+        nearest = nearest_rtt_ms(problem, population)
+        # cost of a request/s of capacity (with headroom) per region, over the routes this population has
+        options = sc.route_option[mine]
+        per_rps = sc.cost_usd_per_replica[options] * (1.0 + svc.headroom) / sc.route_capacity_rps[mine]
+        regions = np.array(sc.region_names)[sc.region[options]]
+        for r in [r for r in routes if r.population == population and r.rtt_ms > nearest + 1e-9]:
+            closest = min((g for g in allowed if pop.rtt_ms[g] <= nearest + 1e-9), default="?")
+            here, there = per_rps[regions == r.region].min(), per_rps[regions == closest].min(initial=np.inf)
+            if closest not in reachable:
+                why = "no route there meets the SLO"
+            elif here < there:
+                why = f"capacity is cheaper there (${here:,.4g} vs ${there:,.4g} per request/s over the horizon)"
+            else:
+                why = (f"capacity costs more there (${here:,.4g} vs ${there:,.4g} per request/s) but the placement "
+                       "shares replicas, shard groups and monitoring pipelines with other traffic")
+            lines.append(f"placement: {population} is served from {r.region} ({r.rtt_ms:g} ms) rather than {closest} "
+                         f"({nearest:g} ms): {why}")
+    return lines
+
+
+def first_term(problem: Problem, x: np.ndarray, jobs, services) -> str | None:
+    """The term of the workload holding the most GPU-hours over the horizon."""
+    inst, tc, sc, form = problem.inst, problem.training, problem.serving, problem.form
+    weights = []
+    chosen = np.flatnonzero(x[form.blocks["train_choice"].cols] > 0.5)
+    for c, job in zip(chosen, jobs):
+        weights.append((float(tc.gpus[c] * min(tc.wall_hours[c], inst.horizon_hours)), job.terms.binding))
+    replicas = np.round(x[form.blocks["replicas"].cols])
+    for svc in services:
+        mine = sc.service == sc.service_names.index(svc.service)
+        weights.append((float((replicas[mine] * sc.gpus_per_replica[mine]).sum() * inst.horizon_hours),
+                        svc.terms.binding))
+    return max(weights)[1] if weights else None
+
+
+def family_margins(form: Formulation, x: np.ndarray) -> list[FamilyMargin]:
+    """Every inequality family's tightest row: limit - activity, and relative to the limit."""
+    a = form.matrix()
+    activity = a @ x
+    # rows with no term in use (an option with no replicas) hold trivially; they are not margins
+    engaged = (abs(a) @ (np.abs(x) > 1e-9).astype(float)) > 0
+    out = []
+    for fam in form.families.values():
+        if np.all(fam.lower == fam.upper) or not fam.size:
+            continue
+        rows = slice(fam.start, fam.start + fam.size)
+        act = activity[rows]
+        margin = np.where(np.isfinite(fam.upper), fam.upper - act, act - fam.lower)
+        limit = np.where(np.isfinite(fam.upper), fam.upper, fam.lower)
+        # relative to the limit where it has a scale; rows like "usage - capacity <= 0" compare in units
+        scale = np.where(np.abs(limit) > 0, np.abs(limit), 1.0)
+        order = np.where(engaged[rows], margin / scale, np.inf)
+        i = int(np.argmin(order)) if np.isfinite(order).any() else int(np.argmin(margin / scale))
+        out.append(FamilyMargin(family=fam.name, tightest=f"{fam.name}[{','.join(map(str, fam.keys[i]))}]",
+                                activity=float(act[i]), limit=float(limit[i]), margin=float(margin[i]),
+                                relative_margin=float(margin[i] / abs(limit[i])) if limit[i] else None,
+                                units=fam.units))
+    return out
+
+
+def governance(problem: Problem, plan: Plan, x: np.ndarray | None) -> Governance:
+    prov = plan.provenance
+    coverage = [GroupCoverage(service=s, region=m.region, population=g.population, group=g.group,
+                              samples_per_window=g.samples_per_window, requests_per_window=g.requests_per_window,
+                              sampling_rate=g.sampling_rate, evaluator_gpus=m.evaluator_gpus,
+                              evaluator_gpus_needed=m.evaluator_gpus_needed)
+                for s, dec in plan.serving.items() for m in dec.monitoring for g in m.groups]
+    return Governance(input_sha256=prov.input_sha256, solver=prov.solver, solver_version=prov.solver_version,
+                      options=prov.options, margins=family_margins(problem.form, x) if x is not None else [],
+                      monitoring=coverage)
+
+
+def _tightest(out: Explanation, family: str) -> str:
+    for m in out.governance.margins if out.governance else []:
+        if m.family == family:
+            return f"{m.tightest} margin {m.margin:,.4g} {m.units}"
+    return ""
+
+
+def diagnostic(plan: Plan, out: Explanation) -> list[Diagnostic]:
+    lines = []
+    carbon = _tightest(out, "carbon_budget")
+    for job in out.jobs:
+        d = plan.training[job.job]
+        t = job.terms
+        lines.append(Diagnostic(
+            subject=f"training {job.job}",
+            symptom=f"step {job.step_time_s:.3g} s at {d.mfu:.0%} MFU on {d.gpus:,} {d.accelerator} "
+                    f"(ideal {t.ideal_s:.3g} s)",
+            metric=f"time over ideal per step: compute {t.compute_s:.3g} s, communication {t.communication_s:.3g} s, "
+                   f"coordination {t.coordination_s:.3g} s",
+            c3_term=t.binding, layer=TRAINING_LAYER[t.binding],
+            displaced_cost=job.runner_up.reason if job.runner_up else "no other candidate",
+            governance_evidence=f"goodput {job.goodput:.1%} (checkpoints {job.checkpoint_loss:.1%}, failures "
+                                f"{job.failure_loss:.1%}); {d.carbon_t:,.1f} t CO2e"
+                                + (f"; {carbon}" if carbon else "")))
+    for svc in out.services:
+        t = svc.terms
+        groups = out.governance.monitoring if out.governance else []
+        monitored = [g for g in groups if g.service == svc.service]
+        evidence = (f"{len(monitored)} protected groups monitored, lowest sampling rate "
+                    f"{min(g.sampling_rate for g in monitored):.2%}" if monitored
+                    else "no fairness monitoring configured")
+        worst = min(svc.routes, key=lambda r: r.slack_ms)
+        lines.append(Diagnostic(
+            subject=f"service {svc.service}",
+            symptom=f"p99 {worst.slo_ms - worst.slack_ms:,.0f} ms of {worst.slo_ms:,.0f} ms for {worst.population} "
+                    f"in {worst.region}",
+            metric=f"latency over ideal per request: compute {t.compute_s * 1e3:.3g} ms, communication "
+                   f"{t.communication_s * 1e3:.3g} ms, coordination {t.coordination_s * 1e3:.3g} ms",
+            c3_term=t.binding, layer=SERVING_LAYER[t.binding],
+            displaced_cost="; ".join(svc.deciding) or "routes follow the nearest region",
+            governance_evidence=evidence))
+    return lines

@@ -1,0 +1,68 @@
+"""The runner-up of each training job: the cheapest candidate with another layout (region, accelerator,
+TP x PP x DP or sync group), what it would change in the objective, and
+the rows a direct swap (everything else kept) would violate, i.e. what kept the solver from it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fleetopt.api import Problem
+from fleetopt.explain.model import RunnerUp
+from fleetopt.extract import RECOMPUTE
+
+SWAP_RTOL = 1e-6
+
+
+def describe_candidate(problem: Problem, c: int) -> str:
+    tc = problem.training
+    return (f"{tc.region_names[tc.region[c]]}/{tc.accel_names[tc.accel[c]]} {tc.gpus[c]:,} GPUs "
+            f"TPxPPxDP {tc.tp[c]}x{tc.pp[c]}x{tc.dp[c]}, sync group {tc.sync_group[c]}, micro-batch "
+            f"{tc.micro_batch[c]}, {RECOMPUTE[int(tc.recompute[c])]} recompute, checkpoint every "
+            f"{tc.checkpoint_interval_s[c] / 60:.0f} min, {tc.wall_hours[c]:,.0f} h")
+
+
+def violated_rows(problem: Problem, x: np.ndarray) -> list[str]:
+    """Rows of the formulation that `x` violates, as 'name (activity vs limit units)'."""
+    form = problem.form
+    activity = form.matrix() @ x
+    lower, upper = form.row_bounds()
+    tol = SWAP_RTOL * np.maximum(1.0, np.maximum(np.abs(np.nan_to_num(upper, posinf=0)),
+                                                  np.abs(np.nan_to_num(lower, neginf=0))))
+    names = form.row_names()
+    out = []
+    for i in np.flatnonzero((activity > upper + tol) | (activity < lower - tol)):
+        fam, _ = form.family_of_row(int(i))
+        limit = upper[i] if activity[i] > upper[i] else lower[i]
+        out.append(f"{names[i]} ({activity[i]:,.4g} vs limit {limit:,.4g} {fam.units})")
+    return out
+
+
+def runner_up(problem: Problem, x: np.ndarray, chosen: int) -> RunnerUp | None:
+    tc, form = problem.training, problem.form
+    block = form.blocks["train_choice"]
+    cost = block.cost
+    mine = np.flatnonzero(tc.job == tc.job[chosen])
+    # another layout, not a twin that differs only in micro-batch, recomputation or checkpoint cadence
+    layout = np.stack([tc.region, tc.accel, tc.tp, tc.pp, tc.dp, tc.sync_group])
+    others = mine[(layout[:, mine] != layout[:, [chosen]]).any(axis=0)]
+    if not len(others):
+        return None
+    alt = int(others[np.argmin(cost[others])])
+    swapped = x.copy()
+    swapped[block.cols[chosen]], swapped[block.cols[alt]] = 0.0, 1.0
+    blocked = violated_rows(problem, swapped)
+    diff = float(cost[alt] - cost[chosen])
+    unit = {"carbon_t": "t CO2e"}.get(form.objective_name, "$")
+    if diff < 0 and blocked:
+        reason = f"cheaper by {-diff:,.4g} {unit}, but swapping it in violates {', '.join(blocked)}"
+    elif diff < 0:
+        reason = (f"cheaper by {-diff:,.4g} {unit} and a direct swap violates nothing: the plan is within its "
+                  "MIP gap of it, or the swap frees resources the solver used elsewhere")
+    elif diff == 0:
+        reason = f"ties with the plan on cost (0 {unit} difference): either layout serves at this price"
+    else:
+        reason = f"every other layout costs more: this one by {diff:,.4g} {unit}"
+        if blocked:
+            reason += f", and swapping it in would also violate {', '.join(blocked)}"
+    return RunnerUp(description=describe_candidate(problem, alt), cost_difference=diff, blocked_by=blocked,
+                    reason=reason)

@@ -1,0 +1,45 @@
+"""Check a plan without trusting the code that made it.
+
+Every constraint family of the formulation is recomputed from the instance, the physics and the plan's
+decisions alone (this package never imports fleetopt.formulation, fleetopt.candidates or fleetopt.extract):
+
+  assign, config       one legal decision per job; known names, legal parallelism, allowed regions/accelerators
+  memory               training state and serving batches fit in HBM
+  deadline             wall hours from the recomputed step time, goodput and staging, within the deadline
+  demand, route        every demand routed in full, over routes that meet residency, RTT and the p99 SLO
+  replica_capacity     routed load with headroom within the bought replicas' p99 capacity
+  inventory, power_cap, storage_bw, link_bw, carbon_budget   shared resources over all decisions
+  monitoring_*         traffic, samples, pipeline and coverage of fairness monitoring
+  reported             every figure the plan states (times, MW, t, USD, totals, objective) matches the physics
+
+Modules: training.py, serving.py, monitoring.py, resources.py (the checks), network.py (dataset paths),
+report.py (violations and tolerances), io.py (reading a plan file).
+"""
+
+from __future__ import annotations
+
+from fleetopt.io.schema import Instance
+from fleetopt.plan import Plan
+from fleetopt.verify.monitoring import verify_monitoring
+from fleetopt.verify.report import Report, Violation
+from fleetopt.verify.resources import verify_resources, verify_totals
+from fleetopt.verify.serving import verify_serving
+from fleetopt.verify.training import verify_training
+
+__all__ = ["Report", "Violation", "verify_plan"]
+
+
+def verify_plan(inst: Instance, plan: Plan) -> Report:
+    """Every violation of `plan` against `inst`; `report.holds` when there is none."""
+    report = Report()
+    if plan.provenance.input_sha256 and inst.digest and plan.provenance.input_sha256 != inst.digest:
+        report.notes.append("the plan was made for a different input (its input_sha256 differs)")
+    if not plan.has_plan:
+        report.notes.append(f"the plan's status is '{plan.status}': it holds no decisions to rely on")
+    draws = verify_training(inst, plan, report)
+    serving_draws, routed = verify_serving(inst, plan, report)
+    draws += serving_draws
+    draws += verify_monitoring(inst, plan, routed, report)
+    verify_resources(inst, draws, report)
+    verify_totals(inst, plan, draws, report)
+    return report

@@ -1,0 +1,123 @@
+"""Shared resources re-checked over every decision's draw (families inventory, power_cap, storage_bw, link_bw,
+carbon_budget) and the plan's totals and objective (family reported).
+
+Rules: GPUs of training, replicas and evaluators on an accelerator in a region stay within its stock (edge
+devices are checked per job); facility MW within the region's cap when it has one; training storage GB/s within
+the region's storage_gb_s; dataset staging GB/s on each link within its gb_s; operational + embodied t CO2e of
+everything within the policy's budget. Objective: cost -> USD + carbon price x t; carbon -> t; weighted ->
+cost weight x USD + (carbon_usd_per_t + carbon price) x t.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from fleetopt.io.schema import Instance, WeightedObjective
+from fleetopt.plan import Plan
+from fleetopt.verify.draw import Draw
+from fleetopt.verify.report import Report
+
+
+def verify_resources(inst: Instance, draws: list[Draw], report: Report) -> None:
+    gpus: dict[tuple[str, str], float] = defaultdict(float)
+    mw: dict[str, float] = defaultdict(float)
+    storage: dict[str, float] = defaultdict(float)
+    links: dict[int, float] = defaultdict(float)
+    for d in draws:
+        if d.stocked:
+            gpus[(d.region, d.accelerator)] += d.gpus
+        mw[d.region] += d.mw
+        storage[d.region] += d.storage_gb_s
+        for i, gb_s in d.link_gb_s.items():
+            links[i] += gb_s
+    pairs = [(r, a) for r, reg in inst.regions.items() for a in reg.gpus]
+    for r, a in pairs + sorted(set(gpus) - set(pairs)):
+        stock = inst.regions[r].gpus.get(a) if r in inst.regions else None
+        report.upper("inventory", (r, a), gpus.get((r, a), 0.0), stock.count if stock else 0, "GPUs",
+                     "GPUs held by training, serving and evaluators exceed the region's stock")
+    for r, region in inst.regions.items():
+        if region.power_cap_mw is not None:
+            report.upper("power_cap", (r,), mw.get(r, 0.0), region.power_cap_mw, "MW",
+                         "facility power (GPUs x TDP x PUE) exceeds the region's cap")
+        report.upper("storage_bw", (r,), storage.get(r, 0.0), region.storage_gb_s, "GB/s",
+                     "checkpoint writes and data loading exceed the region's storage bandwidth")
+    for i, link in enumerate(inst.links):
+        report.upper("link_bw", (f"{link.a}-{link.b}",), links.get(i, 0.0), link.gb_s, "GB/s",
+                     "datasets staged over the link within the staging window exceed its bandwidth")
+    budget = inst.policy.carbon_budget_t
+    if budget is not None:
+        report.upper("carbon_budget", ("fleet",), sum(d.carbon_t for d in draws), budget, "t CO2e",
+                     "operational and embodied emissions over the horizon exceed the budget")
+
+
+def objective_name(inst: Instance) -> str:
+    if inst.objective == "carbon":
+        return "carbon_t"
+    return "weighted_usd" if isinstance(inst.objective, WeightedObjective) else "cost_usd"
+
+
+def objective_value(inst: Instance, cost_usd: float, carbon_t: float) -> float:
+    price = inst.policy.carbon_price_usd_per_t
+    if inst.objective == "carbon":
+        return carbon_t
+    if isinstance(inst.objective, WeightedObjective):
+        return inst.objective.cost * cost_usd + (inst.objective.carbon_usd_per_t + price) * carbon_t
+    return cost_usd + price * carbon_t
+
+
+def verify_totals(inst: Instance, plan: Plan, draws: list[Draw], report: Report) -> None:
+    """The figures a planner reads first: per service and fleet totals, per region use, the objective."""
+    by_service: dict[str, list[Draw]] = defaultdict(list)
+    for d in draws:
+        if d.service is not None:
+            by_service[d.service].append(d)
+    for sname, dec in plan.serving.items():
+        if sname not in inst.serving:
+            continue
+        mine = by_service.get(sname, [])
+        report.stated(("serving", sname), "gpus", dec.gpus, sum(d.gpus_counted for d in mine), "GPUs")
+        report.stated(("serving", sname), "cost_usd", dec.cost_usd, sum(d.cost_usd for d in mine), "USD")
+        report.stated(("serving", sname), "carbon_t", dec.carbon_t, sum(d.carbon_t for d in mine), "t CO2e")
+    cost, carbon = sum(d.cost_usd for d in draws), sum(d.carbon_t for d in draws)
+    if plan.totals is None and plan.has_plan:
+        report.check("reported")
+        report.add("reported", ("totals",), 1, "sections", "the plan has decisions but no totals")
+    if plan.totals is not None:
+        t = plan.totals
+        report.stated(("totals",), "cost_usd", t.cost_usd, cost, "USD")
+        report.stated(("totals",), "carbon_t", t.carbon_t, carbon, "t CO2e")
+        report.stated(("totals",), "energy_mwh", t.energy_mwh, sum(d.energy_mwh for d in draws), "MWh")
+        report.stated(("totals",), "gpus", t.gpus, sum(d.gpus_counted for d in draws), "GPUs")
+        use: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        power: dict[str, float] = defaultdict(float)
+        for d in draws:
+            use[d.region][d.accelerator] += d.gpus
+            power[d.region] += d.mw
+        for r in sorted(set(t.regions) | {r for r, u in use.items() if any(u.values())}):
+            stated = t.regions.get(r)
+            for a in sorted(set(stated.gpus if stated else {}) | set(use.get(r, {}))):
+                report.stated(("totals", r, a), "gpus", stated.gpus.get(a, 0) if stated else 0,
+                              use.get(r, {}).get(a, 0.0), "GPUs")
+            report.stated(("totals", r), "power_mw", stated.power_mw if stated else 0.0, power.get(r, 0.0), "MW")
+            cap = inst.regions[r].power_cap_mw if r in inst.regions else None
+            if stated is not None and (stated.power_cap_mw is None) != (cap is None):
+                report.check("reported")
+                report.add("reported", ("totals", r), 1, "MW", "power_cap_mw: the plan and the instance disagree "
+                                                               "on whether the region is capped")
+            elif stated is not None and cap is not None:
+                report.stated(("totals", r), "power_cap_mw", stated.power_cap_mw, cap, "MW")
+    if not plan.has_plan:
+        return
+    report.check("reported")
+    if plan.objective_name != objective_name(inst):
+        report.add("reported", ("objective",), 1, "names", f"objective_name: the plan states "
+                   f"'{plan.objective_name}', the instance asks for '{objective_name(inst)}'")
+    if plan.objective is not None:
+        value = objective_value(inst, cost, carbon)
+        report.stated(("objective",), plan.objective_name, plan.objective, value, "objective units")
+        if plan.bound is not None:  # a lower bound above the plan's own value is not a bound
+            report.check("reported")
+            if not plan.bound - value <= 1e-6 * max(1.0, abs(value)):
+                report.add("reported", ("objective", "bound"), abs(plan.bound - value), "objective units",
+                           f"bound: the plan states a lower bound of {plan.bound:.6g} above its objective "
+                           f"{value:.6g}")
