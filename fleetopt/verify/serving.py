@@ -199,7 +199,7 @@ def verify_serving(inst: Instance, plan: Plan, report: Report) -> tuple[list[Dra
                 report.add(family, where, amount, units, message)
         return cache[option_key][0]
 
-    for sname, dec in plan.serving.items():
+    for sname in plan.serving:
         report.check("config")
         if sname not in inst.serving:
             report.add("config", (sname,), 1, "decisions", "the plan serves a service the instance does not have")

@@ -1,0 +1,18 @@
+"""Test helpers shared across files. Every solve in the suite goes through solve_and_verify, so each plan the
+tests see has also passed the independent verifier (fleetopt.verify)."""
+
+from __future__ import annotations
+
+from fleetopt.api import solve_instance
+from fleetopt.io.schema import Instance
+from fleetopt.plan import Plan
+from fleetopt.verify import verify_plan
+
+
+def solve_and_verify(inst: Instance, **opts) -> Plan:
+    """solve_instance(inst, **opts), then fail the test unless a plan it returns holds under fleetopt.verify."""
+    plan = solve_instance(inst, **opts)
+    if plan.has_plan:
+        report = verify_plan(inst, plan)
+        assert report.holds, "\n".join([report.summary(inst.name), *report.lines()])
+    return plan
