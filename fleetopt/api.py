@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from importlib import metadata
 
+import numpy as np
+
 from fleetopt.backends.result import SolveOptions, SolveResult
 from fleetopt.candidates.monitoring import MonitoringTable, monitoring_requirements
 from fleetopt.candidates.serving import enumerate_serving
@@ -80,6 +82,9 @@ def build_problem(inst: Instance) -> Problem:
 
 
 def run_backend(name: str, form: Formulation, options: SolveOptions) -> SolveResult:
+    if form.n_cols == 0:  # nothing to decide (no job, no demand): the empty plan is optimal, whatever the backend
+        return SolveResult(status="optimal", x=np.zeros(0), objective=0.0, bound=0.0, gap=0.0, solver=name,
+                           solver_version="", detail="nothing to decide")
     if name == "highs":
         from fleetopt.backends import highs as backend
     elif name == "pyomo":

@@ -340,8 +340,6 @@ def test_any_mutation_is_refused_cleanly_or_planned_and_verified(case, as_json):
             assert verified.exit_code == 0, verified.output
 
 
-@pytest.mark.xfail(strict=True, reason="backends/highs.py and pyomo_backend.py answer an empty MILP with status "
-                                       "'error' (exit 1); ortools says 'optimal'")
 def test_an_instance_with_nothing_to_plan_is_not_an_error():
     doc = yaml.safe_load(MINIMAL_VALID)
     doc["serving"]["chat"]["demand_rps"]["us-users"] = 0
