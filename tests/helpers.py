@@ -11,7 +11,11 @@ from fleetopt.verify import verify_plan
 
 def solve_and_verify(inst: Instance, **opts) -> Plan:
     """solve_instance(inst, **opts), then fail the test unless a plan it returns holds under fleetopt.verify."""
-    plan = solve_instance(inst, **opts)
+    return assert_verified(inst, solve_instance(inst, **opts))
+
+
+def assert_verified(inst: Instance, plan: Plan) -> Plan:
+    """Fail the test unless `plan` (when it is a plan) holds under the independent verifier."""
     if plan.has_plan:
         report = verify_plan(inst, plan)
         assert report.holds, "\n".join([report.summary(inst.name), *report.lines()])

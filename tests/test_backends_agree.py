@@ -19,6 +19,7 @@ from fleetopt.backends.result import SolveOptions
 from fleetopt.formulation.families import build
 from fleetopt.io.load import load_instance
 from test_formulation_bruteforce import random_instance, random_serving, random_training
+from helpers import assert_verified
 
 BACKENDS = {"highs": highs, "pyomo": pyomo_backend, "ortools": ortools_backend}
 EXACT = SolveOptions(mip_rel_gap=0.0, time_limit_s=30.0)
@@ -117,6 +118,8 @@ def test_pyomo_rows_without_variables_keep_their_key():
 def test_shipped_instances_agree_within_the_gaps(path):
     inst = load_instance(path)
     plans = {name: solve_instance(inst, backend=name, mip_rel_gap=1e-6) for name in BACKENDS}
+    for plan in plans.values():
+        assert_verified(inst, plan)
     statuses = {name: plan.status for name, plan in plans.items()}
     assert len(set(statuses.values())) == 1, statuses
     if plans["highs"].objective is None:

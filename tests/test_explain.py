@@ -15,6 +15,7 @@ from fleetopt.explain.report import write_report
 from fleetopt.io.load import load_instance
 from fleetopt.paths import shipped_dir
 from fleetopt.physics.reliability import goodput
+from helpers import assert_verified
 
 INSTANCES = shipped_dir("instances")
 
@@ -27,6 +28,7 @@ def solved(name: str):
     problem = build_problem(inst)
     backend, options = options_for(inst)
     plan, result = solve_problem(problem, backend, options)
+    assert_verified(inst, plan)
     plan.explanation = explain(problem, plan, result.x, options)
     return problem, plan, result
 

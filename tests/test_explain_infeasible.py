@@ -15,6 +15,7 @@ from fleetopt.cli import app
 from fleetopt.explain.infeasible import apply_relaxations, explain_infeasible, round_up
 from fleetopt.io.load import load_instance
 from fleetopt.paths import shipped_dir
+from helpers import assert_verified
 
 INFEASIBLE = sorted((shipped_dir("instances") / "infeasible").glob("*.yaml"))
 
@@ -68,6 +69,7 @@ def test_iis_names_the_conflict_and_the_relaxation_repairs_it(path):
         assert r.line.startswith("raise ") and r.suggested > r.current
     repaired = apply_relaxations(inst, diagnosis.relaxations)
     plan, _ = solve_problem(build_problem(repaired), backend, options)
+    assert_verified(repaired, plan)
     assert plan.status in ("optimal", "feasible"), [r.line for r in diagnosis.relaxations]
 
 

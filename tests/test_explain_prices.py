@@ -12,6 +12,7 @@ from fleetopt.explain.explainer import explain
 from fleetopt.explain.infeasible import apply_relaxations, explain_infeasible
 from fleetopt.io.load import load_instance
 from fleetopt.paths import shipped_dir
+from helpers import assert_verified
 
 INSTANCES = shipped_dir("instances")
 
@@ -20,6 +21,7 @@ def solved(inst):
     problem = build_problem(inst)
     backend, options = options_for(inst)
     plan, result = solve_problem(problem, backend, options)
+    assert_verified(inst, plan)
     return problem, plan, result, explain(problem, plan, result.x, options)
 
 

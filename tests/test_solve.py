@@ -15,6 +15,7 @@ import fleetopt
 from fleetopt.cli import app
 from fleetopt.paths import shipped_dir
 from fleetopt.plan import Plan
+from helpers import solve_and_verify
 
 INSTANCES = sorted(shipped_dir("instances").glob("*.yaml"))
 INFEASIBLE = sorted((shipped_dir("instances") / "infeasible").glob("*.yaml"))
@@ -24,7 +25,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def plans():
-    return {p.stem: fleetopt.solve(p) for p in INSTANCES}
+    return {p.stem: solve_and_verify(fleetopt.load_instance(p)) for p in INSTANCES}
 
 
 @pytest.mark.parametrize("path", INSTANCES, ids=lambda p: p.stem)
@@ -71,7 +72,8 @@ def test_infeasible_instances_exit_3(path, tmp_path):
 
 def test_same_input_same_plan_bytes(plans):
     dumps = []
-    for plan in (plans["global-fleet"], fleetopt.solve(shipped_dir("instances") / "global-fleet.yaml")):
+    inst = fleetopt.load_instance(shipped_dir("instances") / "global-fleet.yaml")
+    for plan in (plans["global-fleet"], solve_and_verify(inst)):
         data = json.loads(plan.model_dump_json())
         data["provenance"].pop("timing_s")
         dumps.append(json.dumps(data, sort_keys=True))
@@ -82,7 +84,7 @@ def test_time_limit_returns_best_plan_or_exit_4():
     result = runner.invoke(app, ["solve", str(shipped_dir("instances") / "global-fleet.yaml"), "-q",
                                  "--time-limit", "0.05", "-o", "/dev/null"])
     assert result.exit_code in (0, 4), result.output
-    plan = fleetopt.solve(shipped_dir("instances") / "global-fleet.yaml", time_limit_s=0.05)
+    plan = solve_and_verify(fleetopt.load_instance(shipped_dir("instances") / "global-fleet.yaml"), time_limit_s=0.05)
     assert plan.status in ("optimal", "feasible", "no_plan_in_time")
     if plan.status == "feasible":
         assert plan.gap is not None and plan.gap > 0 and plan.training
@@ -109,7 +111,8 @@ def test_export_mps_reads_back_to_the_same_optimum(tmp_path):
     h = quiet_highs()
     h.readModel(str(mps))
     h.run()
-    assert h.getInfo().objective_function_value == pytest.approx(fleetopt.solve(path).objective, rel=1e-6)
+    plan = solve_and_verify(fleetopt.load_instance(path))
+    assert h.getInfo().objective_function_value == pytest.approx(plan.objective, rel=1e-6)
 
 
 @pytest.mark.slow
