@@ -112,10 +112,7 @@ def monitoring_decisions(sc: ServingCandidates, mon: MonitoringTable, x: np.ndar
 
 def binding_rows(form: Formulation, x: np.ndarray) -> list[Binding]:
     """Inequality rows with (relatively) zero slack at the solution."""
-    a = form.matrix()
-    activity = a @ x
-    # a row whose every term is zero (an unused option, an unserved region) holds trivially: not binding
-    engaged = (abs(a) @ (np.abs(x) > 1e-9).astype(float)) > 0
+    activity, engaged = form.row_activity(x)
     out = []
     for fam in form.families.values():
         if np.all(fam.lower == fam.upper):

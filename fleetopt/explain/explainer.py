@@ -132,10 +132,7 @@ def first_term(problem: Problem, x: np.ndarray, jobs, services) -> str | None:
 
 def family_margins(form: Formulation, x: np.ndarray) -> list[FamilyMargin]:
     """Every inequality family's tightest row: limit - activity, and relative to the limit."""
-    a = form.matrix()
-    activity = a @ x
-    # rows with no term in use (an option with no replicas) hold trivially; they are not margins
-    engaged = (abs(a) @ (np.abs(x) > 1e-9).astype(float)) > 0
+    activity, engaged = form.row_activity(x)
     out = []
     for fam in form.families.values():
         if np.all(fam.lower == fam.upper) or not fam.size:

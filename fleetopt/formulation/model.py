@@ -113,6 +113,12 @@ class Formulation:
             return np.zeros(0), np.zeros(0)
         return np.concatenate([f.lower for f in fams]), np.concatenate([f.upper for f in fams])
 
+    def row_activity(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's activity A x, and whether any of its terms is in use: a row whose every column is zero
+        (an option with no replicas, a region nothing is routed to) holds trivially and is never tight."""
+        a = self.matrix()
+        return a @ x, (abs(a) @ (np.abs(x) > 1e-9).astype(float)) > 0
+
     def row_names(self) -> list[str]:
         return [f"{f.name}[{','.join(map(str, k))}]" for f in self.families.values() for k in f.keys]
 
