@@ -152,12 +152,13 @@ def cli_runs() -> list[float]:
     return times
 
 
-def tier_in_child(tier: str, pyomo: bool, threads: int) -> dict:
+def tier_in_child(tier: str, pyomo: bool, threads: int, memory_gb: float) -> dict:
     """One tier in a fresh interpreter, so ru_maxrss is that tier's alone."""
-    cmd = [sys.executable, __file__, "--child", tier, "--threads", str(threads)] + ([] if pyomo else ["--no-pyomo-child"])
+    cmd = [sys.executable, __file__, "--child", tier, "--threads", str(threads), "--memory-gb", str(memory_gb)]
+    cmd += [] if pyomo else ["--no-pyomo-child"]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"tier {tier} failed: {done.stderr[-3000:]}")
+        return {"tier": tier, "failed": f"exit code {done.returncode}: {done.stderr[-3000:]}"}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -173,6 +174,9 @@ def report(results: list[dict], cli: list[float] | None) -> str:
         lines.append(f"`fleetopt solve -q` on global-fleet, whole process: median {statistics.median(cli):.2f} s "
                      f"({', '.join(f'{t:.2f}' for t in cli)})\n")
     for r in results:
+        if "failed" in r:
+            lines += [f"### {r['tier']}: failed ({r['failed']})", ""]
+            continue
         w, c = r["wall_s"], r["cpu_s"]
         total = sum(w[k] for k in ("load", "candidates", "build", "translate", "solve", "extract") if k in w)
         lines += [f"### {r['tier']}: {r['regions']} regions, {r['training_jobs']} training jobs, "
@@ -209,20 +213,25 @@ def main() -> None:
     parser.add_argument("--no-pyomo", default="", help="tiers to skip Pyomo's build_model on, e.g. x100")
     parser.add_argument("--threads", type=int, default=0, help="HiGHS threads (0 = its default)")
     parser.add_argument("--no-cli", action="store_true")
+    parser.add_argument("--memory-gb", type=float, default=12.0,
+                        help="address-space cap of each tier's process: a MemoryError there, not the OOM killer "
+                             "on a shared machine (x100 enumeration needs ~60 GB at present)")
     parser.add_argument("--child")
     parser.add_argument("--no-pyomo-child", action="store_true")
     args = parser.parse_args()
     if args.child:
+        cap = int(args.memory_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
         print(json.dumps(run_tier(args.child, not args.no_pyomo_child, args.threads)))
         return
     cli = None if args.no_cli or "gf" not in args.tiers.split(",") else cli_runs()
     skip = set(filter(None, args.no_pyomo.split(",")))
     results = []
     for tier in args.tiers.split(","):
-        results.append(tier_in_child(tier, tier not in skip, args.threads))
+        results.append(tier_in_child(tier, tier not in skip, args.threads, args.memory_gb))
         print(f"[{tier} done]", file=sys.stderr, flush=True)
-    if args.json:
-        args.json.write_text(json.dumps({"cli_s": cli, "tiers": results}, indent=2))
+        if args.json:  # after every tier: a later tier may run out of time or memory
+            args.json.write_text(json.dumps({"cli_s": cli, "tiers": results}, indent=2))
     print(report(results, cli))
 
 

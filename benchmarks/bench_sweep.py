@@ -19,11 +19,12 @@ import numpy as np
 
 import fleetopt
 from fleetopt.paths import default_instance
+from fleetopt.whatif.scenario import read_base
 
 
-def timed_sweep(budgets: str, gap: float, executor: str, warm: bool, workers: int | None):
+def timed_sweep(base, budgets: str, gap: float, executor: str, warm: bool, workers: int | None):
     start = time.perf_counter()
-    frame = fleetopt.sweep(default_instance(), {"policy.carbon_budget_t": budgets}, executor=executor,
+    frame = fleetopt.sweep(base, {"policy.carbon_budget_t": budgets}, executor=executor,
                            warm_start=warm, workers=workers, mip_rel_gap=gap, threads=1)
     return time.perf_counter() - start, frame
 
@@ -37,21 +38,22 @@ def main() -> None:
     args = parser.parse_args()
 
     cpus = len(os.sched_getaffinity(0))
+    base = read_base(default_instance())  # read once: the three runs solve the very same document
     runs = {}
     for name, executor, warm in (("cold sequential", "sequential", False), ("warm sequential", "sequential", True),
                                  ("parallel (local pool, warm)", "local", True)):
-        seconds, frame = timed_sweep(args.budgets, args.gap, executor, warm, args.workers)
+        seconds, frame = timed_sweep(base, args.budgets, args.gap, executor, warm, args.workers)
         runs[name] = (seconds, frame)
         print(f"{name}: {seconds:.1f} s, {len(frame)} solves, statuses {frame['status'].value_counts().to_dict()}",
               flush=True)
 
     cold = runs["cold sequential"][0]
     ref = runs["cold sequential"][1]["objective"].to_numpy(float)
-    print(f"\ninstance: {default_instance()}, budgets {args.budgets} t, mip_rel_gap {args.gap}, "
+    print(f"\ninstance: {default_instance()} (sha256 {base.digest[:12]}), budgets {args.budgets} t, mip_rel_gap {args.gap}, "
           f"threads 1 per solve, {cpus} CPUs, {platform.processor() or platform.machine()}")
     print("| run | wall time | vs cold sequential | mean solve (worker) | max objective difference |")
     print("|---|---:|---:|---:|---:|")
-    record = {"budgets": args.budgets, "gap": args.gap, "cpus": cpus, "runs": {}}
+    record = {"instance_sha256": base.digest, "budgets": args.budgets, "gap": args.gap, "cpus": cpus, "runs": {}}
     for name, (seconds, frame) in runs.items():
         obj = frame["objective"].to_numpy(float)
         diff = float(np.nanmax(np.abs(obj - ref) / np.abs(ref)))

@@ -85,7 +85,7 @@ def _regions(regions: dict, k_regions: int, scale: float, rng) -> dict:
             if "power_cap_mw" in reg:
                 new["power_cap_mw"] = round(reg["power_cap_mw"] * scale * rng.uniform(0.9, 1.1), 2)
             new["storage_gb_s"] = round(reg.get("storage_gb_s", 1000.0) * scale, 1)
-            for accel, gpus in new["gpus"].items():
+            for gpus in new["gpus"].values():
                 gpus["count"] = int(round(gpus["count"] * scale * rng.uniform(0.85, 1.15)))
                 if k > 0:
                     gpus["usd_per_hour"] = round(gpus["usd_per_hour"] * rng.uniform(0.9, 1.1), 2)
@@ -132,7 +132,8 @@ def _training(jobs: dict, k_regions: int, factor: int, horizon_hours: float, rng
         for name, job in jobs.items():
             new = copy.deepcopy(job)
             new["tokens"] = float(f"{float(job['tokens']) * rng.uniform(0.5, 1.2):.4g}")
-            new["deadline_hours"] = round(min(float(horizon_hours), float(job["deadline_hours"]) * rng.uniform(0.9, 1.1)), 1)
+            deadline = float(job["deadline_hours"]) * rng.uniform(0.9, 1.1)
+            new["deadline_hours"] = round(min(float(horizon_hours), deadline), 1)
             if "dataset_region" in job:
                 new["dataset_region"] = copy_name(job["dataset_region"], int(rng.integers(k_regions)))
                 new["dataset_tb"] = round(float(job.get("dataset_tb", 0.0)) * rng.uniform(0.5, 1.5), 2)
@@ -155,7 +156,8 @@ def _serving(services: dict, k_pops: int, factor: int, rng) -> dict:
                 new["prompt_tokens"] = int(svc["prompt_tokens"] * rng.choice([0.5, 1.0, 1.0, 1.5]))
             if "output_tokens" in svc:
                 new["output_tokens"] = int(svc["output_tokens"] * rng.choice([0.5, 1.0, 1.0, 2.0]))
-            new["slo_p99_ms"] = round(float(svc["slo_p99_ms"]) * rng.uniform(1.0, 1.3), 1)  # never tighter: stays routable
+            # never tighter than global-fleet's: every population stays routable
+            new["slo_p99_ms"] = round(float(svc["slo_p99_ms"]) * rng.uniform(1.0, 1.3), 1)
             out[copy_name(name, i)] = new
     return out
 

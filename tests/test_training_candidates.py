@@ -73,3 +73,19 @@ def test_impossible_deadline_is_explained():
     tc = enumerate_training(inst)
     assert len(tc) == 0
     assert "deadline of 1 h" in tc.stats["llm-70b-pretrain"]["why"]
+
+
+def test_dropping_storage_where_it_cannot_bind_keeps_the_optimum(monkeypatch):
+    """The 2D reduction (storage left out where it cannot bind) gives the same optimum as the full 3D front."""
+    from fleetopt.api import build_problem, options_for, solve_problem
+    from fleetopt.candidates import training
+
+    inst = load_instance(shipped_dir("instances") / "global-fleet.yaml")
+    inst = inst.model_copy(update={"serving": {}})
+    backend, options = options_for(inst, mip_rel_gap=0.0)
+    reduced = build_problem(inst)
+    monkeypatch.setattr(training, "storage_may_bind", lambda inst, names, jobs: np.ones(len(names), dtype=bool))
+    full = build_problem(inst)
+    assert len(full.training) > len(reduced.training)
+    objectives = [solve_problem(p, backend, options)[0].objective for p in (reduced, full)]
+    assert objectives[0] == pytest.approx(objectives[1], rel=1e-9)

@@ -219,6 +219,19 @@ def storage_may_bind(inst: Instance, region_names: list[str], jobs) -> np.ndarra
     return worst > capacity
 
 
+def _prune(cand: dict, horizon_hours: float, width: int, storage_counts: np.ndarray) -> dict:
+    """The candidates no other of the same (region, accelerator) dominates in (GPUs, charged GPU-hours, storage);
+    storage only in regions where `storage_counts` is True."""
+    keep = np.zeros(len(cand["job"]), dtype=bool)
+    key = cand["region"] * width + cand["accel"]
+    charged_hours = (cand["gpus"] * np.minimum(cand["wall_hours"], horizon_hours)).astype(float)
+    for k in np.unique(key):
+        sel = np.flatnonzero(key == k)
+        storage = cand["storage_gb_s"][sel] if storage_counts[k // width] else np.zeros(len(sel))
+        keep[sel[pareto_mask(cand["gpus"][sel].astype(float), charged_hours[sel], storage)]] = True
+    return {k: v[keep] for k, v in cand.items()}
+
+
 def enumerate_training(inst: Instance) -> TrainingCandidates:
     """Every pruned training candidate of every job of `inst`, as one table."""
     job_names = list(inst.training)
@@ -227,23 +240,22 @@ def enumerate_training(inst: Instance) -> TrainingCandidates:
     tables = {"job": {j: i for i, j in enumerate(job_names)}, "region": {r: i for i, r in enumerate(region_names)},
               "accel": {a: i for i, a in enumerate(accel_names)}}
     stats: dict[str, dict] = {}
-    merged: dict[str, dict] = {}
+    width = len(accel_names)
+    # pass 1: each job pruned at once with storage in the test (memory stays one job's table at a time)
+    kept: dict[str, dict] = {}
     for jname in job_names:
         pieces = _job_candidates(inst, jname, tables, stats)
         if pieces:
-            merged[jname] = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
-    tight = storage_may_bind(inst, region_names, merged.values())
+            cand = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+            kept[jname] = _prune(cand, inst.horizon_hours, width, np.ones(len(region_names), dtype=bool))
+    # pass 2: where storage cannot bind even at every job's hungriest kept candidate, it leaves the test; the 2D
+    # front of the 3D front is the 2D front of all candidates, so this is exact
+    tight = storage_may_bind(inst, region_names, kept.values())
     parts: list[dict] = []
-    for jname, cand in merged.items():
-        keep = np.zeros(len(cand["job"]), dtype=bool)
-        key = cand["region"] * len(accel_names) + cand["accel"]
-        charged_hours = cand["gpus"] * np.minimum(cand["wall_hours"], inst.horizon_hours)
-        for k in np.unique(key):
-            sel = np.flatnonzero(key == k)
-            storage = cand["storage_gb_s"][sel] if tight[k // len(accel_names)] else np.zeros(len(sel))
-            keep[sel[pareto_mask(cand["gpus"][sel].astype(float), charged_hours[sel].astype(float), storage)]] = True
-        stats[jname]["kept"] = int(keep.sum())
-        parts.append({k: v[keep] for k, v in cand.items()})
+    for jname, cand in kept.items():
+        cand = _prune(cand, inst.horizon_hours, width, tight)
+        stats[jname]["kept"] = len(cand["job"])
+        parts.append(cand)
     fields = TrainingCandidates.__dataclass_fields__
     columns = {k: (np.concatenate([p[k] for p in parts]) if parts else np.zeros(0))
                for k in fields if k not in ("job_names", "region_names", "accel_names", "stats")}
