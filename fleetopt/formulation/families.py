@@ -82,17 +82,30 @@ def add_train_choice(form, tc: TrainingCandidates, w_usd, w_t):
                          cost=w_usd * tc.cost_usd + w_t * tc.carbon_t)
 
 
+def route_demand(sc: ServingCandidates) -> np.ndarray:
+    """Per route: the demand of its (service, population)."""
+    demand = {(int(s), int(u)): d for s, u, d in zip(sc.demand_service, sc.demand_population, sc.demand_rps)}
+    services = sc.service[sc.route_option]
+    return np.array([demand.get((int(s), int(u)), 0.0) for s, u in zip(services, sc.route_population)])
+
+
 def add_replicas(form, inst: Instance, sc: ServingCandidates, w_usd, w_t):
     keys = [option_key(sc, o) for o in range(len(sc))]
     stock = np.array([inst.regions[sc.region_names[r]].gpus[sc.accel_names[a]].count
                       for r, a in zip(sc.region, sc.accel)], dtype=float)
-    return form.add_vars("replicas", keys, lb=0, ub=np.floor(stock / sc.gpus_per_replica), integer=True,
+    # never more replicas than it takes to carry all the demand the option can reach (they cost, so the bound is
+    # valid); a tight bound lets presolve and branching work on a small range
+    load = route_demand(sc) * (1.0 + sc.headroom[sc.service[sc.route_option]]) / sc.route_capacity_rps
+    needed = np.zeros(len(sc))
+    np.add.at(needed, sc.route_option, load)
+    ub = np.minimum(np.floor(stock / sc.gpus_per_replica), np.ceil(needed - 1e-9))
+    return form.add_vars("replicas", keys, lb=0, ub=ub, integer=True,
                          cost=w_usd * sc.cost_usd_per_replica + w_t * sc.carbon_t_per_replica)
 
 
 def add_flow(form, sc: ServingCandidates):
     keys = [option_key(sc, o) + (sc.population_names[u],) for o, u in zip(sc.route_option, sc.route_population)]
-    return form.add_vars("flow", keys, lb=0)
+    return form.add_vars("flow", keys, lb=0, ub=route_demand(sc))
 
 
 def option_key(sc: ServingCandidates, o: int) -> tuple:

@@ -5,7 +5,7 @@ broadcast shape.
 """
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtri  # the normal quantile, without importing all of scipy.stats
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -17,7 +17,7 @@ def samples_to_detect_gap(min_gap, confidence, p=0.5):
     Source: Cochran 1977, Sampling Techniques, ch. 4 (sample size for proportions).
     """
     confidence = np.asarray(confidence, dtype=float)
-    z = norm.ppf(0.5 + confidence / 2.0)
+    z = ndtri(0.5 + np.asarray(confidence, dtype=float) / 2.0)
     p = np.asarray(p, dtype=float)
     n = z**2 * p * (1.0 - p) / np.asarray(min_gap, dtype=float) ** 2
     # Round-off guard: z = 1.96 gives exactly 2401 up to the last bit, which must not become 2402.
