@@ -59,8 +59,9 @@ def _solve_settings(backend, time_limit, gap, threads, seed):
 
 
 def whatif(instance: Path = typer.Argument(..., help="instance file (YAML or JSON)"),
-           set_: list[str] = typer.Option(..., "--set", help="PATH=VALUES: a comma list (20,40), a range FROM:TO:COUNT, "
-                                          "a factor on the base value (x2, xFROM:TO:COUNT); repeat for more factors"),
+           set_: list[str] = typer.Option(..., "--set", help="PATH=VALUES: a comma list (20,40), a range "
+                                          "FROM:TO:COUNT, a factor on the base value (x2, xFROM:TO:COUNT); repeat "
+                                          "for more factors"),
            mode: str = typer.Option("grid", help="grid (every combination) | one-at-a-time (oat)"),
            output: Path | None = typer.Option(None, "-o", "--output", help="results file: .csv, .parquet or "
                                               ".jsonl (default: whatif-INSTANCE-HASH.csv); re-run to resume"),

@@ -64,7 +64,7 @@ def monitoring_requirements(inst: Instance, sc: ServingCandidates) -> Monitoring
             shares = np.array([pop.groups[g] for g in names])
             samples = samples_to_detect_gap(mon.min_detectable_gap, mon.confidence) * np.ones(len(names))
             need = float(np.sum(evaluator_gpus(samples, mon.evaluator_gpu_s_per_sample, mon.window_hours)))
-            for r, rname in enumerate(sc.region_names):
+            for r in range(len(sc.region_names)):
                 if (s, u, r) not in routed:
                     continue
                 pipe = pipes.setdefault((s, r), len(pipes))
@@ -74,7 +74,7 @@ def monitoring_requirements(inst: Instance, sc: ServingCandidates) -> Monitoring
     pipe_keys = sorted(pipes, key=pipes.get)
     hours = inst.horizon_hours
     accel, usd, mw, tons = [], [], [], []
-    for s, r in pipe_keys:
+    for _, r in pipe_keys:
         region = inst.regions[sc.region_names[r]]
         stocked = [(g.usd_per_hour, a) for a, g in region.gpus.items() if g.count > 0]
         price, aname = min(stocked)

@@ -34,12 +34,11 @@ Modelling choices (the physics lives in fleetopt/physics; this module lays it ov
 
 from __future__ import annotations
 
-from collections import defaultdict
 
-from dataclasses import replace
 
 import numpy as np
 
+from fleetopt.candidates.routes import SLO_QUANTILE, route_dominance_mask, routes_for, take_options
 from fleetopt.candidates.tables import ServingCandidates
 from fleetopt.io.schema import (
     Accelerator,
@@ -51,7 +50,7 @@ from fleetopt.io.schema import (
     ServingService,
     TransformerCard,
 )
-from fleetopt.physics import energy, queueing, serving
+from fleetopt.physics import energy, serving
 from fleetopt.physics.serving import HBM_BANDWIDTH_EFFICIENCY, PREFILL_FLOPS_EFFICIENCY
 from fleetopt.physics.tails import per_shard_quantile
 from fleetopt.physics.training_flops import dense_param_count
@@ -59,7 +58,6 @@ from fleetopt.physics.training_flops import dense_param_count
 TP_DEGREES = np.array([1, 2, 4, 8])
 BATCH_LADDER = np.array([1, 4, 16, 64, 256])
 PRECISIONS = np.array(["bf16", "fp8"])  # index = the table's precision code
-SLO_QUANTILE = 0.99
 DLRM_BYTES_PER_VALUE = 4  # fp32 embedding rows on the wire
 HBM_USABLE_FRACTION = 0.9  # as in serving.max_batch_that_fits
 
@@ -272,7 +270,7 @@ def enumerate_serving(inst: Instance, prune: bool = True) -> ServingCandidates:
     for k in ("tp", "precision", "batch", "gpus", "service", "region", "accel"):
         opt[k] = opt[k].astype(np.int64)
 
-    routes, demand, unroutable = _routes(inst, opt, population_names, fastest_s, fastest_accel)
+    routes, demand, unroutable = routes_for(inst, opt, population_names, fastest_s, fastest_accel)
     table = ServingCandidates(
         service_names=service_names, region_names=region_names, accel_names=accel_names,
         population_names=population_names,
@@ -288,116 +286,3 @@ def enumerate_serving(inst: Instance, prune: bool = True) -> ServingCandidates:
         headroom=np.array([svc.headroom for svc in inst.serving.values()], dtype=float),
         unroutable=unroutable)
     return take_options(table, route_dominance_mask(table)) if prune else table
-
-
-def _routes(inst, opt, population_names, fastest_s, fastest_accel):
-    """Routes (option, population) that meet residency and the p99 SLO; demand pairs; unroutable pairs."""
-    routes = defaultdict(list)
-    demand = defaultdict(list)
-    unroutable: list[tuple[str, str, str]] = []
-    datacenter = np.array([reg.kind == "datacenter" for reg in inst.regions.values()])
-    jurisdiction = np.array([reg.jurisdiction for reg in inst.regions.values()])
-    for s, (sname, svc) in enumerate(inst.serving.items()):
-        mine = np.flatnonzero(opt["service"] == s)
-        for pname, rps in svc.demand_rps.items():
-            if rps <= 0:
-                continue
-            if pname not in inst.populations:
-                unroutable.append((sname, pname, f"population '{pname}' is not defined"))
-                continue
-            u = population_names.index(pname)
-            demand["service"].append(s)
-            demand["population"].append(u)
-            demand["rps"].append(rps)
-            pop = inst.populations[pname]
-            rtt_by_region = np.array([pop.rtt_ms.get(r, np.nan) for r in inst.regions], dtype=float)
-            allowed = datacenter & ~np.isnan(rtt_by_region)
-            if pop.allowed_jurisdictions is not None:
-                allowed &= np.isin(jurisdiction, pop.allowed_jurisdictions)
-            rtt = rtt_by_region[opt["region"][mine]]
-            budget = queueing.latency_budget_s(svc.slo_p99_ms, np.nan_to_num(rtt), opt["prefill_s"][mine],
-                                               opt["decode_s"][mine])
-            capacity = queueing.replica_capacity_rps(opt["shard_rate_rps"][mine], budget, SLO_QUANTILE,
-                                                     opt["fanout"][mine]) * opt["group_scale"][mine]
-            ok = allowed[opt["region"][mine]] & (budget > 0) & (capacity > 0)
-            if ok.any():
-                routes["option"].append(mine[ok])
-                routes["population"].append(np.full(int(ok.sum()), u))
-                routes["capacity"].append(capacity[ok])
-                routes["rtt"].append(rtt[ok])
-            else:
-                unroutable.append((sname, pname, unroutable_reason(inst, sname, pname, allowed, rtt_by_region,
-                                                                   fastest_s[s], fastest_accel[s])))
-    out = {k: np.concatenate(routes[k]) if routes[k] else np.zeros(0) for k in ("option", "population",
-                                                                                 "capacity", "rtt")}
-    out["option"] = out["option"].astype(np.int64)
-    out["population"] = out["population"].astype(np.int64)
-    demand_arrays = {"service": np.array(demand["service"], dtype=np.int64),
-                     "population": np.array(demand["population"], dtype=np.int64),
-                     "rps": np.array(demand["rps"], dtype=float)}
-    return out, demand_arrays, unroutable
-
-
-def unroutable_reason(inst: Instance, sname: str, pname: str, allowed, rtt_by_region, fastest_s,
-                      fastest_accel) -> str:
-    """Why a (service, population) pair has no route, in a planner's words.
-
-    `fastest_s[r]` is the least service time plus zero-load p99 queueing of the service in region r (inf when
-    nothing fits there, fastest_accel -1 when nothing is stocked): a route exists only where RTT + it < SLO.
-    """
-    svc, pop = inst.serving[sname], inst.populations[pname]
-    region_names, accel_names = list(inst.regions), list(inst.accelerators)
-    where = (f"its allowed jurisdictions ({', '.join(pop.allowed_jurisdictions)})"
-             if pop.allowed_jurisdictions is not None else "its rtt_ms")
-    if not (fastest_accel >= 0).any():
-        only = f" (allowed: {', '.join(svc.allowed_accelerators)})" if svc.allowed_accelerators else ""
-        return f"no datacenter region stocks an accelerator the service may use{only}"
-    if not np.isfinite(fastest_s).any():
-        return (f"no accelerator fits the model '{svc.model}': its weights and one request's KV cache exceed "
-                "the HBM of a node on every stocked accelerator it may use")
-    if not allowed.any():
-        return f"no datacenter region in {where} has an RTT from it"
-    total_ms = np.where(allowed, np.nan_to_num(rtt_by_region) + fastest_s * 1e3, np.inf)
-    if not np.isfinite(total_ms).any():
-        names = ", ".join(r for r, ok in zip(region_names, allowed) if ok)
-        return f"no region in {where} ({names}) stocks an accelerator that fits the model '{svc.model}'"
-    r = int(np.argmin(total_ms))
-    return (f"every region's RTT + service time exceeds the SLO of {svc.slo_p99_ms:g} ms (best: "
-            f"{total_ms[r]:.0f} ms, {region_names[r]} on {accel_names[fastest_accel[r]]})")
-
-
-def route_dominance_mask(sc: ServingCandidates) -> np.ndarray:
-    """True for options worth offering: some route exists, and no option of the same (service, region,
-    accelerator) has no more GPUs per replica and at least the capacity on every population's route.
-
-    Exact: within one region and accelerator cost, power and carbon scale with GPUs, so swapping each replica of a
-    dominated option for one of its dominator is feasible and no worse.
-    """
-    n, p = len(sc), len(sc.population_names)
-    cap = np.zeros((n, p))
-    cap[sc.route_option, sc.route_population] = sc.route_capacity_rps
-    keep = cap.any(axis=1)
-    group = (sc.service * len(sc.region_names) + sc.region) * len(sc.accel_names) + sc.accel
-    for g in np.unique(group):
-        idx = np.flatnonzero((group == g) & keep)
-        gpus, c = sc.gpus_per_replica[idx].astype(float), cap[idx]
-        as_good = (gpus[:, None] <= gpus[None, :]) & np.all(c[:, None, :] >= c[None, :, :], axis=2)
-        better = (gpus[:, None] < gpus[None, :]) | np.any(c[:, None, :] > c[None, :, :], axis=2)
-        order = np.arange(len(idx))
-        twin = as_good & ~better & (order[:, None] < order[None, :])   # of identical options keep the first
-        keep[idx[(as_good & better | twin).any(axis=0)]] = False
-    return keep
-
-
-def take_options(sc: ServingCandidates, keep: np.ndarray) -> ServingCandidates:
-    """The table restricted to the kept options, their routes renumbered."""
-    new_index = np.cumsum(keep) - 1
-    route_keep = keep[sc.route_option]
-    per_option = ("service", "region", "accel", "tp", "precision", "batch", "gpus_per_replica",
-                  "power_mw_per_replica", "energy_kwh_per_replica", "carbon_t_per_replica",
-                  "cost_usd_per_replica", "service_rate_rps", "prefill_s", "decode_s")
-    per_route = ("route_population", "route_capacity_rps", "route_rtt_ms")
-    changes = {k: getattr(sc, k)[keep] for k in per_option}
-    changes |= {k: getattr(sc, k)[route_keep] for k in per_route}
-    changes["route_option"] = new_index[sc.route_option[route_keep]]
-    return replace(sc, **changes)

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from fleetopt.api import Problem
-from fleetopt.candidates.serving import DLRM_BYTES_PER_VALUE, SLO_QUANTILE, transformer_params
+from fleetopt.candidates.routes import SLO_QUANTILE
+from fleetopt.candidates.serving import DLRM_BYTES_PER_VALUE, transformer_params
 from fleetopt.candidates.training import CHECKPOINT_BYTES_PER_PARAM
 from fleetopt.explain.model import C3Terms, JobExplanation, RouteLatency
 from fleetopt.io.schema import DlrmCard, TransformerCard
