@@ -49,8 +49,8 @@ def main() -> None:
 
     cold = runs["cold sequential"][0]
     ref = runs["cold sequential"][1]["objective"].to_numpy(float)
-    print(f"\ninstance: {default_instance()} (sha256 {base.digest[:12]}), budgets {args.budgets} t, mip_rel_gap {args.gap}, "
-          f"threads 1 per solve, {cpus} CPUs, {platform.processor() or platform.machine()}")
+    print(f"\ninstance: {default_instance()} (sha256 {base.digest[:12]}), budgets {args.budgets} t, "
+          f"mip_rel_gap {args.gap}, threads 1 per solve, {cpus} CPUs, {platform.processor() or platform.machine()}")
     print("| run | wall time | vs cold sequential | mean solve (worker) | max objective difference |")
     print("|---|---:|---:|---:|---:|")
     record = {"instance_sha256": base.digest, "budgets": args.budgets, "gap": args.gap, "cpus": cpus, "runs": {}}
