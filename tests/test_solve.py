@@ -15,7 +15,7 @@ import fleetopt
 from fleetopt.cli import app
 from fleetopt.paths import shipped_dir
 from fleetopt.plan import Plan
-from helpers import solve_and_verify
+from helpers import assert_verified, solve_and_verify
 
 INSTANCES = sorted(shipped_dir("instances").glob("*.yaml"))
 INFEASIBLE = sorted((shipped_dir("instances") / "infeasible").glob("*.yaml"))
@@ -145,3 +145,20 @@ def test_population_whose_slo_cannot_be_met_is_named(tmp_path):
     [entry] = plan["unroutable"]
     assert (entry["service"], entry["population"]) == ("chat", "mars-users")
     assert "SLO" in entry["reason"]
+
+
+def test_watchdog_cancels_a_run_that_overruns_its_time_limit(monkeypatch):
+    """HiGHS does not poll its time limit everywhere; the backend's watchdog cancels the run and the best plan
+    found so far comes back with its gap (here the watchdog is set to fire long before the limit)."""
+    from fleetopt.api import build_problem, options_for, solve_problem
+    from fleetopt.backends import highs
+
+    monkeypatch.setattr(highs, "watchdog_s", lambda limit: 0.5)
+    inst = fleetopt.load_instance(shipped_dir("instances") / "global-fleet.yaml")
+    backend, options = options_for(inst, time_limit_s=3600.0)
+    plan, result = solve_problem(build_problem(inst), backend, options)
+    assert "watchdog" in result.detail
+    assert plan.status in ("feasible", "no_plan_in_time")
+    if plan.status == "feasible":
+        assert plan.gap > 0
+        assert_verified(inst, plan)
