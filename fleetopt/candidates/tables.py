@@ -6,19 +6,9 @@ can be tested alone: physics -> candidates -> formulation -> backend.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
-
-
-def _take(obj, mask):
-    """A copy of a table with only the rows selected by `mask` (bool array or indices)."""
-    out = {}
-    n = len(obj)
-    for f in fields(obj):
-        value = getattr(obj, f.name)
-        out[f.name] = value[mask] if isinstance(value, np.ndarray) and value.shape[:1] == (n,) else value
-    return type(obj)(**out)
 
 
 @dataclass
@@ -62,8 +52,6 @@ class TrainingCandidates:
     def __len__(self) -> int:
         return int(self.job.shape[0])
 
-    def take(self, mask) -> TrainingCandidates:
-        return _take(self, mask)
 
 
 @dataclass

@@ -131,12 +131,6 @@ class Formulation:
                 return f, row - f.start
         raise IndexError(row)
 
-    def block_of_col(self, col: int) -> tuple[VarBlock, int]:
-        for b in self.blocks.values():
-            if b.start <= col < b.start + b.size:
-                return b, col - b.start
-        raise IndexError(col)
-
     def summary(self) -> dict:
         return {"columns": self.n_cols, "rows": self.n_rows, "nonzeros": int(self.matrix().nnz),
                 "blocks": {b.name: b.size for b in self.blocks.values()},
