@@ -91,3 +91,9 @@ class ServingCandidates:
 
     def __len__(self) -> int:
         return int(self.service.shape[0])
+
+    def demand_of(self, services: np.ndarray, populations: np.ndarray) -> np.ndarray:
+        """The demand (requests/s) of each (service, population) pair given as parallel index arrays; 0 where
+        the pair has none."""
+        table = {(int(s), int(u)): d for s, u, d in zip(self.demand_service, self.demand_population, self.demand_rps)}
+        return np.array([table.get((int(s), int(u)), 0.0) for s, u in zip(services, populations)], dtype=float)

@@ -84,9 +84,7 @@ def add_train_choice(form, tc: TrainingCandidates, w_usd, w_t):
 
 def route_demand(sc: ServingCandidates) -> np.ndarray:
     """Per route: the demand of its (service, population)."""
-    demand = {(int(s), int(u)): d for s, u, d in zip(sc.demand_service, sc.demand_population, sc.demand_rps)}
-    services = sc.service[sc.route_option]
-    return np.array([demand.get((int(s), int(u)), 0.0) for s, u in zip(services, sc.route_population)])
+    return sc.demand_of(sc.service[sc.route_option], sc.route_population)
 
 
 def add_replicas(form, inst: Instance, sc: ServingCandidates, w_usd, w_t):

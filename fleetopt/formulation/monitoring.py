@@ -44,8 +44,7 @@ def add_monitoring_families(form, sc: ServingCandidates, mon: MonitoringTable, f
     keys = z.keys
     n = len(mon)
     t_of_route, routes = _routes_of_triples(sc, mon)
-    demand = {(int(s), int(u)): d for s, u, d in zip(sc.demand_service, sc.demand_population, sc.demand_rps)}
-    d = np.array([demand.get((int(s), int(u)), 0.0) for s, u in zip(mon.service, mon.population)])
+    d = sc.demand_of(mon.service, mon.population)
     form.add_rows("monitoring_traffic", keys, np.concatenate([t_of_route, np.arange(n)]),
                   np.concatenate([f.cols[routes], z.cols]), np.concatenate([np.ones(len(routes)), -d]),
                   upper=0.0, units="requests/s",
