@@ -18,6 +18,7 @@ from fleetopt.candidates.monitoring import MonitoringTable, monitoring_requireme
 from fleetopt.candidates.serving import enumerate_serving
 from fleetopt.candidates.tables import ServingCandidates, TrainingCandidates
 from fleetopt.candidates.training import enumerate_training
+from fleetopt.decompose import Backend, default_workers, solve_by_parts
 from fleetopt.extract import binding_rows, monitoring_decisions, serving_decisions, totals, training_decisions
 from fleetopt.formulation.families import build
 from fleetopt.formulation.model import Formulation
@@ -56,7 +57,7 @@ class Problem:
 
 def options_for(inst: Instance, *, backend: str | None = None, time_limit_s: float | None = None,
                 mip_rel_gap: float | None = None, threads: int | None = None, seed: int | None = None,
-                verbose: bool = False) -> tuple[str, SolveOptions]:
+                decompose: bool | None = None, verbose: bool = False) -> tuple[str, SolveOptions]:
     """The backend name and options: what the caller gave, else the instance's `solver:` block."""
     cfg = inst.solver
 
@@ -65,7 +66,8 @@ def options_for(inst: Instance, *, backend: str | None = None, time_limit_s: flo
 
     return pick(backend, cfg.backend), SolveOptions(
         time_limit_s=pick(time_limit_s, cfg.time_limit_s), mip_rel_gap=pick(mip_rel_gap, cfg.mip_rel_gap),
-        threads=pick(threads, cfg.threads), seed=pick(seed, cfg.seed), verbose=verbose)
+        threads=pick(threads, cfg.threads), seed=pick(seed, cfg.seed), decompose=pick(decompose, cfg.decompose),
+        verbose=verbose)
 
 
 def build_problem(inst: Instance) -> Problem:
@@ -93,7 +95,13 @@ def run_backend(name: str, form: Formulation, options: SolveOptions) -> SolveRes
         from fleetopt.backends import ortools_backend as backend
     else:
         raise ValueError(f"unknown backend '{name}'; expected one of {', '.join(BACKENDS)}")
-    return backend.solve(form, options)
+    if not options.decompose:
+        return backend.solve(form, options)
+    # HiGHS releases the GIL while it solves, so parts run in threads; Pyomo and MathOpt models are built in
+    # Python and are not known to be thread-safe. Pyomo's solvers may not take an absolute gap or node limit.
+    parts = Backend(backend.solve, budgets=name != "pyomo",
+                    workers=default_workers(options.threads) if name == "highs" else 1)
+    return solve_by_parts(form, parts, options)
 
 
 def solve_problem(problem: Problem, backend: str, options: SolveOptions) -> tuple[Plan, SolveResult | None]:
@@ -105,7 +113,7 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions) -> tupl
         instance=inst.name, instance_file=inst.source, input_sha256=inst.digest, fleetopt_version=fleetopt_version(),
         solver=backend, solver_version="",
         options={"time_limit_s": options.time_limit_s, "mip_rel_gap": options.mip_rel_gap,
-                 "threads": options.threads, "seed": options.seed},
+                 "threads": options.threads, "seed": options.seed, "decompose": options.decompose},
         model_size=form.summary(), timing_s=timing)
     stats = {j: dict(v) for j, v in tc.stats.items()}
     unroutable = [{"service": s, "population": u, "reason": why} for s, u, why in sc.unroutable]
@@ -118,6 +126,7 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions) -> tupl
     result = run_backend(backend, form, options)
     timing["solve"] = time.perf_counter() - t0
     provenance.solver_version = result.solver_version
+    provenance.decomposition = result.decomposition
     plan = Plan(status=result.status, detail=result.detail, objective_name=form.objective_name,
                 objective=result.objective, bound=result.bound, gap=result.gap, candidates=stats,
                 provenance=provenance)
@@ -135,9 +144,9 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions) -> tupl
 
 def solve_instance(inst: Instance, *, backend: str | None = None, time_limit_s: float | None = None,
                    mip_rel_gap: float | None = None, threads: int | None = None, seed: int | None = None,
-                   verbose: bool = False) -> Plan:
+                   decompose: bool | None = None, verbose: bool = False) -> Plan:
     """Plan the fleet of `inst`. Options left as None come from the instance's `solver:` block."""
     name, options = options_for(inst, backend=backend, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
-                                threads=threads, seed=seed, verbose=verbose)
+                                threads=threads, seed=seed, decompose=decompose, verbose=verbose)
     plan, _ = solve_problem(build_problem(inst), name, options)
     return plan

@@ -75,6 +75,8 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
           time_limit: float | None = typer.Option(None, "--time-limit", help="seconds"),
           gap: float | None = typer.Option(None, "--gap", help="relative MIP gap"),
           threads: int | None = typer.Option(None, help="solver threads (0 = solver default)"),
+          decompose: bool | None = typer.Option(None, "--decompose/--no-decompose",
+                                                help="solve independent jobs and services apart (default: on)"),
           output: Path | None = typer.Option(None, "-o", "--output", help="write the plan as JSON"),
           report: Path | None = typer.Option(None, "--report", help="write a Markdown report (and its plot)"),
           models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use"),
@@ -91,7 +93,8 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
     try:
         inst = load_instance(_instance_path(instance), trusted_dirs=models_dir)
         _print_warnings(inst)
-        name, options = options_for(inst, backend=backend, time_limit_s=time_limit, mip_rel_gap=gap, threads=threads)
+        name, options = options_for(inst, backend=backend, time_limit_s=time_limit, mip_rel_gap=gap, threads=threads,
+                                    decompose=decompose)
         problem = build_problem(inst)
         plan, result = solve_problem(problem, name, options)
     except InputError as err:

@@ -138,6 +138,7 @@ class Provenance(BaseModel):
     solver_version: str
     options: dict
     model_size: dict
+    decomposition: dict | None = None   # parts solved apart, rounds, shared rows kept (fleetopt/decompose.py)
     timing_s: dict[str, float] = Field(default_factory=dict)
 
 

@@ -56,6 +56,10 @@ def new_highs(options: SolveOptions):
     h.setOptionValue("time_limit", float(options.time_limit_s))
     h.setOptionValue("mip_rel_gap", float(options.mip_rel_gap))
     h.setOptionValue("random_seed", int(options.seed))
+    if options.mip_abs_gap > 0:
+        h.setOptionValue("mip_abs_gap", float(options.mip_abs_gap))
+    if options.node_limit > 0:
+        h.setOptionValue("mip_max_nodes", int(options.node_limit))
     global _POOL_THREADS
     if _POOL_THREADS is None:
         _POOL_THREADS = int(options.threads)

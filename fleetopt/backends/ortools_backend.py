@@ -59,6 +59,10 @@ def solve_parameters(options: SolveOptions, kind_of):
     params = mathopt.SolveParameters(time_limit=datetime.timedelta(seconds=float(options.time_limit_s)),
                                      relative_gap_tolerance=float(options.mip_rel_gap),
                                      random_seed=int(options.seed), enable_output=bool(options.verbose))
+    if options.mip_abs_gap > 0:
+        params.absolute_gap_tolerance = float(options.mip_abs_gap)
+    if options.node_limit > 0:
+        params.node_limit = int(options.node_limit)
     if options.threads and kind_of == mathopt.SolverType.HIGHS:
         # MathOpt refuses the generic `threads` for HiGHS (a process-wide option there); HiGHS's own takes it
         params.highs.int_options["threads"] = int(options.threads)

@@ -11,12 +11,15 @@ import numpy as np
 class SolveOptions:
     time_limit_s: float = 60.0
     mip_rel_gap: float = 1e-4
+    mip_abs_gap: float = 0.0          # stop once objective - bound is within this (0: only the relative gap)
+    node_limit: int = 0               # stop after this many branch-and-bound nodes (0: no limit)
     threads: int = 0
     seed: int = 0
     verbose: bool = False
     start: np.ndarray | None = None   # a warm start (column values), where the backend takes one
     pyomo_solver: str = "highs"       # backend="pyomo": any Pyomo solver name (pyomo.contrib.solver or legacy)
     ortools_solver: str = "highs"     # backend="ortools": a MathOpt SolverType name, "highs" or "gscip"
+    decompose: bool = True            # solve independent jobs and services apart (fleetopt/decompose.py)
 
 
 @dataclass
@@ -30,3 +33,4 @@ class SolveResult:
     solver_version: str
     detail: str = ""
     solve_s: float = 0.0
+    decomposition: dict | None = None   # parts, rounds and the shared rows kept (fleetopt/decompose.py)

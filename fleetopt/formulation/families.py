@@ -169,7 +169,7 @@ def add_inventory(form, inst: Instance, use: Usage):
     rows = np.array([row_of.get((names[r], a), -1) for r, a in zip(use.region, use.accel)], dtype=np.int64)
     keep = rows >= 0
     form.add_rows("inventory", pairs, rows[keep], use.cols[keep], use.gpus[keep],
-                  upper=[inst.regions[r].gpus[a].count for r, a in pairs], units="GPUs",
+                  upper=[inst.regions[r].gpus[a].count for r, a in pairs], units="GPUs", shared=True,
                   meaning="GPUs held by training, serving and evaluators within the region's stock")
 
 
@@ -180,7 +180,7 @@ def add_power_cap(form, inst: Instance, use: Usage):
     rows = np.array([row_of.get(int(r), -1) for r in use.region], dtype=np.int64)
     keep = rows >= 0
     form.add_rows("power_cap", [(r,) for r in capped], rows[keep], use.cols[keep], use.mw[keep],
-                  upper=[inst.regions[r].power_cap_mw for r in capped], units="MW",
+                  upper=[inst.regions[r].power_cap_mw for r in capped], units="MW", shared=True,
                   meaning="facility power (GPUs x TDP x PUE) within the region's cap")
 
 
@@ -189,7 +189,7 @@ def add_storage_bw(form, inst: Instance, tc: TrainingCandidates, x):
     row_of = {r: i for i, r in enumerate(regions)}
     rows = np.array([row_of[tc.region_names[r]] for r in tc.region], dtype=np.int64)
     form.add_rows("storage_bw", [(r,) for r in regions], rows, x.cols, tc.storage_gb_s,
-                  upper=[inst.regions[r].storage_gb_s for r in regions], units="GB/s",
+                  upper=[inst.regions[r].storage_gb_s for r in regions], units="GB/s", shared=True,
                   meaning="checkpoint writes and data loading within the region's storage bandwidth")
 
 
@@ -218,7 +218,7 @@ def add_link_bw(form, inst: Instance, tc: TrainingCandidates, x):
     cand = np.repeat(movers, counts)
     keys = [(f"{link.a}-{link.b}",) for link in inst.links]
     form.add_rows("link_bw", keys, rows, x.start + cand, tc.transfer_gb[cand] / staging_s,
-                  upper=[link.gb_s for link in inst.links], units="GB/s",
+                  upper=[link.gb_s for link in inst.links], units="GB/s", shared=True,
                   meaning="datasets staged over the link within the staging window fit its bandwidth")
 
 
@@ -227,5 +227,5 @@ def add_carbon_budget(form, inst: Instance, use: Usage):
     if budget is None:
         return
     form.add_rows("carbon_budget", [("fleet",)], np.zeros(len(use.cols), dtype=np.int64), use.cols, use.carbon_t,
-                  upper=budget, units="t CO2e",
+                  upper=budget, units="t CO2e", shared=True,
                   meaning="operational and embodied emissions over the horizon within the budget")

@@ -51,6 +51,8 @@ class RowFamily:
     upper: np.ndarray
     units: str            # what the row measures, e.g. "MW"
     meaning: str          # one line, for reports
+    shared: bool = False  # a fleet resource many decisions draw on (power, stock, carbon): the rows that join
+                          # otherwise independent jobs and services, so a solve may add them lazily
 
     @property
     def size(self) -> int:
@@ -73,14 +75,14 @@ class Formulation:
         return block
 
     def add_rows(self, name: str, keys: list[tuple], rows, cols, vals, *, lower=-INF, upper=INF,
-                 units: str = "", meaning: str = "") -> RowFamily:
+                 units: str = "", meaning: str = "", shared: bool = False) -> RowFamily:
         """Add a family: nonzeros (rows local to the family, global cols) and bounds per row."""
         n = len(keys)
         rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
         vals = np.asarray(vals, dtype=float)
         keep = vals != 0.0
         fam = RowFamily(name, list(keys), self.n_rows, rows[keep], cols[keep], vals[keep],
-                        _full(lower, n), _full(upper, n), units, meaning)
+                        _full(lower, n), _full(upper, n), units, meaning, shared)
         self.families[name] = fam
         self.n_rows += n
         return fam

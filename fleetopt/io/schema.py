@@ -220,6 +220,7 @@ class SolverOptions(Strict):
     mip_rel_gap: Annotated[float, Field(ge=0, lt=1)] = 1e-4
     threads: NonNegativeInt = 0
     seed: NonNegativeInt = 0
+    decompose: bool = Field(True, description="solve jobs and services that no binding shared row joins apart")
 
 
 class Instance(Strict):

@@ -1,0 +1,110 @@
+"""Independent parts of a formulation.
+
+Jobs and services are joined only through the shared families (stock, power, storage, links, carbon). Left out,
+the model falls apart into one small MILP per job and per service; `components` labels the columns of each part
+and `split` writes each part as a Formulation of its own, with the block and family names and keys of the whole,
+so any backend solves it. Which shared rows to keep is the caller's choice (fleetopt/decompose.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from fleetopt.formulation.model import Formulation
+
+
+@dataclass
+class Part:
+    form: Formulation
+    cols: np.ndarray   # global column of each of its columns, ascending
+    rows: np.ndarray   # global row of each of its rows, ascending
+
+
+def shared_rows(form: Formulation) -> np.ndarray:
+    """Per row: does it belong to a shared family?"""
+    out = np.zeros(form.n_rows, dtype=bool)
+    for f in form.families.values():
+        out[f.start:f.start + f.size] = f.shared
+    return out
+
+
+def relaxed(form: Formulation) -> Formulation:
+    """The same model with every integer column continuous (its LP relaxation)."""
+    out = Formulation(dict(form.blocks), dict(form.families), form.objective_name, form.n_cols, form.n_rows)
+    for name, b in form.blocks.items():
+        if b.integer:
+            out.blocks[name] = type(b)(b.name, b.keys, b.start, b.lb, b.ub, b.cost, False)
+    return out
+
+
+def components(form: Formulation, kept_rows: np.ndarray) -> np.ndarray:
+    """Label each column with its part: columns are joined when a kept row has both. Labels count from 0 in the
+    order of each part's first column."""
+    a = form.matrix().tocoo()
+    on = kept_rows[a.row]
+    n = form.n_cols
+    # the bipartite graph of columns and kept rows (a column-by-column product would be dense under a fleet row)
+    graph = sp.coo_matrix((np.ones(int(on.sum())), (a.col[on], n + a.row[on])), shape=(n + form.n_rows,) * 2)
+    _, labels = connected_components(graph, directed=False)
+    _, first, inverse = np.unique(labels[:n], return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[inverse]
+
+
+def split(form: Formulation, col_label: np.ndarray, kept_rows: np.ndarray) -> list[Part]:
+    """One Formulation per label. Kept rows go with their columns (a kept row without any goes with part 0);
+    the rows not kept are left out."""
+    k = int(col_label.max()) + 1 if len(col_label) else 0
+    a = form.matrix().tocoo()
+    row_label = np.full(form.n_rows, -1, dtype=np.int64)
+    row_label[kept_rows] = 0
+    row_label[a.row[kept_rows[a.row]]] = col_label[a.col[kept_rows[a.row]]]
+    col_groups = _groups(col_label, k)
+    row_groups = _groups(row_label, k)
+    nz = np.flatnonzero(row_label[a.row] >= 0)
+    nz = nz[np.argsort(row_label[a.row[nz]], kind="stable")]
+    nz_ptr = np.searchsorted(row_label[a.row[nz]], np.arange(k + 1))
+    local_col = _local_index(col_label, col_groups)
+    local_row = _local_index(row_label, row_groups)
+    return [_part(form, col_groups[i], row_groups[i], nz[nz_ptr[i]:nz_ptr[i + 1]], a, local_col, local_row)
+            for i in range(k)]
+
+
+def _groups(label: np.ndarray, k: int) -> list[np.ndarray]:
+    """Indices with each label 0..k-1, ascending (labels < 0 are left out)."""
+    order = np.argsort(label, kind="stable")
+    ptr = np.searchsorted(label[order], np.arange(k + 1))
+    return [order[ptr[i]:ptr[i + 1]] for i in range(k)]
+
+
+def _local_index(label: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
+    local = np.full(len(label), -1, dtype=np.int64)
+    for g in groups:
+        local[g] = np.arange(len(g))
+    return local
+
+
+def _part(form: Formulation, cols: np.ndarray, rows: np.ndarray, nz: np.ndarray, a, local_col, local_row) -> Part:
+    sub = Formulation(objective_name=form.objective_name)
+    for b in form.blocks.values():
+        lo, hi = np.searchsorted(cols, [b.start, b.start + b.size])
+        if hi > lo:
+            i = cols[lo:hi] - b.start
+            sub.add_vars(b.name, [b.keys[j] for j in i], lb=b.lb[i], ub=b.ub[i], cost=b.cost[i], integer=b.integer)
+    nz_rows = a.row[nz]
+    for f in form.families.values():
+        lo, hi = np.searchsorted(rows, [f.start, f.start + f.size])
+        if hi <= lo:
+            continue
+        i = rows[lo:hi] - f.start
+        mine = nz[(nz_rows >= f.start) & (nz_rows < f.start + f.size)]
+        sub.add_rows(f.name, [f.keys[j] for j in i], local_row[a.row[mine]] - lo, local_col[a.col[mine]],
+                     a.data[mine], lower=f.lower[i], upper=f.upper[i], units=f.units, meaning=f.meaning,
+                     shared=f.shared)
+    return Part(sub, cols, rows)
