@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -169,3 +170,15 @@ def test_global_fleet_keeps_its_binding_carbon_budget_whole():
     plan, result = solve_problem(build_problem(inst), *options_for(inst))
     assert result.decomposition == {"parts": 1, "rounds": 1, "shared_rows_kept": ["carbon_budget[fleet]"]}
     assert_verified(inst, plan)
+
+
+def test_the_cli_turns_parts_off(tmp_path):
+    from typer.testing import CliRunner
+
+    from fleetopt.cli import app
+
+    out = tmp_path / "plan.json"
+    result = CliRunner().invoke(app, ["solve", "instances/archetype-a.yaml", "--no-decompose", "-q", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    provenance = json.loads(out.read_text())["provenance"]
+    assert provenance["options"]["decompose"] is False and provenance["decomposition"] is None
