@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -182,3 +184,19 @@ def test_the_cli_turns_parts_off(tmp_path):
     assert result.exit_code == 0, result.output
     provenance = json.loads(out.read_text())["provenance"]
     assert provenance["options"]["decompose"] is False and provenance["decomposition"] is None
+
+
+def test_parts_in_threads_leave_stdout_working(capfd):
+    """quiet_highs points the process's stdout at /dev/null while it builds a Highs, and parts build theirs in
+    threads: without turns, one thread saves another's /dev/null as the stdout to restore (seen on x10)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)   # threads switch between any two bytecodes: the race shows up every run
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda _: highs.quiet_highs(), range(6000)))
+    finally:
+        sys.setswitchinterval(interval)
+    os.write(1, b"still here\n")   # file descriptor 1 itself, not a Python stream over it
+    assert "still here" in capfd.readouterr().out

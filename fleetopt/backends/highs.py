@@ -34,20 +34,26 @@ def to_lp(form: Formulation, highspy):
 
 def quiet_highs():
     """A Highs object with logging off. highspy 1.16 prints its banner inside the constructor, before any
-    option can be set, so stdout's file descriptor is pointed at /dev/null for the construction only."""
+    option can be set, so stdout's file descriptor is pointed at /dev/null for the construction only. The
+    descriptor is the process's: threads (parts solved in parallel) take turns, or one would save another's
+    /dev/null as the stdout to restore."""
     import highspy
 
-    sys.stdout.flush()
-    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    try:
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
+    with _STDOUT_LOCK:
+        sys.stdout.flush()
+        saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        try:
+            h = highspy.Highs()
+            h.setOptionValue("output_flag", False)
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(devnull)
     return h
+
+
+_STDOUT_LOCK = threading.Lock()
 
 
 def new_highs(options: SolveOptions):
