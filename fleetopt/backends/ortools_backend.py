@@ -11,8 +11,7 @@ import datetime
 
 import numpy as np
 
-from fleetopt.backends.pyomo_backend import relative_gap
-from fleetopt.backends.result import SolveOptions, SolveResult
+from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
 from fleetopt.formulation.model import Formulation
 
 

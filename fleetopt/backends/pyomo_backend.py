@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from fleetopt.backends.result import SolveOptions, SolveResult
+from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
 from fleetopt.formulation.model import Formulation
 
 # Seed option per new-interface solver (time limit, gap and threads are common config fields there).
@@ -162,16 +162,6 @@ def _column_values(cols: list, form: Formulation) -> np.ndarray:
     unset = np.isnan(values)
     values[unset] = np.clip(0.0, lb[unset], ub[unset])
     return values
-
-
-def relative_gap(objective: float | None, bound: float | None) -> float | None:
-    """|objective - bound| / |objective|, 0 when both are equal, inf when only the objective is 0 (as HiGHS)."""
-    if objective is None or bound is None or not math.isfinite(bound):
-        return None if objective is None else math.inf
-    diff = abs(objective - bound)
-    if diff == 0.0:
-        return 0.0
-    return diff / abs(objective) if objective != 0.0 else math.inf
 
 
 def _solve_contrib(model, name: str, options: SolveOptions):

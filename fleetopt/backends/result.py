@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,3 +35,13 @@ class SolveResult:
     detail: str = ""
     solve_s: float = 0.0
     decomposition: dict | None = None   # parts, rounds and the shared rows kept (fleetopt/decompose.py)
+
+
+def relative_gap(objective: float | None, bound: float | None) -> float | None:
+    """|objective - bound| / |objective|, 0 when both are equal, inf when only the objective is 0 (as HiGHS)."""
+    if objective is None or bound is None or not math.isfinite(bound):
+        return None if objective is None else math.inf
+    diff = abs(objective - bound)
+    if diff == 0.0:
+        return 0.0
+    return diff / abs(objective) if objective != 0.0 else math.inf
