@@ -1,7 +1,7 @@
 """Solve the fleet MILP part by part: jobs and services that no binding shared row joins are separate MILPs.
 
-Why: branch and bound on the whole fleet multiplies the trees of independent parts (x10 tier: 0.50% gap after
-600 s whole; the same parts apart reach 0.01%). How, for a gap G (`mip_rel_gap`):
+Why: branch and bound on the whole fleet multiplies the trees of independent parts (x10 tier at a 60 s limit:
+0.57% gap whole, 0.1% in parts; benchmarks/RESULTS.md). How, for a gap G (`mip_rel_gap`):
   1. Solve the LP relaxation without the shared rows, part by part: a lower bound, each part's share of it, and
      the shared rows it overfills (or fills, or would overfill with its integers rounded up): those bind.
   2. Keep those rows (the parts they join are solved together) and leave the other shared rows out: what is left
@@ -9,8 +9,10 @@ Why: branch and bound on the whole fleet multiplies the trees of independent par
   3. Solve the parts, in parallel threads with HiGHS, within a gap budget: the sum over parts of
      (objective - bound) may reach G x the LP bound (<= G x the objective). A part whose LP solution is already
      integral needs none of it; the others share it in proportion to their LP value. Parts run in rounds with a
-     node limit growing 8x a round; after each, what finished parts left unused is shared again among the rest in
-     proportion to their open gaps. Node limits, not clocks, end a round, so the plan is the same on every run.
+     node limit (FIRST_NODE_LIMIT, then NODE_GROWTH x a round); after each, what finished parts left unused is
+     shared again among the rest in proportion to their open gaps, and the smallest open gaps that fit in half of
+     what is spare are accepted as they are. Node limits, not clocks, end a round, so the plan is the same on
+     every run.
   4. Check the rows left out. If all hold, the joined plan is feasible for the whole model and the sum of the
      parts' bounds is a valid bound: done. Else keep the violated rows and go back to 2.
 """
@@ -77,9 +79,7 @@ def solve_by_parts(form: Formulation, backend: Backend, options: SolveOptions) -
         if failed is not None:
             failed.decomposition = _summary(form, kept & shared, len(parts), rounds)
             return failed
-        x = np.zeros(form.n_cols)
-        for p, r in zip(parts, results):
-            x[p.cols] = r.x
+        x = _joined_x(form, parts, results)
         violated = shared & ~kept & _off_slack(a @ x, lower, upper, violated_only=True)
         if not violated.any():
             return _joined(parts, results, x, options, form, kept & shared, rounds)
@@ -100,12 +100,17 @@ def _lp_apart(form: Formulation, kept: np.ndarray, backend: Backend, options: So
     results = _run(backend, parts, opts, deadline)
     if any(r.status != "optimal" for r in results):
         return None
+    objective = float(sum(r.objective for r in results))
+    return SolveResult(status="optimal", x=_joined_x(form, parts, results), objective=objective, bound=objective,
+                       gap=0.0, solver=results[0].solver if results else "", solver_version="")
+
+
+def _joined_x(form: Formulation, parts: list[Part], results: list[SolveResult]) -> np.ndarray:
+    """The parts' column values written back into the whole model's columns."""
     x = np.zeros(form.n_cols)
     for p, r in zip(parts, results):
         x[p.cols] = r.x
-    objective = float(sum(r.objective for r in results))
-    return SolveResult(status="optimal", x=x, objective=objective, bound=objective, gap=0.0,
-                       solver=results[0].solver if results else "", solver_version="")
+    return x
 
 
 def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: SolveOptions, lp: SolveResult,
