@@ -1,6 +1,6 @@
 """Calibration of the training model against Narayanan et al. 2021, Table 1 (Megatron-LM on A100 Selene).
 
-Run: /tmp/venv/bin/python benchmarks/calibration_megatron.py
+Run: python benchmarks/calibration_megatron.py   (data: data/calibration/megatron_table1.csv)
 Prints, per row, measured vs predicted hardware TFLOP/s per GPU (recompute counted, as Megatron-LM reports).
 
 Setup (from the paper and the CSV header): A100-80GB, 8 GPUs/node, NVLink 300 GB/s per GPU per direction,
@@ -19,7 +19,7 @@ import numpy as np
 
 from fleetopt.physics.training import training_step_time
 
-CSV_PATH = Path(__file__).resolve().parents[2] / "shared" / "reference" / "megatron_table1.csv"
+CSV_PATH = Path(__file__).resolve().parents[1] / "data" / "calibration" / "megatron_table1.csv"
 SEQ_LEN = 2048
 VOCAB = 51200
 A100_SELENE = {

@@ -1,6 +1,6 @@
 """`fleetopt estimate`: the single-job estimator and search, through the CLI (in-process) and the API.
 
-Reference: Narayanan et al. 2021, Table 1 (shared/reference/megatron_table1.csv beside the clone): every row
+Reference: Narayanan et al. 2021, Table 1 (data/calibration/megatron_table1.csv, copied with its source): every row
 is a configuration that ran on 80 GB A100s, at a measured hardware TFLOP/s per GPU (recompute counted).
 """
 
@@ -18,13 +18,13 @@ from fleetopt.estimate import estimate_training, search_grid, search_training
 from fleetopt.io.load import load_model_card
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TABLE1 = REPO_ROOT.parent / "shared" / "reference" / "megatron_table1.csv"
+TABLE1 = REPO_ROOT / "data" / "calibration" / "megatron_table1.csv"
 A100 = "a100-sxm4-80gb"
 runner = CliRunner()
 
 
 def _table1_rows() -> list[dict]:
-    assert TABLE1.is_file(), f"reference table missing: {TABLE1} (shared/ must sit beside the clone)"
+    assert TABLE1.is_file(), f"reference table missing: {TABLE1}"
     with open(TABLE1) as handle:
         rows = list(csv.DictReader(line for line in handle if not line.startswith("#")))
     return [{k: float(v) for k, v in row.items()} for row in rows]
