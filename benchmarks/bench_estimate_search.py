@@ -42,7 +42,7 @@ def median_wall_s(args: list[str], runs: int = RUNS) -> tuple[float, list[float]
 def main() -> None:
     import json
 
-    from fleetopt.estimate import search_training_detail
+    from fleetopt.candidates.estimate import search_training_detail
 
     command = fleetopt_command()
     help_s, help_runs, _ = median_wall_s(command + ["--help"])

@@ -1,4 +1,4 @@
-"""Solving in parts (fleetopt/decompose.py) against the whole-model solve, on global-fleet and the x10 tier.
+"""Solving in parts (fleetopt/pipeline/decompose.py) against the whole-model solve, on global-fleet and the x10 tier.
 
 Run: /tmp/venv/bin/python benchmarks/bench_parts.py [--tiers gf,x10] [--gaps 1e-2,1e-3,1e-4] [--time-limit 60]
      [--whole-gaps 1e-2,1e-4] [--json out.json]

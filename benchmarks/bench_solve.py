@@ -67,7 +67,7 @@ def run_tier(tier: str, pyomo: bool, threads: int) -> dict:
 
     from fleetopt.api import build_problem, options_for
     from fleetopt.backends.highs import new_highs, to_lp
-    from fleetopt.extract import binding_rows, monitoring_decisions, serving_decisions, totals, training_decisions
+    from fleetopt.plan.extract import binding_rows, monitoring_decisions, serving_decisions, totals, training_decisions
 
     load_before = os.getloadavg()
     clock = Clock()

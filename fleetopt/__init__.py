@@ -26,7 +26,8 @@ def load_instance(path, trusted_dirs=()) -> "Instance":
 
 def solve(instance, **options) -> "Plan":
     """Plan the fleet of an Instance (or a path to one). Options: backend, time_limit_s, mip_rel_gap, threads,
-    seed; those left out come from the instance's `solver:` block."""
+    seed, decompose (those left out come from the instance's `solver:` block) and extra_functionality, a
+    function (form, problem) that adds your own constraints (fleetopt.pipeline.problem)."""
     from fleetopt.api import solve_instance
 
     if not hasattr(instance, "regions"):
@@ -35,8 +36,8 @@ def solve(instance, **options) -> "Plan":
 
 
 def estimate_training(*args, **kwargs):
-    """One training configuration's step time, MFU, memory and fleet-law breakdown (see fleetopt.estimate)."""
-    from fleetopt.estimate import estimate_training as _estimate
+    """One training configuration's step time, MFU, memory and fleet-law breakdown (fleetopt.candidates.estimate)."""
+    from fleetopt.candidates.estimate import estimate_training as _estimate
 
     return _estimate(*args, **kwargs)
 

@@ -1,10 +1,25 @@
-"""Errors that carry the user's names: the file, the key path and what was expected."""
+"""Errors that carry the user's names (the file, the key path and what was expected), the statuses a solve ends
+in and the exit code of each. The bottom layer: every other module may import it; it imports none of them."""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
+
+
+# What a solve ends in, and the exit code each status gives. The one vocabulary for backends, plans, the CLI
+# and the what-if store (as linopy/constants.py keeps SolverStatus and TerminationCondition in one place).
+OPTIMAL, FEASIBLE, INFEASIBLE, UNBOUNDED, NO_PLAN_IN_TIME, ERROR = (
+    "optimal", "feasible", "infeasible", "unbounded", "no_plan_in_time", "error")
+STATUSES = (OPTIMAL, FEASIBLE, INFEASIBLE, UNBOUNDED, NO_PLAN_IN_TIME, ERROR)
+WITH_PLAN = (OPTIMAL, FEASIBLE)   # a plan to act on: optimal, or feasible within the gap at a time limit
+Status = Literal[STATUSES]
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_NO_PLAN, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_CODES = {OPTIMAL: EXIT_OK, FEASIBLE: EXIT_OK, INFEASIBLE: EXIT_INFEASIBLE, UNBOUNDED: EXIT_INTERNAL,
+              NO_PLAN_IN_TIME: EXIT_NO_PLAN, ERROR: EXIT_INTERNAL}
 
 
 @dataclass(frozen=True)
@@ -25,7 +40,7 @@ class Problem:
 class InputError(Exception):
     """Bad input: one or more problems, each naming file and key. The CLI exits 2."""
 
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
 
     def __init__(self, problems: Iterable[Problem]):
         self.problems = list(problems)
@@ -50,3 +65,4 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     if known and len(known) <= 8:
         return f"; known: {', '.join(known)}"
     return ""
+

@@ -1,4 +1,4 @@
-"""Solving part by part (fleetopt/decompose.py, formulation/split.py) gives the whole model's answer."""
+"""Solving part by part (fleetopt/pipeline/decompose.py, formulation/split.py) gives the whole model's answer."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from fleetopt.api import build_problem, options_for, solve_problem
 from fleetopt.backends import highs, ortools_backend
 from fleetopt.backends.result import SolveOptions, SolveResult
-from fleetopt.decompose import Backend, solve_by_parts
+from fleetopt.pipeline.decompose import Backend, solve_by_parts
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import components, shared_rows, split
 from fleetopt.io.load import load_instance

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from fleetopt.cli import app
 from fleetopt.errors import InputError
-from fleetopt.estimate import estimate_training, search_grid, search_training
+from fleetopt.candidates.estimate import estimate_training, search_grid, search_training
 from fleetopt.io.load import load_model_card
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

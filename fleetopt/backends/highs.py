@@ -8,6 +8,7 @@ import threading
 
 import numpy as np
 
+from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
 from fleetopt.backends.result import SolveOptions, SolveResult
 from fleetopt.formulation.model import Formulation
 
@@ -98,15 +99,15 @@ def solve(form: Formulation, options: SolveOptions) -> SolveResult:
     ms = highspy.HighsModelStatus
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
     if status == ms.kOptimal:
-        kind = "optimal"
+        kind = OPTIMAL
     elif status in (ms.kInfeasible,) or status == ms.kUnboundedOrInfeasible:
-        kind = "infeasible"
+        kind = INFEASIBLE
     elif status == ms.kUnbounded:
-        kind = "unbounded"
+        kind = UNBOUNDED
     elif status in (ms.kTimeLimit, ms.kIterationLimit, ms.kSolutionLimit, ms.kInterrupt):
-        kind = "feasible" if has_solution else "no_plan_in_time"
+        kind = FEASIBLE if has_solution else NO_PLAN_IN_TIME
     else:
-        kind = "error"
+        kind = ERROR
     x = np.asarray(h.getSolution().col_value, dtype=float) if has_solution else None
     objective = float(info.objective_function_value) if has_solution else None
     bound = float(info.mip_dual_bound) if form_has_integers(form) else objective

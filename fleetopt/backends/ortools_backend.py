@@ -11,6 +11,7 @@ import datetime
 
 import numpy as np
 
+from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
 from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
 from fleetopt.formulation.model import Formulation
 
@@ -88,7 +89,7 @@ def solve(form: Formulation, options: SolveOptions) -> SolveResult:
         result = mathopt.solve(model, kind_of, params=params, model_params=model_params)
     except Exception as exc:  # noqa: BLE001 - a refused parameter surfaces as AttributeError in ortools 9.15
         if "threads" not in params.highs.int_options:
-            return SolveResult(status="error", x=None, objective=None, bound=None, gap=None,
+            return SolveResult(status=ERROR, x=None, objective=None, bound=None, gap=None,
                                solver=f"ortools:{kind_of.name.lower()}", solver_version=version,
                                detail=f"{type(exc).__name__}: {exc}")
         # HiGHS sizes its thread pool at the first solve in the process and refuses another size later
@@ -103,7 +104,7 @@ def solve(form: Formulation, options: SolveOptions) -> SolveResult:
     if has_solution:
         x = np.array(result.variable_values(columns), dtype=float)
         objective = float(result.objective_value())
-        if kind == "optimal" and not any(b.integer and b.size for b in form.blocks.values()):
+        if kind == OPTIMAL and not any(b.integer and b.size for b in form.blocks.values()):
             bound = objective
         gap = relative_gap(objective, bound)
     detail = termination.reason.name + (f" ({termination.limit.name})" if termination.limit else "")
@@ -119,12 +120,12 @@ def _status(termination, has_solution: bool, mathopt) -> str:
     reason, limit = termination.reason, termination.limit
     tr, lim = mathopt.TerminationReason, mathopt.Limit
     if reason == tr.OPTIMAL:
-        return "optimal"
+        return OPTIMAL
     if reason in (tr.INFEASIBLE, tr.INFEASIBLE_OR_UNBOUNDED):
-        return "infeasible"
+        return INFEASIBLE
     if reason == tr.UNBOUNDED:
-        return "unbounded"
+        return UNBOUNDED
     if reason in (tr.FEASIBLE, tr.NO_SOLUTION_FOUND) and limit in (lim.TIME, lim.ITERATION, lim.NODE,
                                                                     lim.SOLUTION, lim.INTERRUPTED):
-        return "feasible" if has_solution else "no_plan_in_time"
-    return "error"
+        return FEASIBLE if has_solution else NO_PLAN_IN_TIME
+    return ERROR

@@ -22,6 +22,7 @@ from typing import Callable
 
 import numpy as np
 
+from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
 from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
 from fleetopt.formulation.model import Formulation
 
@@ -146,7 +147,7 @@ def solve_model(model, form: Formulation, options: SolveOptions) -> SolveResult:
     else:
         kind, objective, bound, has_solution, version, detail = _solve_legacy(model, name, options)
     x = _column_values(cols, form) if has_solution else None
-    if bound is None and kind == "optimal":
+    if bound is None and kind == OPTIMAL:
         bound = objective
     gap = relative_gap(objective, bound) if has_solution else None
     return SolveResult(status=kind, x=x, objective=objective, bound=bound, gap=gap,
@@ -170,7 +171,7 @@ def _solve_contrib(model, name: str, options: SolveOptions):
 
     solver = SolverFactory(name)
     if not solver.available():
-        return "error", None, None, False, "", f"Pyomo solver '{name}' is not available: {solver.available()}"
+        return ERROR, None, None, False, "", f"Pyomo solver '{name}' is not available: {solver.available()}"
     version = ".".join(map(str, solver.version() or ()))
     config = dict(load_solutions=False, raise_exception_on_nonoptimal_result=False, tee=bool(options.verbose),
                   time_limit=float(options.time_limit_s), rel_gap=float(options.mip_rel_gap))
@@ -182,15 +183,15 @@ def _solve_contrib(model, name: str, options: SolveOptions):
     tc = results.termination_condition
     has_solution = results.solution_status in (SolutionStatus.feasible, SolutionStatus.optimal)
     if tc == TC.convergenceCriteriaSatisfied and has_solution:
-        kind = "optimal"
+        kind = OPTIMAL
     elif tc in (TC.provenInfeasible, TC.locallyInfeasible, TC.infeasibleOrUnbounded):
-        kind = "infeasible"
+        kind = INFEASIBLE
     elif tc == TC.unbounded:
-        kind = "unbounded"
+        kind = UNBOUNDED
     elif tc in (TC.maxTimeLimit, TC.iterationLimit, TC.interrupted):
-        kind = "feasible" if has_solution else "no_plan_in_time"
+        kind = FEASIBLE if has_solution else NO_PLAN_IN_TIME
     else:
-        kind = "error"
+        kind = ERROR
     if has_solution:
         results.solution_loader.load_vars()
     objective = float(results.incumbent_objective) if has_solution else None
@@ -204,7 +205,7 @@ def _solve_legacy(model, name: str, options: SolveOptions):
 
     solver = pyo.SolverFactory(name)
     if solver is None or not solver.available(exception_flag=False):
-        return "error", None, None, False, "", f"Pyomo solver '{name}' is not available"
+        return ERROR, None, None, False, "", f"Pyomo solver '{name}' is not available"
     version = ".".join(map(str, solver.version() or ()))
     names = _LEGACY_OPTION_NAMES.get(name, (None, None, None, None))
     values = (float(options.time_limit_s), float(options.mip_rel_gap), int(options.threads) or None,
@@ -217,16 +218,16 @@ def _solve_legacy(model, name: str, options: SolveOptions):
     tc = results.solver.termination_condition
     has_solution = len(results.solution) > 0
     if tc in (TC.optimal, TC.globallyOptimal, TC.locallyOptimal) and has_solution:
-        kind = "optimal"
+        kind = OPTIMAL
     elif tc in (TC.infeasible, TC.infeasibleOrUnbounded):
-        kind = "infeasible"
+        kind = INFEASIBLE
     elif tc == TC.unbounded:
-        kind = "unbounded"
+        kind = UNBOUNDED
     elif tc in (TC.maxTimeLimit, TC.maxIterations, TC.maxEvaluations, TC.userInterrupt, TC.resourceInterrupt,
                 TC.feasible, TC.intermediateNonInteger):
-        kind = "feasible" if has_solution else "no_plan_in_time"
+        kind = FEASIBLE if has_solution else NO_PLAN_IN_TIME
     else:
-        kind = "error"
+        kind = ERROR
     objective = bound = None
     if has_solution:
         model.solutions.load_from(results)

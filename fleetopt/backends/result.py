@@ -20,12 +20,12 @@ class SolveOptions:
     start: np.ndarray | None = None   # a warm start (column values), where the backend takes one
     pyomo_solver: str = "highs"       # backend="pyomo": any Pyomo solver name (pyomo.contrib.solver or legacy)
     ortools_solver: str = "highs"     # backend="ortools": a MathOpt SolverType name, "highs" or "gscip"
-    decompose: bool = True            # solve independent jobs and services apart (fleetopt/decompose.py)
+    decompose: bool = True            # solve independent jobs and services apart (pipeline/decompose.py)
 
 
 @dataclass
 class SolveResult:
-    status: str                   # optimal | feasible | infeasible | unbounded | no_plan_in_time | error
+    status: str                   # one of fleetopt.errors.STATUSES
     x: np.ndarray | None
     objective: float | None
     bound: float | None
@@ -34,7 +34,7 @@ class SolveResult:
     solver_version: str
     detail: str = ""
     solve_s: float = 0.0
-    decomposition: dict | None = None   # parts, rounds and the shared rows kept (fleetopt/decompose.py)
+    decomposition: dict | None = None   # parts, rounds and the shared rows kept (pipeline/decompose.py)
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:

@@ -21,7 +21,7 @@ from fleetopt.errors import InputError, Problem
 from fleetopt.io.schema import CnnCard, Instance, TransformerCard
 from fleetopt.physics.energy import embodied_carbon_t, energy_kwh, fleet_power_w, operational_carbon_t
 from fleetopt.physics.reliability import checkpoint_write_time_s, daly_interval, goodput, group_mtbf_hours
-from fleetopt.physics.training import training_step_time
+from fleetopt.physics.training import C3_TERMS, training_step_time
 from fleetopt.physics.training_flops import dense_param_count
 
 TP_CHOICES = (1, 2, 4, 8)
@@ -204,7 +204,7 @@ def _job_candidates(inst: Instance, jname: str, tables: dict, stats: dict) -> li
 
 
 def _term_codes(terms: np.ndarray) -> np.ndarray:
-    return np.select([terms == "compute", terms == "communication"], [0, 1], 2)
+    return np.select([terms == C3_TERMS[0], terms == C3_TERMS[1]], [0, 1], 2)
 
 
 def storage_may_bind(inst: Instance, region_names: list[str], jobs) -> np.ndarray:

@@ -107,8 +107,8 @@ def estimate(
     as_json: bool = typer.Option(False, "--json", help="print JSON (a list with --search)"),
 ):
     """Estimate one training job: step time, TFLOP/s, MFU, memory and the fleet-law breakdown, or --search."""
-    from fleetopt.cli import _fail_input
-    from fleetopt.estimate import estimate_training, search_training_detail
+    from fleetopt.candidates.estimate import estimate_training, search_training_detail
+    from fleetopt.cli.common import fail_input as _fail_input
 
     network = dict(nic_gb_s=nic_gb_s, pod_gpus=pod_gpus, oversubscription=oversubscription)
     try:

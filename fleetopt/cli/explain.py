@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-EXIT_BAD_INPUT, EXIT_INFEASIBLE = 2, 3
+from fleetopt.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, INFEASIBLE
 
 
 def echo_explanation(e) -> None:
@@ -60,7 +60,7 @@ def explain(instance: Path = typer.Argument(..., help="instance file"),
     from fleetopt.explain.explainer import explain as explain_plan
     from fleetopt.explain.report import write_report
     from fleetopt.io.load import load_instance
-    from fleetopt.plan import Plan
+    from fleetopt.plan.model import Plan
 
     try:
         inst = load_instance(instance, trusted_dirs=models_dir)
@@ -88,4 +88,4 @@ def explain(instance: Path = typer.Argument(..., help="instance file"),
     if output is not None:
         for path in write_report(output, the_plan, e):
             typer.echo(f"wrote {path}")
-    raise typer.Exit(EXIT_INFEASIBLE if the_plan.status == "infeasible" else 0)
+    raise typer.Exit(EXIT_INFEASIBLE if the_plan.status == INFEASIBLE else 0)

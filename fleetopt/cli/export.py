@@ -12,9 +12,9 @@ def export(instance: Path = typer.Argument(..., help="instance file (YAML or JSO
            models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use")):
     """Write the instance's MILP as an MPS file with the user's names on rows and columns."""
     from fleetopt.api import build_problem
-    from fleetopt.cli import _fail_input
+    from fleetopt.backends.mps import write_mps
+    from fleetopt.cli.common import fail_input as _fail_input
     from fleetopt.errors import InputError
-    from fleetopt.formulation.mps import write_mps
     from fleetopt.io.load import load_instance
 
     try:

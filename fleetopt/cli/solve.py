@@ -1,75 +1,16 @@
-"""The `fleetopt` command: thin wrappers that parse options, call the API and print.
-
-Exit codes (DESIGN.md): 0 a plan, 2 bad input, 3 infeasible, 4 no plan in time, 1 internal error.
-"""
+"""`fleetopt solve [INSTANCE]`: plan the fleet, print it, write the plan JSON and the report."""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import typer
 
-# each command's heavy imports are inside its function, so `fleetopt --help` stays fast
-from fleetopt.cli_estimate import estimate
-from fleetopt.cli_explain import explain
-from fleetopt.cli_export import export
-from fleetopt.cli_verify import verify
-from fleetopt.cli_whatif import pareto, whatif
-from fleetopt.errors import InputError
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Plan an ML fleet: training parallelism, serving placement, power, carbon, monitoring.")
-
-EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_NO_PLAN = 0, 1, 2, 3, 4
+from fleetopt.cli.common import fail_input as _fail_input, instance_path as _instance_path
+from fleetopt.cli.common import print_warnings as _print_warnings
+from fleetopt.errors import INFEASIBLE, InputError
 
 
-def _fail_input(err: InputError) -> None:
-    for problem in err.problems:
-        typer.echo(f"error: {problem}", err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
-
-
-def _print_warnings(inst) -> None:
-    """Implausible values (io/plausibility.py), one `warning: FILE[:LINE]: KEY: message` line each."""
-    from fleetopt.io.plausibility import warnings_of
-
-    for problem in warnings_of(inst):
-        typer.echo(f"warning: {problem}", err=True)
-
-
-def _instance_path(instance: Path | None) -> Path:
-    from fleetopt.paths import default_instance
-
-    return instance if instance is not None else default_instance()
-
-
-@app.command()
-def validate(instance: Path = typer.Argument(..., help="instance file (YAML or JSON)"),
-             models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use")):
-    """Check an instance file; print one line per problem (exit 2) or a short summary."""
-    from fleetopt.io.load import load_instance
-
-    try:
-        inst = load_instance(instance, trusted_dirs=models_dir)
-    except InputError as err:
-        _fail_input(err)
-    _print_warnings(inst)
-    gpus = sum(g.count for r in inst.regions.values() for g in r.gpus.values())
-    typer.echo(f"{instance}: valid: {len(inst.regions)} regions, {gpus} GPUs, {len(inst.training)} training jobs, "
-               f"{len(inst.serving)} serving services, {len(inst.populations)} populations")
-
-
-@app.command()
-def schema():
-    """Print the JSON Schema of the instance format (for editors)."""
-    from fleetopt.io.schema import Instance
-
-    typer.echo(json.dumps(Instance.model_json_schema(), indent=2))
-
-
-@app.command()
 def solve(instance: Path | None = typer.Argument(None, help="instance file; default: the shipped global-fleet"),
           backend: str | None = typer.Option(None, help="highs | pyomo | ortools"),
           time_limit: float | None = typer.Option(None, "--time-limit", help="seconds"),
@@ -83,12 +24,12 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
           quiet: bool = typer.Option(False, "--quiet", "-q", help="no summary table")):
     """Plan the fleet described by INSTANCE and print the plan."""
     from fleetopt.api import build_problem, options_for, solve_problem
-    from fleetopt.cli_explain import echo_infeasibility
+    from fleetopt.cli.explain import echo_infeasibility
     from fleetopt.explain.explainer import explain as explain_plan
     from fleetopt.explain.report import write_report
     from fleetopt.io.load import load_instance
     from fleetopt.io.output import write_text_atomic
-    from fleetopt.report import print_plan
+    from fleetopt.plan.terminal import print_plan
 
     try:
         inst = load_instance(_instance_path(instance), trusted_dirs=models_dir)
@@ -103,7 +44,7 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
     plan.explanation = explain_plan(problem, plan, result.x if result is not None else None, options)
     if not quiet:
         print_plan(plan)
-    if plan.status == "infeasible":
+    if plan.status == INFEASIBLE:
         echo_infeasibility(plan.explanation)
     if report is not None:
         write_report(report, plan, plan.explanation)
@@ -111,26 +52,3 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
         write_text_atomic(output, plan.model_dump_json(indent=2))
     raise typer.Exit(plan.exit_code)
 
-
-app.command()(estimate)
-app.command()(explain)
-app.command()(whatif)
-app.command()(pareto)
-app.command()(verify)
-app.command()(export)
-
-
-def main() -> None:
-    try:
-        app()
-    except InputError as err:  # raised outside a command's own handling
-        for problem in err.problems:
-            print(f"error: {problem}", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
-
-
-if __name__ == "__main__":
-    main()

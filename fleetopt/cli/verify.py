@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-EXIT_HOLDS, EXIT_BAD_INPUT, EXIT_VIOLATED = 0, 2, 3
+from fleetopt.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE as EXIT_VIOLATED, EXIT_OK as EXIT_HOLDS
 
 
 def verify(instance: Path = typer.Argument(..., help="instance file (YAML or JSON)"),

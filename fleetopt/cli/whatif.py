@@ -6,13 +6,8 @@ from pathlib import Path
 
 import typer
 
-EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-def _fail_input(err) -> None:
-    for problem in err.problems:
-        typer.echo(f"error: {problem}", err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
+from fleetopt.cli.common import fail_input as _fail_input
+from fleetopt.errors import EXIT_INFEASIBLE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK
 
 
 def _interrupted(results: Path | None, done: int | None = None) -> None:
@@ -154,7 +149,7 @@ def pareto(instance: Path = typer.Argument(..., help="instance file (YAML or JSO
     if not len(front):
         first = found.runs.iloc[0]
         typer.echo(f"no plan at any carbon budget: {first['status']}: {first['detail']}", err=True)
-        raise typer.Exit(3)
+        raise typer.Exit(EXIT_INFEASIBLE)
     _print_front(front, base.file.name)
     if output is not None:
         _write_frame(front.drop(columns=["decisions"]), output)

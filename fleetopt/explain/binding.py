@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from fleetopt.backends.highs import quiet_highs, to_lp
-from fleetopt.explain.model import BindingConstraint
-from fleetopt.extract import binding_rows
+from fleetopt.plan.explanation import BindingConstraint
+from fleetopt.plan.extract import binding_rows
 from fleetopt.formulation.model import Formulation
 from fleetopt.plan import Binding
 

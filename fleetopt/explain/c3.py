@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from fleetopt.api import Problem
+from fleetopt.pipeline.problem import Problem
 from fleetopt.candidates.routes import SLO_QUANTILE
 from fleetopt.candidates.serving import DLRM_BYTES_PER_VALUE, transformer_params
 from fleetopt.candidates.training import CHECKPOINT_BYTES_PER_PARAM
-from fleetopt.explain.model import C3Terms, JobExplanation, RouteLatency
+from fleetopt.plan.explanation import C3Terms, JobExplanation, RouteLatency
 from fleetopt.io.schema import DlrmCard, TransformerCard
 from fleetopt.physics import queueing, serving
 from fleetopt.physics.reliability import (
@@ -32,9 +32,10 @@ from fleetopt.physics.reliability import (
     group_mtbf_hours,
 )
 from fleetopt.physics.tails import per_shard_quantile
+from fleetopt.physics.training import C3_TERMS
 from fleetopt.physics.training_flops import dense_param_count
 
-TERMS = ("compute", "communication", "coordination")
+TERMS = C3_TERMS
 
 
 def terms(ideal_s: float, compute_s: float, communication_s: float, coordination_s: float) -> C3Terms:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fleetopt.api import Problem
-from fleetopt.extract import RECOMPUTE
+from fleetopt.pipeline.problem import Problem
+from fleetopt.plan.extract import RECOMPUTE
 from fleetopt.plan import Plan
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from fleetopt.api import Problem
+from fleetopt.pipeline.problem import Problem
 from fleetopt.backends.result import SolveOptions
 from fleetopt.explain.binding import binding_constraints
 from fleetopt.explain.c3 import job_terms, nearest_rtt_ms, route_latencies, service_terms
 from fleetopt.explain.infeasible import explain_infeasible
-from fleetopt.explain.model import (
+from fleetopt.plan.explanation import (
     Diagnostic,
     Explanation,
     FamilyMargin,
@@ -22,6 +22,7 @@ from fleetopt.explain.model import (
     JobExplanation,
     ServiceExplanation,
 )
+from fleetopt.errors import INFEASIBLE
 from fleetopt.explain.runner_up import runner_up
 from fleetopt.formulation.model import Formulation
 from fleetopt.plan import Plan
@@ -37,7 +38,7 @@ SERVING_LAYER = {"compute": "Infrastructure (accelerator roofline, memory wall)"
 def explain(problem: Problem, plan: Plan, x: np.ndarray | None, options: SolveOptions) -> Explanation:
     if not plan.has_plan or x is None:
         out = Explanation(status=plan.status)
-        if plan.status == "infeasible":
+        if plan.status == INFEASIBLE:
             out.infeasibility = explain_infeasible(problem, options)
         out.governance = governance(problem, plan, None)
         return out

@@ -19,13 +19,13 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 
-from fleetopt.api import Problem
+from fleetopt.pipeline.problem import Problem
 from fleetopt.backends.highs import quiet_highs, to_lp
 from fleetopt.backends.result import SolveOptions
 from fleetopt.candidates.monitoring import monitoring_requirements
 from fleetopt.candidates.serving import enumerate_serving
 from fleetopt.candidates.training import enumerate_training
-from fleetopt.explain.model import IisMember, Infeasibility, Relaxation
+from fleetopt.plan.explanation import IisMember, Infeasibility, Relaxation
 from fleetopt.explain.screening import round_up, screening_infeasibility
 from fleetopt.formulation.families import build
 from fleetopt.formulation.model import Formulation

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from fleetopt.explain.model import Explanation
+from fleetopt.plan.explanation import Explanation
 from fleetopt.io.output import write_bytes_atomic, write_text_atomic
 from fleetopt.plan import Plan
 

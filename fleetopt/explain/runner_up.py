@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fleetopt.api import Problem
-from fleetopt.explain.model import RunnerUp
-from fleetopt.extract import RECOMPUTE
+from fleetopt.pipeline.problem import Problem
+from fleetopt.plan.explanation import RunnerUp
+from fleetopt.plan.extract import RECOMPUTE
 
 SWAP_RTOL = 1e-6
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 
-from fleetopt.api import Problem
+from fleetopt.pipeline.problem import Problem
 from fleetopt.candidates.serving import enumerate_serving
 from fleetopt.candidates.training import enumerate_training
-from fleetopt.explain.model import IisMember, Infeasibility, Relaxation
+from fleetopt.plan.explanation import IisMember, Infeasibility, Relaxation
 from fleetopt.io.schema import Instance
 
 SLO_QUEUE_SHARE = 0.25     # a suggested SLO leaves this share of itself for queueing

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fleetopt.candidates.monitoring import MonitoringTable, monitoring_requirements
+from fleetopt.candidates.names import option_key
 from fleetopt.candidates.network import shortest_paths
 from fleetopt.candidates.tables import ServingCandidates, TrainingCandidates
 from fleetopt.formulation.model import Formulation, VarBlock
@@ -104,12 +105,6 @@ def add_replicas(form, inst: Instance, sc: ServingCandidates, w_usd, w_t):
 def add_flow(form, sc: ServingCandidates):
     keys = [option_key(sc, o) + (sc.population_names[u],) for o, u in zip(sc.route_option, sc.route_population)]
     return form.add_vars("flow", keys, lb=0, ub=route_demand(sc))
-
-
-def option_key(sc: ServingCandidates, o: int) -> tuple:
-    precision = "fp8" if sc.precision[o] else "bf16"
-    return (sc.service_names[sc.service[o]], sc.region_names[sc.region[o]], sc.accel_names[sc.accel[o]],
-            f"tp{sc.tp[o]}-{precision}-b{sc.batch[o]}")
 
 
 def region_usage(tc: TrainingCandidates, sc: ServingCandidates, mon: MonitoringTable,

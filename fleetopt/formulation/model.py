@@ -66,12 +66,14 @@ class Formulation:
     objective_name: str = "cost_usd"
     n_cols: int = 0
     n_rows: int = 0
+    _matrix: tuple | None = field(default=None, init=False, repr=False, compare=False)  # (fingerprint, CSR)
 
     def add_vars(self, name: str, keys: list[tuple], *, lb=0.0, ub=INF, cost=0.0, integer=False) -> VarBlock:
         n = len(keys)
         block = VarBlock(name, list(keys), self.n_cols, _full(lb, n), _full(ub, n), _full(cost, n), integer)
         self.blocks[name] = block
         self.n_cols += n
+        self.invalidate()
         return block
 
     def add_rows(self, name: str, keys: list[tuple], rows, cols, vals, *, lower=-INF, upper=INF,
@@ -85,6 +87,7 @@ class Formulation:
                         _full(lower, n), _full(upper, n), units, meaning, shared)
         self.families[name] = fam
         self.n_rows += n
+        self.invalidate()
         return fam
 
     # ------------------------------------------------------------ arrays for backends
@@ -98,15 +101,33 @@ class Formulation:
         cost, lb, ub = (np.concatenate([getattr(b, a) for b in blocks]) for a in ("cost", "lb", "ub"))
         return cost, lb, ub, integer
 
+    def invalidate(self) -> None:
+        """Forget the cached matrix: add_vars and add_rows call it; call it after editing a family's arrays in
+        place (replacing a family or its rows/cols/vals arrays is noticed without it)."""
+        self._matrix = None
+
+    def _fingerprint(self) -> tuple:
+        return (self.n_rows, self.n_cols,
+                tuple((id(f), f.start, id(f.rows), id(f.cols), id(f.vals)) for f in self.families.values()))
+
     def matrix(self) -> sp.csr_matrix:
+        """The constraint matrix, built once and kept until a block or family is added (decompose, explain and
+        the backends ask for it many times). Read-only: its arrays refuse writes, so no caller edits the cache."""
+        key = self._fingerprint()
+        if self._matrix is not None and self._matrix[0] == key:
+            return self._matrix[1]
         fams = list(self.families.values())
-        if not fams:
-            return sp.csr_matrix((0, self.n_cols))
-        rows = np.concatenate([f.rows + f.start for f in fams])
-        cols = np.concatenate([f.cols for f in fams])
-        vals = np.concatenate([f.vals for f in fams])
-        a = sp.csr_matrix((vals, (rows, cols)), shape=(self.n_rows, self.n_cols))
-        a.sum_duplicates()
+        if fams:
+            rows = np.concatenate([f.rows + f.start for f in fams])
+            cols = np.concatenate([f.cols for f in fams])
+            vals = np.concatenate([f.vals for f in fams])
+            a = sp.csr_matrix((vals, (rows, cols)), shape=(self.n_rows, self.n_cols))
+            a.sum_duplicates()
+        else:
+            a = sp.csr_matrix((0, self.n_cols))
+        for arr in (a.data, a.indices, a.indptr):
+            arr.flags.writeable = False
+        self._matrix = (key, a)
         return a
 
     def row_bounds(self) -> tuple[np.ndarray, np.ndarray]:

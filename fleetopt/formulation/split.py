@@ -3,7 +3,7 @@
 Jobs and services are joined only through the shared families (stock, power, storage, links, carbon). Left out,
 the model falls apart into one small MILP per job and per service; `components` labels the columns of each part
 and `split` writes each part as a Formulation of its own, with the block and family names and keys of the whole,
-so any backend solves it. Which shared rows to keep is the caller's choice (fleetopt/decompose.py).
+so any backend solves it. Which shared rows to keep is the caller's choice (fleetopt/pipeline/decompose.py).
 """
 
 from __future__ import annotations

@@ -47,7 +47,8 @@ GRAD_BYTES_PER_PARAM = 2.0  # bf16 gradients on the wire
 ACTIVATION_BYTES = 2.0  # bf16 activations on the wire (TP collectives, pipeline sends)
 _SECONDS_PER_HOUR = 3600.0
 
-BINDING_TERMS = np.array(["compute", "communication", "coordination"])
+C3_TERMS = ("compute", "communication", "coordination")  # the chapter's C3 terms; one home for their names
+BINDING_TERMS = np.array(C3_TERMS)
 
 
 def gemm_arithmetic_intensity(tokens, out_features, in_features):

@@ -28,6 +28,7 @@ from typing import Callable
 
 import numpy as np
 
+from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
 from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import Part, components, relaxed, shared_rows, split
@@ -84,7 +85,7 @@ def solve_by_parts(form: Formulation, backend: Backend, options: SolveOptions) -
         if not violated.any():
             return _joined(parts, results, x, options, form, kept & shared, rounds)
         if time.monotonic() >= deadline:
-            return SolveResult(status="no_plan_in_time", x=None, objective=None, bound=None, gap=None,
+            return SolveResult(status=NO_PLAN_IN_TIME, x=None, objective=None, bound=None, gap=None,
                                solver=results[0].solver, solver_version=results[0].solver_version,
                                detail="time limit reached before the parts' plans met the shared rows",
                                decomposition=_summary(form, kept & shared, len(parts), rounds))
@@ -98,10 +99,10 @@ def _lp_apart(form: Formulation, kept: np.ndarray, backend: Backend, options: So
     parts = split(relaxed(form), components(form, kept), kept)
     opts = [replace(options, start=None, mip_abs_gap=0.0, node_limit=0)] * len(parts)
     results = _run(backend, parts, opts, deadline)
-    if any(r.status != "optimal" for r in results):
+    if any(r.status != OPTIMAL for r in results):
         return None
     objective = float(sum(r.objective for r in results))
-    return SolveResult(status="optimal", x=_joined_x(form, parts, results), objective=objective, bound=objective,
+    return SolveResult(status=OPTIMAL, x=_joined_x(form, parts, results), objective=objective, bound=objective,
                        gap=0.0, solver=results[0].solver if results else "", solver_version="")
 
 
@@ -139,7 +140,7 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
             best[i] = _better(best[i], r)
         if time.monotonic() >= deadline:
             break
-        still = [i for i in pending if best[i].status in ("feasible", "no_plan_in_time")
+        still = [i for i in pending if best[i].status in (FEASIBLE, NO_PLAN_IN_TIME)
                  and _gap(best[i]) > allowance[i]]
         # the budget grows with the best bound known (still <= the optimum); finished parts keep what they used
         bound = sum(_bound(r) for r in done) + sum(_bound(r) for r in best)
@@ -165,18 +166,18 @@ def _better(old: SolveResult | None, new: SolveResult) -> SolveResult:
     """Two runs on one part: the lower plan and the higher bound (both stay valid)."""
     if old is None or old.objective is None:
         return new
-    if new.status not in ("optimal", "feasible", "no_plan_in_time"):
+    if new.status not in (OPTIMAL, FEASIBLE, NO_PLAN_IN_TIME):
         return new
     plan = new if new.objective is not None and new.objective < old.objective else old
     bound = max(_bound(old), _bound(new))
-    status = "optimal" if "optimal" in (old.status, new.status) else plan.status
+    status = OPTIMAL if OPTIMAL in (old.status, new.status) else plan.status
     return replace(plan, bound=bound, status=status, gap=relative_gap(plan.objective, bound))
 
 
 def _bound(r: SolveResult) -> float:
     if r.bound is not None and math.isfinite(r.bound):
         return r.bound
-    return r.objective if r.status == "optimal" and r.objective is not None else -math.inf
+    return r.objective if r.status == OPTIMAL and r.objective is not None else -math.inf
 
 
 def _run(backend: Backend, parts: list[Part], opts: list[SolveOptions], deadline: float) -> list[SolveResult]:
@@ -198,8 +199,8 @@ def _joined(parts, results, x, options, form, kept_shared, rounds) -> SolveResul
     bound = float(sum(_bound(r) for r in results))
     gap = relative_gap(objective, bound)
     within = gap <= options.mip_rel_gap * (1 + 1e-9) + 1e-12
-    status = "optimal" if within else "feasible"   # short of the gap only when the time limit stopped a part
-    detail = (f"solved as {len(parts)} independent parts" if status == "optimal"
+    status = OPTIMAL if within else FEASIBLE   # short of the gap only when the time limit stopped a part
+    detail = (f"solved as {len(parts)} independent parts" if status == OPTIMAL
               else f"time limit reached: {len(parts)} parts joined at a gap of {gap:.2e}")
     return SolveResult(status=status, x=x, objective=objective, bound=bound, gap=gap, solver=results[0].solver,
                        solver_version=results[0].solver_version, detail=detail,
@@ -208,7 +209,7 @@ def _joined(parts, results, x, options, form, kept_shared, rounds) -> SolveResul
 
 def _first_failure(parts: list[Part], results: list[SolveResult]) -> SolveResult | None:
     """A part with no plan makes the whole have none: infeasible (a relaxation is), unbounded, error, or time."""
-    for status in ("infeasible", "unbounded", "error", "no_plan_in_time"):
+    for status in (INFEASIBLE, UNBOUNDED, ERROR, NO_PLAN_IN_TIME):
         for p, r in zip(parts, results):
             if r.status == status:
                 return SolveResult(status=status, x=None, objective=None, bound=None, gap=None, solver=r.solver,

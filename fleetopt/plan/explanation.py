@@ -9,7 +9,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Term = Literal["compute", "communication", "coordination"]
+from fleetopt.physics.training import C3_TERMS
+
+Term = Literal[C3_TERMS]
 
 
 class BindingConstraint(BaseModel):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from fleetopt.candidates.monitoring import MonitoringTable
+from fleetopt.candidates.names import option_key
 from fleetopt.candidates.tables import ServingCandidates, TrainingCandidates
 from fleetopt.formulation.model import Formulation
 from fleetopt.io.schema import Instance
-from fleetopt.candidates.monitoring import MonitoringTable
-from fleetopt.plan import (
+from fleetopt.physics.training import C3_TERMS
+from fleetopt.plan.model import (
     Binding,
     Breakdown,
     GroupMonitoring,
@@ -22,7 +24,6 @@ from fleetopt.plan import (
 )
 
 RECOMPUTE = ("none", "selective", "full")
-TERMS = ("compute", "communication", "coordination")
 BINDING_RTOL = 1e-3  # integer decisions rarely land a row exactly on its limit
 
 
@@ -38,7 +39,7 @@ def training_decisions(tc: TrainingCandidates, x: np.ndarray, form: Formulation)
             step_time_s=float(tc.step_time_s[c]), mfu=float(tc.mfu[c]), memory_gb_per_gpu=float(tc.memory_gb[c]),
             goodput=float(tc.goodput[c]), wall_hours=float(tc.wall_hours[c]), cost_usd=float(tc.cost_usd[c]),
             energy_mwh=float(tc.energy_kwh[c] / 1e3), carbon_t=float(tc.carbon_t[c]), power_mw=float(tc.power_mw[c]),
-            binding_term=TERMS[int(tc.binding_term[c])],
+            binding_term=C3_TERMS[int(tc.binding_term[c])],
             breakdown=Breakdown(compute_s=float(tc.compute_s[c]), comm_s=float(tc.comm_s[c]),
                                 bubble_s=float(tc.bubble_s[c]), sync_s=float(tc.sync_s[c]),
                                 overlap_s=float(tc.overlap_s[c])))
@@ -46,8 +47,6 @@ def training_decisions(tc: TrainingCandidates, x: np.ndarray, form: Formulation)
 
 
 def serving_decisions(sc: ServingCandidates, x: np.ndarray, form: Formulation) -> dict[str, ServiceDecision]:
-    from fleetopt.formulation.families import option_key
-
     replicas = np.round(x[form.blocks["replicas"].cols]).astype(int)
     flows = x[form.blocks["flow"].cols]
     out: dict[str, ServiceDecision] = {s: ServiceDecision(replicas=[], routing=[], gpus=0, cost_usd=0.0, carbon_t=0.0)

@@ -1,4 +1,7 @@
-"""The Plan: every decision in the user's names, totals, binding constraints and provenance (pydantic)."""
+"""The Plan: every decision in the user's names, totals, binding constraints and provenance (pydantic).
+
+The data model at the bottom of the plan layer: the Explanation it carries is defined beside it
+(plan/explanation.py), so fleetopt.explain fills a plan in without the plan importing explain."""
 
 from __future__ import annotations
 
@@ -6,11 +9,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from fleetopt.explain.model import Explanation
-
-Status = Literal["optimal", "feasible", "infeasible", "unbounded", "no_plan_in_time", "error"]
-
-EXIT_CODES = {"optimal": 0, "feasible": 0, "infeasible": 3, "unbounded": 1, "no_plan_in_time": 4, "error": 1}
+from fleetopt.errors import EXIT_CODES, WITH_PLAN, Status
+from fleetopt.physics.training import C3_TERMS
+from fleetopt.plan.explanation import Explanation
 
 
 class Breakdown(BaseModel):
@@ -44,7 +45,7 @@ class TrainingDecision(BaseModel):
     energy_mwh: float
     carbon_t: float
     power_mw: float
-    binding_term: Literal["compute", "communication", "coordination"]
+    binding_term: Literal[C3_TERMS]
     breakdown: Breakdown
 
 
@@ -138,7 +139,7 @@ class Provenance(BaseModel):
     solver_version: str
     options: dict
     model_size: dict
-    decomposition: dict | None = None   # parts solved apart, rounds, shared rows kept (fleetopt/decompose.py)
+    decomposition: dict | None = None   # parts solved apart, rounds, shared rows kept (pipeline/decompose.py)
     timing_s: dict[str, float] = Field(default_factory=dict)
 
 
@@ -156,7 +157,7 @@ class Plan(BaseModel):
     unroutable: list[dict[str, str]] = Field(default_factory=list)
     candidates: dict[str, dict[str, int | str]] = Field(default_factory=dict)
     provenance: Provenance
-    explanation: Explanation | None = None   # why the plan is what it is (fleetopt.explain)
+    explanation: Explanation | None = None   # why the plan is what it is (fleetopt.explain fills it)
 
     @property
     def exit_code(self) -> int:
@@ -164,4 +165,4 @@ class Plan(BaseModel):
 
     @property
     def has_plan(self) -> bool:
-        return self.status in ("optimal", "feasible")
+        return self.status in WITH_PLAN

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from fleetopt.plan import Plan
+from fleetopt.errors import WITH_PLAN
+from fleetopt.plan.model import Plan
 
 
 def _money(x: float) -> str:
@@ -19,7 +20,7 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
     head = f"[bold]{prov.instance}[/bold]: {plan.status}"
     if plan.objective is not None:
         head += f", {plan.objective_name} = {plan.objective:,.2f}"
-    if plan.gap is not None and plan.status in ("optimal", "feasible"):
+    if plan.gap is not None and plan.status in WITH_PLAN:
         head += f" (gap {plan.gap:.2e})"
     console.print(head)
     if not plan.has_plan:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fleetopt.errors import WITH_PLAN
 from fleetopt.whatif.run import Job, SolveSettings, plan_jobs, run_sweep
 from fleetopt.whatif.scenario import Base
 from fleetopt.whatif.spec import Setting
@@ -132,7 +133,7 @@ def pareto_front(base: Base, points: int = 9, *, results: str | Path | None = No
     traced = run(plan_jobs(base, [_settings(base, "cost", b) for b in budgets], solve, reference=cheapest),
                  "pareto front")
     runs = frame_of(anchors.rows + traced.rows[1:], columns)
-    solved = runs[runs["status"].isin(["optimal", "feasible"]) & runs["carbon_t"].notna()]
+    solved = runs[runs["status"].isin(WITH_PLAN) & runs["carbon_t"].notna()]
     solved = solved[solved["scenario_id"] != low_row["scenario_id"]]  # the cleanest plan's cost is not minimized
     keep = nondominated(solved["carbon_t"].to_numpy(), solved["cost_usd"].to_numpy())
     front = solved[keep].sort_values("carbon_t").reset_index(drop=True)

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fleetopt.errors import InputError, Problem
+from fleetopt.errors import ERROR, STATUSES, InputError, Problem
 from fleetopt.whatif.scenario import Base, base_value, instance_for, label, scenario_id
 from fleetopt.whatif.spec import Factor, Setting
 from fleetopt.whatif.store import KEY, ResultStore, normalize_row
 
 EXECUTORS = ("local", "dask", "sequential")
-SAVED_STATUSES = ("optimal", "feasible", "infeasible", "unbounded", "no_plan_in_time", "bad_input")
+SAVED_STATUSES = (*(s for s in STATUSES if s != ERROR), "bad_input")   # an error is retried, not saved
 DETAIL_CHARS = 300
 
 
@@ -110,7 +110,8 @@ def decisions_of(plan) -> dict:
 
 def solve_scenario(task: Task) -> Outcome:
     """Build and solve one scenario; never raises (a failure is a row with status `error`)."""
-    from fleetopt.api import build_problem, options_for, solve_problem
+    from fleetopt.pipeline.problem import build_problem
+    from fleetopt.pipeline.solve import options_for, solve_problem
 
     t0 = time.perf_counter()
     row: dict = {KEY: task.scenario_id}
@@ -130,7 +131,7 @@ def solve_scenario(task: Task) -> Outcome:
             options.start = start_vector(task.start, digest, names)
         plan, result = solve_problem(problem, backend, options)
     except Exception as err:  # one broken scenario must not stop the sweep
-        row.update(status="error", detail=f"{type(err).__name__}: {err}"[:DETAIL_CHARS])
+        row.update(status=ERROR, detail=f"{type(err).__name__}: {err}"[:DETAIL_CHARS])
         return Outcome(task.scenario_id, row)
     totals = plan.totals
     decisions = decisions_of(plan) if plan.has_plan else {}
@@ -428,7 +429,7 @@ def run_sweep(base: Base, jobs: Sequence[Job], store: ResultStore, *, factors: S
                 try:
                     outcome = future.result()
                 except Exception as err:  # a worker died (killed, out of memory): report, do not save
-                    outcome = Outcome(job.scenario_id, {KEY: job.scenario_id, "status": "error",
+                    outcome = Outcome(job.scenario_id, {KEY: job.scenario_id, "status": ERROR,
                                                         "detail": f"{type(err).__name__}: {err}"[:DETAIL_CHARS]})
                 finish(job, outcome)
                 solved += 1

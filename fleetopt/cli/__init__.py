@@ -1,0 +1,40 @@
+"""The `fleetopt` command: thin wrappers that parse options, call the API and print. One module per command
+group (solve, validate/schema, explain, verify, export, estimate, whatif/pareto); what they share (bad input
+as `error:` lines and exit 2) is in common.py. Each command's heavy imports wait inside its function, so
+`fleetopt --help` stays fast.
+
+Exit codes (fleetopt.errors.EXIT_CODES): 0 a plan, 2 bad input, 3 infeasible, 4 no plan in time, 1 internal error.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from fleetopt.cli.estimate import estimate
+from fleetopt.cli.explain import explain
+from fleetopt.cli.export import export
+from fleetopt.cli.solve import solve
+from fleetopt.cli.validate import schema, validate
+from fleetopt.cli.verify import verify
+from fleetopt.cli.whatif import pareto, whatif
+from fleetopt.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Plan an ML fleet: training parallelism, serving placement, power, carbon, monitoring.")
+
+for command in (validate, schema, solve, estimate, explain, whatif, pareto, verify, export):
+    app.command()(command)
+
+
+def main() -> None:
+    try:
+        app()
+    except InputError as err:  # raised outside a command's own handling
+        for problem in err.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
