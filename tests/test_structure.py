@@ -76,6 +76,7 @@ def keep_training_out_of(region: str):
 def test_a_user_row_changes_the_plan_on_every_backend(backend):
     inst = load_instance(TINY)
     base = solve_and_verify(inst, backend=backend)
+    assert base.status == "optimal", base.detail
     region = base.training["llm-8b-pretrain"].region
     moved = solve_and_verify(inst, backend=backend, extra_functionality=keep_training_out_of(region))
     assert moved.status == "optimal"

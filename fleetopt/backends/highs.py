@@ -67,12 +67,19 @@ def new_highs(options: SolveOptions):
         h.setOptionValue("mip_abs_gap", float(options.mip_abs_gap))
     if options.node_limit > 0:
         h.setOptionValue("mip_max_nodes", int(options.node_limit))
+    threads = pool_threads(options.threads)
+    if threads:
+        h.setOptionValue("threads", threads)
+    return h
+
+
+def pool_threads(requested: int) -> int:
+    """The threads to ask HiGHS for (0: its default). HiGHS makes its thread pool once per process and fails a
+    later solve that asks for another size, so the first request, from any backend, sizes it for all."""
     global _POOL_THREADS
     if _POOL_THREADS is None:
-        _POOL_THREADS = int(options.threads)
-    if _POOL_THREADS:  # HiGHS makes its thread pool once per process; a later, different request is ignored
-        h.setOptionValue("threads", _POOL_THREADS)
-    return h
+        _POOL_THREADS = int(requested)
+    return _POOL_THREADS
 
 
 _POOL_THREADS: int | None = None

@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
+from fleetopt.backends.highs import pool_threads
 from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
 from fleetopt.formulation.model import Formulation
 
@@ -175,8 +176,9 @@ def _solve_contrib(model, name: str, options: SolveOptions):
     version = ".".join(map(str, solver.version() or ()))
     config = dict(load_solutions=False, raise_exception_on_nonoptimal_result=False, tee=bool(options.verbose),
                   time_limit=float(options.time_limit_s), rel_gap=float(options.mip_rel_gap))
-    if options.threads:
-        config["threads"] = int(options.threads)
+    threads = pool_threads(options.threads) if name == "highs" else int(options.threads)
+    if threads:   # Pyomo's HiGHS shares the process's HiGHS thread pool with the highs backend
+        config["threads"] = threads
     if name in _CONTRIB_SEED_OPTION:
         config["solver_options"] = {_CONTRIB_SEED_OPTION[name]: int(options.seed)}
     results = solver.solve(model, **config)
