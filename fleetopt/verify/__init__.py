@@ -1,7 +1,7 @@
 """Check a plan without trusting the code that made it.
 
 Every constraint family of the formulation is recomputed from the instance, the physics and the plan's
-decisions alone (this package never imports fleetopt.formulation, fleetopt.candidates or fleetopt.extract):
+decisions alone (this package never imports fleetopt.formulation, fleetopt.candidates or fleetopt.plan.extract):
 
   assign, config       one legal decision per job; known names, legal parallelism, allowed regions/accelerators
   memory               training state and serving batches fit in HBM
