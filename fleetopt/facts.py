@@ -44,9 +44,6 @@ class Setting:
     integer: bool = False      # a count: suggestions are whole numbers
     loosens_upward: bool = True
 
-    def fill(self, template: str, key: dict[str, str]) -> str:
-        return template.format(**key)
-
 
 @dataclass(frozen=True)
 class FamilyFacts:
@@ -78,7 +75,15 @@ class FamilyFacts:
         return self.phrase.format(**self.key_fields(key))
 
     def setting_path(self, key) -> str | None:
-        return None if self.setting is None else self.setting.path.format(**self.key_fields(key))
+        return None if self.setting is None else ".".join(self.setting_parts(key))
+
+    def setting_parts(self, key) -> list[str]:
+        """The setting's instance path as its parts (a region name may hold a dot; the parts keep it whole)."""
+        fields = self.key_fields(key)
+        return [part.format(**fields) for part in self.setting.path.split(".")]
+
+    def setting_label(self, key) -> str:
+        return self.setting.label.format(**self.key_fields(key))
 
     def relaxable(self) -> bool:
         return self.setting is not None
