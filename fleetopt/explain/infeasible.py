@@ -314,6 +314,16 @@ def verified_relaxations(problem: Problem, iis_names: list[str], options: SolveO
         checks.append(f"re-solved with {r.setting} = {number(r.suggested)} alone: {status}")
         if ok:
             alternatives.append(r)
+    if len(together) > 1 and not base:
+        # "all of these together" claims each is needed: one that suffices alone is a single change instead
+        for r in together:
+            ok, status = plan_exists(apply_relaxations(inst, [r]), options)
+            checks.append(f"re-solved with {r.setting} = {number(r.suggested)} alone: {status}")
+            if ok:
+                alternatives.append(r)
+        if any(r in alternatives for r in together):
+            together = []
+    alternatives = list({r.setting: r for r in sorted(alternatives, key=lambda r: -r.suggested)}.values())
     alternatives.sort(key=lambda r: r.suggested / max(abs(r.current), 1e-12))
     if len(together) == 1 and any(_same(together, [a]) for a in alternatives):
         together = []   # the cheapest set is one of the single changes
@@ -406,3 +416,17 @@ def infeasibility_lines(inf: Infeasibility) -> list[str]:
                           "confirms", "  ", "    ")
     return lines
 
+
+def relaxation_markdown(inf: Infeasibility) -> list[str]:
+    """The verified changes for the Markdown report, with the same 'any one of' / 'all of' claims."""
+    out = []
+    if inf.alternatives:
+        out += ["Any one of these makes a plan exist (each checked by a re-solve):\n"]
+        out += [f"- {r.line}" for r in inf.alternatives] + [""]
+    if inf.relaxations:
+        out += [f"{'Or all' if inf.alternatives else 'All'} of these together make a plan exist (checked by a "
+                "re-solve):\n"]
+        out += [f"- {r.line}" for r in inf.relaxations] + [""]
+    if not (inf.alternatives or inf.relaxations):
+        out += ["No change of a relaxable limit was found that a re-solve confirms.\n"]
+    return out + [f"- {c}" for c in inf.checks]
