@@ -138,7 +138,7 @@ FAMILIES: dict[str, FamilyFacts] = _declare(
         "datasets staged over the link within the staging window fit its bandwidth",
         row="Σ dataset GB / staging window ≤ link GB/s", phrase="GB/s of bandwidth on link {link}", shared=True),
     FamilyFacts(
-        "carbon_budget", "formulation", SUSTAINABILITY, ("scope",), "t CO2e",
+        "carbon_budget", "formulation", SUSTAINABILITY, ("fleet",), "t CO2e",
         "operational and embodied emissions over the horizon within the budget",
         row="Σ operational + embodied t ≤ budget", phrase="t CO2e of carbon budget", shared=True,
         setting=Setting("policy.carbon_budget_t", "carbon_budget_t", "t")),
@@ -208,7 +208,8 @@ def of_stage(stage: Stage) -> list[FamilyFacts]:
 
 def markdown_table() -> str:
     """The README's formulation table: one line per formulation family, in declaration order."""
-    lines = ["| family | row | meaning | layer |", "|---|---|---|---|"]
+    lines = ["| family | row | meaning | layer | loosened by |", "|---|---|---|---|---|"]
     for f in of_stage("formulation"):
-        lines.append(f"| `{f.name}[{','.join(f.key)}]` | {f.row} | {f.meaning} | {f.layer} |")
+        setting = f"{f.setting.verb} `{f.setting.path}`" if f.setting else "-"
+        lines.append(f"| `{f.name}[{','.join(f.key)}]` | {f.row} | {f.meaning} | {f.layer} | {setting} |")
     return "\n".join(lines)
