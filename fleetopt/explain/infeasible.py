@@ -39,6 +39,7 @@ BOUND_NAMES = {2: "lower", 3: "upper", 4: "both"}
 STOCK_OUT_OF_REACH = 10**6  # replica bounds of the elastic model: no stock limits them (the rows do)
 MAX_SINGLES = 8           # relaxable rows tried alone (each one more MILP and one re-solve)
 WIDTH = 80                # terminal lines
+IIS_ROWS_SHOWN = 4        # rows of one family the terminal lists; the plan JSON has them all
 
 
 # ---------------------------------------------------------------- IIS
@@ -113,15 +114,16 @@ def row_with_limit(form: Formulation, row: int, bound: str = "both") -> str:
 
 def residency_notes(inst: Instance, members: list[IisMember]) -> list[str]:
     """Rules that act through the missing routes: residency of the populations in the IIS's demand rows."""
-    notes = []
+    rows: dict[str, list[str]] = {}
     for m in members:
         if m.family == "demand":
             population = m.name[m.name.index("[") + 1:-1].split(",")[-1]
             pop = inst.populations.get(population)
             if pop is not None and pop.allowed_jurisdictions is not None:
-                notes.append(f"residency[{population}]: {population} may only be served in "
-                             f"{', '.join(pop.allowed_jurisdictions)}, so {m.name} has only routes there")
-    return notes
+                rows.setdefault(population, []).append(m.name)
+    return [f"residency[{p}]: {p} may only be served in {', '.join(inst.populations[p].allowed_jurisdictions)}, "
+            f"so {', '.join(names)} {'has' if len(names) == 1 else 'have'} only routes there"
+            for p, names in rows.items()]
 
 
 # ---------------------------------------------------------------- settings of the instance
@@ -157,8 +159,9 @@ def apply_relaxations(inst: Instance, relaxations: list[Relaxation]) -> Instance
 
 
 def plan_exists(inst: Instance, options: SolveOptions) -> tuple[bool, str]:
-    """Solve `inst` again from scratch: (a plan exists, the status)."""
-    plan, _ = solve_problem(build_problem(inst), "highs", options)
+    """Solve `inst` again from scratch: (a plan exists, the status). Only existence is asked, so the first plan
+    found answers (a relative gap of 1)."""
+    plan, _ = solve_problem(build_problem(inst), "highs", replace(options, mip_rel_gap=1.0, start=None))
     return plan.has_plan, plan.status
 
 
@@ -399,8 +402,15 @@ def infeasibility_lines(inf: Infeasibility) -> list[str]:
     """The diagnosis for an 80-column terminal: the conflicting rows, why, and the verified changes, saying
     whether they are needed all together or any one of them suffices."""
     lines = _wrapped(f"infeasible: conflicting families {', '.join(inf.families)} ({inf.method})", "", "  ")
+    shown: dict[str, int] = {}
     for m in inf.iis:
-        lines += _wrapped(f"IIS: {m.name} ({m.bound})", "  ", "      ")
+        shown[m.family] = shown.get(m.family, 0) + 1
+        if shown[m.family] <= IIS_ROWS_SHOWN:
+            lines += _wrapped(f"IIS: {m.name} ({m.bound})", "  ", "      ")
+    for family, n in shown.items():
+        if n > IIS_ROWS_SHOWN:
+            more = n - IIS_ROWS_SHOWN
+            lines.append(f"  IIS: ... and {more} more {family} row{'s' if more > 1 else ''} (all in the plan JSON)")
     for r in inf.reasons:
         lines += _wrapped(f"why: {r}", "  ", "       ")
     if inf.alternatives:
