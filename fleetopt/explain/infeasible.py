@@ -273,14 +273,37 @@ class Elastic:
         return out
 
 
-def _same(a: list[Relaxation], b: list[Relaxation]) -> bool:
-    return sorted((r.setting, r.suggested) for r in a) == sorted((r.setting, r.suggested) for r in b)
+def least_alone(elastic: Elastic, tried: list[int], limit_s: float) -> tuple[list[str], list[Relaxation]]:
+    """For each relaxable row in `tried`, the elastic MILP with only its slack: (why lines naming the least limit
+    it alone needs, or that none suffices; the single changes found)."""
+    why, singles = [], []
+    for j in tried[:MAX_SINGLES]:
+        family, key = elastic.labels[j]
+        row = f"{facts(family).row_name(key)} <= {number(elastic.limits[j])} {facts(family).units}"
+        alone = elastic.solve([j], limit_s)
+        if alone is None:
+            why.append(f"{row}: no raise of it alone (up to {CANDIDATE_SPANS[-1]:g}x for deadlines and stock) "
+                       "makes a plan exist")
+            continue
+        least = float(f"{elastic.limits[j] + alone[j]:.4g}")
+        why.append(f"{row}: with every other limit kept, a plan needs {number(least)} {facts(family).units}")
+        singles += elastic.changes(alone)
+    return why, singles
+
+
+def confirmed(inst: Instance, changes: list[Relaxation], options: SolveOptions, checks: list[str]) -> bool:
+    """Whether `changes` applied together make a plan exist, by a re-solve (recorded in `checks`)."""
+    ok, status = plan_exists(apply_relaxations(inst, changes), options)
+    what = (f"{changes[0].setting} = {number(changes[0].suggested)} alone" if len(changes) == 1
+            else f"all of {', '.join(r.setting for r in changes)}")
+    checks.append(f"re-solved with {what}: {status}")
+    return ok
 
 
 def verified_relaxations(problem: Problem, iis_names: list[str], options: SolveOptions, base: list[Relaxation],
                          ) -> tuple[list[Relaxation], list[Relaxation], list[str], list[str]]:
     """(all of these together, any one of these alone, why lines, re-solve checks) for an infeasible MILP.
-    `base` changes (from screening) are applied first and stay part of every claim."""
+    `base` changes (from screening) are already applied to problem.inst and stay part of every claim."""
     inst = problem.inst
     elastic = Elastic(elastic_problem(problem), inst)
     limit_s = float(options.time_limit_s)
@@ -291,45 +314,24 @@ def verified_relaxations(problem: Problem, iis_names: list[str], options: SolveO
     # the relaxable rows of the IIS, then those the cheapest set moves: each alone, the least it needs
     tried = [j for j in (elastic.index(n) for n in iis_names) if j is not None]
     tried += [j for j, s in enumerate(slack) if s > SLACK_TOL * max(1.0, abs(elastic.limits[j])) and j not in tried]
-    why, checks, singles = [], [], []
-    for j in tried[:MAX_SINGLES]:
-        family, key = elastic.labels[j]
-        name, units = facts(family).row_name(key), facts(family).units
-        alone = elastic.solve([j], limit_s)
-        if alone is None:
-            why.append(f"{name} <= {number(elastic.limits[j])} {units}: no raise of it alone (up to "
-                       f"{CANDIDATE_SPANS[-1]:g}x for deadlines and stock) makes a plan exist")
-            continue
-        least = elastic.limits[j] + alone[j]
-        why.append(f"{name} <= {number(elastic.limits[j])} {units}: with every other limit kept, a plan needs "
-                   f"{number(float(f'{least:.4g}'))} {units}")
-        if not base:
-            singles += elastic.changes(alone)
+    why, singles = least_alone(elastic, tried, limit_s)
+    checks: list[str] = []
     moved = {r.setting for r in cheapest}
     together = [r for r in base if r.setting not in moved] + cheapest
-    ok, status = plan_exists(apply_relaxations(inst, together), options)
-    checks.append(f"re-solved with all of {', '.join(r.setting for r in together)}: {status}")
-    if not ok:
+    if not confirmed(inst, together, options, checks):
         together = []
-    alternatives = []
-    for r in singles:
-        ok, status = plan_exists(apply_relaxations(inst, [r]), options)
-        checks.append(f"re-solved with {r.setting} = {number(r.suggested)} alone: {status}")
-        if ok:
-            alternatives.append(r)
+    # with screening changes in `base`, no change alone can make a plan exist: there are no single changes
+    alternatives = [] if base else [r for r in singles if confirmed(inst, [r], options, checks)]
     if len(together) > 1 and not base:
         # "all of these together" claims each is needed: one that suffices alone is a single change instead
-        for r in together:
-            ok, status = plan_exists(apply_relaxations(inst, [r]), options)
-            checks.append(f"re-solved with {r.setting} = {number(r.suggested)} alone: {status}")
-            if ok:
-                alternatives.append(r)
-        if any(r in alternatives for r in together):
-            together = []
+        enough = [r for r in together if confirmed(inst, [r], options, checks)]
+        if enough:
+            alternatives, together = alternatives + enough, []
+    if len(together) == 1 and not base:   # a set of one change is a single change
+        alternatives, together = alternatives + together, []
+    # one change per setting (the smallest), the smallest relative raise first
     alternatives = list({r.setting: r for r in sorted(alternatives, key=lambda r: -r.suggested)}.values())
     alternatives.sort(key=lambda r: r.suggested / max(abs(r.current), 1e-12))
-    if len(together) == 1 and any(_same(together, [a]) for a in alternatives):
-        together = []   # the cheapest set is one of the single changes
     return together, alternatives, why, checks
 
 
