@@ -441,4 +441,6 @@ def relaxation_markdown(inf: Infeasibility) -> list[str]:
         out += [f"- {r.line}" for r in inf.relaxations] + [""]
     if not (inf.alternatives or inf.relaxations):
         out += ["No change of a relaxable limit was found that a re-solve confirms.\n"]
-    return out + [f"- {c}" for c in inf.checks]
+    if inf.checks:
+        out += ["Re-solves behind these claims:\n"] + [f"- {c}" for c in inf.checks]
+    return out
