@@ -14,7 +14,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "fleetopt"
 
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "paths"),      # the vocabulary every layer shares: input errors, statuses, exit codes; file paths
+    ("errors", "paths", "facts"),  # the shared vocabulary: input errors, statuses, exit codes; file paths; family facts
     ("io",),                  # instance files -> a validated Instance
     ("physics",),             # the laws, pure numpy
     ("candidates",),          # every option of every job and service as arrays; the single-job estimator

@@ -33,18 +33,11 @@ def echo_explanation(e) -> None:
 
 
 def echo_infeasibility(e) -> None:
-    inf = e.infeasibility
-    if inf is None:
-        return
-    typer.echo(f"infeasible: conflicting families {', '.join(inf.families)} ({inf.method})")
-    for m in inf.iis:
-        typer.echo(f"  IIS: {m.name} ({m.bound})")
-    for r in inf.reasons:
-        typer.echo(f"  why: {r}")
-    for r in inf.relaxations:
-        typer.echo(f"  {r.line}")
-    if not inf.relaxations:
-        typer.echo("  no relaxation of carbon budget, power caps, deadlines or inventory makes a plan exist")
+    from fleetopt.explain.infeasible import infeasibility_lines
+
+    if e.infeasibility is not None:
+        for line in infeasibility_lines(e.infeasibility):
+            typer.echo(line)
 
 
 def explain(instance: Path = typer.Argument(..., help="instance file"),

@@ -14,42 +14,25 @@ from __future__ import annotations
 import numpy as np
 
 from fleetopt.backends.highs import quiet_highs, to_lp
+from fleetopt.facts import FAMILIES, facts
 from fleetopt.plan.explanation import BindingConstraint
 from fleetopt.plan.extract import binding_rows
 from fleetopt.formulation.model import Formulation
 from fleetopt.plan import Binding
 
-# Fleet-stack layer each family speaks for (DESIGN.md, "Formulation").
-LAYER = {
-    "assign": "Distribution", "deadline": "Distribution", "demand": "Deployment",
-    "replica_capacity": "Deployment", "inventory": "Infrastructure", "power_cap": "Infrastructure",
-    "storage_bw": "Infrastructure", "link_bw": "Communication", "carbon_budget": "Governance (sustainability)",
-    "monitoring_traffic": "Governance (responsibility)", "monitoring_samples": "Governance (responsibility)",
-    "monitoring_pipeline": "Governance (responsibility)", "monitoring_coverage": "Governance (responsibility)",
-}
-
 OBJECTIVE_UNITS = {"cost_usd": "$", "carbon_t": "t CO2e", "weighted_usd": "$ (cost + priced carbon)"}
 
 
+def layer_of(family: str) -> str:
+    """The fleet-stack layer a family speaks for (its declared facts, fleetopt/facts.py)."""
+    return facts(family).layer if family in FAMILIES else ""
+
+
 def unit_phrase(family: str, key: list[str]) -> str:
-    """One more unit of a row's limit, in words."""
-    k = ",".join(key)
-    phrases = {
-        "power_cap": lambda: f"MW of power cap in {k}",
-        "inventory": lambda: f"{key[1]} GPU in stock in {key[0]}" if len(key) > 1 else f"GPU in {k}",
-        "carbon_budget": lambda: "t CO2e of carbon budget",
-        "storage_bw": lambda: f"GB/s of storage bandwidth in {k}",
-        "link_bw": lambda: f"GB/s of bandwidth on link {k}",
-        "deadline": lambda: f"hour of deadline for {k}",
-        "demand": lambda: f"request/s of {key[0]} demand from {key[-1]}",
-        "replica_capacity": lambda: f"replica's worth of spare capacity on {k}",
-        "assign": lambda: f"choice for {k}",
-        "monitoring_traffic": lambda: f"request/s of traffic allowed unmonitored on {k}",
-        "monitoring_samples": lambda: f"sample per window not supplied on {k}",
-        "monitoring_pipeline": lambda: f"pipeline's worth of slack on {k}",
-        "monitoring_coverage": lambda: f"evaluator GPU's worth of samples on {k}",
-    }
-    return phrases.get(family, lambda: f"unit of {family}[{k}]")()
+    """One more unit of a row's limit, in words (the family's declared phrase)."""
+    if family in FAMILIES:
+        return facts(family).unit_phrase(key)
+    return f"unit of {family}[{','.join(key)}]"
 
 
 def price_in_words(objective_name: str, family: str, key: list[str]) -> str:
@@ -141,7 +124,7 @@ def binding_constraints(form: Formulation, x: np.ndarray) -> tuple[list[BindingC
             if low is not None and high is not None and high - low <= 1e-12 * max(1.0, abs(high)):
                 low = high = None   # a degenerate row (only fixed columns): no interval to report
         out.append(BindingConstraint(
-            name=b.name, family=b.family, key=b.key, layer=LAYER.get(b.family, ""), activity=b.activity,
+            name=b.name, family=b.family, key=b.key, layer=layer_of(b.family), activity=b.activity,
             limit=b.limit, units=b.units, meaning=b.meaning, shadow_price=float(duals[i]) + 0.0,
             fixed_lp_price=float(fixed_duals[i]) + 0.0,
             price_in_words=price_in_words(form.objective_name, b.family, b.key), range_low=low, range_high=high))

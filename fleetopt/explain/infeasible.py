@@ -1,40 +1,46 @@
-"""Why no plan exists, and the cheapest way to get one.
+"""Why no plan exists, and which changes make one exist: every claim checked by a re-solve.
 
 - Screening (no candidate meets a job's deadline, no route meets an SLO): read from the candidates
   (explain/screening.py).
 - MILP: an irreducible infeasible subsystem (highspy getIis on the LP relaxation; a deletion filter over
-  rows with MILP feasibility checks when the relaxation is feasible), and the cheapest relaxation: elastic
-  slacks on the relaxable families (carbon budget, power caps, deadlines, inventory), weighted by 1 / limit so
-  that the sum of relative raises is minimized, in one more MILP solve. Candidates for that solve are
-  enumerated with deadlines and stock up to CANDIDATE_SPANS times larger, so that a raise can reach candidates the
-  original limits pruned (the union over several spans: dominance pruning keeps, for each deadline, only the
-candidates with the fewest GPUs that meet it); the rows keep the user's limits and only the slacks move them.
+  rows with MILP feasibility checks when the relaxation is feasible), each row named family[key] with its
+  limit and units.
+- Relaxation: elastic slacks on the rows of every family whose facts declare a setting that loosens it
+  (fleetopt/facts.py: carbon budget, power caps, storage, deadlines, inventory), weighted by 1 / limit so that
+  the sum of relative raises is minimized, in one MILP: the cheapest set. Then each relaxable row of the IIS or
+  of that set gets the same MILP with only its own slack: the least change of that setting alone, or proof
+  that no change of it alone (within the candidate spans below) makes a plan exist.
+- Verification: the set is applied to the instance and solved again ("all of these together"); each single
+  change is applied alone and solved again ("any one of these"). Only what a re-solve confirms is advised.
 """
 
 from __future__ import annotations
 
-import math
+import textwrap
 from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
 
-from fleetopt.pipeline.problem import Problem
+from fleetopt.pipeline.problem import Problem, build_problem
+from fleetopt.pipeline.solve import solve_problem
 from fleetopt.backends.highs import quiet_highs, to_lp
 from fleetopt.backends.result import SolveOptions
-from fleetopt.candidates.monitoring import monitoring_requirements
-from fleetopt.candidates.serving import enumerate_serving
 from fleetopt.candidates.training import enumerate_training
 from fleetopt.plan.explanation import IisMember, Infeasibility, Relaxation
-from fleetopt.explain.screening import round_up, screening_infeasibility
+from fleetopt.explain.screening import number, relaxation, round_up, screening_diagnosis  # noqa: F401
+from fleetopt.facts import FAMILIES, facts
 from fleetopt.formulation.families import build
 from fleetopt.formulation.model import Formulation
 from fleetopt.io.schema import Instance
 
-RELAXABLE = ("carbon_budget", "power_cap", "deadline", "inventory")
 CANDIDATE_SPANS = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0)
 SLACK_TOL = 1e-7
 BOUND_NAMES = {2: "lower", 3: "upper", 4: "both"}
+STOCK_OUT_OF_REACH = 10**6  # replica bounds of the elastic model: no stock limits them (the rows do)
+MAX_SINGLES = 8           # relaxable rows tried alone (each one more MILP and one re-solve)
+WIDTH = 80                # terminal lines
+IIS_ROWS_SHOWN = 4        # rows of one family the terminal lists; the plan JSON has them all
 
 
 # ---------------------------------------------------------------- IIS
@@ -75,7 +81,8 @@ def deletion_filter(form: Formulation, time_limit_s: float = 10.0) -> list[int]:
     return [int(i) for i in np.flatnonzero(active)]
 
 
-def find_iis(form: Formulation, time_limit_s: float = 10.0) -> tuple[list[IisMember], str]:
+def find_iis(form: Formulation, time_limit_s: float = 10.0) -> tuple[list[int], list[str], str]:
+    """(rows, bound of each row, method) of an irreducible infeasible subsystem."""
     import highspy
 
     lp = to_lp(form, highspy)
@@ -84,29 +91,79 @@ def find_iis(form: Formulation, time_limit_s: float = 10.0) -> tuple[list[IisMem
     h.setOptionValue("iis_strategy", 6)   # 2|4: a true IIS of the LP (correct from highspy 1.13)
     h.passModel(lp)
     h.run()
-    names = form.row_names()
     if h.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
         status, iis = h.getIis()
         if status == highspy.HighsStatus.kOk and iis.valid_ and len(iis.row_index_):
-            members = [IisMember(name=names[i], family=form.family_of_row(i)[0].name,
-                                 bound=BOUND_NAMES.get(int(b), "both"))
-                       for i, b in zip(iis.row_index_, iis.row_bound_)]
-            return members, "highspy getIis on the LP relaxation (iis_strategy 6)"
+            return ([int(i) for i in iis.row_index_], [BOUND_NAMES.get(int(b), "both") for b in iis.row_bound_],
+                    "highspy getIis on the LP relaxation (iis_strategy 6)")
     rows = deletion_filter(form, time_limit_s)
-    return ([IisMember(name=names[i], family=form.family_of_row(i)[0].name, bound="both") for i in rows],
+    return (rows, ["both"] * len(rows),
             "deletion filter over rows with MILP feasibility checks (the LP relaxation is feasible)")
+
+
+def row_with_limit(form: Formulation, row: int, bound: str = "both") -> str:
+    """'power_cap[eu-west] <= 0.012 MW': a row in the user's names with its limit and units."""
+    fam, i = form.family_of_row(row)
+    name = f"{fam.name}[{','.join(map(str, fam.keys[i]))}]"
+    lo, hi = float(fam.lower[i]), float(fam.upper[i])
+    if lo == hi:
+        return f"{name} = {number(hi)} {fam.units}"
+    if bound == "lower" or not np.isfinite(hi):
+        return f"{name} >= {number(lo)} {fam.units}"
+    return f"{name} <= {number(hi)} {fam.units}"
 
 
 def residency_notes(inst: Instance, members: list[IisMember]) -> list[str]:
     """Rules that act through the missing routes: residency of the populations in the IIS's demand rows."""
-    notes = []
+    rows: dict[str, list[str]] = {}
     for m in members:
         if m.family == "demand":
             population = m.name[m.name.index("[") + 1:-1].split(",")[-1]
             pop = inst.populations.get(population)
             if pop is not None and pop.allowed_jurisdictions is not None:
-                notes.append(f"residency: {population} may only be served in {', '.join(pop.allowed_jurisdictions)}")
-    return notes
+                rows.setdefault(population, []).append(m.name)
+    return [f"residency[{p}]: {p} may only be served in {', '.join(inst.populations[p].allowed_jurisdictions)}, "
+            f"so {', '.join(names)} {'has' if len(names) == 1 else 'have'} only routes there"
+            for p, names in rows.items()]
+
+
+# ---------------------------------------------------------------- settings of the instance
+
+
+def setting_value(inst: Instance, family: str, key) -> float | None:
+    """The current value of the setting that loosens row family[key] (None when it has none, or no limit)."""
+    node = inst
+    for part in facts(family).setting_parts(key):
+        node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
+        if node is None:
+            return None
+    return float(node)
+
+
+def apply_relaxations(inst: Instance, relaxations: list[Relaxation]) -> Instance:
+    """A copy of `inst` with each relaxation's setting at its suggested value."""
+    out = inst.model_copy(deep=True)
+    for r in relaxations:
+        if r.suggested is None:
+            continue
+        f = facts(r.family)
+        *parents, last = f.setting_parts(r.key)
+        node = out
+        for part in parents:
+            node = node[part] if isinstance(node, dict) else getattr(node, part)
+        value = int(r.suggested) if f.setting.integer else r.suggested
+        if isinstance(node, dict):
+            node[last] = value
+        else:
+            setattr(node, last, value)
+    return out
+
+
+def plan_exists(inst: Instance, options: SolveOptions) -> tuple[bool, str]:
+    """Solve `inst` again from scratch: (a plan exists, the status). Only existence is asked, so the first plan
+    found answers (a relative gap of 1)."""
+    plan, _ = solve_problem(build_problem(inst), "highs", replace(options, mip_rel_gap=1.0, start=None))
+    return plan.has_plan, plan.status
 
 
 # ---------------------------------------------------------------- elastic relaxation
@@ -123,119 +180,268 @@ def widened(inst: Instance, span: float) -> Instance:
     return wide
 
 
-def widened_problem(inst: Instance) -> Problem:
-    """The problem of the widest instance, with the training candidates of every span in one table."""
+def elastic_problem(problem: Problem) -> Problem:
+    """The built problem with room for its limits to move. Serving options and monitoring do not depend on
+    deadlines or stock counts (only on which stock exists), so they are the built problem's own. The training
+    table was pruned at the user's deadlines and stock, so a raise could never reach the candidates it dropped:
+    it is enumerated again at every span and merged (dominance pruning keeps, for each deadline, only the
+    candidates with the fewest GPUs that meet it), and the formulation is built over it, with the replica
+    bounds of the widest stock. The rows keep the user's limits (elastic_relaxation sets them); only slacks
+    move them."""
+    inst = problem.inst
     wide = widened(inst, CANDIDATE_SPANS[-1])
-    tables = [enumerate_training(widened(inst, span)) for span in CANDIDATE_SPANS]
-    tc = tables[-1]
-    merged = {f: np.concatenate([getattr(t, f) for t in tables]) for f in tc.__dataclass_fields__
-              if isinstance(getattr(tc, f), np.ndarray)}
-    tc = replace(tc, **merged)
-    sc = enumerate_serving(wide)
-    mon = monitoring_requirements(wide, sc)
-    return Problem(wide, tc, sc, mon, build(wide, tc, sc, mon))
+    tc = problem.training
+    if inst.training:
+        tables = [enumerate_training(widened(inst, span)) for span in CANDIDATE_SPANS]
+        tc = tables[-1]
+        merged = {f: np.concatenate([getattr(t, f) for t in tables]) for f in tc.__dataclass_fields__
+                  if isinstance(getattr(tc, f), np.ndarray)}
+        tc = replace(tc, **merged)
+    # replicas are bounded by the stock as well as by the demand they can carry: the formulation is built with
+    # the stock out of reach, so only the inventory rows (at the user's limits, plus slack) bound them
+    unbounded = widened(inst, CANDIDATE_SPANS[-1])
+    for region in unbounded.regions.values():
+        for stock in region.gpus.values():
+            stock.count = max(stock.count, 1) * STOCK_OUT_OF_REACH if stock.count > 0 else 0
+    return Problem(wide, tc, problem.serving, problem.monitoring,
+                   build(unbounded, tc, problem.serving, problem.monitoring))
 
 
-def user_limit(inst: Instance, family: str, key: tuple) -> float:
-    if family == "deadline":
-        return inst.training[key[0]].deadline_hours
-    if family == "inventory":
-        return float(inst.regions[key[0]].gpus[key[1]].count)
-    if family == "power_cap":
-        return float(inst.regions[key[0]].power_cap_mw)
-    return float(inst.policy.carbon_budget_t)
+class Elastic:
+    """The formulation with one slack column per relaxable row (upper limits at the user's values): solving it
+    with some slacks allowed gives the least weighted raise of those limits that makes a plan exist."""
+
+    def __init__(self, problem: Problem, inst: Instance):
+        """`problem` is elastic_problem's (widened candidates); the limits are the user's, read from `inst`."""
+        import highspy
+
+        self.inst, form = inst, problem.form
+        lower, upper = (b.copy() for b in form.row_bounds())
+        self.rows, self.limits, self.labels = [], [], []
+        for fam in form.families.values():
+            if fam.name not in FAMILIES or not facts(fam.name).relaxable():
+                continue
+            for i, key in enumerate(fam.keys):
+                limit = setting_value(self.inst, fam.name, key)
+                if limit is None or not np.isfinite(limit):
+                    continue
+                upper[fam.start + i] = limit
+                self.rows.append(fam.start + i)
+                self.limits.append(limit)
+                self.labels.append((fam.name, [str(k) for k in key]))
+        k = len(self.rows)
+        a = sp.hstack([form.matrix(), sp.csr_matrix((-np.ones(k), (self.rows, np.arange(k))),
+                                                    shape=(form.n_rows, k))]).tocsc()
+        _, lb, ub, integer = form.col_arrays()
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = form.n_cols + k, form.n_rows
+        lp.col_cost_ = np.concatenate([np.zeros(form.n_cols), 1.0 / np.maximum(np.abs(self.limits), 1e-6)])
+        lp.col_lower_ = np.concatenate([lb, np.zeros(k)])
+        lp.row_lower_, lp.row_upper_ = lower, upper
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_, lp.a_matrix_.index_ = a.indptr.astype(np.int32), a.indices.astype(np.int32)
+        lp.a_matrix_.value_ = a.data
+        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+                           for i in np.concatenate([integer, np.zeros(k, bool)])]
+        self.lp, self.ub, self.n_cols = lp, ub, form.n_cols
+
+    def index(self, name: str) -> int | None:
+        for j, (family, key) in enumerate(self.labels):
+            if facts(family).row_name(key) == name:
+                return j
+        return None
+
+    def solve(self, allowed: list[int], time_limit_s: float) -> np.ndarray | None:
+        """Slack per relaxable row with only the `allowed` slacks free; None when no plan exists even so."""
+        k = len(self.rows)
+        free = np.zeros(k, dtype=bool)
+        free[allowed] = True
+        self.lp.col_upper_ = np.concatenate([self.ub, np.where(free, np.inf, 0.0)])
+        h = quiet_highs()
+        h.setOptionValue("time_limit", float(time_limit_s))
+        h.passModel(self.lp)
+        h.run()
+        if h.getInfo().primal_solution_status != 2:
+            return None
+        return np.asarray(h.getSolution().col_value, dtype=float)[self.n_cols:]
+
+    def changes(self, slack: np.ndarray) -> list[Relaxation]:
+        out = []
+        for s, limit, (family, key) in zip(slack, self.limits, self.labels):
+            if s > SLACK_TOL * max(1.0, abs(limit)):
+                raised = limit + s if facts(family).setting.integer else round_up(limit + s)
+                out.append(relaxation(family, key, limit, raised))
+        return out
 
 
-def relaxation_line(family: str, key: list[str], current: float, new: float) -> tuple[str, str, str]:
-    """(instance setting, units, the 'raise X from A to B' line)."""
-    if family == "power_cap":
-        return (f"regions.{key[0]}.power_cap_mw", "MW",
-                f"raise power_cap_mw of {key[0]} from {current:g} MW to {new:g} MW")
-    if family == "inventory":
-        return (f"regions.{key[0]}.gpus.{key[1]}.count", "GPUs",
-                f"raise the {key[1]} count in {key[0]} from {current:,.0f} to {new:,.0f}")
-    if family == "deadline":
-        return (f"training.{key[0]}.deadline_hours", "h",
-                f"raise deadline of {key[0]} from {current:g} h to {new:g} h")
-    return "policy.carbon_budget_t", "t CO2e", f"raise carbon_budget_t from {current:g} t to {new:g} t"
-
-
-def elastic_relaxation(inst: Instance, options: SolveOptions) -> list[Relaxation]:
-    """The least sum of relative raises of relaxable limits that makes a plan exist (one MILP)."""
-    import highspy
-
-    problem = widened_problem(inst)
-    if problem.screening_problems():
-        return []
-    form = problem.form
-    lower, upper = (b.copy() for b in form.row_bounds())
-    slack_rows, limits, labels = [], [], []
-    for fam in form.families.values():
-        if fam.name not in RELAXABLE:
+def least_alone(elastic: Elastic, tried: list[int], limit_s: float) -> tuple[list[str], list[Relaxation]]:
+    """For each relaxable row in `tried`, the elastic MILP with only its slack: (why lines naming the least limit
+    it alone needs, or that none suffices; the single changes found)."""
+    why, singles = [], []
+    for j in tried[:MAX_SINGLES]:
+        family, key = elastic.labels[j]
+        row = f"{facts(family).row_name(key)} <= {number(elastic.limits[j])} {facts(family).units}"
+        alone = elastic.solve([j], limit_s)
+        if alone is None:
+            why.append(f"{row}: no raise of it alone (up to {CANDIDATE_SPANS[-1]:g}x for deadlines and stock) "
+                       "makes a plan exist")
             continue
-        for i, key in enumerate(fam.keys):
-            limit = user_limit(inst, fam.name, key)
-            upper[fam.start + i] = limit
-            slack_rows.append(fam.start + i)
-            limits.append(limit)
-            labels.append((fam.name, [str(k) for k in key]))
-    if not slack_rows:
-        return []
-    k = len(slack_rows)
-    a = sp.hstack([form.matrix(), sp.csr_matrix((-np.ones(k), (slack_rows, np.arange(k))),
-                                                shape=(form.n_rows, k))]).tocsc()
-    cost, lb, ub, integer = form.col_arrays()
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = form.n_cols + k, form.n_rows
-    lp.col_cost_ = np.concatenate([np.zeros(form.n_cols), 1.0 / np.maximum(np.abs(limits), 1e-6)])
-    lp.col_lower_, lp.col_upper_ = np.concatenate([lb, np.zeros(k)]), np.concatenate([ub, np.full(k, np.inf)])
-    lp.row_lower_, lp.row_upper_ = lower, upper
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_ = a.indptr.astype(np.int32), a.indices.astype(np.int32)
-    lp.a_matrix_.value_ = a.data
-    lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
-                       for i in np.concatenate([integer, np.zeros(k, bool)])]
-    h = quiet_highs()
-    h.setOptionValue("time_limit", float(options.time_limit_s))
-    h.passModel(lp)
-    h.run()
-    if h.getInfo().primal_solution_status != 2:
-        return []
-    slack = np.asarray(h.getSolution().col_value, dtype=float)[form.n_cols:]
-    out = []
-    for s, limit, (family, key) in zip(slack, limits, labels):
-        if s <= SLACK_TOL * max(1.0, abs(limit)):
-            continue
-        new = float(math.ceil(limit + s - 1e-9)) if family == "inventory" else round_up(limit + s)
-        setting, units, line = relaxation_line(family, key, limit, new)
-        out.append(Relaxation(family=family, key=key, setting=setting, current=limit, suggested=new, units=units,
-                              line=line))
-    return out
+        least = float(f"{elastic.limits[j] + alone[j]:.4g}")
+        why.append(f"{row}: with every other limit kept, a plan needs {number(least)} {facts(family).units}")
+        singles += elastic.changes(alone)
+    return why, singles
 
 
-def apply_relaxations(inst: Instance, relaxations: list[Relaxation]) -> Instance:
-    """A copy of `inst` with the suggested limits (residency suggestions are not applied)."""
-    out = inst.model_copy(deep=True)
-    for r in relaxations:
-        if r.suggested is None:
-            continue
-        if r.family == "power_cap":
-            out.regions[r.key[0]].power_cap_mw = r.suggested
-        elif r.family == "inventory":
-            out.regions[r.key[0]].gpus[r.key[1]].count = int(r.suggested)
-        elif r.family == "deadline":
-            out.training[r.key[0]].deadline_hours = r.suggested
-        elif r.family == "slo":
-            out.serving[r.key[0]].slo_p99_ms = r.suggested
-        elif r.family == "carbon_budget":
-            out.policy.carbon_budget_t = r.suggested
-    return out
+def confirmed(inst: Instance, changes: list[Relaxation], options: SolveOptions, checks: list[str]) -> bool:
+    """Whether `changes` applied together make a plan exist, by a re-solve (recorded in `checks`)."""
+    ok, status = plan_exists(apply_relaxations(inst, changes), options)
+    what = (f"{changes[0].setting} = {number(changes[0].suggested)} alone" if len(changes) == 1
+            else f"all of {', '.join(r.setting for r in changes)}")
+    checks.append(f"re-solved with {what}: {status}")
+    return ok
+
+
+def verified_relaxations(problem: Problem, iis_names: list[str], options: SolveOptions, base: list[Relaxation],
+                         ) -> tuple[list[Relaxation], list[Relaxation], list[str], list[str]]:
+    """(all of these together, any one of these alone, why lines, re-solve checks) for an infeasible MILP.
+    `base` changes (from screening) are already applied to problem.inst and stay part of every claim."""
+    inst = problem.inst
+    elastic = Elastic(elastic_problem(problem), inst)
+    limit_s = float(options.time_limit_s)
+    slack = elastic.solve(list(range(len(elastic.rows))), limit_s) if elastic.rows else None
+    if slack is None:
+        return [], [], [], ["no raise of a relaxable limit makes a plan exist (elastic MILP: no solution)"]
+    cheapest = elastic.changes(slack)
+    # the relaxable rows of the IIS, then those the cheapest set moves: each alone, the least it needs
+    tried = [j for j in (elastic.index(n) for n in iis_names) if j is not None]
+    tried += [j for j, s in enumerate(slack) if s > SLACK_TOL * max(1.0, abs(elastic.limits[j])) and j not in tried]
+    why, singles = least_alone(elastic, tried, limit_s)
+    checks: list[str] = []
+    moved = {r.setting for r in cheapest}
+    together = [r for r in base if r.setting not in moved] + cheapest
+    if not confirmed(inst, together, options, checks):
+        together = []
+    # with screening changes in `base`, no change alone can make a plan exist: there are no single changes
+    alternatives = [] if base else [r for r in singles if confirmed(inst, [r], options, checks)]
+    if len(together) > 1 and not base:
+        # "all of these together" claims each is needed: one that suffices alone is a single change instead
+        enough = [r for r in together if confirmed(inst, [r], options, checks)]
+        if enough:
+            alternatives, together = alternatives + enough, []
+    if len(together) == 1 and not base:   # a set of one change is a single change
+        alternatives, together = alternatives + together, []
+    # one change per setting (the smallest), the smallest relative raise first
+    alternatives = list({r.setting: r for r in sorted(alternatives, key=lambda r: -r.suggested)}.values())
+    alternatives.sort(key=lambda r: r.suggested / max(abs(r.current), 1e-12))
+    return together, alternatives, why, checks
 
 
 def explain_infeasible(problem: Problem, options: SolveOptions) -> Infeasibility:
+    """The diagnosis of a problem already built (api.build_problem) that has no plan."""
     if problem.screening_problems():
-        return screening_infeasibility(problem)
-    members, method = find_iis(problem.form, min(options.time_limit_s, 10.0))
-    return Infeasibility(source="milp", reasons=residency_notes(problem.inst, members),
-                         iis=members, families=sorted({m.family for m in members}), method=method,
-                         relaxations=elastic_relaxation(problem.inst, options))
+        return _screening(problem, options)
+    rows, bounds, method = find_iis(problem.form, min(options.time_limit_s, 10.0))
+    names = problem.form.row_names()
+    members = [IisMember(name=names[i], family=problem.form.family_of_row(i)[0].name, bound=b)
+               for i, b in zip(rows, bounds)]
+    together, alternatives, why, checks = verified_relaxations(problem, [m.name for m in members], options, [])
+    reasons = [conflict_line(problem.form, rows, bounds)] + residency_notes(problem.inst, members) + why
+    return Infeasibility(source="milp", reasons=reasons, iis=members, families=sorted({m.family for m in members}),
+                         method=method, relaxations=together, alternatives=alternatives, checks=checks)
+
+
+def conflict_line(form: Formulation, rows: list[int], bounds: list[str]) -> str:
+    """The IIS as one sentence: its rows with limits; rows of a family at a zero limit (structural rows such as
+    replica_capacity) are counted rather than listed."""
+    named, counted = [], {}
+    for i, b in zip(rows, bounds):
+        fam, k = form.family_of_row(i)
+        if fam.lower[k] != fam.upper[k] and (fam.upper[k] == 0 or fam.lower[k] == 0):
+            counted[fam.name] = counted.get(fam.name, 0) + 1
+        else:
+            named.append(row_with_limit(form, i, b))
+    named += [f"{n} {fam} rows" if n > 1 else f"1 {fam} row" for fam, n in counted.items()]
+    return "no plan meets all of " + "; ".join(named)
+
+
+def _screening(problem: Problem, options: SolveOptions) -> Infeasibility:
+    """Screening failures: their changes, checked together by a re-solve; when the re-solve still has no plan,
+    the MILP of the repaired instance is diagnosed and its changes join them (all needed together)."""
+    members, reasons, proposed = screening_diagnosis(problem)
+    checks, together, alternatives = [], [], []
+    blocked = [m for m in members if facts(m.family).setting is None] if members else []
+    if proposed and not blocked:
+        repaired = apply_relaxations(problem.inst, proposed)
+        ok, status = plan_exists(repaired, options)
+        checks.append(f"re-solved with all of {', '.join(r.setting for r in proposed)}: {status}")
+        if ok:
+            together = proposed
+            if len(proposed) == 1:
+                alternatives, together = proposed, []
+        else:
+            rebuilt = build_problem(repaired)
+            if not rebuilt.screening_problems():
+                rows, _, _ = find_iis(rebuilt.form, min(options.time_limit_s, 10.0))
+                names = rebuilt.form.row_names()
+                # the repaired instance's own limits are the elastic rows' limits; the claim is base + extra
+                extra, _, why, more = verified_relaxations(rebuilt, [names[i] for i in rows], options, proposed)
+                reasons += why
+                checks += more
+                together = extra
+    return Infeasibility(source="screening", reasons=reasons, iis=members,
+                         families=sorted({m.family for m in members}), method="candidate screening",
+                         relaxations=together, alternatives=alternatives, checks=checks)
+
+
+# ---------------------------------------------------------------- text
+
+
+def _wrapped(text: str, indent: str, more: str) -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=more, break_on_hyphens=False,
+                         break_long_words=False)
+
+
+def infeasibility_lines(inf: Infeasibility) -> list[str]:
+    """The diagnosis for an 80-column terminal: the conflicting rows, why, and the verified changes, saying
+    whether they are needed all together or any one of them suffices."""
+    lines = _wrapped(f"infeasible: conflicting families {', '.join(inf.families)} ({inf.method})", "", "  ")
+    shown: dict[str, int] = {}
+    for m in inf.iis:
+        shown[m.family] = shown.get(m.family, 0) + 1
+        if shown[m.family] <= IIS_ROWS_SHOWN:
+            lines += _wrapped(f"IIS: {m.name} ({m.bound})", "  ", "      ")
+    for family, n in shown.items():
+        if n > IIS_ROWS_SHOWN:
+            more = n - IIS_ROWS_SHOWN
+            lines.append(f"  IIS: ... and {more} more {family} row{'s' if more > 1 else ''} (all in the plan JSON)")
+    for r in inf.reasons:
+        lines += _wrapped(f"why: {r}", "  ", "       ")
+    if inf.alternatives:
+        lines.append("  any one of these makes a plan exist (each checked by a re-solve):")
+        lines += [w for r in inf.alternatives for w in _wrapped(r.line, "    ", "      ")]
+    if inf.relaxations:
+        head = "or all of these together" if inf.alternatives else "all of these together"
+        lines.append(f"  {head} make a plan exist (checked by a re-solve):")
+        lines += [w for r in inf.relaxations for w in _wrapped(r.line, "    ", "      ")]
+    if not inf.alternatives and not inf.relaxations:
+        settable = [f.name for f in FAMILIES.values() if f.setting is not None]
+        lines += _wrapped(f"no change of the relaxable limits ({', '.join(settable)}) was found that a re-solve "
+                          "confirms", "  ", "    ")
+    return lines
+
+
+def relaxation_markdown(inf: Infeasibility) -> list[str]:
+    """The verified changes for the Markdown report, with the same 'any one of' / 'all of' claims."""
+    out = []
+    if inf.alternatives:
+        out += ["Any one of these makes a plan exist (each checked by a re-solve):\n"]
+        out += [f"- {r.line}" for r in inf.alternatives] + [""]
+    if inf.relaxations:
+        out += [f"{'Or all' if inf.alternatives else 'All'} of these together make a plan exist (checked by a "
+                "re-solve):\n"]
+        out += [f"- {r.line}" for r in inf.relaxations] + [""]
+    if not (inf.alternatives or inf.relaxations):
+        out += ["No change of a relaxable limit was found that a re-solve confirms.\n"]
+    if inf.checks:
+        out += ["Re-solves behind these claims:\n"] + [f"- {c}" for c in inf.checks]
+    return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from fleetopt.explain.infeasible import relaxation_markdown
 from fleetopt.plan.explanation import Explanation
 from fleetopt.io.output import write_bytes_atomic, write_text_atomic
 from fleetopt.plan import Plan
@@ -115,8 +116,7 @@ def render_markdown(plan: Plan, e: Explanation, plot_name: str | None) -> str:
         out += [f"- {r}" for r in inf.reasons]
         out.append(f"\nConflicting families: {', '.join(inf.families)} ({inf.method}).\n")
         out.append(table(["constraint", "family", "bound"], [[m.name, m.family, m.bound] for m in inf.iis]))
-        out.append("Cheapest relaxation:\n")
-        out += [f"- {r.line}" for r in inf.relaxations] or ["- none found among the relaxable families"]
+        out += relaxation_markdown(inf)
         out.append("")
     g = e.governance
     if g:

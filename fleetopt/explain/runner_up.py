@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fleetopt.explain.binding import OBJECTIVE_UNITS
 from fleetopt.pipeline.problem import Problem
 from fleetopt.plan.explanation import RunnerUp
 from fleetopt.plan.extract import RECOMPUTE
@@ -52,7 +53,7 @@ def runner_up(problem: Problem, x: np.ndarray, chosen: int) -> RunnerUp | None:
     swapped[block.cols[chosen]], swapped[block.cols[alt]] = 0.0, 1.0
     blocked = violated_rows(problem, swapped)
     diff = float(cost[alt] - cost[chosen])
-    unit = {"carbon_t": "t CO2e"}.get(form.objective_name, "$")
+    unit = OBJECTIVE_UNITS.get(form.objective_name, "$")
     if diff < 0 and blocked:
         reason = f"cheaper by {-diff:,.4g} {unit}, but swapping it in violates {', '.join(blocked)}"
     elif diff < 0:

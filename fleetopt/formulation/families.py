@@ -11,6 +11,8 @@ Math (DESIGN.md, "Formulation"); x = train_choice, n = replicas, f = flow, m = e
   link_bw[a-b]         sum_c dataset GB_c x_c / staging seconds <= link GB/s   (datasets crossing the link)
   carbon_budget        sum_c t_c x_c + sum_o t_o n_o + sum t m <= budget
   monitoring_*         see formulation/monitoring.py
+Each family's units, meaning, layer and relaxable setting are declared once in fleetopt/facts.py;
+facts.add_family takes them from there, so the formulation, explain, verify and the README read the same facts.
 Objective: cost (USD), carbon (t), or cost + carbon price x t, all over the horizon.
 """
 
@@ -24,6 +26,7 @@ from fleetopt.candidates.monitoring import MonitoringTable, monitoring_requireme
 from fleetopt.candidates.names import option_key
 from fleetopt.candidates.network import shortest_paths
 from fleetopt.candidates.tables import ServingCandidates, TrainingCandidates
+from fleetopt.facts import add_family
 from fleetopt.formulation.model import Formulation, VarBlock
 from fleetopt.formulation.monitoring import add_monitoring_families, add_monitoring_vars
 from fleetopt.io.schema import Instance, WeightedObjective
@@ -80,7 +83,7 @@ def build(inst: Instance, tc: TrainingCandidates, sc: ServingCandidates,
 def add_train_choice(form, tc: TrainingCandidates, w_usd, w_t):
     keys = [(tc.job_names[j], int(i)) for i, j in enumerate(tc.job)]
     return form.add_vars("train_choice", keys, lb=0, ub=1, integer=True,
-                         cost=w_usd * tc.cost_usd + w_t * tc.carbon_t)
+                      cost=w_usd * tc.cost_usd + w_t * tc.carbon_t)
 
 
 def route_demand(sc: ServingCandidates) -> np.ndarray:
@@ -91,7 +94,7 @@ def route_demand(sc: ServingCandidates) -> np.ndarray:
 def add_replicas(form, inst: Instance, sc: ServingCandidates, w_usd, w_t):
     keys = [option_key(sc, o) for o in range(len(sc))]
     stock = np.array([inst.regions[sc.region_names[r]].gpus[sc.accel_names[a]].count
-                      for r, a in zip(sc.region, sc.accel)], dtype=float)
+                   for r, a in zip(sc.region, sc.accel)], dtype=float)
     # never more replicas than it takes to carry all the demand the option can reach (they cost, so the bound is
     # valid); a tight bound lets presolve and branching work on a small range
     load = route_demand(sc) * (1.0 + sc.headroom[sc.service[sc.route_option]]) / sc.route_capacity_rps
@@ -99,7 +102,7 @@ def add_replicas(form, inst: Instance, sc: ServingCandidates, w_usd, w_t):
     np.add.at(needed, sc.route_option, load)
     ub = np.minimum(np.floor(stock / sc.gpus_per_replica), np.ceil(needed - 1e-9))
     return form.add_vars("replicas", keys, lb=0, ub=ub, integer=True,
-                         cost=w_usd * sc.cost_usd_per_replica + w_t * sc.carbon_t_per_replica)
+                      cost=w_usd * sc.cost_usd_per_replica + w_t * sc.carbon_t_per_replica)
 
 
 def add_flow(form, sc: ServingCandidates):
@@ -113,7 +116,7 @@ def region_usage(tc: TrainingCandidates, sc: ServingCandidates, mon: MonitoringT
     region_of = {r: i for i, r in enumerate(sc.region_names)}
     t_region = np.array([region_of[tc.region_names[r]] for r in tc.region], dtype=np.int64)
     accel = np.array([tc.accel_names[a] for a in tc.accel] + [sc.accel_names[a] for a in sc.accel]
-                     + [sc.accel_names[a] for a in mon.evaluator_accel], dtype=object)
+                  + [sc.accel_names[a] for a in mon.evaluator_accel], dtype=object)
     return Usage(cols=np.concatenate([x.cols, n.cols, m.cols]),
                  region=np.concatenate([t_region, sc.region, mon.pipe_region]).astype(np.int64), accel=accel,
                  gpus=np.concatenate([tc.gpus, sc.gpus_per_replica, np.ones(len(m.cols))]).astype(float),
@@ -125,26 +128,24 @@ def region_usage(tc: TrainingCandidates, sc: ServingCandidates, mon: MonitoringT
 
 
 def add_assign(form, tc: TrainingCandidates, x):
-    form.add_rows("assign", [(j,) for j in tc.job_names], tc.job, x.cols, np.ones(len(tc)),
-                  lower=1.0, upper=1.0, units="choices", meaning="each training job runs exactly one candidate")
+    add_family(form, "assign", [(j,) for j in tc.job_names], tc.job, x.cols, np.ones(len(tc)),
+               lower=1.0, upper=1.0)
 
 
 def add_deadline(form, inst: Instance, tc: TrainingCandidates, x):
-    form.add_rows("deadline", [(j,) for j in tc.job_names], tc.job, x.cols, tc.wall_hours,
-                  upper=[inst.training[j].deadline_hours for j in tc.job_names], units="hours",
-                  meaning="the job finishes (with failures and checkpoints) before its deadline")
+    add_family(form, "deadline", [(j,) for j in tc.job_names], tc.job, x.cols, tc.wall_hours,
+               upper=[inst.training[j].deadline_hours for j in tc.job_names])
 
 
 def add_demand(form, sc: ServingCandidates, f):
     pairs = {(int(s), int(u)): i for i, (s, u) in enumerate(zip(sc.demand_service, sc.demand_population))}
     route_service = sc.service[sc.route_option]
     rows = np.array([pairs.get((int(s), int(u)), -1) for s, u in zip(route_service, sc.route_population)],
-                    dtype=np.int64)
+                 dtype=np.int64)
     keep = rows >= 0
     keys = [(sc.service_names[s], sc.population_names[u]) for s, u in zip(sc.demand_service, sc.demand_population)]
-    form.add_rows("demand", keys, rows[keep], f.cols[keep], np.ones(int(keep.sum())),
-                  lower=sc.demand_rps, upper=sc.demand_rps, units="requests/s",
-                  meaning="all of a population's demand for a service is routed")
+    add_family(form, "demand", keys, rows[keep], f.cols[keep], np.ones(int(keep.sum())),
+               lower=sc.demand_rps, upper=sc.demand_rps)
 
 
 def add_replica_capacity(form, sc: ServingCandidates, n, f):
@@ -152,8 +153,7 @@ def add_replica_capacity(form, sc: ServingCandidates, n, f):
     rows = np.concatenate([sc.route_option, np.arange(len(sc))])
     cols = np.concatenate([f.cols, n.cols])
     vals = np.concatenate([load_per_rps, -np.ones(len(sc))])
-    form.add_rows("replica_capacity", n.keys, rows, cols, vals, upper=0.0, units="replicas",
-                  meaning="routed load with headroom within replica capacity at the p99 SLO")
+    add_family(form, "replica_capacity", n.keys, rows, cols, vals, upper=0.0)
 
 
 def add_inventory(form, inst: Instance, use: Usage):
@@ -163,9 +163,8 @@ def add_inventory(form, inst: Instance, use: Usage):
     # edge devices are not GPU stock: their participation limit is applied when candidates are enumerated
     rows = np.array([row_of.get((names[r], a), -1) for r, a in zip(use.region, use.accel)], dtype=np.int64)
     keep = rows >= 0
-    form.add_rows("inventory", pairs, rows[keep], use.cols[keep], use.gpus[keep],
-                  upper=[inst.regions[r].gpus[a].count for r, a in pairs], units="GPUs", shared=True,
-                  meaning="GPUs held by training, serving and evaluators within the region's stock")
+    add_family(form, "inventory", pairs, rows[keep], use.cols[keep], use.gpus[keep],
+               upper=[inst.regions[r].gpus[a].count for r, a in pairs])
 
 
 def add_power_cap(form, inst: Instance, use: Usage):
@@ -174,18 +173,16 @@ def add_power_cap(form, inst: Instance, use: Usage):
     row_of = {names.index(r): i for i, r in enumerate(capped)}
     rows = np.array([row_of.get(int(r), -1) for r in use.region], dtype=np.int64)
     keep = rows >= 0
-    form.add_rows("power_cap", [(r,) for r in capped], rows[keep], use.cols[keep], use.mw[keep],
-                  upper=[inst.regions[r].power_cap_mw for r in capped], units="MW", shared=True,
-                  meaning="facility power (GPUs x TDP x PUE) within the region's cap")
+    add_family(form, "power_cap", [(r,) for r in capped], rows[keep], use.cols[keep], use.mw[keep],
+               upper=[inst.regions[r].power_cap_mw for r in capped])
 
 
 def add_storage_bw(form, inst: Instance, tc: TrainingCandidates, x):
     regions = list(inst.regions)
     row_of = {r: i for i, r in enumerate(regions)}
     rows = np.array([row_of[tc.region_names[r]] for r in tc.region], dtype=np.int64)
-    form.add_rows("storage_bw", [(r,) for r in regions], rows, x.cols, tc.storage_gb_s,
-                  upper=[inst.regions[r].storage_gb_s for r in regions], units="GB/s", shared=True,
-                  meaning="checkpoint writes and data loading within the region's storage bandwidth")
+    add_family(form, "storage_bw", [(r,) for r in regions], rows, x.cols, tc.storage_gb_s,
+               upper=[inst.regions[r].storage_gb_s for r in regions])
 
 
 def add_link_bw(form, inst: Instance, tc: TrainingCandidates, x):
@@ -201,7 +198,7 @@ def add_link_bw(form, inst: Instance, tc: TrainingCandidates, x):
     # one path per (job, region) pair, not per candidate: nonzeros in candidate order, then path order
     pair, pair_of = np.unique(tc.job[movers] * len(tc.region_names) + tc.region[movers], return_inverse=True)
     pair_paths = [paths[tc.job_names[p // len(tc.region_names)]].get(tc.region_names[p % len(tc.region_names)], [])
-                  for p in pair.tolist()]
+               for p in pair.tolist()]
     lengths = np.array([len(links) for links in pair_paths], dtype=np.int64)
     padded = np.zeros((len(pair_paths), max(lengths.max(initial=0), 1)), dtype=np.int64)
     for i, links in enumerate(pair_paths):
@@ -212,15 +209,13 @@ def add_link_bw(form, inst: Instance, tc: TrainingCandidates, x):
     rows = padded[np.repeat(pair_of, counts), step]
     cand = np.repeat(movers, counts)
     keys = [(f"{link.a}-{link.b}",) for link in inst.links]
-    form.add_rows("link_bw", keys, rows, x.start + cand, tc.transfer_gb[cand] / staging_s,
-                  upper=[link.gb_s for link in inst.links], units="GB/s", shared=True,
-                  meaning="datasets staged over the link within the staging window fit its bandwidth")
+    add_family(form, "link_bw", keys, rows, x.start + cand, tc.transfer_gb[cand] / staging_s,
+               upper=[link.gb_s for link in inst.links])
 
 
 def add_carbon_budget(form, inst: Instance, use: Usage):
     budget = inst.policy.carbon_budget_t
     if budget is None:
         return
-    form.add_rows("carbon_budget", [("fleet",)], np.zeros(len(use.cols), dtype=np.int64), use.cols, use.carbon_t,
-                  upper=budget, units="t CO2e", shared=True,
-                  meaning="operational and embodied emissions over the horizon within the budget")
+    add_family(form, "carbon_budget", [("fleet",)], np.zeros(len(use.cols), dtype=np.int64), use.cols,
+               use.carbon_t, upper=budget)

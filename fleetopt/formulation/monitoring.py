@@ -3,7 +3,7 @@
   monitored[s,u,r] binary: population u's traffic for service s is served (and so sampled) in region r
   pipeline[s,r]    binary: a monitoring pipeline runs for s in r (fixed cost per hour)
   evaluators[s,r]  continuous: evaluator GPUs in r (samples never leave the region that served them); evaluation
-                   is batch work billed by the GPU-hour, so a fraction of a GPU is a real purchase
+                is batch work billed by the GPU-hour, so a fraction of a GPU is a real purchase
 
   monitoring_traffic[s,u,r]    sum_o f[o,u] <= D[s,u] monitored[s,u,r]
   monitoring_samples[s,u,r,g]  share_g x window x sum_o f[o,u] >= n_g monitored[s,u,r]
@@ -17,6 +17,7 @@ import numpy as np
 
 from fleetopt.candidates.monitoring import MonitoringTable
 from fleetopt.candidates.tables import ServingCandidates
+from fleetopt.facts import add_family
 
 
 def add_monitoring_vars(form, sc: ServingCandidates, mon: MonitoringTable, w_usd: float, w_t: float):
@@ -26,7 +27,7 @@ def add_monitoring_vars(form, sc: ServingCandidates, mon: MonitoringTable, w_usd
     pipes = [(sc.service_names[s], sc.region_names[r]) for s, r in zip(mon.pipe_service, mon.pipe_region)]
     y = form.add_vars("pipeline", pipes, lb=0, ub=1, integer=True, cost=w_usd * mon.pipe_usd)
     m = form.add_vars("evaluators", [p + (sc.accel_names[a],) for p, a in zip(pipes, mon.evaluator_accel)],
-                      lb=0, cost=w_usd * mon.evaluator_usd_per_gpu + w_t * mon.evaluator_t_per_gpu)
+                   lb=0, cost=w_usd * mon.evaluator_usd_per_gpu + w_t * mon.evaluator_t_per_gpu)
     return z, y, m
 
 
@@ -35,7 +36,7 @@ def _routes_of_triples(sc: ServingCandidates, mon: MonitoringTable):
     index = {(int(s), int(u), int(r)): t for t, (s, u, r) in enumerate(zip(mon.service, mon.population, mon.region))}
     svc, reg = sc.service[sc.route_option], sc.region[sc.route_option]
     triple = np.array([index.get((int(s), int(u), int(r)), -1) for s, u, r in zip(svc, sc.route_population, reg)],
-                      dtype=np.int64)
+                   dtype=np.int64)
     routes = np.flatnonzero(triple >= 0)
     return triple[routes], routes
 
@@ -45,10 +46,9 @@ def add_monitoring_families(form, sc: ServingCandidates, mon: MonitoringTable, f
     n = len(mon)
     t_of_route, routes = _routes_of_triples(sc, mon)
     d = sc.demand_of(mon.service, mon.population)
-    form.add_rows("monitoring_traffic", keys, np.concatenate([t_of_route, np.arange(n)]),
-                  np.concatenate([f.cols[routes], z.cols]), np.concatenate([np.ones(len(routes)), -d]),
-                  upper=0.0, units="requests/s",
-                  meaning="a population is served in a region only where its traffic is monitored there")
+    add_family(form, "monitoring_traffic", keys, np.concatenate([t_of_route, np.arange(n)]),
+               np.concatenate([f.cols[routes], z.cols]), np.concatenate([np.ones(len(routes)), -d]),
+               upper=0.0)
 
     # samples: one row per (triple, group); the flows of the triple feed every one of its groups
     g_rows, g_cols, g_vals = [], [], []
@@ -58,15 +58,13 @@ def add_monitoring_families(form, sc: ServingCandidates, mon: MonitoringTable, f
         g_cols += [f.cols[mine], [z.cols[t]]]
         g_vals += [np.full(len(mine), -mon.group_share[gi] * mon.window_s[gi]), [mon.group_samples[gi]]]
     group_keys = [keys[t] + (g,) for t, g in zip(mon.group_triple, mon.group_names)]
-    form.add_rows("monitoring_samples", group_keys, np.concatenate(g_rows) if g_rows else [],
-                  np.concatenate(g_cols) if g_cols else [], np.concatenate(g_vals) if g_vals else [],
-                  upper=0.0, units="samples per window",
-                  meaning="each protected group's traffic in the region supplies the samples to detect the gap")
-    form.add_rows("monitoring_pipeline", keys, np.concatenate([np.arange(n), np.arange(n)]),
-                  np.concatenate([z.cols, y.cols[mon.triple_pipe]]), np.concatenate([np.ones(n), -np.ones(n)]),
-                  upper=0.0, units="pipelines", meaning="monitored traffic in a region needs a pipeline there")
+    add_family(form, "monitoring_samples", group_keys, np.concatenate(g_rows) if g_rows else [],
+               np.concatenate(g_cols) if g_cols else [], np.concatenate(g_vals) if g_vals else [],
+               upper=0.0)
+    add_family(form, "monitoring_pipeline", keys, np.concatenate([np.arange(n), np.arange(n)]),
+               np.concatenate([z.cols, y.cols[mon.triple_pipe]]), np.concatenate([np.ones(n), -np.ones(n)]),
+               upper=0.0)
     p = len(mon.pipe_service)
-    form.add_rows("monitoring_coverage", y.keys, np.concatenate([mon.triple_pipe, np.arange(p)]),
-                  np.concatenate([z.cols, m.cols]), np.concatenate([mon.evaluator_gpus, -np.ones(p)]),
-                  upper=0.0, units="evaluator GPUs",
-                  meaning="evaluator GPUs in the region cover every monitored group's samples each window")
+    add_family(form, "monitoring_coverage", y.keys, np.concatenate([mon.triple_pipe, np.arange(p)]),
+               np.concatenate([z.cols, m.cols]), np.concatenate([mon.evaluator_gpus, -np.ones(p)]),
+               upper=0.0)

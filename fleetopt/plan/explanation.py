@@ -103,12 +103,16 @@ class Relaxation(BaseModel):
 
 
 class Infeasibility(BaseModel):
+    """Why no plan exists and what makes one exist. Every relaxation claim was checked by a re-solve."""
+
     source: Literal["screening", "milp"]
-    reasons: list[str]
+    reasons: list[str]              # the conflict in the user's names: rows with their limits and units
     iis: list[IisMember]
     families: list[str]
     method: str                     # how the IIS was found
-    relaxations: list[Relaxation]
+    relaxations: list[Relaxation]   # all of these together make a plan exist (the cheapest such set found)
+    alternatives: list[Relaxation] = Field(default_factory=list)   # each of these alone makes a plan exist
+    checks: list[str] = Field(default_factory=list)                # the re-solves behind those two claims
 
 
 class FamilyMargin(BaseModel):

@@ -24,7 +24,8 @@ def print_plan(plan: Plan, console: Console | None = None) -> None:
         head += f" (gap {plan.gap:.2e})"
     console.print(head)
     if not plan.has_plan:
-        if plan.detail:
+        # an infeasible plan's diagnosis prints its own why lines, in the rows' names, not a solver status
+        if plan.detail and not (plan.explanation and plan.explanation.infeasibility):
             console.print(f"[red]why:[/red] {plan.detail}")
         return
     if plan.training:

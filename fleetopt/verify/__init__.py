@@ -1,16 +1,11 @@
 """Check a plan without trusting the code that made it.
 
 Every constraint family of the formulation is recomputed from the instance, the physics and the plan's
-decisions alone (this package never imports fleetopt.formulation, fleetopt.candidates or fleetopt.plan.extract):
-
-  assign, config       one legal decision per job; known names, legal parallelism, allowed regions/accelerators
-  memory               training state and serving batches fit in HBM
-  deadline             wall hours from the recomputed step time, goodput and staging, within the deadline
-  demand, route        every demand routed in full, over routes that meet residency, RTT and the p99 SLO
-  replica_capacity     routed load with headroom within the bought replicas' p99 capacity
-  inventory, power_cap, storage_bw, link_bw, carbon_budget   shared resources over all decisions
-  monitoring_*         traffic, samples, pipeline and coverage of fairness monitoring
-  reported             every figure the plan states (times, MW, t, USD, totals, objective) matches the physics
+decisions alone (this package never imports fleetopt.formulation, fleetopt.candidates or fleetopt.plan.extract).
+The families are the ones fleetopt/facts.py declares (stage "formulation", plus the screening rules memory and
+route and the verifier's own config, route_needs_replica and reported); tests/test_family_facts.py checks
+that a verification of global-fleet checks every formulation family built there and names only declared ones.
+"reported": every figure the plan states (times, MW, t, USD, totals, objective) matches the physics.
 
 Modules: training.py, serving.py, monitoring.py, resources.py (the checks), network.py (dataset paths),
 report.py (violations and tolerances), io.py (reading a plan file).

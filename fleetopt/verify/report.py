@@ -2,6 +2,9 @@
 
 A row holds when its activity exceeds its limit by no more than ABS_TOL + REL_TOL x |limit|: solvers keep
 rows within about 1e-7 of their bounds, and a plan's numbers survive a JSON round trip exactly.
+
+Family names, layers and meanings are the declared facts (fleetopt/facts.py, which imports nothing of the
+formulation): a violation reads as the same family[key] the formulation, explain and the README name.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+
+from fleetopt.facts import FAMILIES, facts
 
 REL_TOL = 1e-6      # feasibility tolerance relative to the limit
 ABS_TOL = 1e-6      # and absolute, in the row's units
@@ -43,6 +48,15 @@ class Violation:
     def name(self) -> str:
         return f"{self.family}[{','.join(self.key)}]"
 
+    @property
+    def layer(self) -> str:
+        """The fleet-stack layer of the family (its declared facts)."""
+        return facts(self.family).layer
+
+    @property
+    def meaning(self) -> str:
+        return facts(self.family).meaning
+
     def __str__(self) -> str:
         return f"{self.name}: {self.message} (off by {self.amount:.6g} {self.units})"
 
@@ -60,9 +74,12 @@ class Report:
         return not self.violations
 
     def check(self, family: str, n: int = 1) -> None:
+        if family not in FAMILIES:   # every family verify checks is declared, so reports name it the same way
+            raise KeyError(f"verify checks family '{family}', which fleetopt/facts.py does not declare")
         self.checked[family] += n
 
     def add(self, family: str, key, amount: float, units: str, message: str) -> None:
+        facts(family)   # a declared family (KeyError otherwise)
         self.violations.append(Violation(family, tuple(str(k) for k in key), float(amount), units, message))
 
     def upper(self, family: str, key, activity: float, limit: float, units: str, what: str) -> None:
@@ -88,9 +105,9 @@ class Report:
         rows = sum(self.checked.values())
         if self.holds:
             return f"{plan_name}: holds: {rows} checks in {len(self.checked)} families, no violation"
-        counts = ", ".join(f"{f} {n}" for f, n in sorted(self.by_family().items()))
+        counts = ", ".join(f"{f} {n} ({facts(f).layer})" for f, n in sorted(self.by_family().items()))
         return f"{plan_name}: does not hold: {len(self.violations)} violations ({counts}) in {rows} checks"
 
     def to_dict(self) -> dict:
         return {"holds": self.holds, "checked": dict(self.checked), "notes": list(self.notes),
-                "violations": [asdict(v) | {"key": list(v.key)} for v in self.violations]}
+                "violations": [asdict(v) | {"key": list(v.key), "layer": v.layer} for v in self.violations]}
