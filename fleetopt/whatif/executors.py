@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import sys
 
-from fleetopt.errors import InputError, Problem
+from fleetopt.errors import bad_argument, check_whole
 from fleetopt.whatif.start_method import FORK, IN_PROCESS, choose_start_method
 from fleetopt.whatif.worker import die_with_parent
 
 EXECUTORS = ("local", "dask", "sequential")
+MAX_WORKERS = 1024
 
 
 class _Inline:
@@ -63,8 +64,7 @@ class _Dask:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            raise InputError([Problem("executor", "dask", "Dask is not installed; pip install "
-                                      "'fleetopt[dask]'")]) from None
+            raise bad_argument("executor", "Dask is not installed; pip install 'fleetopt[dask]'") from None
         import logging
 
         self.cluster = None
@@ -72,8 +72,7 @@ class _Dask:
             try:
                 self.client = Client(scheduler, timeout="20s")
             except (OSError, TimeoutError) as err:
-                raise InputError([Problem("scheduler", scheduler, f"cannot reach the Dask scheduler ({err})")]) \
-                    from None
+                raise bad_argument("scheduler", f"cannot reach the Dask scheduler at {scheduler} ({err})") from None
         else:
             self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                         dashboard_address=None, silence_logs=logging.ERROR)
@@ -93,11 +92,17 @@ class _Dask:
             self.cluster.close()
 
 
+def check_executor(kind: str, workers: int | None) -> None:
+    if kind not in EXECUTORS:
+        raise bad_argument("executor", f"unknown executor {kind!r}; expected {' | '.join(EXECUTORS)}")
+    if workers is not None:
+        check_whole("workers", workers, 1, MAX_WORKERS)
+
+
 def make_executor(kind: str, workers: int, scheduler: str | None):
     """The executor of that kind; local processes (a pool, a LocalCluster) only where starting them cannot run
     an unguarded main script again, else forked workers or this process, with a note on stderr."""
-    if kind not in EXECUTORS:
-        raise InputError([Problem("executor", kind, f"unknown executor; expected {', '.join(EXECUTORS)}")])
+    check_executor(kind, workers)
     if kind == "sequential":
         return _Inline()
     if kind == "dask" and scheduler:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from fleetopt.whatif.compare import add_base_relative
-from fleetopt.whatif.executors import default_workers, make_executor
+from fleetopt.whatif.executors import check_executor, default_workers, make_executor
 from fleetopt.whatif.nearness import Nearness
 from fleetopt.whatif.scenario import Base, label, scenario_id
 from fleetopt.whatif.spec import Factor, Setting
@@ -63,7 +63,8 @@ def run_sweep(base: Base, jobs: Sequence[Job], store: ResultStore, *, factors: S
     """Solve every job not yet in `store`, saving each row as it finishes. jobs[0] is the reference (the
     base plan): it runs first, alone, and every other row's displaced cost is measured against it.
     `on_row(row, done, total)` is called after each save; `extra(job)` adds columns (the factor values)."""
-    workers = workers or default_workers()
+    check_executor(executor, workers)
+    workers = default_workers() if workers is None else workers
     done = store.open()
     total = len(jobs)
     results: dict[str, dict] = {j.scenario_id: done[j.scenario_id] for j in jobs if j.scenario_id in done}

@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fleetopt.errors import InputError
+from fleetopt.errors import InputError, bad_argument, check_number, check_whole
 from fleetopt.whatif.scenario import Base, instance_for
 from fleetopt.whatif.spec import Setting
 from fleetopt.whatif.store import KEY
 
 DETAIL_CHARS = 300
+MAX_THREADS = 1024
+MAX_SEED = 2**31 - 1  # HiGHS random_seed is a C int
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,21 @@ class SolveSettings:
     mip_rel_gap: float | None = None
     threads: int | None = 1
     seed: int | None = None
+
+    def __post_init__(self) -> None:
+        """Bad values fail here, before any solve, naming the argument (the CLI names its option)."""
+        from fleetopt.api import BACKENDS
+
+        if self.backend is not None and self.backend not in BACKENDS:
+            raise bad_argument("backend", f"unknown backend {self.backend!r}; expected {' | '.join(BACKENDS)}")
+        if self.time_limit_s is not None:
+            check_number("time_limit_s", self.time_limit_s, 0, low_open=True)
+        if self.mip_rel_gap is not None:
+            check_number("mip_rel_gap", self.mip_rel_gap, 0, 1)
+        if self.threads is not None:
+            check_whole("threads", self.threads, 0, MAX_THREADS)
+        if self.seed is not None:
+            check_whole("seed", self.seed, 0, MAX_SEED)
 
     def key(self) -> dict:
         """What changes the answer, for the scenario id (threads and warm starts do not)."""
