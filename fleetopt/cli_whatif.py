@@ -10,10 +10,10 @@ EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_INTERRUPTED = 0, 1
 OPTION_OF = {"mip_rel_gap": "--gap", "time_limit_s": "--time-limit"}  # the library's arguments -> options
 
 
-def _fail_input(err) -> None:
+def _fail_input(err, results_option: str = "--output") -> None:
     from fleetopt.cli_options import fail_input
 
-    fail_input(err, OPTION_OF)
+    fail_input(err, {**OPTION_OF, "results": results_option})
 
 
 def _interrupted(results: Path | None, done: int | None = None) -> None:
@@ -125,14 +125,14 @@ def pareto(instance: Path = typer.Argument(..., help="instance file (YAML or JSO
 
     try:
         if output is not None:
-            results_format(output)  # a wrong suffix fails now, not after the solves
+            results_format(output, "output")  # a wrong suffix fails now, not after the solves
         base = read_base(instance, models_dir)
         runs_file = results if results is not None else Path(f"pareto-{base.file.stem}-runs.csv")
         solve = _solve_settings(backend, time_limit, gap, threads, seed)
         found = pareto_front(base, points, results=runs_file, executor=executor, workers=workers,
                              scheduler=scheduler, warm_start=warm, solve=solve, progress=True)
     except InputError as err:
-        _fail_input(err)
+        _fail_input(err, "--results")
     except KeyboardInterrupt:
         _interrupted(results)
     front = found.front

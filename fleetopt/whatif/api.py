@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetopt.errors import InputError, Problem, bad_argument
+from fleetopt.whatif.executors import check_executor
 from fleetopt.whatif.run import Job, SolveSettings, SweepRun, plan_jobs, run_sweep
 from fleetopt.whatif.scenario import Base, base_from_instance, check_settings, read_base
 from fleetopt.whatif.spec import GRID, MODES, ONE_AT_A_TIME, Factor, factors_from, scenarios
@@ -97,6 +98,8 @@ def progress_bar(total: int, enabled: bool = True, title: str = "what-if"):
                    TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.description}"),
                    console=console, disable=not (enabled and terminal))
     started = time.monotonic()
+    if enabled and not terminal:
+        print(f"{title}: {total} scenarios, a line as each finishes", file=sys.stderr, flush=True)
     with bar:
         task = bar.add_task("", total=total, title=title)
 
@@ -119,6 +122,7 @@ def run_factors(base: Base, factors: Sequence[Factor], *, mode: str = GRID, resu
                 progress: bool = False) -> tuple[SweepRun, Columns]:
     """The sweep behind both `fleetopt whatif` and `fleetopt.sweep`."""
     mode = resolve_mode(mode)
+    check_executor(executor, workers)
     check_factors(base, factors)
     jobs = plan_jobs(base, scenarios(factors, mode), solve)
     columns = columns_for(factors)
