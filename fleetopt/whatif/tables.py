@@ -60,10 +60,11 @@ FLEXIBLE_WIDTH = 20  # the text column keeps this much before the others are cut
 
 
 def fitted_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], width: int,
-                 right: Sequence[bool], flexible: int):
+                 right: Sequence[bool], flexible: int, wrap: bool = False):
     """A rich Table whose lines fit `width` columns: each column as wide as its widest cell; when the total
-    passes the width, the `flexible` column is cut first, then the widest others, each cell ending in an
-    ellipsis where cut (the full text is in the results file)."""
+    passes the width, the `flexible` column is narrowed first, then the widest others, each cell ending in an
+    ellipsis where cut (the full text is in the results file). wrap: the flexible column's text wraps onto
+    more lines instead of being cut."""
     from rich import box
     from rich.table import Table
 
@@ -87,8 +88,10 @@ def fitted_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str
     cut_flexible(MIN_WIDTH)
     table = Table(title=title if len(title) <= width else title[:width - 3] + "...", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), show_edge=False)
-    for head, w, r in zip(headers, widths, right):
-        table.add_column(head, width=w, no_wrap=True, overflow="ellipsis", justify="right" if r else "left")
+    for i, (head, w, r) in enumerate(zip(headers, widths, right)):
+        wraps = wrap and i == flexible
+        table.add_column(head, width=w, no_wrap=not wraps, overflow="fold" if wraps else "ellipsis",
+                         justify="right" if r else "left")
     for row in rows:
         table.add_row(*row)
     return table
@@ -114,7 +117,7 @@ def sweep_table(frame, factors: Sequence[Factor], columns: Sequence[str], title:
 
 def front_table(front, title: str, width: int = 80):
     """The Pareto front, cleanest first: budget, carbon, cost, the cost of each tonne avoided to the next
-    point, and what changed against the cheapest plan, within `width` columns."""
+    point, and what changed against the cheapest plan (wrapped: a front has few points), within `width`."""
     records = front.to_dict("records")
     rows = []
     for i, row in enumerate(records):
@@ -125,5 +128,5 @@ def front_table(front, title: str, width: int = 80):
         rows.append(["knee" if row["knee"] else "", "none" if _missing(budget) else short_number(budget),
                      short_number(row["carbon_t"]), short_number(row["cost_usd"]), short_number(slope),
                      row["changed"] or ""])
-    headers = ["", "budget t", "carbon t", "cost $", "$/t avoided", "changed against the cheapest plan"]
-    return fitted_table(title, headers, rows, width, [False, True, True, True, True, False], flexible=5)
+    headers = ["", "budget t", "carbon t", "cost $", "$/t avoided", "changed (vs cheapest plan)"]
+    return fitted_table(title, headers, rows, width, [False, True, True, True, True, False], flexible=5, wrap=True)
