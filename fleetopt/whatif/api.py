@@ -145,7 +145,10 @@ def sweep(instance, settings: Mapping[str, Any] | Sequence[str], *, mode: str = 
     instance: a path or a loaded Instance. settings: {path: values} (a VALUES string such as "100:400:4" or
     "x1,x2", or a list of values) or ["PATH=VALUES", ...]. mode: "grid" or "one-at-a-time". results: a .csv,
     .parquet or .jsonl file written as each scenario finishes; a re-run resumes it. executor: "local" (process
-    pool), "dask" (a LocalCluster, or `scheduler` = an address) or "sequential"."""
+    pool), "dask" (a LocalCluster, or `scheduler` = an address) or "sequential". From a script without
+    `if __name__ == "__main__":` local workers are forked rather than spawned (spawned ones would run the
+    script again), or, once a solve has run in this process, the scenarios are solved here one at a time; a
+    one-line note on stderr says which (whatif/start_method.py). Bad arguments raise InputError naming them."""
     base = as_base(instance, models_dir)
     factors = factors_from(settings)
     solve = SolveSettings(backend=backend, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads,
