@@ -4,6 +4,7 @@ in and the exit code of each. The bottom layer: every other module may import it
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -45,6 +46,32 @@ class InputError(Exception):
     def __init__(self, problems: Iterable[Problem]):
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+ARGUMENT = "argument"  # Problem.file of a bad Python argument; the CLI names its option instead
+
+
+def bad_argument(name: str, message: str) -> InputError:
+    """A bad value of the Python argument `name` (`argument: gpus: must be ...`); a command prints it under
+    its option's name (`--gpus: must be ...`)."""
+    return InputError([Problem(ARGUMENT, name, message)])
+
+
+def check_whole(name: str, value, low: int, high: int | None = None) -> None:
+    """`value` must be a whole number in [low, high] (bool refused)."""
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if not whole or value < low or (high is not None and value > high):
+        span = f"from {low:,} to {high:,}" if high is not None else f">= {low:,}"
+        raise bad_argument(name, f"expected a whole number {span}, got {value!r}")
+
+
+def check_number(name: str, value, low: float, high: float | None = None, *, low_open: bool = False) -> None:
+    """`value` must be a finite number above low (at least low unless low_open) and at most high."""
+    number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not number or value < low or (low_open and value == low) or (high is not None and value > high):
+        span = (f"> {low:g}" if low_open else f">= {low:g}") if high is None else \
+            f"{'above' if low_open else 'from'} {low:g} to {high:g}"
+        raise bad_argument(name, f"expected a finite number {span}, got {value!r}")
 
 
 def closest(name: str, known: Iterable[str]) -> str | None:

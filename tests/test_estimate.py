@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from fleetopt.cli import app
-from fleetopt.errors import InputError
-from fleetopt.candidates.estimate import estimate_training, search_grid, search_training
+from fleetopt.candidates.estimate import estimate_training, search_grid, search_training, search_training_detail
+from fleetopt.errors import ARGUMENT, InputError
 from fleetopt.io.load import load_model_card
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -177,6 +177,14 @@ def test_default_global_batch_is_one_sequence_per_gpu():
     (["--model", "llama3-70b", "--gpus", "32", "--tp", "8", "--pp", "1", "--sync-group", "3"], "--sync-group"),
     (["--model", "llama3-70b", "--gpus", "0", "--tp", "1", "--pp", "1"], "--gpus"),
     (["--model", "dlrm-multi-tb", "--gpus", "8", "--tp", "8", "--pp", "1"], "--model"),
+    (["--model", "llama3-70b", "--gpus", "99999999999999999999", "--tp", "8", "--pp", "4"], "--gpus"),
+    (["--model", "llama3-70b", "--gpus", "99999999999999999999", "--search"], "--gpus"),
+    (["--model", "llama3-70b", "--gpus", "64", "--search", "--top", "0"], "--top"),
+    (["--model", "llama3-70b", "--gpus", "64", "--search", "--seq-len", "-1"], "--seq-len"),
+    (["--model", "llama3-70b", "--gpus", "64", "--search", "--nic-gb-s", "inf"], "--nic-gb-s"),
+    (["--model", "llama3-70b", "--gpus", "64", "--search", "--pod-gpus", "0"], "--pod-gpus"),
+    (["--model", "llama3-70b", "--gpus", "64", "--search", "--oversubscription", "0.5"], "--oversubscription"),
+    (["--model", "llama3-70b", "--gpus", "64", "--search", "--micro-batch", "-2"], "--micro-batch"),
 ])
 def test_bad_input_exits_2_with_one_line(args, option):
     if "--accelerator" not in args:
@@ -193,10 +201,33 @@ def test_unknown_model_suggests_the_closest_name():
     assert "did you mean 'llama3-70b'" in result.output
 
 
-def test_api_raises_input_error_naming_the_option():
-    with pytest.raises(InputError) as err:
-        estimate_training("llama3-70b", A100, 12, 8, 1)
-    assert err.value.problems[0].file == "--gpus"
+def test_api_raises_input_error_naming_the_argument_not_the_option():
+    for call in (lambda: estimate_training("llama3-70b", A100, 12, 8, 1),
+                 lambda: estimate_training("llama3-70b", A100, 10**20, 8, 4),
+                 lambda: search_training("llama3-70b", A100, 64, top=0)):
+        with pytest.raises(InputError) as err:
+            call()
+        problem = err.value.problems[0]
+        assert problem.file == ARGUMENT and problem.key in ("gpus", "top"), problem
+        assert "--" not in problem.message, problem
+
+
+def test_search_prints_as_many_rows_as_it_says_fit():
+    """`--top 20` with fewer layouts fitting prints them all and says so; a smaller --top says how many of
+    how many it shows (the count is of distinct layouts, as ranked)."""
+    args = ["--model", "megatron-529.6b", "--accelerator", A100, "--gpus", "5120", "--search", "--global-batch",
+            "2560"]
+    found = search_training_detail("megatron-529.6b", A100, 5120, global_batch=2560, top=20)
+    fit = found["fitting"]
+    assert 2 < fit < 20 and len(found["best"]) == fit
+    for top, shown in ((20, fit), (2, 2)):
+        result = _run(*args, "--top", str(top))
+        assert result.exit_code == 0, result.output
+        lines = result.output.splitlines()
+        title = f"all {fit} of {fit} layouts" if shown == fit else f"the {shown} fastest of {fit} layouts"
+        assert lines[0].startswith(title), lines[0]
+        rows = [line for line in lines[2:] if line.split() and line.split()[0].isdigit()]
+        assert len(rows) == shown
 
 
 def test_estimate_is_listed_in_help():

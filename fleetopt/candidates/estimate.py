@@ -17,7 +17,7 @@ from fleetopt.candidates.training import (
     RECOMPUTE_CHOICES,
     TP_CHOICES,
 )
-from fleetopt.errors import InputError, Problem, did_you_mean
+from fleetopt.errors import InputError, bad_argument, check_number, check_whole, did_you_mean
 from fleetopt.io.load import accelerator_catalog, load_model_card
 from fleetopt.io.schema import Accelerator, TransformerCard
 from fleetopt.physics.training import training_step_time
@@ -26,11 +26,14 @@ from fleetopt.physics.training_memory import USABLE_MEMORY_FRACTION
 DEFAULT_NIC_GB_S = 25.0
 RECOMPUTE_NAMES = ("none", "selective", "full")  # index = the physics' recompute code
 SEARCH_INTERLEAVE_CHOICES = (1, 2, 3, 4)  # chunks per stage; Megatron's 530B run needs 3 (3 layers per stage)
+MAX_COUNT = 10**9  # any whole-number argument (sequences, tokens, stages...)
+MAX_WHOLE = {"gpus": 10**7, "pod_gpus": 10**7}  # ten times the largest clusters built (~10^5 to 10^6 GPUs)
 _BREAKDOWN = ("compute_s", "comm_s", "tp_comm_s", "pp_comm_s", "dp_comm_s", "bubble_s", "sync_s", "overlap_s")
 
 
-def _bad(option: str, key: str, message: str) -> InputError:
-    return InputError([Problem(option, key, message)])
+def _bad(argument: str, message: str) -> InputError:
+    """Bad input in one argument, by its Python name (the CLI prints it under the option's name)."""
+    return bad_argument(argument, message)
 
 
 def resolve_model(model: str | TransformerCard) -> tuple[str, TransformerCard]:
@@ -39,7 +42,7 @@ def resolve_model(model: str | TransformerCard) -> tuple[str, TransformerCard]:
         return "custom", model
     card = load_model_card(str(model))
     if not isinstance(card, TransformerCard):
-        raise _bad("--model", "model", f"model '{model}' is a {card.kind} card; the estimator models "
+        raise _bad("model", f"model '{model}' is a {card.kind} card; the estimator models "
                    "transformer training only")
     return str(model), card
 
@@ -50,8 +53,7 @@ def resolve_accelerator(accelerator: str | Accelerator) -> tuple[str, Accelerato
         return "custom", accelerator
     catalog = accelerator_catalog()
     if accelerator not in catalog:
-        raise _bad("--accelerator", "accelerator",
-                   f"unknown accelerator '{accelerator}'" + did_you_mean(str(accelerator), catalog))
+        raise _bad("accelerator", f"unknown accelerator '{accelerator}'" + did_you_mean(str(accelerator), catalog))
     return str(accelerator), Accelerator(**catalog[accelerator])
 
 
@@ -60,11 +62,12 @@ def default_global_batch(gpus: int) -> int:
     return int(gpus)
 
 
-def _positive(option: str, key: str, value, integer: bool = True) -> None:
-    ok = value >= 1 if integer else value > 0
-    if isinstance(value, bool) or not ok or (integer and int(value) != value):
-        kind = "a whole number >= 1" if integer else "a positive number"
-        raise _bad(option, key, f"must be {kind}, got {value!r}")
+def _positive(argument: str, value, integer: bool = True) -> None:
+    """A whole number from 1 to the argument's bound, or a finite number > 0."""
+    if integer:
+        check_whole(argument, value, 1, MAX_WHOLE.get(argument, MAX_COUNT))
+    else:
+        check_number(argument, value, 0, low_open=True)
 
 
 def _divisors(n: int) -> list[int]:
@@ -73,56 +76,52 @@ def _divisors(n: int) -> list[int]:
 
 def _check_network(nic_gb_s, pod_gpus, oversubscription) -> None:
     if nic_gb_s is not None:
-        _positive("--nic-gb-s", "nic_gb_s", nic_gb_s, integer=False)
+        _positive("nic_gb_s", nic_gb_s, integer=False)
     if pod_gpus is not None:
-        _positive("--pod-gpus", "pod_gpus", pod_gpus)
-    if not oversubscription >= 1.0:
-        raise _bad("--oversubscription", "oversubscription", f"must be >= 1 (1 = non-blocking), got {oversubscription}")
+        _positive("pod_gpus", pod_gpus)
+    check_number("oversubscription", oversubscription, 1.0)  # 1 = non-blocking
 
 
 def _check_layout(card: TransformerCard, gpus, tp, pp, micro_batch, global_batch, seq_len, recompute,
                   interleave, sync_group) -> None:
     """Raise InputError naming the first option that makes the layout impossible."""
-    for option, key, value in (("--gpus", "gpus", gpus), ("--tp", "tp", tp), ("--pp", "pp", pp),
-                               ("--micro-batch", "micro_batch", micro_batch),
-                               ("--global-batch", "global_batch", global_batch), ("--seq-len", "seq_len", seq_len),
-                               ("--interleave", "interleave", interleave)):
-        _positive(option, key, value)
+    for argument, value in (("gpus", gpus), ("tp", tp), ("pp", pp), ("micro_batch", micro_batch),
+                            ("global_batch", global_batch), ("seq_len", seq_len), ("interleave", interleave)):
+        _positive(argument, value)
     if recompute not in RECOMPUTE_NAMES:
-        raise _bad("--recompute", "recompute", f"unknown recompute '{recompute}'; expected one of "
+        raise _bad("recompute", f"unknown recompute '{recompute}'; expected one of "
                    f"{', '.join(reversed(RECOMPUTE_NAMES))}")
     if tp > gpus:
-        raise _bad("--tp", "tp", f"tp = {tp} is more than the {gpus} GPUs of --gpus")
+        raise _bad("tp", f"tp = {tp} is more than the {gpus} GPUs of the job (gpus)")
     if card.heads % tp:
-        raise _bad("--tp", "tp", f"the model's {card.heads} attention heads do not split over tp = {tp}; "
+        raise _bad("tp", f"the model's {card.heads} attention heads do not split over tp = {tp}; "
                    f"choose tp dividing {card.heads}")
     if card.layers % pp:
-        raise _bad("--pp", "pp", f"the model's {card.layers} layers do not split evenly into {pp} stages; "
+        raise _bad("pp", f"the model's {card.layers} layers do not split evenly into {pp} stages; "
                    f"choose pp among {', '.join(map(str, _divisors(card.layers)))}")
     if gpus % (tp * pp):
-        raise _bad("--gpus", "gpus", f"{gpus} GPUs are not a multiple of tp x pp = {tp} x {pp} = {tp * pp}")
+        raise _bad("gpus", f"{gpus} GPUs are not a multiple of tp x pp = {tp} x {pp} = {tp * pp}")
     dp = gpus // (tp * pp)
     if global_batch % (dp * micro_batch):
-        raise _bad("--global-batch", "global_batch",
-                   f"{global_batch} sequences do not split into whole micro-batches over dp x micro-batch = "
-                   f"{dp} x {micro_batch}; give a multiple of {dp * micro_batch}")
+        raise _bad("global_batch", f"{global_batch} sequences do not split into whole micro-batches over "
+                   f"dp x micro-batch = {dp} x {micro_batch}; give a multiple of {dp * micro_batch}")
     if interleave > 1:
         if pp == 1:
-            raise _bad("--interleave", "interleave", "interleaving needs pipeline stages (pp > 1)")
+            raise _bad("interleave", "interleaving needs pipeline stages (pp > 1)")
         if (card.layers // pp) % interleave:
-            raise _bad("--interleave", "interleave", f"the {card.layers // pp} layers of each stage do not split "
+            raise _bad("interleave", f"the {card.layers // pp} layers of each stage do not split "
                        f"into {interleave} chunks")
     if sync_group is not None:
-        _positive("--sync-group", "sync_group", sync_group)
+        _positive("sync_group", sync_group)
         if dp % sync_group:
-            raise _bad("--sync-group", "sync_group", f"sync group {sync_group} does not divide dp = {dp}")
+            raise _bad("sync_group", f"sync group {sync_group} does not divide dp = {dp}")
 
 
 def _calibration(accel: Accelerator) -> dict:
     bad = [k for k in accel.calibration if k not in CALIBRATION_KEYS]
     if bad:
-        raise _bad("--accelerator", f"calibration.{bad[0]}",
-                   f"unknown calibration key; expected one of {', '.join(CALIBRATION_KEYS)}")
+        raise _bad("accelerator", f"calibration.{bad[0]}: unknown calibration key; expected one of "
+                   f"{', '.join(CALIBRATION_KEYS)}")
     return dict(accel.calibration)
 
 
@@ -191,7 +190,7 @@ def estimate_training(model, accelerator, gpus, tp, pp, *, micro_batch=1, global
     """Step time, TFLOP/s, MFU, memory and the fleet-law breakdown of one training layout (dp = gpus / (tp pp)).
 
     A layout that cannot fit is returned with fits False and a `note` giving the memory it needs; impossible
-    input raises InputError naming the CLI option.
+    input raises InputError naming the argument.
     """
     name, card = resolve_model(model)
     aname, accel = resolve_accelerator(accelerator)
@@ -263,21 +262,20 @@ def search_training_detail(model, accelerator, gpus, *, global_batch=None, seq_l
                            recompute=None, interleave=None, flash_attention=False, sequence_parallel=None,
                            distributed_optimizer=None, nic_gb_s=None, pod_gpus=None, oversubscription=1.0,
                            top=10) -> dict:
-    """search_training's answer with its context: best (the ranked list), evaluated (layouts scored),
-    fitting (how many fit), least_memory_gb (the smallest need of any layout: why nothing fits), hbm_gb."""
+    """search_training's answer with its context: best (the ranked list, at most `top`), evaluated (layouts
+    scored), fitting (how many distinct layouts fit, as ranked: variants differing only in memory savers count
+    once), least_memory_gb (the smallest need of any layout: why nothing fits), hbm_gb."""
     name, card = resolve_model(model)
     aname, accel = resolve_accelerator(accelerator)
     global_batch = default_global_batch(gpus) if global_batch is None else global_batch
-    for option, key, value in (("--gpus", "gpus", gpus), ("--global-batch", "global_batch", global_batch),
-                               ("--seq-len", "seq_len", seq_len), ("--top", "top", top)):
-        _positive(option, key, value)
+    for argument, value in (("gpus", gpus), ("global_batch", global_batch), ("seq_len", seq_len), ("top", top)):
+        _positive(argument, value)
     if recompute is not None and recompute not in RECOMPUTE_NAMES:
-        raise _bad("--recompute", "recompute", f"unknown recompute '{recompute}'; expected one of "
+        raise _bad("recompute", f"unknown recompute '{recompute}'; expected one of "
                    f"{', '.join(reversed(RECOMPUTE_NAMES))}")
-    for option, key, value in (("--micro-batch", "micro_batch", micro_batch),
-                               ("--interleave", "interleave", interleave)):
+    for argument, value in (("micro_batch", micro_batch), ("interleave", interleave)):
         if value is not None:
-            _positive(option, key, value)
+            _positive(argument, value)
     _check_network(nic_gb_s, pod_gpus, oversubscription)
     grid = search_grid(
         card, gpus, global_batch, accel.gpus_per_node,
@@ -287,7 +285,7 @@ def search_training_detail(model, accelerator, gpus, *, global_batch=None, seq_l
         sequence_parallel=_choices(sequence_parallel, (False, True)),
         distributed_optimizer=_choices(distributed_optimizer, (False, True)))
     if len(grid["tp"]) == 0:
-        raise _bad("--gpus", "gpus", f"no layout of {gpus} GPUs splits the model ({card.layers} layers, "
+        raise _bad("gpus", f"no layout of {gpus} GPUs splits the model ({card.layers} layers, "
                    f"{card.heads} heads) and the global batch ({global_batch} sequences) exactly")
     res = _evaluate(card, accel, grid, global_batch=global_batch, seq_len=seq_len,
                     flash_attention=bool(flash_attention), nic_gb_s=nic_gb_s, pod_gpus=pod_gpus,
@@ -299,9 +297,10 @@ def search_training_detail(model, accelerator, gpus, *, global_batch=None, seq_l
     order = fitting[np.lexsort((res["memory_gb_per_gpu"][fitting], savers[fitting], res["step_time_s"][fitting]))]
     layout = np.stack([grid[k][order] for k in ("tp", "pp", "micro_batch", "recompute", "interleave")], axis=1)
     _, first = np.unique(layout, axis=0, return_index=True)
-    order = order[np.sort(first)][:top]
+    distinct = order[np.sort(first)]  # one per layout: its variant needing the fewest memory savers
+    order = distinct[:top]
     context = dict(model=name, accelerator=aname, gpus=int(gpus), global_batch=int(global_batch),
                    seq_len=int(seq_len), flash_attention=bool(flash_attention))
     return {"best": _rows(res, grid, order, context, float(accel.hbm_gb)), "evaluated": len(grid["tp"]),
-            "fitting": len(fitting), "least_memory_gb": float(res["memory_gb_per_gpu"].min()),
+            "fitting": len(distinct), "least_memory_gb": float(res["memory_gb_per_gpu"].min()),
             "hbm_gb": float(accel.hbm_gb)}

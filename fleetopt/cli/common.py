@@ -5,17 +5,30 @@ Exit codes are fleetopt.errors' table: 0 a plan, 2 bad input, 3 infeasible, 4 no
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import typer
 
-from fleetopt.errors import EXIT_BAD_INPUT, InputError
+from fleetopt.errors import ARGUMENT, EXIT_BAD_INPUT, InputError, Problem
 
 
-def fail_input(err: InputError) -> None:
-    """One `error: FILE[:LINE]: KEY: message` line per problem on stderr, then exit 2 (never a traceback)."""
+def option_name(argument: str, renames: Mapping[str, str] = {}) -> str:
+    """The option of a Python argument: `global_batch` -> `--global-batch`, unless renamed."""
+    return renames.get(argument) or "--" + argument.replace("_", "-")
+
+
+def problem_line(problem: Problem, renames: Mapping[str, str] = {}) -> str:
+    """`error: FILE[:LINE]: KEY: message`, or `error: --option: message` for a bad argument (errors.ARGUMENT)."""
+    if problem.file == ARGUMENT:
+        return f"error: {option_name(problem.key, renames)}: {problem.message}"
+    return f"error: {problem}"
+
+
+def fail_input(err: InputError, renames: Mapping[str, str] = {}) -> None:
+    """One line per problem on stderr, options under their own names, then exit 2 (never a traceback)."""
     for problem in err.problems:
-        typer.echo(f"error: {problem}", err=True)
+        typer.echo(problem_line(problem, renames), err=True)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 

@@ -9,21 +9,20 @@ import json
 
 import typer
 
-from fleetopt.errors import InputError, Problem
+from fleetopt.errors import InputError, bad_argument
 
 
 def _check_mode(search: bool, tp, pp, sync_group) -> None:
     if search:
-        for option, value in (("--tp", tp), ("--pp", pp)):
+        for argument, value in (("tp", tp), ("pp", pp)):
             if value is not None:
-                raise InputError([Problem(option, option[2:], "cannot be combined with --search (the search "
-                                          "chooses tp and pp); drop it or drop --search")])
+                raise bad_argument(argument, "cannot be combined with --search (the search chooses tp and pp); "
+                                   "drop it or drop --search")
         if sync_group is not None:
-            raise InputError([Problem("--sync-group", "sync_group", "the search is fully synchronous; drop "
-                                      "--sync-group or give --tp and --pp instead of --search")])
+            raise bad_argument("sync_group", "the search is fully synchronous; drop --sync-group or give --tp "
+                               "and --pp instead of --search")
     elif tp is None or pp is None:
-        option = "--tp" if tp is None else "--pp"
-        raise InputError([Problem(option, option[2:], "give both --tp and --pp, or --search to find them")])
+        raise bad_argument("tp" if tp is None else "pp", "give both --tp and --pp, or --search to find them")
 
 
 def _print_estimate(row: dict) -> None:
@@ -58,7 +57,9 @@ def _print_search(found: dict, gpus: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"fastest of {found['evaluated']} candidates for {gpus} GPUs ({found['fitting']} fit)",
+    shown, fit = len(found["best"]), found["fitting"]
+    fastest = f"the {shown} fastest" if shown < fit else f"all {fit}"
+    table = Table(title=f"{fastest} of {fit} layouts that fit {gpus} GPUs ({found['evaluated']:,} evaluated)",
                   title_justify="left", box=None, pad_edge=False, header_style="bold")
     for name in ("tp", "pp", "dp", "mb", "recompute", "v", "sp", "do", "step s", "TFLOP/s", "MFU", "GB",
                  "binding"):
@@ -71,8 +72,8 @@ def _print_search(found: dict, gpus: int) -> None:
                       f"{row['memory_gb_per_gpu']:.1f}", row["binding_term"])
     console = Console()
     console.print(table)
-    console.print("TFLOP/s: model FLOPs per GPU (no recompute); sp: sequence parallel; do: distributed optimizer; "
-                  "GB: memory per GPU")
+    console.print("TFLOP/s: model FLOPs per GPU (no recompute); GB: memory per GPU; mb: micro-batch\n"
+                  "v: model chunks per stage; sp: sequence parallel; do: distributed optimizer")
 
 
 def estimate(
@@ -108,7 +109,7 @@ def estimate(
 ):
     """Estimate one training job: step time, TFLOP/s, MFU, memory and the fleet-law breakdown, or --search."""
     from fleetopt.candidates.estimate import estimate_training, search_training_detail
-    from fleetopt.cli.common import fail_input as _fail_input
+    from fleetopt.cli.common import fail_input
 
     network = dict(nic_gb_s=nic_gb_s, pod_gpus=pod_gpus, oversubscription=oversubscription)
     try:
@@ -127,7 +128,7 @@ def estimate(
                 flash_attention=flash_attention, sequence_parallel=bool(sequence_parallel),
                 distributed_optimizer=bool(distributed_optimizer), **network)
     except InputError as err:
-        _fail_input(err)
+        fail_input(err)
 
     if not search:
         if as_json:

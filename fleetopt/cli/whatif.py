@@ -6,8 +6,15 @@ from pathlib import Path
 
 import typer
 
-from fleetopt.cli.common import fail_input as _fail_input
 from fleetopt.errors import EXIT_INFEASIBLE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK
+
+OPTION_OF = {"mip_rel_gap": "--gap", "time_limit_s": "--time-limit"}  # the library's arguments -> options
+
+
+def _fail_input(err, results_option: str = "--output") -> None:
+    from fleetopt.cli.common import fail_input
+
+    fail_input(err, {**OPTION_OF, "results": results_option})
 
 
 def _interrupted(results: Path | None, done: int | None = None) -> None:
@@ -17,33 +24,17 @@ def _interrupted(results: Path | None, done: int | None = None) -> None:
     raise typer.Exit(EXIT_INTERRUPTED)
 
 
-def _money(value) -> str:
-    return "" if value is None or value != value else f"{value:,.0f}"
-
-
-def _signed(value) -> str:
-    return "" if value is None or value != value else f"{value:+,.0f}"
-
-
-def _number(value, digits: int = 1) -> str:
-    return "" if value is None or value != value else f"{value:,.{digits}f}"
-
-
-def _print_rows(frame, title: str, max_rows: int = 60) -> None:
+def _print_rows(frame, factors, title: str, results, max_rows: int = 60) -> None:
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=title, show_lines=False)
-    for name, justify in (("scenario", "left"), ("status", "left"), ("cost USD", "right"),
-                          ("displaced USD", "right"), ("carbon t", "right"), ("binding", "left"),
-                          ("changed against the base plan", "left")):
-        table.add_column(name, justify=justify, overflow="fold")
-    for _, row in frame.head(max_rows).iterrows():
-        table.add_row(row["scenario"], row["status"], _money(row["cost_usd"]), _signed(row["displaced_cost_usd"]),
-                      _number(row["carbon_t"]), row["binding"].replace(";", " "), row["changed"] or "")
-    Console().print(table)
-    if len(frame) > max_rows:
-        typer.echo(f"... {len(frame) - max_rows} more rows in the results file")
+    from fleetopt.whatif.api import factor_column
+    from fleetopt.whatif.tables import sweep_table
+
+    console = Console()
+    console.print(sweep_table(frame, factors, [factor_column(f.path) for f in factors], title, console.width,
+                              max_rows))
+    more = f"{len(frame) - max_rows} more rows and " if len(frame) > max_rows else ""
+    typer.echo(f"{more}the decisions that changed: {results}")
 
 
 def _solve_settings(backend, time_limit, gap, threads, seed):
@@ -86,16 +77,16 @@ def whatif(instance: Path = typer.Argument(..., help="instance file (YAML or JSO
         factors = factors_from(set_)
         mode = resolve_mode(mode)
         results = output if output is not None else default_results_name(base, factors, mode)
+        solve = _solve_settings(backend, time_limit, gap, threads, seed)
         run, columns = run_factors(base, factors, mode=mode, results=results, executor=executor, workers=workers,
-                                   scheduler=scheduler, warm_start=warm, solve=_solve_settings(
-                                       backend, time_limit, gap, threads, seed), progress=True)
+                                   scheduler=scheduler, warm_start=warm, solve=solve, progress=True)
     except InputError as err:
         _fail_input(err)
     except KeyboardInterrupt:
         _interrupted(output)
     frame = frame_of(run.rows, columns)
     if not quiet:
-        _print_rows(frame, f"what-if: {base.file.name}, {len(frame)} scenarios ({mode})")
+        _print_rows(frame, factors, f"what-if: {base.file.name}, {len(frame)} scenarios ({mode})", results)
     typer.echo(f"{run.solved} solved now, {run.reused} already in {results}", err=True)
     if heatmap is not None:
         from fleetopt.whatif.plots import plot_binding_heatmap
@@ -111,7 +102,7 @@ def whatif(instance: Path = typer.Argument(..., help="instance file (YAML or JSO
 
 
 def pareto(instance: Path = typer.Argument(..., help="instance file (YAML or JSON)"),
-           points: int = typer.Option(9, "--points", min=2, max=1000, help="carbon budgets between the two ends"),
+           points: int = typer.Option(9, "--points", help="carbon budgets between the two ends (2 to 1000)"),
            output: Path | None = typer.Option(None, "-o", "--output", help="write the front (.csv, .parquet or "
                                               ".jsonl)"),
            plot: Path | None = typer.Option(None, "--plot", help="write the front as a PNG"),
@@ -135,14 +126,14 @@ def pareto(instance: Path = typer.Argument(..., help="instance file (YAML or JSO
 
     try:
         if output is not None:
-            results_format(output)  # a wrong suffix fails now, not after the solves
+            results_format(output, "output")  # a wrong suffix fails now, not after the solves
         base = read_base(instance, models_dir)
         runs_file = results if results is not None else Path(f"pareto-{base.file.stem}-runs.csv")
+        solve = _solve_settings(backend, time_limit, gap, threads, seed)
         found = pareto_front(base, points, results=runs_file, executor=executor, workers=workers,
-                             scheduler=scheduler, warm_start=warm,
-                             solve=_solve_settings(backend, time_limit, gap, threads, seed), progress=True)
+                             scheduler=scheduler, warm_start=warm, solve=solve, progress=True)
     except InputError as err:
-        _fail_input(err)
+        _fail_input(err, "--results")
     except KeyboardInterrupt:
         _interrupted(results)
     front = found.front
@@ -151,6 +142,7 @@ def pareto(instance: Path = typer.Argument(..., help="instance file (YAML or JSO
         typer.echo(f"no plan at any carbon budget: {first['status']}: {first['detail']}", err=True)
         raise typer.Exit(EXIT_INFEASIBLE)
     _print_front(front, base.file.name)
+    typer.echo(f"every solve, with the decisions that changed: {runs_file}")
     if output is not None:
         _write_frame(front.drop(columns=["decisions"]), output)
         typer.echo(f"front: {output}", err=True)
@@ -164,21 +156,11 @@ def pareto(instance: Path = typer.Argument(..., help="instance file (YAML or JSO
 
 def _print_front(front, name: str) -> None:
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=f"Pareto front: {name} (cost against carbon)")
-    for col, justify in (("", "left"), ("carbon budget t", "right"), ("carbon t", "right"), ("cost USD", "right"),
-                         ("USD per t avoided", "right"), ("changed against the cheapest plan", "left")):
-        table.add_column(col, justify=justify, overflow="fold")
-    rows = front.to_dict("records")
-    for i, row in enumerate(rows):
-        nxt = rows[i + 1] if i + 1 < len(rows) else None
-        slope = ((row["cost_usd"] - nxt["cost_usd"]) / (nxt["carbon_t"] - row["carbon_t"])
-                 if nxt and nxt["carbon_t"] > row["carbon_t"] else None)
-        budget = row.get("policy.carbon_budget_t")
-        table.add_row("knee" if row["knee"] else "", _number(budget) if budget == budget else "none",
-                      _number(row["carbon_t"]), _money(row["cost_usd"]), _money(slope), row["changed"] or "")
-    Console().print(table)
+    from fleetopt.whatif.tables import front_table
+
+    console = Console()
+    console.print(front_table(front, f"Pareto front: {name} (cost against carbon)", console.width))
 
 
 def _write_frame(frame, path: Path) -> None:

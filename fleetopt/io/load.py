@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from fleetopt.errors import InputError, Problem, did_you_mean
+from fleetopt.errors import InputError, Problem, bad_argument, did_you_mean
 from fleetopt.io.errors_pydantic import problems_from
 from fleetopt.io.plausibility import check_plausibility, refuse_absurd
 from fleetopt.io.references import check_references
@@ -146,5 +146,5 @@ def load_model_card(ref: str) -> AnyCard:
     """A shipped card by name or a card file by path (for `fleetopt estimate --model`)."""
     path = Path(ref) if ref.endswith(CARD_SUFFIXES) else shipped_dir("models") / f"{ref}.yaml"
     if not path.is_file():
-        raise InputError([Problem("--model", "model", f"unknown model '{ref}'" + did_you_mean(ref, shipped_models()))])
+        raise bad_argument("model", f"unknown model '{ref}'" + did_you_mean(ref, shipped_models()))
     return _read_card(path)

@@ -251,6 +251,15 @@ class Instance(Strict):
         """SHA-256 of the validated input with catalogs merged: the plan's provenance."""
         return self._digest
 
+    @field_validator("objective", mode="before")
+    @classmethod
+    def _objective_form(cls, value):
+        """A wrong name or type: one message listing all three forms (the union would name only two)."""
+        if value in ("cost", "carbon") or isinstance(value, dict | WeightedObjective):
+            return value
+        shown = repr(value) if isinstance(value, str) else str(value)
+        raise ValueError(f"expected cost | carbon | {{cost: W, carbon_usd_per_t: P}}, got {shown[:40]}")
+
     @model_validator(mode="after")
     def _has_work(self) -> Instance:
         if not self.training and not self.serving:

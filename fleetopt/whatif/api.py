@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fleetopt.errors import InputError, Problem
+from fleetopt.errors import InputError, Problem, bad_argument
+from fleetopt.whatif.executors import check_executor
 from fleetopt.whatif.run import Job, SolveSettings, SweepRun, plan_jobs, run_sweep
 from fleetopt.whatif.scenario import Base, base_from_instance, check_settings, read_base
 from fleetopt.whatif.spec import GRID, MODES, ONE_AT_A_TIME, Factor, factors_from, scenarios
@@ -24,6 +25,7 @@ RESULT_COLUMNS: Columns = {
     "displaced_cost_usd": "num", "displaced_carbon_t": "num", "energy_mwh": "num", "gpus": "num",
     "binding": "str", "changed": "str", "decisions": "str", "detail": "str", "warm_start": "bool", "solve_s": "num",
 }
+PROGRESS_WIDTH = 80
 MODE_ALIASES = {"grid": GRID, "oat": ONE_AT_A_TIME, "one-at-a-time": ONE_AT_A_TIME, "one_at_a_time": ONE_AT_A_TIME}
 
 
@@ -54,7 +56,7 @@ def as_base(instance, models_dir: Sequence[str | Path] = ()) -> Base:
 def resolve_mode(mode: str) -> str:
     found = MODE_ALIASES.get(str(mode).lower())
     if found is None:
-        raise InputError([Problem("--mode", str(mode), f"unknown mode; expected {' or '.join(MODES)} (or oat)")])
+        raise bad_argument("mode", f"unknown mode {mode!r}; expected {' | '.join(MODES)} (or oat)")
     return found
 
 
@@ -80,20 +82,36 @@ def default_results_name(base: Base, factors: Sequence[Factor], mode: str) -> Pa
 
 @contextlib.contextmanager
 def progress_bar(total: int, enabled: bool = True, title: str = "what-if"):
-    """A rich progress bar on stderr (drawn only on a terminal); yields the sweep's on_row callback."""
+    """Progress on stderr: a rich bar on a terminal, else one line per finished scenario (`what-if: scenario
+    3/17 done (12 s): policy.carbon_budget_t=228.6: optimal`), so piped output shows life. Yields the sweep's
+    on_row callback."""
+    import sys
+    import time
+
     from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
 
     console = Console(stderr=True)
+    terminal = console.is_terminal
     bar = Progress(TextColumn("[bold]{task.fields[title]}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.description}"),
-                   console=console, disable=not (enabled and console.is_terminal))
+                   console=console, disable=not (enabled and terminal))
+    started = time.monotonic()
+    if enabled and not terminal:
+        print(f"{title}: {total} scenarios, a line as each finishes", file=sys.stderr, flush=True)
     with bar:
         task = bar.add_task("", total=total, title=title)
 
         def on_row(row: dict, done: int, _total: int) -> None:
             bar.update(task, completed=done, description=f"{row.get('scenario', '')[:48]}: {row.get('status')}")
+            if enabled and not terminal:
+                head = f"{title}: scenario {done}/{total} done ({time.monotonic() - started:.0f} s): "
+                tail = f": {row.get('status')}"
+                name = str(row.get("scenario", ""))
+                room = max(8, PROGRESS_WIDTH - len(head) - len(tail))
+                name = name if len(name) <= room else name[:room - 3] + "..."
+                print(head + name + tail, file=sys.stderr, flush=True)
 
         yield on_row
 
@@ -104,6 +122,7 @@ def run_factors(base: Base, factors: Sequence[Factor], *, mode: str = GRID, resu
                 progress: bool = False) -> tuple[SweepRun, Columns]:
     """The sweep behind both `fleetopt whatif` and `fleetopt.sweep`."""
     mode = resolve_mode(mode)
+    check_executor(executor, workers)
     check_factors(base, factors)
     jobs = plan_jobs(base, scenarios(factors, mode), solve)
     columns = columns_for(factors)
@@ -126,7 +145,10 @@ def sweep(instance, settings: Mapping[str, Any] | Sequence[str], *, mode: str = 
     instance: a path or a loaded Instance. settings: {path: values} (a VALUES string such as "100:400:4" or
     "x1,x2", or a list of values) or ["PATH=VALUES", ...]. mode: "grid" or "one-at-a-time". results: a .csv,
     .parquet or .jsonl file written as each scenario finishes; a re-run resumes it. executor: "local" (process
-    pool), "dask" (a LocalCluster, or `scheduler` = an address) or "sequential"."""
+    pool), "dask" (a LocalCluster, or `scheduler` = an address) or "sequential". From a script without
+    `if __name__ == "__main__":` local workers are forked rather than spawned (spawned ones would run the
+    script again), or, once a solve has run in this process, the scenarios are solved here one at a time; a
+    one-line note on stderr says which (whatif/start_method.py). Bad arguments raise InputError naming them."""
     base = as_base(instance, models_dir)
     factors = factors_from(settings)
     solve = SolveSettings(backend=backend, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads,

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fleetopt.errors import WITH_PLAN
+from fleetopt.errors import WITH_PLAN, check_whole
+from fleetopt.whatif.executors import check_executor
 from fleetopt.whatif.run import Job, SolveSettings, plan_jobs, run_sweep
 from fleetopt.whatif.scenario import Base
 from fleetopt.whatif.spec import Setting
@@ -23,6 +24,7 @@ from fleetopt.whatif.store import Columns, MemoryStore, ResultStore, frame_of
 
 BUDGET = "policy.carbon_budget_t"
 RELATIVE_TOL = 1e-9
+MAX_POINTS = 1000
 
 
 def nondominated(carbon: np.ndarray, cost: np.ndarray) -> np.ndarray:
@@ -113,6 +115,8 @@ def pareto_front(base: Base, points: int = 9, *, results: str | Path | None = No
                  workers: int | None = None, scheduler: str | None = None, warm_start: bool = True,
                  solve: SolveSettings = SolveSettings(), progress: bool = False) -> ParetoFront:
     """Trace cost against carbon with `points` carbon budgets between the two anchors."""
+    check_whole("points", points, 2, MAX_POINTS)
+    check_executor(executor, workers)
     from fleetopt.whatif.api import factor_values, progress_bar
 
     columns = pareto_columns()

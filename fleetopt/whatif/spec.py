@@ -14,14 +14,15 @@ import itertools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from fleetopt.errors import InputError, Problem
+from fleetopt.errors import InputError, Problem, bad_argument
 
 GRID, ONE_AT_A_TIME = "grid", "one-at-a-time"
 MODES = (GRID, ONE_AT_A_TIME)
 MAX_RANGE_POINTS = 10_000
+LABEL_DIGITS = 4
 
 
 def set_problem(option: str, message: str) -> InputError:
@@ -36,14 +37,20 @@ class Setting:
     path: str
     value: Any
     scale: bool = False
+    digits: int = field(default=LABEL_DIGITS, compare=False)  # significant digits in labels
 
     @property
     def shown(self) -> Any:
         """The value as the results table shows it: the number, or `x2` for a factor."""
-        return f"x{_number_text(self.value)}" if self.scale else self.value
+        return f"x{number_text(self.value, self.digits)}" if self.scale else self.value
 
     def __str__(self) -> str:
-        value = "null" if self.value is None else self.shown
+        if self.value is None:
+            value = "null"
+        elif _is_number(self.value) and not self.scale:
+            value = number_text(self.value, self.digits)
+        else:
+            value = self.shown
         return f"{self.path}={value}"
 
 
@@ -64,8 +71,22 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _number_text(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(float(value))
+def number_text(value: float, digits: int = LABEL_DIGITS) -> str:
+    """A number for a label: whole numbers as they are, others to `digits` significant digits (never
+    fewer than the integer part has): 228.57142857142858 -> 228.6."""
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    whole_digits = math.floor(math.log10(abs(value))) + 1 if value else 1
+    return f"{float(value):.{max(digits, whole_digits)}g}"
+
+
+def label_digits(values: Sequence[Any]) -> int:
+    """The fewest significant digits (at least LABEL_DIGITS) that keep a factor's numbers apart in labels."""
+    numbers = [v for v in values if _is_number(v)]
+    for digits in range(LABEL_DIGITS, 18):
+        if len({number_text(v, digits) for v in numbers}) == len(set(numbers)):
+            return digits
+    return 17
 
 
 _INT = re.compile(r"^[+-]?\d+$")
@@ -147,7 +168,13 @@ def parse_option(option: str) -> Factor:
         if key not in seen:
             seen.add(key)
             settings.append(Setting(path, s.value, s.scale))
-    return Factor(path, tuple(settings))
+    return with_label_digits(Factor(path, tuple(settings)))
+
+
+def with_label_digits(factor: Factor) -> Factor:
+    """The factor with its settings labelled at the precision that tells its values apart."""
+    digits = label_digits([s.value for s in factor.settings])
+    return Factor(factor.path, tuple(replace(s, digits=digits) for s in factor.settings))
 
 
 _PART = re.compile(r"\[([^\]]*)\]|([^.\[\]]+)")
@@ -183,7 +210,7 @@ def factors_from(options: Sequence[str] | Mapping[str, Any]) -> list[Factor]:
             else:
                 items = list(values) if isinstance(values, Iterable) else [values]
                 split_path(path)
-                factors.append(Factor(path, tuple(Setting(path, v) for v in dict.fromkeys(items))))
+                factors.append(with_label_digits(Factor(path, tuple(Setting(path, v) for v in dict.fromkeys(items)))))
     else:
         factors = [parse_option(o) for o in options]
     paths = [f.path for f in factors]
@@ -203,4 +230,4 @@ def scenarios(factors: Sequence[Factor], mode: str = GRID) -> list[tuple[Setting
         return [tuple(combo) for combo in itertools.product(*(f.settings for f in factors))] if factors else []
     if mode == ONE_AT_A_TIME:
         return [(s,) for f in factors for s in f.settings]
-    raise InputError([Problem("--mode", str(mode), f"unknown mode; expected {' or '.join(MODES)}")])
+    raise bad_argument("mode", f"unknown mode {mode!r}; expected {' | '.join(MODES)}")

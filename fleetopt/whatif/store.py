@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fleetopt.errors import InputError, Problem
+from fleetopt.errors import bad_argument
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet",
            ".pq": "parquet"}
@@ -29,11 +29,12 @@ PARQUET_REWRITE_S = 1.0  # at most one Parquet rewrite a second while rows strea
 Columns = dict[str, str]
 
 
-def results_format(path: str | Path) -> str:
+def results_format(path: str | Path, argument: str = "results") -> str:
+    """csv, jsonl or parquet by the file's suffix; bad input names `argument` (the CLI names its option)."""
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise InputError([Problem("--output", str(path), f"unknown results format '{suffix or '(none)'}'; use "
-                                  ".csv, .parquet or .jsonl")])
+        raise bad_argument(argument, f"{path}: unknown results format '{suffix or '(none)'}'; use .csv, .parquet "
+                           "or .jsonl")
     return FORMATS[suffix]
 
 
@@ -116,8 +117,8 @@ class ResultStore:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise InputError([Problem("--output", str(self.path), "another sweep is writing this file now; wait "
-                                      "for it or give another file")]) from None
+            raise bad_argument("results", f"{self.path}: another sweep is writing this file now; wait for it or "
+                               "give another file") from None
         self._fd = fd
         self._cut_torn_tail()
         if self.format == "csv":
@@ -182,8 +183,8 @@ class ResultStore:
                 self._write(json.dumps(row, allow_nan=False) + "\n")
 
     def _mismatch(self, found: list[str]) -> None:
-        raise InputError([Problem("--output", str(self.path), "holds the results of a different sweep (columns "
-                                  f"{', '.join(found[:6])}...); give another file for this one")])
+        raise bad_argument("results", f"{self.path}: holds the results of a different sweep (columns "
+                           f"{', '.join(found[:6])}...); give another file for this one")
 
     # -------------------------------------------------------------- append
 

@@ -1,0 +1,169 @@
+"""The worker side of a sweep: one scenario in, one row (and the solution vector for warm starts) out.
+
+Everything a worker receives and returns is plain picklable data, so the same function runs in this process,
+in a local process pool or on a Dask worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fleetopt.errors import ERROR, InputError, bad_argument, check_number, check_whole
+from fleetopt.whatif.scenario import Base, instance_for
+from fleetopt.whatif.spec import Setting
+from fleetopt.whatif.store import KEY
+
+DETAIL_CHARS = 300
+MAX_THREADS = 1024
+MAX_SEED = 2**31 - 1  # HiGHS random_seed is a C int
+
+
+@dataclass(frozen=True)
+class SolveSettings:
+    """Solver options for every scenario; None = the instance's `solver:` block. Threads default to 1 per
+    solve because the sweep's parallelism is across scenarios."""
+
+    backend: str | None = None
+    time_limit_s: float | None = None
+    mip_rel_gap: float | None = None
+    threads: int | None = 1
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        """Bad values fail here, before any solve, naming the argument (the CLI names its option)."""
+        from fleetopt.backends.capabilities import BACKENDS
+
+        if self.backend is not None and self.backend not in BACKENDS:
+            raise bad_argument("backend", f"unknown backend {self.backend!r}; expected {' | '.join(BACKENDS)}")
+        if self.time_limit_s is not None:
+            check_number("time_limit_s", self.time_limit_s, 0, low_open=True)
+        if self.mip_rel_gap is not None:
+            check_number("mip_rel_gap", self.mip_rel_gap, 0, 1)
+        if self.threads is not None:
+            check_whole("threads", self.threads, 0, MAX_THREADS)
+        if self.seed is not None:
+            check_whole("seed", self.seed, 0, MAX_SEED)
+
+    def key(self) -> dict:
+        """What changes the answer, for the scenario id (threads and warm starts do not)."""
+        return {"backend": self.backend, "time_limit_s": self.time_limit_s, "mip_rel_gap": self.mip_rel_gap,
+                "seed": self.seed}
+
+
+@dataclass
+class WarmStart:
+    x: np.ndarray
+    names_digest: str
+    names: list[str]
+
+
+@dataclass
+class Task:
+    """One scenario as a worker receives it (picklable: plain data only)."""
+
+    scenario_id: str
+    settings: tuple[Setting, ...]
+    base: Base
+    solve: SolveSettings
+    start: WarmStart | None = None
+
+
+@dataclass
+class Outcome:
+    scenario_id: str
+    row: dict
+    x: np.ndarray | None = None
+    names_digest: str = ""
+    names: list[str] | None = None
+    decisions: dict = field(default_factory=dict)
+
+
+def names_digest(names: list[str]) -> str:
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()
+
+
+def start_vector(start: WarmStart, digest: str, names: list[str]) -> np.ndarray:
+    """The warm start for this formulation: as is when the columns are the same (only right-hand sides
+    changed), else mapped by column name with the columns the other scenario lacks at zero."""
+    if start.names_digest == digest:
+        return start.x
+    where = {name: i for i, name in enumerate(start.names)}
+    x = np.zeros(len(names))
+    for j, name in enumerate(names):
+        i = where.get(name)
+        if i is not None:
+            x[j] = start.x[i]
+    return x
+
+
+def decisions_of(plan) -> dict:
+    """The key decisions, for telling what a scenario changed against the base plan."""
+    training = {job: {"region": d.region, "accelerator": d.accelerator, "gpus": d.gpus,
+                      "parallelism": f"tp{d.tp}-pp{d.pp}-dp{d.dp}"}
+                for job, d in sorted(plan.training.items())}
+    serving = {}
+    for service, d in sorted(plan.serving.items()):
+        per_region: dict[str, int] = {}
+        for group in d.replicas:
+            per_region[group.region] = per_region.get(group.region, 0) + group.gpus
+        serving[service] = dict(sorted(per_region.items()))
+    return {"training": training, "serving": serving}
+
+
+def solve_scenario(task: Task) -> Outcome:
+    """Build and solve one scenario; never raises (a failure is a row with status `error`)."""
+    from fleetopt.pipeline.problem import build_problem
+    from fleetopt.pipeline.solve import options_for, solve_problem
+
+    t0 = time.perf_counter()
+    row: dict = {KEY: task.scenario_id}
+    try:
+        inst = instance_for(task.base, task.settings)
+    except InputError as err:
+        row.update(status="bad_input", detail="; ".join(str(p) for p in err.problems)[:DETAIL_CHARS])
+        return Outcome(task.scenario_id, row)
+    try:
+        problem = build_problem(inst)
+        names = problem.form.col_names()
+        digest = names_digest(names)
+        s = task.solve
+        backend, options = options_for(inst, backend=s.backend, time_limit_s=s.time_limit_s,
+                                       mip_rel_gap=s.mip_rel_gap, threads=s.threads, seed=s.seed)
+        if task.start is not None and len(names):
+            options.start = start_vector(task.start, digest, names)
+        plan, result = solve_problem(problem, backend, options)
+    except Exception as err:  # one broken scenario must not stop the sweep
+        row.update(status=ERROR, detail=f"{type(err).__name__}: {err}"[:DETAIL_CHARS])
+        return Outcome(task.scenario_id, row)
+    totals = plan.totals
+    decisions = decisions_of(plan) if plan.has_plan else {}
+    row.update(
+        status=plan.status, objective=plan.objective, gap=plan.gap,
+        cost_usd=totals.cost_usd if totals else None, carbon_t=totals.carbon_t if totals else None,
+        energy_mwh=totals.energy_mwh if totals else None, gpus=totals.gpus if totals else None,
+        binding=";".join(sorted({b.family for b in plan.binding})),
+        decisions=json.dumps(decisions, sort_keys=True) if decisions else "",
+        detail=plan.detail[:DETAIL_CHARS], warm_start=options.start is not None,
+        solve_s=round(time.perf_counter() - t0, 3))
+    same_columns = task.start is not None and task.start.names_digest == digest
+    return Outcome(task.scenario_id, row, x=None if result is None else result.x, names_digest=digest,
+                   names=None if same_columns else names, decisions=decisions)
+
+
+def die_with_parent() -> None:
+    """Pool workers: ignore Ctrl-C (the parent handles it) and, on Linux, die when the parent dies, so a
+    killed sweep leaves no solver running."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
