@@ -1,11 +1,12 @@
 """The `fleetopt` command: thin wrappers that parse options, call the API and print.
 
-Exit codes (DESIGN.md): 0 a plan, 2 bad input, 3 infeasible, 4 no plan in time, 1 internal error.
+Exit codes (README, "Exit codes"): 0 a plan, 2 bad input, 3 infeasible, 4 no plan in time, 1 internal error.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -23,12 +24,45 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Plan an ML fleet: training parallelism, serving placement, power, carbon, monitoring.")
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_NO_PLAN = 0, 1, 2, 3, 4
+BACKENDS = ("highs", "pyomo", "ortools")  # fleetopt.api.BACKENDS, without importing the solvers
 
 
 def _fail_input(err: InputError) -> None:
     for problem in err.problems:
         typer.echo(f"error: {problem}", err=True)
     raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def output_path(value: Path | None) -> Path | None:
+    """Option callback: a file that can be written in an existing folder, checked before any solving."""
+    from fleetopt.io.output import OutputError, check_output_path
+
+    if value is not None:
+        try:
+            check_output_path(value)
+        except OutputError as err:
+            raise typer.BadParameter(str(err.problems[0])) from None
+    return value
+
+
+def backend_name(value: str | None) -> str | None:
+    """Option callback: one of the backends fleetopt has."""
+    if value is not None and value not in BACKENDS:
+        raise typer.BadParameter(f"'{value}'; expected one of {', '.join(BACKENDS)}")
+    return value
+
+
+def number_check(low: float, high: float = math.inf, *, open_low: bool = False, expected: str):
+    """Option callback: a finite number in [low, high) (or (low, high) when `open_low`), else a usage error."""
+
+    def check(value: float | None) -> float | None:
+        if value is None:
+            return value
+        if not (math.isfinite(value) and (value > low if open_low else value >= low) and value < high):
+            raise typer.BadParameter(f"{value:g}; expected {expected}")
+        return value
+
+    return check
 
 
 def _print_warnings(inst) -> None:
@@ -71,14 +105,19 @@ def schema():
 
 @app.command()
 def solve(instance: Path | None = typer.Argument(None, help="instance file; default: the shipped global-fleet"),
-          backend: str | None = typer.Option(None, help="highs | pyomo | ortools"),
-          time_limit: float | None = typer.Option(None, "--time-limit", help="seconds"),
-          gap: float | None = typer.Option(None, "--gap", help="relative MIP gap"),
-          threads: int | None = typer.Option(None, help="solver threads (0 = solver default)"),
+          backend: str | None = typer.Option(None, help="highs | pyomo | ortools", callback=backend_name),
+          time_limit: float | None = typer.Option(None, "--time-limit", help="seconds",
+                                                  callback=number_check(0, open_low=True, expected="seconds > 0")),
+          gap: float | None = typer.Option(None, "--gap", help="relative MIP gap",
+                                           callback=number_check(0, 1, expected="a fraction in [0, 1), 0.01 = 1%")),
+          threads: int | None = typer.Option(None, help="solver threads (0 = solver default)",
+                                             callback=number_check(0, expected="0 (solver default) or more")),
           decompose: bool | None = typer.Option(None, "--decompose/--no-decompose",
                                                 help="solve independent jobs and services apart (default: on)"),
-          output: Path | None = typer.Option(None, "-o", "--output", help="write the plan as JSON"),
-          report: Path | None = typer.Option(None, "--report", help="write a Markdown report (and its plot)"),
+          output: Path | None = typer.Option(None, "-o", "--output", help="write the plan as JSON",
+                                             callback=output_path),
+          report: Path | None = typer.Option(None, "--report", help="write a Markdown report (and its plot)",
+                                             callback=output_path),
           models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use"),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="no summary table")):
     """Plan the fleet described by INSTANCE and print the plan."""
@@ -121,8 +160,19 @@ app.command()(export)
 
 
 def main() -> None:
+    # typer raises click's exceptions, from its own copy of click in recent versions
+    click = sys.modules[typer.BadParameter.__module__]
     try:
-        app()
+        code = app(standalone_mode=False)
+    except click.NoArgsIsHelpError as err:  # bare `fleetopt`: the help
+        typer.echo(err.ctx.get_help() if err.ctx else str(err), err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except click.ClickException as err:  # a bad option or argument: one line, exit 2
+        print(f"error: {err.format_message()}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    except click.Abort:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
     except InputError as err:  # raised outside a command's own handling
         for problem in err.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -130,6 +180,7 @@ def main() -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

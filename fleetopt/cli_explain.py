@@ -60,9 +60,12 @@ def explain(instance: Path = typer.Argument(..., help="instance file"),
     from fleetopt.explain.explainer import explain as explain_plan
     from fleetopt.explain.report import write_report
     from fleetopt.io.load import load_instance
+    from fleetopt.io.output import check_output_path
     from fleetopt.plan import Plan
 
     try:
+        if output is not None:
+            check_output_path(output, "-o")
         inst = load_instance(instance, trusted_dirs=models_dir)
     except InputError as err:
         for problem in err.problems:
@@ -86,6 +89,11 @@ def explain(instance: Path = typer.Argument(..., help="instance file"),
     the_plan.explanation = e
     echo_explanation(e)
     if output is not None:
-        for path in write_report(output, the_plan, e):
+        try:
+            written = write_report(output, the_plan, e)
+        except InputError as err:
+            typer.echo(f"error: {err.problems[0]}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        for path in written:
             typer.echo(f"wrote {path}")
     raise typer.Exit(EXIT_INFEASIBLE if the_plan.status == "infeasible" else 0)

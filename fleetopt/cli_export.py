@@ -16,11 +16,16 @@ def export(instance: Path = typer.Argument(..., help="instance file (YAML or JSO
     from fleetopt.errors import InputError
     from fleetopt.formulation.mps import write_mps
     from fleetopt.io.load import load_instance
+    from fleetopt.io.output import check_output_path
 
     try:
+        check_output_path(mps, "--mps")
         problem = build_problem(load_instance(instance, trusted_dirs=models_dir))
     except InputError as err:
         _fail_input(err)
-    write_mps(problem.form, mps)
+    try:
+        write_mps(problem.form, mps)
+    except InputError as err:
+        _fail_input(err)
     size = problem.form.summary()
     typer.echo(f"{mps}: {size['columns']} columns, {size['rows']} rows, {size['nonzeros']} nonzeros")
