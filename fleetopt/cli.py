@@ -173,7 +173,7 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
     if plan.status == "infeasible":
         echo_infeasibility(plan.explanation)
     if report is not None:
-        write_report(report, plan, plan.explanation)
+        write_report(report, plan, plan.explanation, inst)
     if output is not None:
         write_text_atomic(output, plan.model_dump_json(indent=2))
     raise typer.Exit(plan.exit_code)

@@ -11,18 +11,20 @@ EXIT_BAD_INPUT, EXIT_INFEASIBLE = 2, 3
 
 def echo_explanation(e) -> None:
     """The explanation's headline lines on stdout (the report has the tables)."""
+    from fleetopt.io.numbers import num, pct
+
     if e.first_binding_term:
         typer.echo(f"first binding C3 term: {e.first_binding_term}")
     for b in e.binding:
-        if b.shadow_price:
-            typer.echo(f"binding {b.name}: {b.activity:,.4g} of {b.limit:,.4g} {b.units}, price {b.shadow_price:,.4g} "
-                       f"{b.price_in_words}")
-        else:
-            typer.echo(f"binding {b.name}: {b.activity:,.4g} of {b.limit:,.4g} {b.units}")
+        line = f"binding {b.name}: {num(b.activity, 4, b.limit)} of {num(b.limit)} {b.units}"
+        if num(b.shadow_price or 0.0) != "0":
+            line += f", price {num(b.shadow_price)} {b.price_in_words}"
+        typer.echo(line)
     for j in e.jobs:
-        typer.echo(f"job {j.job}: {j.terms.binding} binds (over ideal {j.terms.ideal_s:.3g} s: compute "
-                   f"{j.terms.compute_s:.3g} s, communication {j.terms.communication_s:.3g} s, coordination "
-                   f"{j.terms.coordination_s:.3g} s); goodput {j.goodput:.1%}")
+        t = j.terms
+        typer.echo(f"job {j.job}: {t.binding} binds (over ideal {num(t.ideal_s, 3)} s: compute {num(t.compute_s, 3)} "
+                   f"s, communication {num(t.communication_s, 3)} s, coordination {num(t.coordination_s, 3)} s); "
+                   f"goodput {pct(j.goodput)}")
         if j.runner_up:
             typer.echo(f"  runner-up {j.runner_up.description}: {j.runner_up.reason}")
     for s in e.services:
@@ -90,7 +92,7 @@ def explain(instance: Path = typer.Argument(..., help="instance file"),
     echo_explanation(e)
     if output is not None:
         try:
-            written = write_report(output, the_plan, e)
+            written = write_report(output, the_plan, e, inst)
         except InputError as err:
             typer.echo(f"error: {err.problems[0]}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -99,17 +99,25 @@ def region_rows(plan: Plan) -> list[list[str]]:
     return rows
 
 
+def gpu_note(plan: Plan) -> str | None:
+    """How the GPU total counts the fractional fairness evaluators, or None when there are none."""
+    evaluators = [m.evaluator_gpus for s in plan.serving.values() for m in s.monitoring]
+    if not evaluators:
+        return None
+    rounded = sum(math.ceil(e - 1e-9) for e in evaluators)
+    return (f"{whole(plan.totals.gpus - rounded)} for training and replicas + {rounded} for fairness evaluators "
+            f"({num(sum(evaluators), 2)} GPU of work in {len(evaluators)} pipelines, billed by the hour, each "
+            "rounded up to whole GPUs)")
+
+
 def totals_lines(plan: Plan) -> list[str]:
     """The fleet's totals; the GPU count says how the fractional evaluators were counted."""
     tot = plan.totals
-    evaluators = [m.evaluator_gpus for s in plan.serving.values() for m in s.monitoring]
     lines = [f"Total: {money(tot.cost_usd)}, {num(tot.carbon_t, 4)} t CO2e, {whole(tot.energy_mwh)} MWh, "
              f"{whole(tot.gpus)} GPUs"]
-    if evaluators:
-        rounded = sum(math.ceil(e - 1e-9) for e in evaluators)
-        lines.append(f"  GPUs: {whole(tot.gpus - rounded)} for training and replicas + {rounded} for fairness "
-                     f"evaluators ({num(sum(evaluators), 2)} GPU of")
-        lines.append(f"  work in {len(evaluators)} pipelines, billed by the hour, each rounded up to whole GPUs)")
+    note = gpu_note(plan)
+    if note:
+        lines += textwrap.wrap("GPUs: " + note, 78, initial_indent="  ", subsequent_indent="  ")
     return lines
 
 
