@@ -196,7 +196,12 @@ def main() -> None:
         typer.echo(err.ctx.get_help() if err.ctx else str(err), err=True)
         sys.exit(EXIT_BAD_INPUT)
     except click.ClickException as err:  # a bad option or argument: one line, exit 2
-        print(f"error: {err.format_message()}", file=sys.stderr)
+        param = getattr(err, "param", None)
+        if isinstance(err, click.BadParameter) and param is not None and not isinstance(err, click.MissingParameter):
+            name = max(param.opts, key=len) if getattr(param, "opts", None) else param.name
+            print(f"error: {name}: {err.message}", file=sys.stderr)
+        else:
+            print(f"error: {err.format_message()}", file=sys.stderr)
         sys.exit(err.exit_code)
     except click.Abort:
         print("interrupted", file=sys.stderr)
