@@ -19,7 +19,7 @@ from fleetopt.extract import binding_rows
 from fleetopt.formulation.model import Formulation
 from fleetopt.plan import Binding
 
-# Fleet-stack layer each family speaks for (DESIGN.md, "Formulation").
+# Fleet-stack layer each family speaks for (README, "Formulation", column "layer").
 LAYER = {
     "assign": "Distribution", "deadline": "Distribution", "demand": "Deployment",
     "replica_capacity": "Deployment", "inventory": "Infrastructure", "power_cap": "Infrastructure",
