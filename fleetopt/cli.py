@@ -203,7 +203,7 @@ def main() -> None:
         else:
             print(f"error: {err.format_message()}", file=sys.stderr)
         sys.exit(err.exit_code)
-    except click.Abort:
+    except getattr(click, "Abort", typer.Abort):
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     except InputError as err:  # raised outside a command's own handling

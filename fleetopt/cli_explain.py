@@ -9,28 +9,36 @@ import typer
 EXIT_BAD_INPUT, EXIT_INFEASIBLE = 2, 3
 
 
+def _echo(lines: list[str]) -> None:
+    """Print `lines` wrapped to 80 columns, a wrapped line indented under its start."""
+    from fleetopt.report import fit
+
+    for line in fit(lines):
+        typer.echo(line)
+
+
 def echo_explanation(e) -> None:
     """The explanation's headline lines on stdout (the report has the tables)."""
     from fleetopt.io.numbers import num, pct
+    from fleetopt.report import price_text
 
-    if e.first_binding_term:
-        typer.echo(f"first binding C3 term: {e.first_binding_term}")
+    lines = [f"first binding C3 term: {e.first_binding_term}"] if e.first_binding_term else []
     for b in e.binding:
         line = f"binding {b.name}: {num(b.activity, 4, b.limit)} of {num(b.limit)} {b.units}"
         if num(b.shadow_price or 0.0) != "0":
-            line += f", price {num(b.shadow_price)} {b.price_in_words}"
-        typer.echo(line)
+            line += f", price {price_text(b.shadow_price, b.price_in_words)}"
+        lines.append(line)
     for j in e.jobs:
         t = j.terms
-        typer.echo(f"job {j.job}: {t.binding} binds (over ideal {num(t.ideal_s, 3)} s: compute {num(t.compute_s, 3)} "
-                   f"s, communication {num(t.communication_s, 3)} s, coordination {num(t.coordination_s, 3)} s); "
-                   f"goodput {pct(j.goodput)}")
+        lines.append(f"job {j.job}: {t.binding} binds (over ideal {num(t.ideal_s, 3)} s: compute "
+                     f"{num(t.compute_s, 3)} s, communication {num(t.communication_s, 3)} s, coordination "
+                     f"{num(t.coordination_s, 3)} s); goodput {pct(j.goodput)}")
         if j.runner_up:
-            typer.echo(f"  runner-up {j.runner_up.description}: {j.runner_up.reason}")
+            lines.append(f"  runner-up {j.runner_up.description}: {j.runner_up.reason}")
     for s in e.services:
-        typer.echo(f"service {s.service}: {s.terms.binding} binds")
-        for line in s.deciding:
-            typer.echo(f"  {line}")
+        lines.append(f"service {s.service}: {s.terms.binding} binds")
+        lines += [f"  {line}" for line in s.deciding]
+    _echo(lines)
     echo_infeasibility(e)
 
 
@@ -38,15 +46,13 @@ def echo_infeasibility(e) -> None:
     inf = e.infeasibility
     if inf is None:
         return
-    typer.echo(f"infeasible: conflicting families {', '.join(inf.families)} ({inf.method})")
-    for m in inf.iis:
-        typer.echo(f"  IIS: {m.name} ({m.bound})")
-    for r in inf.reasons:
-        typer.echo(f"  why: {r}")
-    for r in inf.relaxations:
-        typer.echo(f"  {r.line}")
+    lines = [f"infeasible: conflicting families {', '.join(inf.families)} ({inf.method})"]
+    lines += [f"  IIS: {m.name} ({m.bound})" for m in inf.iis]
+    lines += [f"  why: {r}" for r in inf.reasons]
+    lines += [f"  {r.line}" for r in inf.relaxations]
     if not inf.relaxations:
-        typer.echo("  no relaxation of carbon budget, power caps, deadlines or inventory makes a plan exist")
+        lines.append("  no relaxation of carbon budget, power caps, deadlines or inventory makes a plan exist")
+    _echo(lines)
 
 
 def explain(instance: Path = typer.Argument(..., help="instance file"),

@@ -16,6 +16,14 @@ from fleetopt.plan import Binding, Plan
 OBJECTIVES = {"cost_usd": "cost", "carbon_t": "carbon", "weighted_usd": "weighted cost"}
 
 
+def price_text(price: float | None, words: str) -> str:
+    """A shadow price with its meaning: '-$27,853 per extra replica ...' (words starting '$ per'), else
+    '-1.2 t CO2e per ...'."""
+    if words.startswith("$ "):
+        return f"{money(price)} {words[2:]}"
+    return f"{num(price)} {words}"
+
+
 def objective_text(plan: Plan) -> str:
     """'cost $3,965,850' / 'carbon 289.4 t CO2e' / 'weighted cost $4,012,000'."""
     if plan.objective is None:
@@ -169,7 +177,8 @@ def plan_lines(plan: Plan) -> list[str]:
 def _plan_lines(plan: Plan) -> list[str]:
     lines = [headline(plan)]
     if not plan.has_plan:
-        if plan.detail:
+        explained = plan.explanation is not None and plan.explanation.infeasibility is not None
+        if plan.detail and not explained and plan.detail.lower() != plan.status:
             lines.append(f"why: {plan.detail}")
         return lines
     if plan.training:

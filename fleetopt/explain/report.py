@@ -13,7 +13,7 @@ from fleetopt.explain.model import Explanation
 from fleetopt.io.numbers import money, num, pct, whole
 from fleetopt.io.output import write_bytes_atomic, write_text_atomic
 from fleetopt.plan import Plan
-from fleetopt.report import evaluator_gpus, gpu_note, headline
+from fleetopt.report import evaluator_gpus, gpu_note, headline, price_text
 
 COLORS = {"ideal": "#4c72b0", "compute": "#55a868", "communication": "#c44e52", "coordination": "#8172b2"}
 
@@ -144,9 +144,9 @@ def render_markdown(plan: Plan, e: Explanation, plot_name: str | None, inst=None
                            d.governance_evidence] for d in e.diagnostic]))
     if e.binding:
         out.append("## Binding constraints\n")
-        out.append(table(["constraint", "layer", "activity", "limit", "price", "units", "price holds for limit in"],
-                         [[b.name, b.layer, _fmt(b.activity, 4, b.limit), _fmt(b.limit), _fmt(b.shadow_price),
-                           b.price_in_words,
+        out.append(table(["constraint", "layer", "activity", "limit", "price", "price per", "price holds for limit in"],
+                         [[b.name, b.layer, _fmt(b.activity, 4, b.limit), _fmt(b.limit),
+                           *(price_text(b.shadow_price, b.price_in_words).split(" per ", 1) + [""])[:2],
                            f"[{_fmt(b.range_low)}, {_fmt(b.range_high)}]" if b.range_low is not None
                            or b.range_high is not None else "degenerate (price is one of the one-sided slopes)"]
                           for b in e.binding]))
