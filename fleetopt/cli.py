@@ -91,7 +91,7 @@ def validate(instance: Path = typer.Argument(..., help="instance file (YAML or J
         _fail_input(err)
     _print_warnings(inst)
     gpus = sum(g.count for r in inst.regions.values() for g in r.gpus.values())
-    typer.echo(f"{instance}: valid: {len(inst.regions)} regions, {gpus} GPUs, {len(inst.training)} training jobs, "
+    typer.echo(f"{instance}: valid: {len(inst.regions)} regions, {gpus:,} GPUs, {len(inst.training)} training jobs, "
                f"{len(inst.serving)} serving services, {len(inst.populations)} populations")
 
 

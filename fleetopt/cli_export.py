@@ -28,4 +28,4 @@ def export(instance: Path = typer.Argument(..., help="instance file (YAML or JSO
     except InputError as err:
         _fail_input(err)
     size = problem.form.summary()
-    typer.echo(f"{mps}: {size['columns']} columns, {size['rows']} rows, {size['nonzeros']} nonzeros")
+    typer.echo(f"{mps}: {size['columns']:,} columns, {size['rows']:,} rows, {size['nonzeros']:,} nonzeros")
