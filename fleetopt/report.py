@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import typer
 
-from fleetopt.io.numbers import money, num, pct, whole
+from fleetopt.io.numbers import clean, money, num, pct, whole
 from fleetopt.plan import Binding, Plan
 
 OBJECTIVES = {"cost_usd": "cost", "carbon_t": "carbon", "weighted_usd": "weighted cost"}
@@ -22,6 +22,11 @@ def price_text(price: float | None, words: str) -> str:
     if words.startswith("$ "):
         return f"{money(price)} {words[2:]}"
     return f"{num(price)} {words}"
+
+
+def megawatts(mw: float) -> str:
+    """Power in a table: three decimals (0.939), a phone fleet's few watts in significant digits."""
+    return f"{mw:.3f}" if abs(mw) >= 1e-3 or clean(mw) == 0 else num(mw, 2)
 
 
 def objective_text(plan: Plan) -> str:
@@ -41,7 +46,7 @@ def headline(plan: Plan) -> str:
     if plan.objective is not None and plan.has_plan:
         text += f", {objective_text(plan)}"
         if plan.gap is not None:
-            text += f" (within {pct(plan.gap, 2)} of the best bound)"
+            text += " (gap 0)" if clean(plan.gap) == 0 else f" (within {pct(plan.gap, 2)} of the best bound)"
     return text
 
 
@@ -98,7 +103,7 @@ def region_rows(plan: Plan) -> list[list[str]]:
     rows = []
     for region, use in plan.totals.regions.items():
         cap = use.power_cap_mw
-        power = [f"{use.power_mw:.3f}", num(cap, 3) if cap is not None else "-",
+        power = [megawatts(use.power_mw), num(cap, 3) if cap is not None else "-",
                  pct(use.power_mw / cap) if cap else "-"]
         for i, (accel, n) in enumerate(use.gpus.items()):
             evals = evaluators[region].get(accel, 0.0)
@@ -114,14 +119,14 @@ def gpu_note(plan: Plan) -> str | None:
         return None
     rounded = sum(math.ceil(e - 1e-9) for e in evaluators)
     return (f"{whole(plan.totals.gpus - rounded)} for training and replicas + {rounded} for fairness evaluators "
-            f"({num(sum(evaluators), 2)} GPU of work in {len(evaluators)} pipelines, billed by the hour, each "
-            "rounded up to whole GPUs)")
+            f"({num(sum(evaluators), 2)} GPU of work in {len(evaluators)} pipeline{'s' if len(evaluators) > 1 else ''}"
+            ", billed by the hour, each rounded up to whole GPUs)")
 
 
 def totals_lines(plan: Plan) -> list[str]:
     """The fleet's totals; the GPU count says how the fractional evaluators were counted."""
     tot = plan.totals
-    lines = [f"Total: {money(tot.cost_usd)}, {num(tot.carbon_t, 4)} t CO2e, {whole(tot.energy_mwh)} MWh, "
+    lines = [f"Total: {money(tot.cost_usd)}, {num(tot.carbon_t, 4)} t CO2e, {num(tot.energy_mwh, 3)} MWh, "
              f"{whole(tot.gpus)} GPUs"]
     note = gpu_note(plan)
     if note:

@@ -18,7 +18,7 @@ from fleetopt.explain.report import render_markdown
 from fleetopt.io.load import load_instance
 from fleetopt.io.numbers import clean, label, money, num, pct, whole
 from fleetopt.paths import default_instance
-from fleetopt.report import plan_lines
+from fleetopt.report import megawatts, plan_lines
 from helpers import assert_verified
 
 SCIENTIFIC = re.compile(r"\d\.?\d*e[+-]\d")
@@ -91,7 +91,7 @@ def test_the_report_states_the_plan(fleet):
     for region, use in plan.totals.regions.items():
         mine = [row for row in regions if row[0] == region]
         assert {row[1] for row in mine} == set(use.gpus)
-        assert mine[0][6] == f"{use.power_mw:.3f}" and mine[0][7] == num(inst.regions[region].power_cap_mw, 3)
+        assert mine[0][6] == megawatts(use.power_mw) and mine[0][7] == num(inst.regions[region].power_cap_mw, 3)
         for row in mine:
             assert row[4] == whole(inst.regions[region].gpus[row[1]].count)
     # what it costs in dollars and tonnes, against the carbon budget

@@ -13,7 +13,7 @@ from fleetopt.explain.model import Explanation
 from fleetopt.io.numbers import money, num, pct, whole
 from fleetopt.io.output import write_bytes_atomic, write_text_atomic
 from fleetopt.plan import Plan
-from fleetopt.report import evaluator_gpus, gpu_note, headline, price_text
+from fleetopt.report import evaluator_gpus, gpu_note, headline, megawatts, price_text
 
 COLORS = {"ideal": "#4c72b0", "compute": "#55a868", "communication": "#c44e52", "coordination": "#8172b2"}
 
@@ -109,7 +109,7 @@ def plan_section(plan: Plan, inst=None) -> list[str]:
                 evals = evaluators[region].get(accel, 0.0)
                 rows.append([region, accel, whole(n - evals), num(evals, 2) if evals else "-",
                              whole(have) if have is not None else "-", pct(n / have) if have else "-",
-                             f"{use.power_mw:.3f}" if i == 0 else "", (num(cap, 3) if cap else "none")
+                             megawatts(use.power_mw) if i == 0 else "", (num(cap, 3) if cap else "none")
                              if i == 0 else "", (pct(use.power_mw / cap) if cap else "-") if i == 0 else ""])
         out.append("## Regions: use against stock and power caps\n")
         out.append(table(["region", "accelerator", "GPUs (training, replicas)", "evaluator GPUs", "stock",
@@ -120,7 +120,7 @@ def plan_section(plan: Plan, inst=None) -> list[str]:
                    + (f" of {num(inst.horizon_hours)} h" if inst else ""))
         out.append(f"- carbon: {num(tot.carbon_t, 4)} t CO2e"
                    + (f" of a {num(budget, 4)} t budget ({pct(tot.carbon_t / budget)})" if budget else ""))
-        out.append(f"- energy: {whole(tot.energy_mwh)} MWh")
+        out.append(f"- energy: {num(tot.energy_mwh, 3)} MWh")
         note = gpu_note(plan)
         out.append(f"- GPUs: {whole(tot.gpus)}" + (f": {note}" if note else ""))
         out.append("")
