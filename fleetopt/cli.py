@@ -191,7 +191,7 @@ def main() -> None:
     # typer raises click's exceptions, from its own copy of click in recent versions
     click = sys.modules[typer.BadParameter.__module__]
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="fleetopt")
     except click.NoArgsIsHelpError as err:  # bare `fleetopt`: the help
         typer.echo(err.ctx.get_help() if err.ctx else str(err), err=True)
         sys.exit(EXIT_BAD_INPUT)
