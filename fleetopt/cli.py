@@ -81,7 +81,8 @@ def _instance_path(instance: Path | None) -> Path:
 
 @app.command()
 def validate(instance: Path = typer.Argument(..., help="instance file (YAML or JSON)"),
-             models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use")):
+             models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use",
+                                                  exists=True, file_okay=False)):
     """Check an instance file; print one line per problem (exit 2) or a short summary."""
     from fleetopt.io.load import load_instance
 
@@ -146,7 +147,8 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
                                              callback=output_path),
           report: Path | None = typer.Option(None, "--report", help="write a Markdown report (and its plot)",
                                              callback=output_path),
-          models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use"),
+          models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use",
+                                                  exists=True, file_okay=False),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="no summary table")):
     """Plan the fleet described by INSTANCE and print the plan."""
     from fleetopt.api import build_problem, options_for, solve_problem
@@ -172,10 +174,18 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
         print_plan(plan)
     if plan.status == "infeasible":
         echo_infeasibility(plan.explanation)
-    if report is not None:
-        write_report(report, plan, plan.explanation, inst)
-    if output is not None:
-        write_text_atomic(output, plan.model_dump_json(indent=2))
+    written = []
+    try:
+        if report is not None:
+            written += write_report(report, plan, plan.explanation, inst)
+        if output is not None:
+            write_text_atomic(output, plan.model_dump_json(indent=2))
+            written.append(output)
+    except InputError as err:  # the folder vanished or filled up while solving
+        _fail_input(err)
+    if not quiet:
+        for path in written:
+            typer.echo(f"wrote {path}")
     raise typer.Exit(plan.exit_code)
 
 

@@ -58,7 +58,8 @@ def echo_infeasibility(e) -> None:
 def explain(instance: Path = typer.Argument(..., help="instance file"),
             plan: Path = typer.Argument(..., help="plan JSON written by `fleetopt solve -o`"),
             output: Path | None = typer.Option(None, "-o", "--output", help="write the Markdown report here"),
-            models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use")):
+            models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use",
+                                                  exists=True, file_okay=False)):
     """Explain PLAN against INSTANCE: binding constraints and prices, C3 terms, runner-ups, infeasibility."""
     from pydantic import ValidationError
 

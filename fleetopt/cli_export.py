@@ -9,7 +9,8 @@ import typer
 
 def export(instance: Path = typer.Argument(..., help="instance file (YAML or JSON)"),
            mps: Path = typer.Option(..., "--mps", help="write the MILP here (free MPS, rows named family[key])"),
-           models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use")):
+           models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use",
+                                                  exists=True, file_okay=False)):
     """Write the instance's MILP as an MPS file with the user's names on rows and columns."""
     from fleetopt.api import build_problem
     from fleetopt.cli import _fail_input

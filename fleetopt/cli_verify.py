@@ -16,7 +16,8 @@ EXIT_HOLDS, EXIT_BAD_INPUT, EXIT_VIOLATED = 0, 2, 3
 
 def verify(instance: Path = typer.Argument(..., help="instance file (YAML or JSON)"),
            plan: Path = typer.Argument(..., help="plan JSON, as written by `fleetopt solve -o`"),
-           models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use"),
+           models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use",
+                                                  exists=True, file_okay=False),
            output: Path | None = typer.Option(None, "-o", "--output", help="also write the report as JSON"),
            quiet: bool = typer.Option(False, "--quiet", "-q", help="only the summary line")):
     """Check PLAN against INSTANCE from the physics; one line per violation (family[key], amount, units)."""

@@ -46,6 +46,8 @@ BAD = [
     (["solve", "-o", "{folder}/missing/plan.json"], ["--output", "does not exist"]),
     (["solve", "-o", "/proc/version"], ["--output", "/proc"]),
     (["solve", "{folder}/nope.yaml"], ["nope.yaml", "cannot read"]),
+    (["solve", "--models-dir", "{folder}/missing"], ["--models-dir", "does not exist"]),
+    (["verify", "{instance}", "plan.json", "--models-dir", "{instance}"], ["--models-dir"]),
     (["export", "{instance}", "--mps", "{folder}"], ["--mps", "is a folder"]),
     (["export", "{instance}", "--mps", "{folder}/missing/model.mps"], ["--mps", "does not exist"]),
     (["export", "{instance}"], ["--mps"]),
