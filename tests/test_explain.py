@@ -117,7 +117,9 @@ def test_report_and_plan_json(archetypes, tmp_path):
     written = write_report(tmp_path / "report.md", plan, plan.explanation)
     text = (tmp_path / "report.md").read_text()
     headings = [line for line in text.splitlines() if line.startswith("## ")]
-    assert headings[0] == "## Diagnostic" and headings[-1] == "## Governance evidence"
+    # the plan itself first (what runs where, regions, totals), then why, ending with the governance evidence
+    assert headings[0] == "## Training jobs: where and how" and headings[-1] == "## Governance evidence"
+    assert headings.index("## Totals") < headings.index("## Diagnostic")
     assert plan.provenance.input_sha256 in text
     png = tmp_path / "report-breakdown.png"
     assert png in written and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,4 +1,5 @@
-"""The chapter's general laws reproduce the chapter's own figures (public_figures.md, last section)."""
+"""The chapter's general laws reproduce the chapter's own figures, each quoted with its source in
+data/reference/chapter_figures.md (the chapter, Dubey et al. 2024, Young 1974, Daly 2006)."""
 
 import numpy as np
 import pytest
@@ -160,7 +161,7 @@ def test_carbon_of_the_fermi_cluster_for_one_hour_in_iowa():
     kwh = energy_kwh(fleet_power_w(25_000, 700), 1.0)
     assert kwh == pytest.approx(17_500)
     assert operational_carbon_t(kwh, 412.72) == pytest.approx(7.2226, rel=1e-6)
-    # 1,500 kgCO2e per GPU over 35,000 h (DESIGN.md example catalog): 25,000 GPUs for 1 h = 1.0714 t.
+    # 1,500 kgCO2e per GPU over 35,000 h (the catalog's h100-sxm5-80gb assumption): 25,000 GPUs for 1 h = 1.0714 t.
     assert embodied_carbon_t(25_000, 1_500, 1.0, 35_000) == pytest.approx(1.0714, rel=1e-4)
 
 

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from fleetopt.cli import app
 from fleetopt.io import output
-from fleetopt.io.output import write_bytes_atomic, write_text_atomic
+from fleetopt.io.output import OutputError, write_bytes_atomic, write_text_atomic
 from fleetopt.io.yamlsafe import MAX_BYTES
 from test_bad_inputs import MINIMAL_VALID
 
@@ -48,10 +48,25 @@ def test_a_complete_write_replaces_the_file(target):
     assert leftovers(target.parent) == []
 
 
-def test_a_new_file_appears_whole_in_a_new_folder(tmp_path):
+def test_a_missing_folder_is_an_error_not_created(tmp_path):
     path = tmp_path / "deep" / "er" / "report.json"
-    write_bytes_atomic(path, b"{}")
-    assert path.read_bytes() == b"{}"
+    with pytest.raises(OutputError, match="does not exist"):
+        write_bytes_atomic(path, b"{}")
+    assert not (tmp_path / "deep").exists()
+
+
+def test_a_new_file_follows_the_umask_and_an_old_one_keeps_its_mode(tmp_path):
+    old = os.umask(0o027)
+    try:
+        write_bytes_atomic(tmp_path / "new.json", b"{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.json").stat().st_mode & 0o777 == 0o640
+    kept = tmp_path / "kept.json"
+    kept.write_text(OLD)
+    kept.chmod(0o604)
+    write_text_atomic(kept, NEW)
+    assert kept.stat().st_mode & 0o777 == 0o604 and kept.read_text() == NEW
 
 
 def test_a_crash_at_the_rename_leaves_the_old_file(target, monkeypatch):
@@ -59,7 +74,7 @@ def test_a_crash_at_the_rename_leaves_the_old_file(target, monkeypatch):
         raise OSError(errno.EIO, "injected crash at rename")
 
     monkeypatch.setattr(output.os, "replace", crash)
-    with pytest.raises(OSError, match="injected"):
+    with pytest.raises(OutputError, match="injected"):
         write_text_atomic(target, NEW)
     assert target.read_text() == OLD
     assert leftovers(target.parent) == []
@@ -89,9 +104,8 @@ class _HalfThenFail:
 def test_a_full_disk_mid_write_leaves_the_old_file(target, monkeypatch):
     real_fdopen = os.fdopen
     monkeypatch.setattr(output.os, "fdopen", lambda fd, mode: _HalfThenFail(real_fdopen(fd, mode)))
-    with pytest.raises(OSError) as err:
+    with pytest.raises(OutputError, match="No space left"):
         write_text_atomic(target, NEW)
-    assert err.value.errno == errno.ENOSPC
     assert target.read_text() == OLD
     assert leftovers(target.parent) == []
 
@@ -101,7 +115,7 @@ def test_a_failed_fsync_leaves_the_old_file(target, monkeypatch):
         raise OSError(errno.EIO, "injected fsync failure")
 
     monkeypatch.setattr(output.os, "fsync", fail)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="fsync"):
         write_text_atomic(target, NEW)
     assert target.read_text() == OLD
     assert leftovers(target.parent) == []

@@ -8,7 +8,7 @@ import pytest
 from fleetopt.physics import fairness, queueing, serving
 from fleetopt.physics.tails import fanout_tail_probability, per_shard_quantile
 
-# llama3-70b model card (Dubey et al. 2024, Table 3) and H100 SXM (public_figures.md).
+# llama3-70b model card (Dubey et al. 2024, Table 3) and H100 SXM (NVIDIA H100 datasheet, 2023).
 LLAMA3_70B = {"params": 70.6e9, "layers": 80, "hidden": 8192, "heads": 64, "kv_heads": 8}
 H100 = {"peak_tflops": 989.0, "hbm_gb": 80.0, "hbm_gb_s": 3350.0, "nvlink_gb_s": 450.0}
 

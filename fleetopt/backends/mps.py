@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from fleetopt.formulation.model import Formulation
+from fleetopt.io.output import OutputError, check_output_path, output_mode
 
 
 def write_mps(form: Formulation, path: str | Path) -> None:
@@ -20,14 +21,15 @@ def write_mps(form: Formulation, path: str | Path) -> None:
     lp.row_names_ = form.row_names()
     h = quiet_highs()
     h.passModel(lp)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = check_output_path(path)
+    mode = output_mode(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".mps", dir=target.parent)
     os.close(fd)
     try:
         status = h.writeModel(tmp)
         if status == highspy.HighsStatus.kError:
-            raise OSError(f"HiGHS could not write {target}")
+            raise OutputError(target, "HiGHS could not write the MPS file")
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -1,5 +1,5 @@
 """The `fleetopt` command: thin wrappers that parse options, call the API and print. One module per command
-group (solve, validate/schema, explain, verify, export, estimate, whatif/pareto); what they share (bad input
+group (init, solve, validate/schema, explain, verify, export, estimate, whatif/pareto); what they share (bad input
 as `error:` lines and exit 2) is in common.py. Each command's heavy imports wait inside its function, so
 `fleetopt --help` stays fast.
 
@@ -14,6 +14,7 @@ import typer
 
 from fleetopt.cli.estimate import estimate
 from fleetopt.cli.explain import explain
+from fleetopt.cli.init import init
 from fleetopt.cli.export import export
 from fleetopt.cli.solve import solve
 from fleetopt.cli.validate import schema, validate
@@ -24,13 +25,29 @@ from fleetopt.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, InputError
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Plan an ML fleet: training parallelism, serving placement, power, carbon, monitoring.")
 
-for command in (validate, schema, solve, estimate, explain, whatif, pareto, verify, export):
+for command in (init, validate, schema, solve, estimate, explain, whatif, pareto, verify, export):
     app.command()(command)
 
 
 def main() -> None:
+    # typer raises click's exceptions, from its own copy of click in recent versions
+    click = sys.modules[typer.BadParameter.__module__]
     try:
-        app()
+        code = app(standalone_mode=False, prog_name="fleetopt")
+    except click.NoArgsIsHelpError as err:  # bare `fleetopt`: the help
+        typer.echo(err.ctx.get_help() if err.ctx else str(err), err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except click.ClickException as err:  # a bad option or argument: one line, exit 2
+        param = getattr(err, "param", None)
+        if isinstance(err, click.BadParameter) and param is not None and not isinstance(err, click.MissingParameter):
+            name = max(param.opts, key=len) if getattr(param, "opts", None) else param.name
+            print(f"error: {name}: {err.message}", file=sys.stderr)
+        else:
+            print(f"error: {err.format_message()}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    except getattr(click, "Abort", typer.Abort):
+        print("interrupted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
     except InputError as err:  # raised outside a command's own handling
         for problem in err.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -38,3 +55,4 @@ def main() -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)

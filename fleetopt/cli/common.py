@@ -5,6 +5,7 @@ Exit codes are fleetopt.errors' table: 0 a plan, 2 bad input, 3 infeasible, 4 no
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,7 +21,7 @@ def option_name(argument: str, renames: Mapping[str, str] = {}) -> str:
 
 def problem_line(problem: Problem, renames: Mapping[str, str] = {}) -> str:
     """`error: FILE[:LINE]: KEY: message`, or `error: --option: message` for a bad argument (errors.ARGUMENT)."""
-    if problem.file == ARGUMENT:
+    if getattr(problem, "file", None) == ARGUMENT:   # an OutputError carries plain lines
         return f"error: {option_name(problem.key, renames)}: {problem.message}"
     return f"error: {problem}"
 
@@ -44,3 +45,37 @@ def instance_path(instance: Path | None) -> Path:
     from fleetopt.paths import default_instance
 
     return instance if instance is not None else default_instance()
+
+
+def output_path(value: Path | None) -> Path | None:
+    """Option callback: a file that can be written in an existing folder, checked before any solving."""
+    from fleetopt.io.output import OutputError, check_output_path
+
+    if value is not None:
+        try:
+            check_output_path(value)
+        except OutputError as err:
+            raise typer.BadParameter(str(err.problems[0])) from None
+    return value
+
+
+def backend_name(value: str | None) -> str | None:
+    """Option callback: one of the backends fleetopt has (their capabilities, not the solvers, are imported)."""
+    from fleetopt.backends.capabilities import BACKENDS
+
+    if value is not None and value not in BACKENDS:
+        raise typer.BadParameter(f"'{value}'; expected one of {', '.join(BACKENDS)}")
+    return value
+
+
+def number_check(low: float, high: float = math.inf, *, open_low: bool = False, expected: str):
+    """Option callback: a finite number in [low, high) (or (low, high) when `open_low`), else a usage error."""
+
+    def check(value: float | None) -> float | None:
+        if value is None:
+            return value
+        if not (math.isfinite(value) and (value > low if open_low else value >= low) and value < high):
+            raise typer.BadParameter(f"{value:g}; expected {expected}")
+        return value
+
+    return check

@@ -9,26 +9,36 @@ import typer
 from fleetopt.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, INFEASIBLE
 
 
+def _echo(lines: list[str]) -> None:
+    """Print `lines` wrapped to 80 columns, a wrapped line indented under its start."""
+    from fleetopt.plan.terminal import fit
+
+    for line in fit(lines):
+        typer.echo(line)
+
+
 def echo_explanation(e) -> None:
     """The explanation's headline lines on stdout (the report has the tables)."""
-    if e.first_binding_term:
-        typer.echo(f"first binding C3 term: {e.first_binding_term}")
+    from fleetopt.io.numbers import num, pct
+    from fleetopt.plan.terminal import price_text
+
+    lines = [f"first binding C3 term: {e.first_binding_term}"] if e.first_binding_term else []
     for b in e.binding:
-        if b.shadow_price:
-            typer.echo(f"binding {b.name}: {b.activity:,.4g} of {b.limit:,.4g} {b.units}, price {b.shadow_price:,.4g} "
-                       f"{b.price_in_words}")
-        else:
-            typer.echo(f"binding {b.name}: {b.activity:,.4g} of {b.limit:,.4g} {b.units}")
+        line = f"binding {b.name}: {num(b.activity, 4, b.limit)} of {num(b.limit)} {b.units}"
+        if num(b.shadow_price or 0.0) != "0":
+            line += f", price {price_text(b.shadow_price, b.price_in_words)}"
+        lines.append(line)
     for j in e.jobs:
-        typer.echo(f"job {j.job}: {j.terms.binding} binds (over ideal {j.terms.ideal_s:.3g} s: compute "
-                   f"{j.terms.compute_s:.3g} s, communication {j.terms.communication_s:.3g} s, coordination "
-                   f"{j.terms.coordination_s:.3g} s); goodput {j.goodput:.1%}")
+        t = j.terms
+        lines.append(f"job {j.job}: {t.binding} binds (over ideal {num(t.ideal_s, 3)} s: compute "
+                     f"{num(t.compute_s, 3)} s, communication {num(t.communication_s, 3)} s, coordination "
+                     f"{num(t.coordination_s, 3)} s); goodput {pct(j.goodput)}")
         if j.runner_up:
-            typer.echo(f"  runner-up {j.runner_up.description}: {j.runner_up.reason}")
+            lines.append(f"  runner-up {j.runner_up.description}: {j.runner_up.reason}")
     for s in e.services:
-        typer.echo(f"service {s.service}: {s.terms.binding} binds")
-        for line in s.deciding:
-            typer.echo(f"  {line}")
+        lines.append(f"service {s.service}: {s.terms.binding} binds")
+        lines += [f"  {line}" for line in s.deciding]
+    _echo(lines)
     echo_infeasibility(e)
 
 
@@ -36,14 +46,14 @@ def echo_infeasibility(e) -> None:
     from fleetopt.explain.infeasible import infeasibility_lines
 
     if e.infeasibility is not None:
-        for line in infeasibility_lines(e.infeasibility):
-            typer.echo(line)
+        _echo(infeasibility_lines(e.infeasibility))
 
 
 def explain(instance: Path = typer.Argument(..., help="instance file"),
             plan: Path = typer.Argument(..., help="plan JSON written by `fleetopt solve -o`"),
             output: Path | None = typer.Option(None, "-o", "--output", help="write the Markdown report here"),
-            models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use")):
+            models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use",
+                                                  exists=True, file_okay=False)):
     """Explain PLAN against INSTANCE: binding constraints and prices, C3 terms, runner-ups, infeasibility."""
     from pydantic import ValidationError
 
@@ -53,9 +63,12 @@ def explain(instance: Path = typer.Argument(..., help="instance file"),
     from fleetopt.explain.explainer import explain as explain_plan
     from fleetopt.explain.report import write_report
     from fleetopt.io.load import load_instance
+    from fleetopt.io.output import check_output_path
     from fleetopt.plan.model import Plan
 
     try:
+        if output is not None:
+            check_output_path(output, "-o")
         inst = load_instance(instance, trusted_dirs=models_dir)
     except InputError as err:
         for problem in err.problems:
@@ -79,6 +92,11 @@ def explain(instance: Path = typer.Argument(..., help="instance file"),
     the_plan.explanation = e
     echo_explanation(e)
     if output is not None:
-        for path in write_report(output, the_plan, e):
+        try:
+            written = write_report(output, the_plan, e, inst)
+        except InputError as err:
+            typer.echo(f"error: {err.problems[0]}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        for path in written:
             typer.echo(f"wrote {path}")
     raise typer.Exit(EXIT_INFEASIBLE if the_plan.status == INFEASIBLE else 0)

@@ -7,20 +7,26 @@ from pathlib import Path
 import typer
 
 from fleetopt.cli.common import fail_input as _fail_input, instance_path as _instance_path
-from fleetopt.cli.common import print_warnings as _print_warnings
+from fleetopt.cli.common import backend_name, number_check, output_path, print_warnings as _print_warnings
 from fleetopt.errors import INFEASIBLE, InputError
 
 
 def solve(instance: Path | None = typer.Argument(None, help="instance file; default: the shipped global-fleet"),
-          backend: str | None = typer.Option(None, help="highs | pyomo | ortools"),
-          time_limit: float | None = typer.Option(None, "--time-limit", help="seconds"),
-          gap: float | None = typer.Option(None, "--gap", help="relative MIP gap"),
-          threads: int | None = typer.Option(None, help="solver threads (0 = solver default)"),
+          backend: str | None = typer.Option(None, help="highs | pyomo | ortools", callback=backend_name),
+          time_limit: float | None = typer.Option(None, "--time-limit", help="seconds",
+                                                  callback=number_check(0, open_low=True, expected="seconds > 0")),
+          gap: float | None = typer.Option(None, "--gap", help="relative MIP gap",
+                                           callback=number_check(0, 1, expected="a fraction in [0, 1), 0.01 = 1%")),
+          threads: int | None = typer.Option(None, help="solver threads (0 = solver default)",
+                                             callback=number_check(0, expected="0 (solver default) or more")),
           decompose: bool | None = typer.Option(None, "--decompose/--no-decompose",
                                                 help="solve independent jobs and services apart (default: on)"),
-          output: Path | None = typer.Option(None, "-o", "--output", help="write the plan as JSON"),
-          report: Path | None = typer.Option(None, "--report", help="write a Markdown report (and its plot)"),
-          models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use"),
+          output: Path | None = typer.Option(None, "-o", "--output", help="write the plan as JSON",
+                                             callback=output_path),
+          report: Path | None = typer.Option(None, "--report", help="write a Markdown report (and its plot)",
+                                             callback=output_path),
+          models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use",
+                                                  exists=True, file_okay=False),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="no summary table")):
     """Plan the fleet described by INSTANCE and print the plan."""
     from fleetopt.api import build_problem, options_for, solve_problem
@@ -46,9 +52,17 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
         print_plan(plan)
     if plan.status == INFEASIBLE:
         echo_infeasibility(plan.explanation)
-    if report is not None:
-        write_report(report, plan, plan.explanation)
-    if output is not None:
-        write_text_atomic(output, plan.model_dump_json(indent=2))
+    written = []
+    try:
+        if report is not None:
+            written += write_report(report, plan, plan.explanation, inst)
+        if output is not None:
+            write_text_atomic(output, plan.model_dump_json(indent=2))
+            written.append(output)
+    except InputError as err:  # the folder vanished or filled up while solving
+        _fail_input(err)
+    if not quiet:
+        for path in written:
+            typer.echo(f"wrote {path}")
     raise typer.Exit(plan.exit_code)
 

@@ -12,7 +12,8 @@ from fleetopt.errors import InputError
 
 
 def validate(instance: Path = typer.Argument(..., help="instance file (YAML or JSON)"),
-             models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use")):
+             models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use",
+                                                  exists=True, file_okay=False)):
     """Check an instance file; print one line per problem (exit 2) or a short summary."""
     from fleetopt.io.load import load_instance
 
@@ -22,7 +23,7 @@ def validate(instance: Path = typer.Argument(..., help="instance file (YAML or J
         _fail_input(err)
     _print_warnings(inst)
     gpus = sum(g.count for r in inst.regions.values() for g in r.gpus.values())
-    typer.echo(f"{instance}: valid: {len(inst.regions)} regions, {gpus} GPUs, {len(inst.training)} training jobs, "
+    typer.echo(f"{instance}: valid: {len(inst.regions)} regions, {gpus:,} GPUs, {len(inst.training)} training jobs, "
                f"{len(inst.serving)} serving services, {len(inst.populations)} populations")
 
 

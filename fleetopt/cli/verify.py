@@ -16,17 +16,20 @@ from fleetopt.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE as EXIT_VIOLATED, EX
 
 def verify(instance: Path = typer.Argument(..., help="instance file (YAML or JSON)"),
            plan: Path = typer.Argument(..., help="plan JSON, as written by `fleetopt solve -o`"),
-           models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use"),
+           models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use",
+                                                  exists=True, file_okay=False),
            output: Path | None = typer.Option(None, "-o", "--output", help="also write the report as JSON"),
            quiet: bool = typer.Option(False, "--quiet", "-q", help="only the summary line")):
     """Check PLAN against INSTANCE from the physics; one line per violation (family[key], amount, units)."""
     from fleetopt.errors import InputError
     from fleetopt.io.load import load_instance
-    from fleetopt.io.output import write_text_atomic
+    from fleetopt.io.output import check_output_path, write_text_atomic
     from fleetopt.verify import verify_plan
     from fleetopt.verify.io import read_plan
 
     try:
+        if output is not None:
+            check_output_path(output, "-o")
         inst = load_instance(instance, trusted_dirs=models_dir)
         decisions = read_plan(plan)
     except InputError as err:
@@ -41,5 +44,9 @@ def verify(instance: Path = typer.Argument(..., help="instance file (YAML or JSO
             typer.echo(line)
     typer.echo(report.summary(str(plan)))
     if output is not None:
-        write_text_atomic(output, json.dumps(report.to_dict(), indent=2))
+        try:
+            write_text_atomic(output, json.dumps(report.to_dict(), indent=2))
+        except InputError as err:
+            typer.echo(f"error: {err.problems[0]}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
     raise typer.Exit(EXIT_HOLDS if report.holds else EXIT_VIOLATED)

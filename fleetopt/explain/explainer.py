@@ -24,7 +24,9 @@ from fleetopt.plan.explanation import (
 )
 from fleetopt.errors import INFEASIBLE
 from fleetopt.explain.runner_up import runner_up
+from fleetopt.formulation.families import objective_weights
 from fleetopt.formulation.model import Formulation
+from fleetopt.io.numbers import RESIDUE, money, num, pct, whole
 from fleetopt.plan import Plan
 
 TRAINING_LAYER = {"compute": "Infrastructure (accelerator efficiency, memory, power)",
@@ -76,6 +78,16 @@ def routing_rules(problem: Problem, s: int, routes) -> list[str]:
     inst, sc = problem.inst, problem.serving
     name = sc.service_names[s]
     svc = inst.serving[name]
+    # placement is argued in the objective's own terms: dollars, tonnes, or the weighted sum in dollars
+    w_usd, w_t, objective = objective_weights(inst)
+    if objective == "carbon_t":
+        cheaper, dearer = "emits less", "emits more"
+
+        def amount(v: float) -> str:
+            return f"{num(v)} t CO2e"
+    else:
+        cheaper, dearer = "is cheaper", "costs more"
+        amount = money
     lines = []
     for population in svc.demand_rps:
         pop = inst.populations.get(population)
@@ -92,27 +104,29 @@ def routing_rules(problem: Problem, s: int, routes) -> list[str]:
                              f", which rules out {', '.join(barred)}")
         allowed = [r for r in pop.rtt_ms if r in inst.regions and inst.regions[r].kind == "datacenter"
                    and (pop.allowed_jurisdictions is None or inst.regions[r].jurisdiction in pop.allowed_jurisdictions)]
-        too_far = [f"{r} ({pop.rtt_ms[r]:g} ms)" for r in allowed if r not in reachable]
+        too_far = [f"{r} ({num(pop.rtt_ms[r])} ms)" for r in allowed if r not in reachable]
         if too_far:
-            lines.append(f"SLO {svc.slo_p99_ms:g} ms: no configuration serves {population} from "
+            lines.append(f"SLO {num(svc.slo_p99_ms)} ms: no configuration serves {population} from "
                          f"{', '.join(too_far)} within RTT + service time + p99 queueing")
         nearest = nearest_rtt_ms(problem, population)
-        # cost of a request/s of capacity (with headroom) per region, over the routes this population has
+        # what a request/s of capacity (with headroom) adds to the objective per region, over this population's routes
         options = sc.route_option[mine]
-        per_rps = sc.cost_usd_per_replica[options] * (1.0 + svc.headroom) / sc.route_capacity_rps[mine]
+        per_replica = w_usd * sc.cost_usd_per_replica[options] + w_t * sc.carbon_t_per_replica[options]
+        per_rps = per_replica * (1.0 + svc.headroom) / sc.route_capacity_rps[mine]
         regions = np.array(sc.region_names)[sc.region[options]]
-        for r in [r for r in routes if r.population == population and r.rtt_ms > nearest + 1e-9]:
+        farther = dict.fromkeys(r.region for r in routes if r.population == population and r.rtt_ms > nearest + 1e-9)
+        for region in farther:
             closest = min((g for g in allowed if pop.rtt_ms[g] <= nearest + 1e-9), default="?")
-            here, there = per_rps[regions == r.region].min(), per_rps[regions == closest].min(initial=np.inf)
+            here, there = per_rps[regions == region].min(), per_rps[regions == closest].min(initial=np.inf)
             if closest not in reachable:
                 why = "no route there meets the SLO"
             elif here < there:
-                why = f"capacity is cheaper there (${here:,.4g} vs ${there:,.4g} per request/s over the horizon)"
+                why = f"capacity {cheaper} there ({amount(here)} vs {amount(there)} per request/s over the horizon)"
             else:
-                why = (f"capacity costs more there (${here:,.4g} vs ${there:,.4g} per request/s) but the placement "
+                why = (f"capacity {dearer} there ({amount(here)} vs {amount(there)} per request/s) but the placement "
                        "shares replicas, shard groups and monitoring pipelines with other traffic")
-            lines.append(f"placement: {population} is served from {r.region} ({r.rtt_ms:g} ms) rather than {closest} "
-                         f"({nearest:g} ms): {why}")
+            lines.append(f"placement: {population} is served from {region} ({num(pop.rtt_ms[region])} ms) rather "
+                         f"than {closest} ({num(nearest)} ms): {why}")
     return lines
 
 
@@ -145,6 +159,8 @@ def family_margins(form: Formulation, x: np.ndarray) -> list[FamilyMargin]:
         # relative to the limit where it has a scale; rows like "usage - capacity <= 0" compare in units
         scale = np.where(np.abs(limit) > 0, np.abs(limit), 1.0)
         order = np.where(engaged[rows], margin / scale, np.inf)
+        # solver residues tie at 0, so the first of the tied rows is named whichever x the plan came from
+        order = np.where(np.abs(order) < RESIDUE, 0.0, order)
         i = int(np.argmin(order)) if np.isfinite(order).any() else int(np.argmin(margin / scale))
         out.append(FamilyMargin(family=fam.name, tightest=f"{fam.name}[{','.join(map(str, fam.keys[i]))}]",
                                 activity=float(act[i]), limit=float(limit[i]), margin=float(margin[i]),
@@ -168,7 +184,7 @@ def governance(problem: Problem, plan: Plan, x: np.ndarray | None) -> Governance
 def _tightest(out: Explanation, family: str) -> str:
     for m in out.governance.margins if out.governance else []:
         if m.family == family:
-            return f"{m.tightest} margin {m.margin:,.4g} {m.units}"
+            return f"{m.tightest} margin {num(m.margin, 4, m.limit)} {m.units}"
     return ""
 
 
@@ -180,29 +196,29 @@ def diagnostic(plan: Plan, out: Explanation) -> list[Diagnostic]:
         t = job.terms
         lines.append(Diagnostic(
             subject=f"training {job.job}",
-            symptom=f"step {job.step_time_s:.3g} s at {d.mfu:.0%} MFU on {d.gpus:,} {d.accelerator} "
-                    f"(ideal {t.ideal_s:.3g} s)",
-            metric=f"time over ideal per step: compute {t.compute_s:.3g} s, communication {t.communication_s:.3g} s, "
-                   f"coordination {t.coordination_s:.3g} s",
+            symptom=f"step {num(job.step_time_s, 3)} s at {pct(d.mfu, 0)} MFU on {whole(d.gpus)} {d.accelerator} "
+                    f"(ideal {num(t.ideal_s, 3)} s)",
+            metric=f"time over ideal per step: compute {num(t.compute_s, 3)} s, communication "
+                   f"{num(t.communication_s, 3)} s, coordination {num(t.coordination_s, 3)} s",
             c3_term=t.binding, layer=TRAINING_LAYER[t.binding],
             displaced_cost=job.runner_up.reason if job.runner_up else "no other candidate",
-            governance_evidence=f"goodput {job.goodput:.1%} (checkpoints {job.checkpoint_loss:.1%}, failures "
-                                f"{job.failure_loss:.1%}); {d.carbon_t:,.1f} t CO2e"
+            governance_evidence=f"goodput {pct(job.goodput)} (checkpoints {pct(job.checkpoint_loss)}, failures "
+                                f"{pct(job.failure_loss)}); {num(d.carbon_t, 3)} t CO2e"
                                 + (f"; {carbon}" if carbon else "")))
     for svc in out.services:
         t = svc.terms
         groups = out.governance.monitoring if out.governance else []
         monitored = [g for g in groups if g.service == svc.service]
         evidence = (f"{len(monitored)} protected groups monitored, lowest sampling rate "
-                    f"{min(g.sampling_rate for g in monitored):.2%}" if monitored
+                    f"{pct(min(g.sampling_rate for g in monitored), 2)}" if monitored
                     else "no fairness monitoring configured")
         worst = min(svc.routes, key=lambda r: r.slack_ms)
         lines.append(Diagnostic(
             subject=f"service {svc.service}",
-            symptom=f"p99 {worst.slo_ms - worst.slack_ms:,.0f} ms of {worst.slo_ms:,.0f} ms for {worst.population} "
-                    f"in {worst.region}",
-            metric=f"latency over ideal per request: compute {t.compute_s * 1e3:.3g} ms, communication "
-                   f"{t.communication_s * 1e3:.3g} ms, coordination {t.coordination_s * 1e3:.3g} ms",
+            symptom=f"p99 {whole(worst.slo_ms - worst.slack_ms)} ms of {whole(worst.slo_ms)} ms for "
+                    f"{worst.population} in {worst.region}",
+            metric=f"latency over ideal per request: compute {num(t.compute_s * 1e3, 3)} ms, communication "
+                   f"{num(t.communication_s * 1e3, 3)} ms, coordination {num(t.coordination_s * 1e3, 3)} ms",
             c3_term=t.binding, layer=SERVING_LAYER[t.binding],
             displaced_cost="; ".join(svc.deciding) or "routes follow the nearest region",
             governance_evidence=evidence))

@@ -10,9 +10,11 @@ import io
 from pathlib import Path
 
 from fleetopt.explain.infeasible import relaxation_markdown
+from fleetopt.io.numbers import money, num, pct, whole
 from fleetopt.plan.explanation import Explanation
 from fleetopt.io.output import write_bytes_atomic, write_text_atomic
 from fleetopt.plan import Plan
+from fleetopt.plan.terminal import evaluator_gpus, gpu_note, headline, megawatts, price_text
 
 COLORS = {"ideal": "#4c72b0", "compute": "#55a868", "communication": "#c44e52", "coordination": "#8172b2"}
 
@@ -60,17 +62,81 @@ def breakdown_png(explanation: Explanation) -> bytes | None:
     return buf.getvalue()
 
 
-def _fmt(v: float | None, spec: str = ",.4g") -> str:
-    return "-" if v is None else format(v, spec)
+def _fmt(v: float | None, sig: int = 4, scale: float = 1.0) -> str:
+    return num(v, sig, scale)
 
 
-def render_markdown(plan: Plan, e: Explanation, plot_name: str | None) -> str:
+def plan_section(plan: Plan, inst=None) -> list[str]:
+    """What the plan is, readable without the JSON: where each job runs and how, the replicas of each service and
+    where each population is served, each region's GPUs and power against its stock and cap, and the totals."""
+    out = []
+    if plan.training:
+        out.append("## Training jobs: where and how\n")
+        out.append(table(["job", "region", "accelerator", "GPUs", "TPxPPxDP", "sync group", "micro-batch",
+                          "recompute", "checkpoint min", "MFU", "wall h", "cost", "t CO2e", "binds"],
+                         [[name, d.region, d.accelerator, whole(d.gpus), f"{d.tp}x{d.pp}x{d.dp}", d.sync_group,
+                           d.micro_batch, d.recompute, num(d.checkpoint_interval_min, 2), pct(d.mfu, 0),
+                           whole(d.wall_hours), money(d.cost_usd), num(d.carbon_t, 3), d.binding_term]
+                          for name, d in plan.training.items()]))
+    if plan.serving:
+        out.append("## Serving: replicas and routing\n")
+        out.append(table(["service", "region", "accelerator", "config", "replicas", "GPUs each", "GPUs", "cost",
+                          "t CO2e"],
+                         [[name, g.region, g.accelerator, g.config, g.replicas, g.gpus // max(g.replicas, 1),
+                           whole(g.gpus), money(g.cost_usd), num(g.carbon_t, 3)]
+                          for name, s in plan.serving.items() for g in s.replicas]))
+        routes = {}
+        for name, s in plan.serving.items():
+            for r in s.routing:
+                key = (name, r.population, r.region)
+                routes[key] = routes.get(key, 0.0) + r.rps
+        out.append(table(["service", "population", "served in", "requests/s"],
+                         [[*key, num(rps, 3)] for key, rps in routes.items()]))
+        monitoring = [[name, m.region, m.accelerator, num(m.evaluator_gpus, 2), len(m.groups),
+                       money(m.pipeline_cost_usd + m.evaluator_cost_usd)]
+                      for name, s in plan.serving.items() for m in s.monitoring]
+        if monitoring:
+            out.append(table(["service", "monitored in", "evaluator accelerator", "evaluator GPUs", "groups",
+                              "cost"], monitoring))
+    if plan.totals:
+        tot = plan.totals
+        stock = {r: {a: g.count for a, g in reg.gpus.items()} for r, reg in inst.regions.items()} if inst else {}
+        evaluators = evaluator_gpus(plan)
+        rows = []
+        for region, use in tot.regions.items():
+            cap = use.power_cap_mw
+            for i, (accel, n) in enumerate(use.gpus.items()):
+                have = stock.get(region, {}).get(accel)
+                evals = evaluators[region].get(accel, 0.0)
+                rows.append([region, accel, whole(n - evals), num(evals, 2) if evals else "-",
+                             whole(have) if have is not None else "-", pct(n / have) if have else "-",
+                             megawatts(use.power_mw) if i == 0 else "", (num(cap, 3) if cap else "none")
+                             if i == 0 else "", (pct(use.power_mw / cap) if cap else "-") if i == 0 else ""])
+        out.append("## Regions: use against stock and power caps\n")
+        out.append(table(["region", "accelerator", "GPUs (training, replicas)", "evaluator GPUs", "stock",
+                          "of stock", "power MW", "cap MW", "of cap"], rows))
+        budget = inst.policy.carbon_budget_t if inst else None
+        out.append("## Totals\n")
+        out.append(f"- cost: {money(tot.cost_usd)} over the horizon"
+                   + (f" of {num(inst.horizon_hours)} h" if inst else ""))
+        out.append(f"- carbon: {num(tot.carbon_t, 4)} t CO2e"
+                   + (f" of a {num(budget, 4)} t budget ({pct(tot.carbon_t / budget)})" if budget else ""))
+        out.append(f"- energy: {num(tot.energy_mwh, 3)} MWh")
+        note = gpu_note(plan)
+        out.append(f"- GPUs: {whole(tot.gpus)}" + (f": {note}" if note else ""))
+        out.append("")
+    return out
+
+
+def render_markdown(plan: Plan, e: Explanation, plot_name: str | None, inst=None) -> str:
     prov = plan.provenance
-    out = [f"# fleetopt report: {prov.instance}\n",
-           f"Status **{plan.status}**" + (f", {plan.objective_name} = {plan.objective:,.2f}" if plan.objective
-                                            is not None else "") + (f", gap {plan.gap:.2e}" if plan.gap else "")
+    out = [f"# fleetopt report: {prov.instance}\n", headline(plan).split(": ", 1)[1].capitalize()
            + (f"; first binding C3 term of the fleet: **{e.first_binding_term}**" if e.first_binding_term else "")
            + "\n"]
+    if not plan.has_plan and plan.detail:
+        out.append(f"Why: {plan.detail}\n")
+    if plan.has_plan:
+        out += plan_section(plan, inst)
     if e.diagnostic:
         out.append("## Diagnostic\n")
         out.append(table(["subject", "symptom", "metric", "C3 term", "fleet-stack layer", "displaced cost",
@@ -79,8 +145,9 @@ def render_markdown(plan: Plan, e: Explanation, plot_name: str | None) -> str:
                            d.governance_evidence] for d in e.diagnostic]))
     if e.binding:
         out.append("## Binding constraints\n")
-        out.append(table(["constraint", "layer", "activity", "limit", "price", "units", "price holds for limit in"],
-                         [[b.name, b.layer, _fmt(b.activity), _fmt(b.limit), _fmt(b.shadow_price), b.price_in_words,
+        out.append(table(["constraint", "layer", "activity", "limit", "price", "price per", "price holds for limit in"],
+                         [[b.name, b.layer, _fmt(b.activity, 4, b.limit), _fmt(b.limit),
+                           *(price_text(b.shadow_price, b.price_in_words).split(" per ", 1) + [""])[:2],
                            f"[{_fmt(b.range_low)}, {_fmt(b.range_high)}]" if b.range_low is not None
                            or b.range_high is not None else "degenerate (price is one of the one-sided slopes)"]
                           for b in e.binding]))
@@ -91,12 +158,14 @@ def render_markdown(plan: Plan, e: Explanation, plot_name: str | None) -> str:
                           "binds", "goodput", "lost to checkpoints", "lost to failures"],
                          [[j.job, _fmt(j.step_time_s), _fmt(j.compute_s), _fmt(j.comm_s), _fmt(j.bubble_s),
                            _fmt(j.overlap_s), _fmt(j.sync_s), _fmt(j.terms.ideal_s), j.terms.binding,
-                           f"{j.goodput:.2%}", f"{j.checkpoint_loss:.2%}", f"{j.failure_loss:.2%}"] for j in e.jobs]))
+                           pct(j.goodput, 2), pct(j.checkpoint_loss, 2), pct(j.failure_loss, 2)] for j in e.jobs]))
         out.append(table(["job", "time over ideal: compute s", "communication s", "coordination s"],
                          [[j.job, _fmt(j.terms.compute_s), _fmt(j.terms.communication_s), _fmt(j.terms.coordination_s)]
                           for j in e.jobs]))
         out.append(table(["job", "runner-up", "cost difference", "why not"],
-                         [[j.job, j.runner_up.description, _fmt(j.runner_up.cost_difference), j.runner_up.reason]
+                         [[j.job, j.runner_up.description, money(j.runner_up.cost_difference)
+                           if plan.objective_name != "carbon_t" else f"{num(j.runner_up.cost_difference)} t CO2e",
+                           j.runner_up.reason]
                           for j in e.jobs if j.runner_up]))
         if plot_name:
             out.append(f"![fleet-law breakdown per job]({plot_name})\n")
@@ -104,9 +173,9 @@ def render_markdown(plan: Plan, e: Explanation, plot_name: str | None) -> str:
         out.append(f"## Service {s.service} (binds: {s.terms.binding})\n")
         out.append(table(["population", "region", "rps", "SLO ms", "RTT ms", "nearest RTT ms", "prefill ms",
                           "decode ms", "collectives ms", "p99 queueing ms", "slack ms", "binds"],
-                         [[r.population, r.region, _fmt(r.rps, ",.1f"), _fmt(r.slo_ms, ",.0f"), _fmt(r.rtt_ms, ",.1f"),
-                           _fmt(r.nearest_rtt_ms, ",.1f"), _fmt(r.prefill_ms, ",.3g"), _fmt(r.decode_ms, ",.3g"),
-                           _fmt(r.all_to_all_ms, ",.3g"), _fmt(r.queueing_ms, ",.3g"), _fmt(r.slack_ms, ",.3g"),
+                         [[r.population, r.region, _fmt(r.rps, 3), _fmt(r.slo_ms), _fmt(r.rtt_ms, 3),
+                           _fmt(r.nearest_rtt_ms, 3), _fmt(r.prefill_ms, 3), _fmt(r.decode_ms, 3),
+                           _fmt(r.all_to_all_ms, 3), _fmt(r.queueing_ms, 3), _fmt(r.slack_ms, 3),
                            r.terms.binding] for r in s.routes]))
         out += [f"- {line}" for line in s.deciding]
         out.append("")
@@ -121,26 +190,28 @@ def render_markdown(plan: Plan, e: Explanation, plot_name: str | None) -> str:
     g = e.governance
     if g:
         out.append("## Governance evidence\n")
-        out.append(f"- input sha256: `{g.input_sha256}`\n- solver: {g.solver} {g.solver_version}, options "
-                   f"{g.options}\n")
+        options = ", ".join(f"{k} {v}" for k, v in g.options.items())
+        out.append(f"- input sha256: `{g.input_sha256}`\n- solver: {g.solver} {g.solver_version}; {options}\n")
         if g.margins:
             out.append(table(["family", "tightest row", "activity", "limit", "margin", "relative margin", "units"],
-                             [[m.family, m.tightest, _fmt(m.activity), _fmt(m.limit), _fmt(m.margin),
-                               "-" if m.relative_margin is None else f"{m.relative_margin:.2%}", m.units]
+                             [[m.family, m.tightest, _fmt(m.activity, 4, m.limit), _fmt(m.limit),
+                               _fmt(m.margin, 4, m.limit), pct(m.relative_margin, 2), m.units]
                               for m in g.margins]))
         if g.monitoring:
             out.append(table(["service", "region", "population", "group", "samples/window", "requests/window",
                               "sampling rate", "evaluator GPUs (needed)"],
-                             [[c.service, c.region, c.population, c.group, c.samples_per_window,
-                               _fmt(c.requests_per_window, ",.0f"), f"{c.sampling_rate:.3%}",
-                               f"{c.evaluator_gpus:g} ({c.evaluator_gpus_needed:.2f})"] for c in g.monitoring]))
+                             [[c.service, c.region, c.population, c.group, whole(c.samples_per_window),
+                               whole(c.requests_per_window), pct(c.sampling_rate, 3),
+                               f"{num(c.evaluator_gpus, 3)} ({num(c.evaluator_gpus_needed, 3)})"]
+                              for c in g.monitoring]))
         else:
             out.append("No fairness monitoring is configured in this instance.\n")
     return "\n".join(out)
 
 
-def write_report(path: str | Path, plan: Plan, explanation: Explanation) -> list[Path]:
-    """Write the Markdown report (and its PNG beside it); returns the files written."""
+def write_report(path: str | Path, plan: Plan, explanation: Explanation, inst=None) -> list[Path]:
+    """Write the Markdown report (and its PNG beside it); returns the files written. With the instance, regions
+    show their GPU stock and the totals the carbon budget."""
     path = Path(path)
     png = breakdown_png(explanation)
     plot = path.with_name(path.stem + "-breakdown.png") if png else None
@@ -148,5 +219,5 @@ def write_report(path: str | Path, plan: Plan, explanation: Explanation) -> list
     if png:
         write_bytes_atomic(plot, png)
         written.append(plot)
-    write_text_atomic(path, render_markdown(plan, explanation, plot.name if plot else None))
+    write_text_atomic(path, render_markdown(plan, explanation, plot.name if plot else None, inst))
     return [path] + written

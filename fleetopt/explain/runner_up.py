@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fleetopt.explain.binding import OBJECTIVE_UNITS
+from fleetopt.io.numbers import money, num, whole
 from fleetopt.pipeline.problem import Problem
 from fleetopt.plan.explanation import RunnerUp
 from fleetopt.plan.extract import RECOMPUTE
@@ -19,7 +19,7 @@ def describe_candidate(problem: Problem, c: int) -> str:
     return (f"{tc.region_names[tc.region[c]]}/{tc.accel_names[tc.accel[c]]} {tc.gpus[c]:,} GPUs "
             f"TPxPPxDP {tc.tp[c]}x{tc.pp[c]}x{tc.dp[c]}, sync group {tc.sync_group[c]}, micro-batch "
             f"{tc.micro_batch[c]}, {RECOMPUTE[int(tc.recompute[c])]} recompute, checkpoint every "
-            f"{tc.checkpoint_interval_s[c] / 60:.0f} min, {tc.wall_hours[c]:,.0f} h")
+            f"{num(tc.checkpoint_interval_s[c] / 60, 2)} min, {whole(tc.wall_hours[c])} h")
 
 
 def violated_rows(problem: Problem, x: np.ndarray) -> list[str]:
@@ -34,7 +34,7 @@ def violated_rows(problem: Problem, x: np.ndarray) -> list[str]:
     for i in np.flatnonzero((activity > upper + tol) | (activity < lower - tol)):
         fam, _ = form.family_of_row(int(i))
         limit = upper[i] if activity[i] > upper[i] else lower[i]
-        out.append(f"{names[i]} ({activity[i]:,.4g} vs limit {limit:,.4g} {fam.units})")
+        out.append(f"{names[i]} ({num(activity[i])} vs limit {num(limit)} {fam.units})")
     return out
 
 
@@ -53,16 +53,19 @@ def runner_up(problem: Problem, x: np.ndarray, chosen: int) -> RunnerUp | None:
     swapped[block.cols[chosen]], swapped[block.cols[alt]] = 0.0, 1.0
     blocked = violated_rows(problem, swapped)
     diff = float(cost[alt] - cost[chosen])
-    unit = OBJECTIVE_UNITS.get(form.objective_name, "$")
+    def amount(v: float) -> str:
+        return f"{num(v)} t CO2e" if form.objective_name == "carbon_t" else money(v)
+
     if diff < 0 and blocked:
-        reason = f"cheaper by {-diff:,.4g} {unit}, but swapping it in violates {', '.join(blocked)}"
+        reason = f"cheaper by {amount(-diff)}, but swapping it in violates {', '.join(blocked)}"
     elif diff < 0:
-        reason = (f"cheaper by {-diff:,.4g} {unit} and a direct swap violates nothing: the plan is within its "
+        reason = (f"cheaper by {amount(-diff)} and a direct swap violates nothing: the plan is within its "
                   "MIP gap of it, or the swap frees resources the solver used elsewhere")
     elif diff == 0:
-        reason = f"ties with the plan on cost (0 {unit} difference): either layout serves at this price"
+        reason = "ties with the plan on the objective: either layout serves at this price"
     else:
-        reason = f"every other layout costs more: this one by {diff:,.4g} {unit}"
+        better = "emits" if form.objective_name == "carbon_t" else "costs"
+        reason = f"every other layout {better} more: this one by {amount(diff)}"
         if blocked:
             reason += f", and swapping it in would also violate {', '.join(blocked)}"
     return RunnerUp(description=describe_candidate(problem, alt), cost_difference=diff, blocked_by=blocked,

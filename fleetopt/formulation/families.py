@@ -1,6 +1,6 @@
 """The fleet MILP, written once: one function per variable block and per constraint family.
 
-Math (DESIGN.md, "Formulation"); x = train_choice, n = replicas, f = flow, m = evaluators:
+Math (README, "Formulation"); x = train_choice, n = replicas, f = flow, m = evaluators:
   assign[j]            sum_c x[j,c] = 1
   deadline[j]          sum_c wall_hours_c x[j,c] <= deadline_j      (also enforced by pruning; reported)
   demand[s,u]          sum_o f[o,u] = D[s,u]

@@ -1,4 +1,4 @@
-"""Instance format v1 as pydantic models. Units are in the key names (DESIGN.md, "Instance file").
+"""Instance format v1 as pydantic models. Units are in the key names (`fleetopt schema` prints the JSON Schema).
 
 Every model forbids unknown keys so a typo is caught (and the loader suggests the closest known key).
 Cross-references (a job's model, a population's regions, ...) are checked by io/references.py after

@@ -46,7 +46,7 @@ def hierarchical_allreduce_time(n, gpus_per_node, message_bytes, alpha_s, intra_
     """Two-level AllReduce: reduce-scatter in node, ring AllReduce of the 1/g shard across nodes, all-gather in node.
 
     Equals the flat intra-node ring when n <= gpus_per_node. Nodes = n / gpus_per_node.
-    Source: DESIGN.md Physics/Communication (hierarchical when it spans nodes); chapter footnote 3 per ring.
+    Source: Thakur et al. 2005 (reduce-scatter + allreduce + allgather); chapter footnote 3 per ring.
     """
     n = np.asarray(n, dtype=float)
     g = np.asarray(gpus_per_node, dtype=float)
@@ -65,7 +65,7 @@ def hierarchical_allreduce_time(n, gpus_per_node, message_bytes, alpha_s, intra_
 def effective_inter_bandwidth(n, nic_bytes_per_s, pod_gpus, oversubscription):
     """Per-GPU scale-out bandwidth: the NIC rate inside a pod, divided by the oversubscription once n > pod_gpus.
 
-    Source: public_figures.md, Llama 3 cluster (pods of 3,072 GPUs at full bisection, aggregation layer 1:7).
+    Source: Dubey et al. 2024, Llama 3 §3.3 (pods of 3,072 GPUs at full bisection, aggregation 1:7).
     """
     n = np.asarray(n, dtype=float)
     nic = np.asarray(nic_bytes_per_s, dtype=float)

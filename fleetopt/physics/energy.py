@@ -9,7 +9,7 @@ import numpy as np
 def fleet_power_w(n_gpus, tdp_w, pue=1.0):
     """Facility power of a fleet at TDP: GPUs x TDP x PUE, in watts.
 
-    Source: chapter, Napkin Math 1.3 (25,000 x 700 W = 17.5 MW); DESIGN.md Physics/Energy (x PUE).
+    Source: chapter, Napkin Math 1.3 (25,000 x 700 W = 17.5 MW); x PUE (The Green Grid PUE definition).
     """
     return np.asarray(n_gpus, dtype=float) * np.asarray(tdp_w, dtype=float) * np.asarray(pue, dtype=float)
 
@@ -33,7 +33,7 @@ def synaptic_ops_per_s(synapses, firing_rate_hz):
 def energy_kwh(power_w, hours):
     """Energy in kWh of an average draw `power_w` held for `hours`.
 
-    Source: DESIGN.md Physics/Energy ("average draw x time for energy").
+    Source: definition (kWh = average W x h / 1000).
     """
     return np.asarray(power_w, dtype=float) * np.asarray(hours, dtype=float) / 1e3
 
@@ -41,7 +41,7 @@ def energy_kwh(power_w, hours):
 def operational_carbon_t(energy_kwh, g_per_kwh):
     """Operational emissions in tonnes CO2e: energy x grid intensity.
 
-    Source: DESIGN.md Physics/Energy; intensities from public_figures.md (region-carbon-info 2024).
+    Source: GHG Protocol Scope 2 (location-based); intensities: GoogleCloudPlatform/region-carbon-info 2024.
     """
     return np.asarray(energy_kwh, dtype=float) * np.asarray(g_per_kwh, dtype=float) / 1e6
 
@@ -49,7 +49,7 @@ def operational_carbon_t(energy_kwh, g_per_kwh):
 def embodied_carbon_t(n_gpus, embodied_kgco2e, hours, lifetime_hours):
     """Embodied emissions in tonnes CO2e charged to `hours` of use, amortized linearly over the lifetime.
 
-    Source: DESIGN.md Physics/Energy ("embodied carbon amortized over accelerator lifetime"); chapter footnote 6.
+    Source: chapter footnote 6 (lifecycle assessment, embodied carbon); linear amortization over the life.
     """
     share = np.asarray(hours, dtype=float) / np.asarray(lifetime_hours, dtype=float)
     return np.asarray(n_gpus, dtype=float) * np.asarray(embodied_kgco2e, dtype=float) * share / 1e3

@@ -27,7 +27,7 @@ def samples_to_detect_gap(min_gap, confidence, p=0.5):
 def group_requests_per_window(group_share, requests_per_s, window_hours):
     """Requests of one group in a monitoring window: share x requests/s x window seconds.
 
-    Source: definition (a group's share of a population's traffic, DESIGN.md Data `groups`).
+    Source: definition (a group's share of a population's traffic, the instance's `groups`).
     """
     return (np.asarray(group_share, dtype=float) * np.asarray(requests_per_s, dtype=float)
             * np.asarray(window_hours, dtype=float) * SECONDS_PER_HOUR)
@@ -50,7 +50,7 @@ def sampling_rate(samples_per_window, group_share, requests_per_s, window_hours)
 def evaluator_gpu_seconds(samples, gpu_s_per_sample):
     """Evaluator GPU-seconds per window: samples x GPU-seconds per evaluated sample.
 
-    Source: definition (DESIGN.md Physics/Fairness: evaluation GPU-seconds land in the serving region).
+    Source: definition (README design notes: evaluation runs in the region that served the traffic).
     """
     return np.asarray(samples, dtype=float) * np.asarray(gpu_s_per_sample, dtype=float)
 

@@ -52,7 +52,7 @@ def replica_capacity_rps(service_rate_rps, queue_budget_s, quantile=0.99, fanout
 def latency_budget_s(slo_p99_ms, rtt_ms, prefill_s, decode_s):
     """Time left for queueing: SLO - RTT - prefill - decode, in seconds; <= 0: the route cannot meet the SLO.
 
-    Source: DESIGN.md Physics/Serving and Data ("the latency budget (RTT, prefill, decode, queueing)").
+    Source: definition (the p99 SLO split into RTT, prefill, decode and queueing; README "Formulation").
     """
     return ((np.asarray(slo_p99_ms, dtype=float) - np.asarray(rtt_ms, dtype=float)) / 1e3
             - np.asarray(prefill_s, dtype=float) - np.asarray(decode_s, dtype=float))

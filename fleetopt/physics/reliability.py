@@ -28,7 +28,7 @@ def interruption_interval_hours(days, interruptions):
 def per_gpu_mtbf_from_interruptions(n_gpus, days, interruptions):
     """Per-GPU MTBF implied by a fleet's interruption count: GPU-hours observed / interruptions.
 
-    Source: public_figures.md, Llama 3 (16,384 x 54 x 24 / 419 ~ 50,700 h).
+    Source: Dubey et al. 2024, Llama 3 §3.3.4 (16,384 x 54 x 24 / 419 ~ 50,700 h).
     """
     return np.asarray(n_gpus, dtype=float) * interruption_interval_hours(days, interruptions)
 
@@ -56,7 +56,7 @@ def daly_interval(delta_s, mtbf_s):
 def checkpoint_overhead_fraction(delta_s, tau_s):
     """Fraction of time spent writing checkpoints: delta / tau.
 
-    Source: DESIGN.md Physics/Reliability (goodput = 1 - delta/tau - (tau/2 + restart)/M); Young 1974.
+    Source: Young 1974 (first-order model: goodput = 1 - delta/tau - (tau/2 + restart)/M).
     """
     return np.asarray(delta_s, dtype=float) / np.asarray(tau_s, dtype=float)
 
@@ -64,7 +64,7 @@ def checkpoint_overhead_fraction(delta_s, tau_s):
 def failure_loss_fraction(tau_s, restart_s, mtbf_s):
     """Fraction of time lost to failures: (half an interval of lost work + restart) per MTBF.
 
-    Source: DESIGN.md Physics/Reliability (goodput = 1 - delta/tau - (tau/2 + restart)/M); Young 1974.
+    Source: Young 1974 (first-order model: goodput = 1 - delta/tau - (tau/2 + restart)/M).
     """
     tau = np.asarray(tau_s, dtype=float)
     return (tau / 2.0 + np.asarray(restart_s, dtype=float)) / np.asarray(mtbf_s, dtype=float)
@@ -73,7 +73,7 @@ def failure_loss_fraction(tau_s, restart_s, mtbf_s):
 def goodput(delta_s, tau_s, restart_s, mtbf_s):
     """Useful fraction of wall-clock time 1 - delta/tau - (tau/2 + restart)/M, clipped at 0.
 
-    Source: DESIGN.md Physics/Reliability (first-order checkpoint/restart model, Young 1974).
+    Source: Young 1974 (first-order checkpoint/restart model).
     """
     wasted = checkpoint_overhead_fraction(delta_s, tau_s) + failure_loss_fraction(tau_s, restart_s, mtbf_s)
     return np.maximum(1.0 - wasted, 0.0)
@@ -82,6 +82,6 @@ def goodput(delta_s, tau_s, restart_s, mtbf_s):
 def checkpoint_write_time_s(checkpoint_bytes, write_bytes_per_s):
     """Checkpoint cost delta: bytes to write / storage write bandwidth.
 
-    Source: DESIGN.md Physics/Reliability; public_figures.md (Tectonic sustained 2 TB/s for Llama 3 checkpoints).
+    Source: definition; Dubey et al. 2024 §3.3 (Tectonic sustained 2 TB/s for Llama 3 checkpoints).
     """
     return np.asarray(checkpoint_bytes, dtype=float) / np.asarray(write_bytes_per_s, dtype=float)

@@ -2,7 +2,7 @@
 
 All functions take scalars or numpy arrays (broadcast together) and return float64 of the broadcast shape.
 Units: params and tokens are counts; `*_tflops` is 1e12 FLOP/s, `*_gb` 1e9 B, `*_gb_s` 1e9 B/s (the
-public_figures.md catalog units). Tensor parallelism is Megatron-style and assumes tp <= kv_heads, so
+accelerator catalog's units). Tensor parallelism is Megatron-style and assumes tp <= kv_heads, so
 weights and KV cache are both split tp ways.
 """
 
@@ -11,7 +11,7 @@ import numpy as np
 from fleetopt.physics.collectives import ring_allreduce_time
 
 # Assumption, overridable: fraction of dense peak that large forward GEMMs sustain. Same order as the 41-43%
-# BF16 MFU of Llama 3 405B training on H100 (public_figures.md); prefill is forward-only, so a bit higher.
+# BF16 MFU of Llama 3 405B training on H100 (Dubey et al. 2024, Table 4); prefill is forward-only, so a bit higher.
 PREFILL_FLOPS_EFFICIENCY = 0.5
 # Assumption, overridable: fraction of the spec HBM bandwidth that weight/KV streaming kernels achieve.
 HBM_BANDWIDTH_EFFICIENCY = 0.8

@@ -18,7 +18,7 @@ def fanout_tail_probability(p_slow, fanout):
 def per_shard_quantile(q, fanout):
     """Quantile each of `fanout` independent shards must meet so the whole request meets quantile q: q^(1/F).
 
-    Source: DESIGN.md Physics/Serving ("with fan-out F each shard must meet quantile 0.99^(1/F)"); Dean & Barroso 2013.
+    Source: Dean & Barroso 2013, "The Tail at Scale" (independent shards: P(all meet) = q_shard^F).
     """
     return np.asarray(q, dtype=float) ** (1.0 / np.asarray(fanout, dtype=float))
 

@@ -359,7 +359,7 @@ def job_reliability(
     interval_s (Daly) and goodput. The group writes its GPUs' checkpoint bytes through write_bytes_per_s.
 
     Group MTBF = per-GPU MTBF / GPUs; goodput = 1 - delta/tau - (tau/2 + restart)/M.
-    Source: Daly 2006 (interval); DESIGN.md Physics/Reliability (group MTBF, goodput).
+    Source: Daly 2006 (interval); Young 1974 (goodput); README design notes (sync groups).
     """
     mtbf_s = group_mtbf_hours(per_gpu_mtbf_hours, sync_group_gpus) * _SECONDS_PER_HOUR
     delta_s = checkpoint_write_time_s(

@@ -151,6 +151,6 @@ def training_memory_gb(
 def fits_in_memory(memory_gb, hbm_gb, usable_fraction=USABLE_MEMORY_FRACTION):
     """True where memory_gb <= hbm_gb x usable_fraction (default 0.9: context, NCCL buffers, fragmentation).
 
-    Source: DESIGN.md Physics/Memory ("a candidate that does not fit is dropped"); headroom: a default.
+    Source: definition (a candidate that does not fit is dropped); headroom: a default.
     """
     return np.asarray(memory_gb, dtype=float) <= np.asarray(hbm_gb, dtype=float) * usable_fraction

@@ -1,0 +1,37 @@
+"""`fleetopt init [PATH]`: copy a shipped instance into the current folder, to edit and plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from fleetopt.cli.common import fail_input as _fail_input
+from fleetopt.errors import EXIT_BAD_INPUT, InputError
+
+
+def init(path: Path | None = typer.Argument(None, help="where to write the copy; default: ./NAME.yaml"),
+         name: str = typer.Option("global-fleet", "--instance", help="a shipped instance, e.g. archetype-a or "
+                                  "infeasible/inventory-shortfall"),
+         force: bool = typer.Option(False, "--force", help="overwrite PATH if it exists")):
+    """Copy a shipped instance (default: the reference global-fleet) into the current folder, to edit and plan."""
+    from fleetopt.errors import did_you_mean
+    from fleetopt.io.output import check_output_path, write_text_atomic
+    from fleetopt.paths import shipped_dir
+
+    root = shipped_dir("instances")
+    known = sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml"))
+    if name.removesuffix(".yaml") not in known:
+        typer.echo(f"error: --instance: unknown shipped instance '{name}'{did_you_mean(name, known)}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    source = root / f"{name.removesuffix('.yaml')}.yaml"
+    target = path if path is not None else Path(source.name)
+    try:
+        check_output_path(target)
+        if target.exists() and not force:
+            typer.echo(f"error: {target}: exists; pass --force to overwrite it", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT)
+        write_text_atomic(target, source.read_text(encoding="utf-8"))
+    except InputError as err:
+        _fail_input(err)
+    typer.echo(f"{target}: a copy of the shipped {source.stem}; plan it with `fleetopt solve {target}`")
