@@ -1,5 +1,12 @@
 """Training candidates: every (region, accelerator, tp, pp, dp, micro-batch, recompute, interleave, sync group,
-checkpoint interval) of each job, scored by the physics as one array per job, then pruned.
+checkpoint interval) of each job, scored by the physics, then pruned.
+
+Step times do not depend on a job's tokens or deadline: jobs and regions that share the model, accelerator,
+sequence length, global batch, memory flags and the region's network (NIC rate, latency, pod size,
+oversubscription) share one step-time table (`StepTable`), computed once on the grid at the accelerator's
+largest stock and cut to each region's stock; the checkpoint and failure terms are shared likewise per
+(table, storage bandwidth, restart time). Per job only the wall hours, the deadline, the storage demand and,
+for the candidates that survive pruning, power, energy, carbon and cost are computed, as arrays.
 
 Pruning, in order: memory (does not fit), deadline (misses it), inventory (more GPUs than the region stocks),
 then dominance within each (job, region, accelerator): a candidate is dropped when another needs no more GPUs,
@@ -10,7 +17,7 @@ Accounting is over the planning horizon: a job longer than the horizon is charge
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,7 +26,7 @@ from fleetopt.candidates.network import dataset_routes
 from fleetopt.candidates.tables import TrainingCandidates
 from fleetopt.errors import InputError, Problem
 from fleetopt.io.schema import CnnCard, Instance, TransformerCard
-from fleetopt.physics.energy import embodied_carbon_t, energy_kwh, fleet_power_w, operational_carbon_t
+from fleetopt.physics.economics import horizon_charges
 from fleetopt.physics.reliability import checkpoint_write_time_s, daly_interval, goodput, group_mtbf_hours
 from fleetopt.physics.training import training_step_time
 from fleetopt.physics.training_flops import dense_param_count
@@ -72,7 +79,8 @@ def _calibration(accel, file: str, job: str) -> dict:
 
 
 def _front_2d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Indices of the points no other point weakly dominates in (a, b), both minimized; one of equal twins."""
+    """Indices of the points no other point weakly dominates in (a, b), both minimized; one of equal twins.
+    They come sorted by a (increasing) and b (decreasing): a staircase."""
     order = np.lexsort((b, a))
     sorted_b = b[order]
     best_before = np.minimum.accumulate(np.concatenate([[np.inf], sorted_b[:-1]]))
@@ -82,8 +90,9 @@ def _front_2d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def pareto_mask(gpus: np.ndarray, gpu_hours: np.ndarray, storage: np.ndarray) -> np.ndarray:
     """True for candidates no other candidate dominates in (GPUs, GPU-hours, storage GB/s), all minimized.
 
-    GPU counts take few distinct values: each level keeps its own 2D front, then loses the points that a front
-    of strictly fewer GPUs weakly dominates in (GPU-hours, storage). O(n log n + levels x front x level size).
+    GPU counts take few distinct values: each level keeps its own 2D front, then loses the points that the front
+    of strictly fewer GPUs weakly dominates in (GPU-hours, storage), found by bisection on that staircase.
+    O(n log n) per level.
     """
     keep = np.zeros(len(gpus), dtype=bool)
     front_h, front_s = np.empty(0), np.empty(0)
@@ -91,7 +100,9 @@ def pareto_mask(gpus: np.ndarray, gpu_hours: np.ndarray, storage: np.ndarray) ->
         idx = np.flatnonzero(gpus == level)
         idx = idx[_front_2d(gpu_hours[idx], storage[idx])]
         if len(front_h):
-            beaten = ((front_h[None, :] <= gpu_hours[idx, None]) & (front_s[None, :] <= storage[idx, None])).any(1)
+            # the staircase point with the most hours not above a point's has the least storage among them
+            last = np.searchsorted(front_h, gpu_hours[idx], side="right") - 1
+            beaten = (last >= 0) & (front_s[np.maximum(last, 0)] <= storage[idx])
             idx = idx[~beaten]
         keep[idx] = True
         both_h = np.concatenate([front_h, gpu_hours[idx]])
@@ -101,105 +112,246 @@ def pareto_mask(gpus: np.ndarray, gpu_hours: np.ndarray, storage: np.ndarray) ->
     return keep
 
 
-def _job_candidates(inst: Instance, jname: str, tables: dict, stats: dict) -> list[dict]:
+def grouped_pareto_mask(group: np.ndarray, gpus: np.ndarray, gpu_hours: np.ndarray,
+                        storage: np.ndarray) -> np.ndarray:
+    """pareto_mask within each group, in one call: hours and storage become exact integer ranks, shifted so
+    that a later group has more hours and less storage than any point of an earlier one (no point can dominate
+    across groups); ties and their order inside a group are kept, so the result is pareto_mask's per group."""
+    if len(group) == 0:
+        return np.zeros(0, dtype=bool)
+    _, g = np.unique(group, return_inverse=True)
+    _, h = np.unique(gpu_hours, return_inverse=True)
+    _, s = np.unique(storage, return_inverse=True)
+    width = max(int(h.max()), int(s.max())) + 1
+    last = int(g.max())
+    return pareto_mask(gpus, (g * width + h).astype(float), ((last - g) * width + s).astype(float))
+
+
+@dataclass
+class StepTable:
+    """Step times of one (model, accelerator, seq_len, global batch, memory flags, region network), on the grid
+    at the accelerator's largest stock; only the configurations that fit in memory are kept, in grid order."""
+
+    grid_gpus: np.ndarray       # GPUs of every configuration of the grid, sorted (counts per stock)
+    fit_gpus: np.ndarray        # GPUs of the configurations that fit, sorted
+    grid: _Grid                 # the configurations that fit
+    gpus: np.ndarray
+    step: dict                  # step_time_s, compute_s, comm_s, bubble_s, sync_s, overlap_s, mfu, memory_gb,
+                                # binding_term (codes): one entry per configuration that fits
+    reliability: dict = field(default_factory=dict)   # (storage GB/s, restart min) -> per checkpoint multiple
+
+    def counts(self, stock: int) -> tuple[int, int]:
+        """Configurations enumerated and fitting with at most `stock` GPUs."""
+        return (int(np.searchsorted(self.grid_gpus, stock, side="right")),
+                int(np.searchsorted(self.fit_gpus, stock, side="right")))
+
+
+@dataclass
+class _Context:
+    """Everything enumerate_training shares across jobs: name indices, step tables, dataset routes."""
+
+    inst: Instance
+    tables: dict
+    largest_stock: dict         # accelerator -> its largest stock in any region
+    steps: dict = field(default_factory=dict)
+    routes: dict = field(default_factory=dict)
+
+
+def _step_table(ctx: _Context, card: TransformerCard, job, batch_seqs: int, aname: str, region) -> StepTable:
+    accel = ctx.inst.accelerators[aname]
+    key = (job.model, aname, job.seq_len, batch_seqs, job.sequence_parallel, job.distributed_optimizer,
+           job.flash_attention, region.nic_gb_s, region.net_latency_us, region.pod_gpus, region.oversubscription)
+    if key in ctx.steps:
+        return ctx.steps[key]
+    calibration = _calibration(accel, ctx.inst.source or "instance", aname)
+    g = parallel_grid(card, batch_seqs, ctx.largest_stock[aname], accel.gpus_per_node)
+    res = training_step_time(
+        layers=card.layers, hidden=card.hidden, ffn_hidden=card.ffn_hidden, heads=card.heads,
+        kv_heads=card.kv_heads or card.heads, vocab=card.vocab, swiglu=card.swiglu, seq_len=job.seq_len,
+        global_batch=batch_seqs, tp=g.tp, pp=g.pp, dp=g.dp, micro_batch=g.micro_batch,
+        recompute=g.recompute, virtual_stages=g.interleave, sync_group=g.sync_group,
+        sequence_parallel=job.sequence_parallel, distributed_optimizer=job.distributed_optimizer,
+        flash_attention=job.flash_attention,
+        peak_tflops=accel.peak_tflops, hbm_gb=accel.hbm_gb, hbm_gb_s=accel.hbm_gb_s,
+        gpus_per_node=accel.gpus_per_node, nvlink_gb_s=accel.nvlink_gb_s or accel.pcie_gb_s,
+        nic_gb_s=region.nic_gb_s, net_latency_us=region.net_latency_us, pod_gpus=region.pod_gpus,
+        oversubscription=region.oversubscription, **calibration)
+    fits = np.asarray(res["fits"], dtype=bool)
+    gpus = g.tp * g.pp * g.dp
+    fit_grid = _Grid(*(getattr(g, f)[fits] for f in _Grid.__dataclass_fields__))
+    step = {k: res[k][fits] for k in ("step_time_s", "compute_s", "comm_s", "bubble_s", "sync_s", "overlap_s",
+                                       "mfu")}
+    step["memory_gb"] = res["memory_gb_per_gpu"][fits]
+    step["binding_term"] = _term_codes(res["binding_term"][fits])
+    table = ctx.steps[key] = StepTable(np.sort(gpus), np.sort(gpus[fits]), fit_grid, gpus[fits], step)
+    return table
+
+
+def _reliability(table: StepTable, accel, region, params: float, restart_min: float) -> list[dict]:
+    """Per checkpoint multiple: interval, goodput (NaN where none is left) and checkpoint GB/s x 1e9 per
+    configuration; failures per fate-sharing sync group, each checkpoint interval choice its own candidate."""
+    key = (region.storage_gb_s, restart_min)
+    if key in table.reliability:
+        return table.reliability[key]
+    g = table.grid
+    mtbf_s = group_mtbf_hours(accel.mtbf_hours, g.sync_group * g.tp * g.pp) * 3600.0
+    ckpt_bytes = params * CHECKPOINT_BYTES_PER_PARAM
+    delta_s = checkpoint_write_time_s(ckpt_bytes, region.storage_gb_s * 1e9)
+    groups = g.dp / g.sync_group
+    out = []
+    for multiple in CHECKPOINT_MULTIPLES:
+        tau_s = daly_interval(delta_s, mtbf_s) * multiple
+        good = goodput(delta_s, tau_s, restart_min * 60.0, mtbf_s)
+        out.append({"tau_s": tau_s, "goodput": good, "good": np.where(good > 0, good, np.nan),
+                    "checkpoint_bytes_s": groups * ckpt_bytes / tau_s})
+    table.reliability[key] = out
+    return out
+
+
+def _job_params(card: TransformerCard) -> float:
+    return float(card.params_b * 1e9) if card.params_b else float(dense_param_count(
+        card.layers, card.hidden, card.ffn_hidden, card.heads, card.kv_heads or card.heads, card.vocab, card.swiglu))
+
+
+def _job_candidates(ctx: _Context, jname: str, stats: dict) -> dict | None:
+    """One job's candidates after the first pruning (storage in the test everywhere), all fields; None if none."""
+    inst, tables = ctx.inst, ctx.tables
     job = inst.training[jname]
     card = inst.models[job.model]
     file = inst.source or "instance"
+    width = len(tables["accel"])
     if isinstance(card, CnnCard):
-        return federated_candidates(inst, jname, tables["job"][jname], tables["region"],
-                                    tables["accel"][EDGE_DEVICE], stats)
+        pieces = federated_candidates(inst, jname, tables["job"][jname], tables["region"],
+                                      tables["accel"][EDGE_DEVICE], stats)
+        if not pieces:
+            return None
+        cand = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+        return _prune(cand, inst.horizon_hours, width, np.ones(len(tables["region"]), dtype=bool))
     if not isinstance(card, TransformerCard):
         raise InputError([Problem(file, f"training.{jname}.model", f"model '{job.model}' is a {card.kind} card; "
                                   "training is modelled for transformer (datacenter) and cnn (federated, edge "
                                   "regions) cards")])
     batch_seqs = max(1, int(round(job.global_batch_tokens / job.seq_len)))
-    params = float(card.params_b * 1e9) if card.params_b else float(dense_param_count(
-        card.layers, card.hidden, card.ffn_hidden, card.heads, card.kv_heads or card.heads, card.vocab, card.swiglu))
-    routes = dataset_routes(inst, job.dataset_region)
-    out = []
+    params = _job_params(card)
+    if job.dataset_region not in ctx.routes:
+        ctx.routes[job.dataset_region] = dataset_routes(inst, job.dataset_region)
+    routes = ctx.routes[job.dataset_region]
     st = stats[jname] = {"enumerated": 0, "fit": 0, "meet_deadline": 0, "kept": 0}
+    steps = job.tokens / (batch_seqs * job.seq_len)
     best_hours = np.inf
-    regions = job.allowed_regions or list(inst.regions)
-    for rname in regions:
+    # the rows that meet the deadline: where they come from, and what the first pruning compares
+    refs: dict[str, list] = {k: [] for k in ("source", "row", "region", "accel", "wall_hours", "storage_gb_s")}
+    sources: dict[tuple, int] = {}   # (table, reliability) -> index into `used`
+    used: list[tuple[StepTable, dict]] = []
+    for rname in job.allowed_regions or list(inst.regions):
         region = inst.regions[rname]
         if region.kind != "datacenter":
             continue
         if job.dataset_region and rname not in routes:
             continue  # the dataset cannot reach this region over any link
+        transfer_h = routes.get(rname, (0.0, 0.0, 0.0))[2] * job.dataset_tb if job.dataset_region else 0.0
         for aname, stock in region.gpus.items():
             if stock.count <= 0 or (job.allowed_accelerators and aname not in job.allowed_accelerators):
                 continue
             accel = inst.accelerators[aname]
-            g = parallel_grid(card, batch_seqs, stock.count, accel.gpus_per_node)
-            st["enumerated"] += len(g.tp)
-            res = training_step_time(
-                layers=card.layers, hidden=card.hidden, ffn_hidden=card.ffn_hidden, heads=card.heads,
-                kv_heads=card.kv_heads or card.heads, vocab=card.vocab, swiglu=card.swiglu, seq_len=job.seq_len,
-                global_batch=batch_seqs, tp=g.tp, pp=g.pp, dp=g.dp, micro_batch=g.micro_batch,
-                recompute=g.recompute, virtual_stages=g.interleave, sync_group=g.sync_group,
-                sequence_parallel=job.sequence_parallel, distributed_optimizer=job.distributed_optimizer,
-                flash_attention=job.flash_attention,
-                peak_tflops=accel.peak_tflops, hbm_gb=accel.hbm_gb, hbm_gb_s=accel.hbm_gb_s,
-                gpus_per_node=accel.gpus_per_node, nvlink_gb_s=accel.nvlink_gb_s or accel.pcie_gb_s,
-                nic_gb_s=region.nic_gb_s, net_latency_us=region.net_latency_us, pod_gpus=region.pod_gpus,
-                oversubscription=region.oversubscription, **_calibration(accel, file, aname))
-            fits = np.asarray(res["fits"], dtype=bool)
-            st["fit"] += int(fits.sum())
-            gpus = g.tp * g.pp * g.dp
-            steps = job.tokens / (batch_seqs * job.seq_len)
-            # reliability per fate-sharing sync group; each checkpoint interval choice is its own candidate
-            group_gpus = g.sync_group * g.tp * g.pp
-            mtbf_s = group_mtbf_hours(accel.mtbf_hours, group_gpus) * 3600.0
-            ckpt_bytes = params * CHECKPOINT_BYTES_PER_PARAM
-            delta_s = checkpoint_write_time_s(ckpt_bytes, region.storage_gb_s * 1e9)
-            transfer_gb, egress_usd, transfer_h = routes.get(rname, (0.0, 0.0, 0.0)) if job.dataset_region \
-                else (0.0, 0.0, 0.0)
-            transfer_gb, egress_usd = transfer_gb * job.dataset_tb, egress_usd * job.dataset_tb
-            transfer_h = transfer_h * job.dataset_tb
-            for multiple in CHECKPOINT_MULTIPLES:
-                tau_s = daly_interval(delta_s, mtbf_s) * multiple
-                good = goodput(delta_s, tau_s, job.checkpoint_restart_min * 60.0, mtbf_s)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    wall_h = steps * res["step_time_s"] / np.where(good > 0, good, np.nan) / 3600.0 + transfer_h
-                ok = fits & np.isfinite(wall_h) & (wall_h <= job.deadline_hours)
-                if multiple == CHECKPOINT_MULTIPLES[0]:
+            table = _step_table(ctx, card, job, batch_seqs, aname, region)
+            enumerated, fit = table.counts(stock.count)
+            st["enumerated"] += enumerated
+            st["fit"] += fit
+            if fit == 0:
+                continue
+            in_stock = table.gpus <= stock.count
+            for m, rel in enumerate(_reliability(table, accel, region, params, job.checkpoint_restart_min)):
+                wall_h = steps * table.step["step_time_s"] / rel["good"] / 3600.0 + transfer_h
+                ok = in_stock & np.isfinite(wall_h) & (wall_h <= job.deadline_hours)
+                if m == 0:
                     st["meet_deadline"] += int(ok.sum())
-                    if fits.any():
-                        best_hours = min(best_hours, float(np.nanmin(np.where(fits, wall_h, np.inf))))
-                if not ok.any():
-                    continue
+                    best_hours = min(best_hours, float(np.nanmin(np.where(in_stock, wall_h, np.inf))))
                 idx = np.flatnonzero(ok)
-                groups = g.dp[idx] / g.sync_group[idx]
+                if not len(idx):
+                    continue
                 storage = (job.tokens / (wall_h[idx] * 3600.0) * DATA_BYTES_PER_TOKEN
-                           + groups * ckpt_bytes / tau_s[idx]) / 1e9
-                hours = np.minimum(wall_h[idx], inst.horizon_hours)
-                n = gpus[idx]
-                power_w = fleet_power_w(n, accel.tdp_w, region.pue)
-                kwh = energy_kwh(power_w, hours)
-                carbon = operational_carbon_t(kwh, region.mean_carbon_g_per_kwh)
-                if inst.policy.include_embodied:
-                    carbon = carbon + embodied_carbon_t(n, accel.embodied_kgco2e, hours, accel.lifetime_hours)
-                cost = n * hours * stock.usd_per_hour + egress_usd
-                if not stock.includes_energy:
-                    cost = cost + kwh * region.energy_usd_per_kwh
-                out.append(dict(
-                    job=np.full(len(idx), tables["job"][jname]), region=np.full(len(idx), tables["region"][rname]),
-                    accel=np.full(len(idx), tables["accel"][aname]), gpus=n, tp=g.tp[idx], pp=g.pp[idx],
-                    dp=g.dp[idx], micro_batch=g.micro_batch[idx], recompute=g.recompute[idx],
-                    interleave=g.interleave[idx], sync_group=g.sync_group[idx], checkpoint_interval_s=tau_s[idx],
-                    step_time_s=res["step_time_s"][idx], compute_s=res["compute_s"][idx],
-                    comm_s=res["comm_s"][idx], bubble_s=res["bubble_s"][idx], sync_s=res["sync_s"][idx],
-                    overlap_s=res["overlap_s"][idx], mfu=res["mfu"][idx], memory_gb=res["memory_gb_per_gpu"][idx],
-                    goodput=good[idx], wall_hours=wall_h[idx], power_mw=power_w / 1e6, energy_kwh=kwh,
-                    carbon_t=carbon, cost_usd=cost, storage_gb_s=storage,
-                    transfer_gb=np.full(len(idx), transfer_gb),
-                    binding_term=_term_codes(res["binding_term"][idx])))
-    if not out:
+                           + rel["checkpoint_bytes_s"][idx]) / 1e9
+                source = sources.setdefault((id(table), id(rel)), len(used))
+                if source == len(used):
+                    used.append((table, rel))
+                for k, v in (("source", source), ("region", tables["region"][rname]),
+                             ("accel", tables["accel"][aname])):
+                    refs[k].append(np.full(len(idx), v))
+                refs["row"].append(idx)
+                refs["wall_hours"].append(wall_h[idx])
+                refs["storage_gb_s"].append(storage)
+    if not refs["row"]:
         if st["fit"] == 0:
             st["why"] = "no configuration fits in accelerator memory in any allowed region"
         else:
             st["why"] = (f"no configuration meets the deadline of {job.deadline_hours:g} h "
                          f"(fastest that fits: {best_hours:,.0f} h)")
+        return None
+    rows = {k: np.concatenate(v) for k, v in refs.items()}
+    # gpus of each row, from its table
+    gpus = np.empty(len(rows["row"]), dtype=np.int64)
+    for source, (table, _) in enumerate(used):
+        sel = rows["source"] == source
+        gpus[sel] = table.gpus[rows["row"][sel]]
+    keep = grouped_pareto_mask(rows["region"] * width + rows["accel"], gpus,
+                               (gpus * np.minimum(rows["wall_hours"], inst.horizon_hours)).astype(float),
+                               rows["storage_gb_s"])
+    rows = {k: v[keep] for k, v in rows.items()}
+    return _fields(ctx, jname, job, rows, used, routes)
+
+
+def _fields(ctx: _Context, jname: str, job, rows: dict, used: list[tuple[StepTable, dict]], routes: dict) -> dict:
+    """Every field of the table for the rows kept, gathered from their step tables and charged as arrays."""
+    inst, tables = ctx.inst, ctx.tables
+    n_rows = len(rows["row"])
+    grid_fields = ("tp", "pp", "dp", "micro_batch", "recompute", "interleave", "sync_group")
+    out = {k: np.zeros(n_rows, dtype=np.int64) for k in grid_fields + ("binding_term",)}
+    for k in ("step_time_s", "compute_s", "comm_s", "bubble_s", "sync_s", "overlap_s", "mfu", "memory_gb",
+              "checkpoint_interval_s", "goodput"):
+        out[k] = np.zeros(n_rows)
+    region_names, accel_names = list(tables["region"]), list(tables["accel"])
+    for source, (table, rel) in enumerate(used):
+        sel = np.flatnonzero(rows["source"] == source)
+        if not len(sel):
+            continue
+        row = rows["row"][sel]
+        for k in grid_fields:
+            out[k][sel] = getattr(table.grid, k)[row]
+        for k in ("step_time_s", "compute_s", "comm_s", "bubble_s", "sync_s", "overlap_s", "mfu", "memory_gb",
+                  "binding_term"):
+            out[k][sel] = table.step[k][row]
+        out["checkpoint_interval_s"][sel] = rel["tau_s"][row]
+        out["goodput"][sel] = rel["goodput"][row]
+    n = out["tp"] * out["pp"] * out["dp"]
+    hours = np.minimum(rows["wall_hours"], inst.horizon_hours)
+    regions = [inst.regions[r] for r in region_names]
+    accels = [inst.accelerators.get(a) for a in accel_names]
+    r, a = rows["region"], rows["accel"]
+
+    def per_region(attr):
+        return np.array([getattr(x, attr) for x in regions], dtype=float)[r]
+
+    def per_accel(attr):
+        return np.array([getattr(x, attr) if x is not None else np.nan for x in accels], dtype=float)[a]
+
+    def per_stock(attr):
+        return np.array([getattr(regions[i].gpus[accel_names[j]], attr) for i, j in zip(r, a)], dtype=float)
+
+    routed = [routes.get(region_names[i], (0.0, 0.0, 0.0)) if job.dataset_region else (0.0, 0.0, 0.0)
+              for i in r]
+    transfer_gb = np.array([x[0] for x in routed], dtype=float) * job.dataset_tb
+    egress_usd = np.array([x[1] for x in routed], dtype=float) * job.dataset_tb
+    charges = horizon_charges(
+        n, hours, tdp_w=per_accel("tdp_w"), pue=per_region("pue"), carbon_g_per_kwh=per_region(
+            "mean_carbon_g_per_kwh"), usd_per_gpu_hour=per_stock("usd_per_hour"),
+        energy_usd_per_kwh=per_region("energy_usd_per_kwh"), price_includes_energy=per_stock("includes_energy")
+        > 0, include_embodied=inst.policy.include_embodied, embodied_kgco2e=per_accel("embodied_kgco2e"),
+        lifetime_hours=per_accel("lifetime_hours"), other_usd=egress_usd)
+    out.update(job=np.full(n_rows, tables["job"][jname]), region=r, accel=a, gpus=n,
+               wall_hours=rows["wall_hours"], power_mw=charges["power_w"] / 1e6, energy_kwh=charges["energy_kwh"],
+               carbon_t=charges["carbon_t"], cost_usd=charges["cost_usd"], storage_gb_s=rows["storage_gb_s"],
+               transfer_gb=transfer_gb)
     return out
 
 
@@ -222,13 +374,10 @@ def storage_may_bind(inst: Instance, region_names: list[str], jobs) -> np.ndarra
 def _prune(cand: dict, horizon_hours: float, width: int, storage_counts: np.ndarray) -> dict:
     """The candidates no other of the same (region, accelerator) dominates in (GPUs, charged GPU-hours, storage);
     storage only in regions where `storage_counts` is True."""
-    keep = np.zeros(len(cand["job"]), dtype=bool)
-    key = cand["region"] * width + cand["accel"]
     charged_hours = (cand["gpus"] * np.minimum(cand["wall_hours"], horizon_hours)).astype(float)
-    for k in np.unique(key):
-        sel = np.flatnonzero(key == k)
-        storage = cand["storage_gb_s"][sel] if storage_counts[k // width] else np.zeros(len(sel))
-        keep[sel[pareto_mask(cand["gpus"][sel].astype(float), charged_hours[sel], storage)]] = True
+    storage = np.where(storage_counts[cand["region"]], cand["storage_gb_s"], 0.0)
+    keep = grouped_pareto_mask(cand["region"] * width + cand["accel"], cand["gpus"].astype(float), charged_hours,
+                               storage)
     return {k: v[keep] for k, v in cand.items()}
 
 
@@ -239,15 +388,19 @@ def enumerate_training(inst: Instance) -> TrainingCandidates:
     accel_names = sorted(inst.accelerators) + [EDGE_DEVICE]
     tables = {"job": {j: i for i, j in enumerate(job_names)}, "region": {r: i for i, r in enumerate(region_names)},
               "accel": {a: i for i, a in enumerate(accel_names)}}
+    largest: dict[str, int] = {}
+    for region in inst.regions.values():
+        for aname, stock in region.gpus.items():
+            largest[aname] = max(largest.get(aname, 0), stock.count)
+    ctx = _Context(inst, tables, largest)
     stats: dict[str, dict] = {}
     width = len(accel_names)
-    # pass 1: each job pruned at once with storage in the test (memory stays one job's table at a time)
+    # pass 1: each job pruned at once with storage in the test (memory stays one job's rows at a time)
     kept: dict[str, dict] = {}
     for jname in job_names:
-        pieces = _job_candidates(inst, jname, tables, stats)
-        if pieces:
-            cand = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
-            kept[jname] = _prune(cand, inst.horizon_hours, width, np.ones(len(region_names), dtype=bool))
+        cand = _job_candidates(ctx, jname, stats)
+        if cand is not None:
+            kept[jname] = cand
     # pass 2: where storage cannot bind even at every job's hungriest kept candidate, it leaves the test; the 2D
     # front of the 3D front is the 2D front of all candidates, so this is exact
     tight = storage_may_bind(inst, region_names, kept.values())
