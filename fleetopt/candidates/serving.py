@@ -50,7 +50,8 @@ from fleetopt.io.schema import (
     ServingService,
     TransformerCard,
 )
-from fleetopt.physics import energy, serving
+from fleetopt.physics import serving
+from fleetopt.physics.economics import horizon_charges
 from fleetopt.physics.serving import HBM_BANDWIDTH_EFFICIENCY, PREFILL_FLOPS_EFFICIENCY
 from fleetopt.physics.tails import per_shard_quantile
 from fleetopt.physics.training_flops import dense_param_count
@@ -136,16 +137,11 @@ def dlrm_configs(card: DlrmCard, svc: ServingService, acc: Accelerator,
     Source: Naumov et al. 2019 (DLRM all-to-all), Mudigere et al. 2022 (sharded tables), alpha-beta model.
     """
     shards = float(serving.embedding_shard_count(card.embedding_tables_gb * 1e9, acc.hbm_gb))
-    fanout = (float(min(svc.fanout, shards)) if svc.fanout > 1
-              else float(serving.shards_touched(shards, card.lookups_per_sample)))
-    items = svc.items_per_request  # a ranking request scores many candidate items, each one sample
-    visit_bytes = serving.embedding_all_to_all_bytes(card.lookups_per_sample, card.embedding_dim, items,
-                                                     DLRM_BYTES_PER_VALUE) / fanout
-    visit_flops = items * card.gflops_per_sample * 1e9 / fanout
-    visit_s = (visit_bytes / (region.nic_gb_s * 1e9)
-               + visit_flops / (acc.peak_tflops * 1e12 * PREFILL_FLOPS_EFFICIENCY))
+    fanout = float(serving.dlrm_fanout(shards, svc.fanout, card.lookups_per_sample))
     batch = BATCH_LADDER.copy()
-    step = region.net_latency_us * 1e-6 + batch * visit_s
+    step = serving.dlrm_shard_step_s(batch, svc.items_per_request, card.lookups_per_sample, card.embedding_dim,
+                                     card.gflops_per_sample, fanout, region.nic_gb_s, region.net_latency_us,
+                                     acc.peak_tflops, DLRM_BYTES_PER_VALUE)["step_s"]
     shard_rate = batch / step
     group_scale = shards / fanout
     return _config_table(1, 0, batch, int(shards), shard_rate * group_scale, step, 0.0, shard_rate, fanout,
@@ -184,14 +180,12 @@ def pareto_front(gpus, rate_per_gpu, latency_s) -> np.ndarray:
 def replica_economics(gpus, acc: Accelerator, region: Region, stock: RegionGpus, hours: float,
                       include_embodied: bool) -> dict[str, np.ndarray]:
     """Power (MW, at TDP), energy (kWh over `hours`, at TDP), carbon (t) and cost (USD) of one replica."""
-    power_w = energy.fleet_power_w(gpus, acc.tdp_w, region.pue)
-    kwh = energy.energy_kwh(power_w, hours)
-    carbon = energy.operational_carbon_t(kwh, region.mean_carbon_g_per_kwh)
-    if include_embodied:
-        carbon = carbon + energy.embodied_carbon_t(gpus, acc.embodied_kgco2e, hours, acc.lifetime_hours)
-    cost = np.asarray(gpus, dtype=float) * stock.usd_per_hour * hours
-    if not stock.includes_energy:
-        cost = cost + kwh * region.energy_usd_per_kwh
+    charges = horizon_charges(
+        gpus, hours, tdp_w=acc.tdp_w, pue=region.pue, carbon_g_per_kwh=region.mean_carbon_g_per_kwh,
+        usd_per_gpu_hour=stock.usd_per_hour, energy_usd_per_kwh=region.energy_usd_per_kwh,
+        price_includes_energy=stock.includes_energy, include_embodied=include_embodied,
+        embodied_kgco2e=acc.embodied_kgco2e, lifetime_hours=acc.lifetime_hours)
+    power_w, kwh, carbon, cost = (charges[k] for k in ("power_w", "energy_kwh", "carbon_t", "cost_usd"))
     return {"power_mw_per_replica": power_w / 1e6, "energy_kwh_per_replica": kwh,
             "carbon_t_per_replica": carbon, "cost_usd_per_replica": cost}
 
