@@ -116,7 +116,8 @@ def grouped_pareto_mask(group: np.ndarray, gpus: np.ndarray, gpu_hours: np.ndarr
                         storage: np.ndarray) -> np.ndarray:
     """pareto_mask within each group, in one call: hours and storage become exact integer ranks, shifted so
     that a later group has more hours and less storage than any point of an earlier one (no point can dominate
-    across groups); ties and their order inside a group are kept, so the result is pareto_mask's per group."""
+    across groups); ties and their order inside a group are kept, so the result is pareto_mask's per group.
+    """
     if len(group) == 0:
         return np.zeros(0, dtype=bool)
     _, g = np.unique(group, return_inverse=True)
@@ -139,6 +140,11 @@ class StepTable:
     step: dict                  # step_time_s, compute_s, comm_s, bubble_s, sync_s, overlap_s, mfu, memory_gb,
                                 # binding_term (codes): one entry per configuration that fits
     reliability: dict = field(default_factory=dict)   # (storage GB/s, restart min) -> per checkpoint multiple
+    levels: np.ndarray = field(init=False)              # the distinct GPU counts that fit, and each row's
+    level_of: np.ndarray = field(init=False)
+
+    def __post_init__(self):
+        self.levels, self.level_of = np.unique(self.gpus, return_inverse=True)
 
     def counts(self, stock: int) -> tuple[int, int]:
         """Configurations enumerated and fitting with at most `stock` GPUs."""
@@ -155,6 +161,21 @@ class _Context:
     largest_stock: dict         # accelerator -> its largest stock in any region
     steps: dict = field(default_factory=dict)
     routes: dict = field(default_factory=dict)
+    _lookup: dict = field(default_factory=dict)
+
+    def lookup(self) -> dict:
+        """Region, accelerator and stock figures as arrays indexed like the table (stock: [region, accel])."""
+        if not self._lookup:
+            regions = [self.inst.regions[r] for r in self.tables["region"]]
+            accels = [self.inst.accelerators.get(a) for a in self.tables["accel"]]
+            self._lookup["region"] = {k: np.array([getattr(x, k) for x in regions], dtype=float)
+                                      for k in ("pue", "mean_carbon_g_per_kwh", "energy_usd_per_kwh")}
+            self._lookup["accel"] = {k: np.array([getattr(x, k) if x is not None else np.nan for x in accels])
+                                     for k in ("tdp_w", "embodied_kgco2e", "lifetime_hours")}
+            self._lookup["stock"] = {k: np.array([[float(getattr(x.gpus[a], k)) if a in x.gpus else np.nan
+                                                   for a in self.tables["accel"]] for x in regions])
+                                     for k in ("usd_per_hour", "includes_energy")}
+        return self._lookup
 
 
 def _step_table(ctx: _Context, card: TransformerCard, job, batch_seqs: int, aname: str, region) -> StepTable:
@@ -208,6 +229,47 @@ def _reliability(table: StepTable, accel, region, params: float, restart_min: fl
     return out
 
 
+@dataclass
+class _LevelFronts:
+    """One job's rows of one (step table, reliability, dataset transfer time) that meet the deadline and are on
+    the 2D front (charged GPU-hours, storage) of their GPU level: the first step of pareto_mask, done once for
+    every region with this table (a region's stock keeps or drops whole levels). In row order: checkpoint
+    multiple, then grid order."""
+
+    multiple: np.ndarray
+    row: np.ndarray
+    gpus: np.ndarray
+    wall_hours: np.ndarray
+    storage_gb_s: np.ndarray
+    on_time_gpus: np.ndarray    # GPUs of every row meeting the deadline at the first multiple, sorted
+    levels: np.ndarray          # the table's GPU levels and the fastest wall hours with at most that many GPUs
+    fastest_hours: np.ndarray
+
+
+def _level_fronts(table: StepTable, rels: list[dict], job, steps: float, transfer_h: float,
+                  horizon_hours: float) -> _LevelFronts:
+    parts = []
+    for m, rel in enumerate(rels):
+        wall_h = steps * table.step["step_time_s"] / rel["good"] / 3600.0 + transfer_h
+        if m == 0:
+            first_wall = wall_h
+        idx = np.flatnonzero(np.isfinite(wall_h) & (wall_h <= job.deadline_hours))
+        storage = (job.tokens / (wall_h[idx] * 3600.0) * DATA_BYTES_PER_TOKEN + rel["checkpoint_bytes_s"][idx]) / 1e9
+        parts.append((np.full(len(idx), m), idx, wall_h[idx], storage))
+    multiple, row, wall, storage = (np.concatenate(x) for x in zip(*parts))
+    gpus = table.gpus[row]
+    hours = (gpus * np.minimum(wall, horizon_hours)).astype(float)
+    front = np.zeros(len(row), dtype=bool)
+    level_of_row = table.level_of[row]
+    for level in np.unique(level_of_row):
+        sel = np.flatnonzero(level_of_row == level)
+        front[sel[_front_2d(hours[sel], storage[sel])]] = True
+    fastest = np.full(len(table.levels), np.inf)
+    np.minimum.at(fastest, table.level_of, np.where(np.isnan(first_wall), np.inf, first_wall))
+    return _LevelFronts(multiple[front], row[front], gpus[front], wall[front], storage[front],
+                        np.sort(gpus[multiple == 0]), table.levels, np.minimum.accumulate(fastest))
+
+
 def _job_params(card: TransformerCard) -> float:
     return float(card.params_b * 1e9) if card.params_b else float(dense_param_count(
         card.layers, card.hidden, card.ffn_hidden, card.heads, card.kv_heads or card.heads, card.vocab, card.swiglu))
@@ -239,10 +301,11 @@ def _job_candidates(ctx: _Context, jname: str, stats: dict) -> dict | None:
     st = stats[jname] = {"enumerated": 0, "fit": 0, "meet_deadline": 0, "kept": 0}
     steps = job.tokens / (batch_seqs * job.seq_len)
     best_hours = np.inf
-    # the rows that meet the deadline: where they come from, and what the first pruning compares
+    # the rows on their level's front: where they come from, and what the first pruning compares
     refs: dict[str, list] = {k: [] for k in ("source", "row", "region", "accel", "wall_hours", "storage_gb_s")}
     sources: dict[tuple, int] = {}   # (table, reliability) -> index into `used`
     used: list[tuple[StepTable, dict]] = []
+    fronts: dict[tuple, _LevelFronts] = {}
     for rname in job.allowed_regions or list(inst.regions):
         region = inst.regions[rname]
         if region.kind != "datacenter":
@@ -260,27 +323,28 @@ def _job_candidates(ctx: _Context, jname: str, stats: dict) -> dict | None:
             st["fit"] += fit
             if fit == 0:
                 continue
-            in_stock = table.gpus <= stock.count
-            for m, rel in enumerate(_reliability(table, accel, region, params, job.checkpoint_restart_min)):
-                wall_h = steps * table.step["step_time_s"] / rel["good"] / 3600.0 + transfer_h
-                ok = in_stock & np.isfinite(wall_h) & (wall_h <= job.deadline_hours)
-                if m == 0:
-                    st["meet_deadline"] += int(ok.sum())
-                    best_hours = min(best_hours, float(np.nanmin(np.where(in_stock, wall_h, np.inf))))
-                idx = np.flatnonzero(ok)
-                if not len(idx):
-                    continue
-                storage = (job.tokens / (wall_h[idx] * 3600.0) * DATA_BYTES_PER_TOKEN
-                           + rel["checkpoint_bytes_s"][idx]) / 1e9
-                source = sources.setdefault((id(table), id(rel)), len(used))
-                if source == len(used):
+            rels = _reliability(table, accel, region, params, job.checkpoint_restart_min)
+            key = (id(table), id(rels), transfer_h)
+            if key not in fronts:
+                fronts[key] = _level_fronts(table, rels, job, steps, transfer_h, inst.horizon_hours)
+            lf = fronts[key]
+            st["meet_deadline"] += int(np.searchsorted(lf.on_time_gpus, stock.count, side="right"))
+            best_hours = min(best_hours, float(lf.fastest_hours[np.searchsorted(lf.levels, stock.count,
+                                                                                 side="right") - 1]))
+            idx = np.flatnonzero(lf.gpus <= stock.count)
+            if not len(idx):
+                continue
+            source = np.empty(len(idx), dtype=np.int64)
+            for m, rel in enumerate(rels):
+                source[lf.multiple[idx] == m] = sources.setdefault((id(table), id(rel)), len(sources))
+                if len(used) < len(sources):
                     used.append((table, rel))
-                for k, v in (("source", source), ("region", tables["region"][rname]),
-                             ("accel", tables["accel"][aname])):
-                    refs[k].append(np.full(len(idx), v))
-                refs["row"].append(idx)
-                refs["wall_hours"].append(wall_h[idx])
-                refs["storage_gb_s"].append(storage)
+            refs["source"].append(source)
+            refs["region"].append(np.full(len(idx), tables["region"][rname]))
+            refs["accel"].append(np.full(len(idx), tables["accel"][aname]))
+            refs["row"].append(lf.row[idx])
+            refs["wall_hours"].append(lf.wall_hours[idx])
+            refs["storage_gb_s"].append(lf.storage_gb_s[idx])
     if not refs["row"]:
         if st["fit"] == 0:
             st["why"] = "no configuration fits in accelerator memory in any allowed region"
@@ -310,7 +374,7 @@ def _fields(ctx: _Context, jname: str, job, rows: dict, used: list[tuple[StepTab
     for k in ("step_time_s", "compute_s", "comm_s", "bubble_s", "sync_s", "overlap_s", "mfu", "memory_gb",
               "checkpoint_interval_s", "goodput"):
         out[k] = np.zeros(n_rows)
-    region_names, accel_names = list(tables["region"]), list(tables["accel"])
+    region_names = list(tables["region"])
     for source, (table, rel) in enumerate(used):
         sel = np.flatnonzero(rows["source"] == source)
         if not len(sel):
@@ -325,23 +389,23 @@ def _fields(ctx: _Context, jname: str, job, rows: dict, used: list[tuple[StepTab
         out["goodput"][sel] = rel["goodput"][row]
     n = out["tp"] * out["pp"] * out["dp"]
     hours = np.minimum(rows["wall_hours"], inst.horizon_hours)
-    regions = [inst.regions[r] for r in region_names]
-    accels = [inst.accelerators.get(a) for a in accel_names]
     r, a = rows["region"], rows["accel"]
+    lookup = ctx.lookup()
 
     def per_region(attr):
-        return np.array([getattr(x, attr) for x in regions], dtype=float)[r]
+        return lookup["region"][attr][r]
 
     def per_accel(attr):
-        return np.array([getattr(x, attr) if x is not None else np.nan for x in accels], dtype=float)[a]
+        return lookup["accel"][attr][a]
 
     def per_stock(attr):
-        return np.array([getattr(regions[i].gpus[accel_names[j]], attr) for i, j in zip(r, a)], dtype=float)
+        return lookup["stock"][attr][r, a]
 
-    routed = [routes.get(region_names[i], (0.0, 0.0, 0.0)) if job.dataset_region else (0.0, 0.0, 0.0)
-              for i in r]
-    transfer_gb = np.array([x[0] for x in routed], dtype=float) * job.dataset_tb
-    egress_usd = np.array([x[1] for x in routed], dtype=float) * job.dataset_tb
+    if job.dataset_region:
+        per_tb = np.array([routes.get(name, (0.0, 0.0, 0.0))[:2] for name in region_names], dtype=float)[r]
+    else:
+        per_tb = np.zeros((n_rows, 2))
+    transfer_gb, egress_usd = per_tb[:, 0] * job.dataset_tb, per_tb[:, 1] * job.dataset_tb
     charges = horizon_charges(
         n, hours, tdp_w=per_accel("tdp_w"), pue=per_region("pue"), carbon_g_per_kwh=per_region(
             "mean_carbon_g_per_kwh"), usd_per_gpu_hour=per_stock("usd_per_hour"),
