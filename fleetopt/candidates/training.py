@@ -17,6 +17,7 @@ Accounting is over the planning horizon: a job longer than the horizon is charge
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -275,8 +276,17 @@ def _job_params(card: TransformerCard) -> float:
         card.layers, card.hidden, card.ffn_hidden, card.heads, card.kv_heads or card.heads, card.vocab, card.swiglu))
 
 
-def _job_candidates(ctx: _Context, jname: str, stats: dict) -> dict | None:
-    """One job's candidates after the first pruning (storage in the test everywhere), all fields; None if none."""
+@dataclass
+class _Kept:
+    """One job's candidates after the first pruning: region, accel, gpus, wall_hours, storage_gb_s (what the
+    second pruning compares) and `finish`, which gives every field of the rows still kept after it."""
+
+    rows: dict
+    finish: Callable[[dict], dict]
+
+
+def _job_candidates(ctx: _Context, jname: str, stats: dict) -> _Kept | None:
+    """One job's candidates after the first pruning (storage in the test everywhere); None if none."""
     inst, tables = ctx.inst, ctx.tables
     job = inst.training[jname]
     card = inst.models[job.model]
@@ -288,7 +298,8 @@ def _job_candidates(ctx: _Context, jname: str, stats: dict) -> dict | None:
         if not pieces:
             return None
         cand = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
-        return _prune(cand, inst.horizon_hours, width, np.ones(len(tables["region"]), dtype=bool))
+        return _Kept(_prune(cand, inst.horizon_hours, width, np.ones(len(tables["region"]), dtype=bool)),
+                     lambda kept: kept)
     if not isinstance(card, TransformerCard):
         raise InputError([Problem(file, f"training.{jname}.model", f"model '{job.model}' is a {card.kind} card; "
                                   "training is modelled for transformer (datacenter) and cnn (federated, edge "
@@ -354,15 +365,16 @@ def _job_candidates(ctx: _Context, jname: str, stats: dict) -> dict | None:
         return None
     rows = {k: np.concatenate(v) for k, v in refs.items()}
     # gpus of each row, from its table
-    gpus = np.empty(len(rows["row"]), dtype=np.int64)
+    rows["gpus"] = np.empty(len(rows["row"]), dtype=np.int64)
     for source, (table, _) in enumerate(used):
         sel = rows["source"] == source
-        gpus[sel] = table.gpus[rows["row"][sel]]
-    keep = grouped_pareto_mask(rows["region"] * width + rows["accel"], gpus,
-                               (gpus * np.minimum(rows["wall_hours"], inst.horizon_hours)).astype(float),
-                               rows["storage_gb_s"])
-    rows = {k: v[keep] for k, v in rows.items()}
-    return _fields(ctx, jname, job, rows, used, routes)
+        rows["gpus"][sel] = table.gpus[rows["row"][sel]]
+    rows = _prune(rows, inst.horizon_hours, width, np.ones(len(tables["region"]), dtype=bool))
+    # what the second pruning needs, in small integers; every other field is computed for its survivors only,
+    # so memory holds a few arrays per job, not the whole table
+    for k in ("source", "row", "region", "accel", "gpus"):
+        rows[k] = rows[k].astype(np.int32)
+    return _Kept(rows, lambda kept: _fields(ctx, jname, job, kept, used, routes))
 
 
 def _fields(ctx: _Context, jname: str, job, rows: dict, used: list[tuple[StepTable, dict]], routes: dict) -> dict:
@@ -460,17 +472,17 @@ def enumerate_training(inst: Instance) -> TrainingCandidates:
     stats: dict[str, dict] = {}
     width = len(accel_names)
     # pass 1: each job pruned at once with storage in the test (memory stays one job's rows at a time)
-    kept: dict[str, dict] = {}
+    kept: dict[str, _Kept] = {}
     for jname in job_names:
-        cand = _job_candidates(ctx, jname, stats)
-        if cand is not None:
-            kept[jname] = cand
+        job_kept = _job_candidates(ctx, jname, stats)
+        if job_kept is not None:
+            kept[jname] = job_kept
     # pass 2: where storage cannot bind even at every job's hungriest kept candidate, it leaves the test; the 2D
     # front of the 3D front is the 2D front of all candidates, so this is exact
-    tight = storage_may_bind(inst, region_names, kept.values())
+    tight = storage_may_bind(inst, region_names, [k.rows for k in kept.values()])
     parts: list[dict] = []
-    for jname, cand in kept.items():
-        cand = _prune(cand, inst.horizon_hours, width, tight)
+    for jname, job_kept in kept.items():
+        cand = job_kept.finish(_prune(job_kept.rows, inst.horizon_hours, width, tight))
         stats[jname]["kept"] = len(cand["job"])
         parts.append(cand)
     fields = TrainingCandidates.__dataclass_fields__
