@@ -46,7 +46,6 @@ from fleetopt.io.schema import (
     DlrmCard,
     Instance,
     Region,
-    RegionGpus,
     ServingService,
     TransformerCard,
 )
@@ -177,17 +176,32 @@ def pareto_front(gpus, rate_per_gpu, latency_s) -> np.ndarray:
     return ~(as_good & better | earlier_twin).any(axis=0)
 
 
-def replica_economics(gpus, acc: Accelerator, region: Region, stock: RegionGpus, hours: float,
-                      include_embodied: bool) -> dict[str, np.ndarray]:
-    """Power (MW, at TDP), energy (kWh over `hours`, at TDP), carbon (t) and cost (USD) of one replica."""
+def replica_economics(inst: Instance, region: np.ndarray, accel: np.ndarray, gpus: np.ndarray,
+                      accel_names: list[str]) -> dict[str, np.ndarray]:
+    """Power (MW, at TDP), energy (kWh over the horizon, at TDP), carbon (t) and cost (USD) of one replica of
+    each option (arrays: region index, accelerator index into `accel_names`, GPUs per replica)."""
+    regions = list(inst.regions.values())
+    accels = [inst.accelerators[a] for a in accel_names]
+
+    def per_region(attr):
+        return np.array([getattr(x, attr) for x in regions], dtype=float)[region]
+
+    def per_accel(attr):
+        return np.array([getattr(x, attr) for x in accels], dtype=float)[accel]
+
+    def per_stock(attr):
+        table = np.array([[float(getattr(x.gpus[a], attr)) if a in x.gpus else np.nan for a in accel_names]
+                          for x in regions])
+        return table[region, accel]
+
     charges = horizon_charges(
-        gpus, hours, tdp_w=acc.tdp_w, pue=region.pue, carbon_g_per_kwh=region.mean_carbon_g_per_kwh,
-        usd_per_gpu_hour=stock.usd_per_hour, energy_usd_per_kwh=region.energy_usd_per_kwh,
-        price_includes_energy=stock.includes_energy, include_embodied=include_embodied,
-        embodied_kgco2e=acc.embodied_kgco2e, lifetime_hours=acc.lifetime_hours)
-    power_w, kwh, carbon, cost = (charges[k] for k in ("power_w", "energy_kwh", "carbon_t", "cost_usd"))
-    return {"power_mw_per_replica": power_w / 1e6, "energy_kwh_per_replica": kwh,
-            "carbon_t_per_replica": carbon, "cost_usd_per_replica": cost}
+        gpus, inst.horizon_hours, tdp_w=per_accel("tdp_w"), pue=per_region("pue"),
+        carbon_g_per_kwh=per_region("mean_carbon_g_per_kwh"), usd_per_gpu_hour=per_stock("usd_per_hour"),
+        energy_usd_per_kwh=per_region("energy_usd_per_kwh"), price_includes_energy=per_stock("includes_energy") > 0,
+        include_embodied=inst.policy.include_embodied, embodied_kgco2e=per_accel("embodied_kgco2e"),
+        lifetime_hours=per_accel("lifetime_hours"))
+    return {"power_mw_per_replica": charges["power_w"] / 1e6, "energy_kwh_per_replica": charges["energy_kwh"],
+            "carbon_t_per_replica": charges["carbon_t"], "cost_usd_per_replica": charges["cost_usd"]}
 
 
 def zero_load_queue_s(shard_rate_rps, fanout):
@@ -253,16 +267,14 @@ def enumerate_serving(inst: Instance, prune: bool = True) -> ServingCandidates:
                 if n == 0:
                     continue
                 block = dict(cfg)
-                block.update(replica_economics(cfg["gpus"], acc, region, stock, inst.horizon_hours,
-                                               inst.policy.include_embodied))
                 block.update(service=np.full(n, s), region=np.full(n, r), accel=np.full(n, a))
                 blocks.append(block)
 
     opt = {k: (np.concatenate([b[k] for b in blocks]) if blocks else np.zeros(0)) for k in
-           _CONFIG_FIELDS + ("service", "region", "accel", "power_mw_per_replica", "energy_kwh_per_replica",
-                             "carbon_t_per_replica", "cost_usd_per_replica")}
+           _CONFIG_FIELDS + ("service", "region", "accel")}
     for k in ("tp", "precision", "batch", "gpus", "service", "region", "accel"):
         opt[k] = opt[k].astype(np.int64)
+    opt.update(replica_economics(inst, opt["region"], opt["accel"], opt["gpus"], accel_names))
 
     routes, demand, unroutable = routes_for(inst, opt, population_names, fastest_s, fastest_accel)
     table = ServingCandidates(
