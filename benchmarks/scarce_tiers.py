@@ -8,14 +8,16 @@ Method. Build the tier (make_tier(factor, seed)) and estimate its unconstrained 
 alone, without a solve (a solve at x100 takes longer than the benchmarks it feeds):
     training  each job on its cheapest candidate (what it picks when no shared row binds);
     serving   each (service, population) demand on its cheapest route per request/s, i.e. replica cost x
-              (1 + headroom) / the route's p99 capacity; replicas summed per option, then rounded up.
+              (1 + headroom) / the route's p99 capacity; replicas summed per option, then rounded up;
+with cost + p x carbon in place of cost, p the carbon price (bisection) at which that plan meets the carbon
+budget (a binding budget moves the real plan to clean regions; the cost-only picks sit in dirty cheap ones).
 That gives GPUs per (region, accelerator) and MW per region. Every (region, accelerator) with demand gets a
 stock of a seeded fraction U(0.7, 0.9) of it, and every region with demand a power cap of U(0.7, 0.9) of its
-MW; the others keep the tier's figures, so the demand cut from the cheap regions has somewhere to go.
-Where residency pins a population to its jurisdiction, that jurisdiction's caps never fall below what its
-pinned demand needs (x 1.05), so the instance stays feasible. The carbon budget is raised by the same
-spill: to the tier's budget x 1.1 (a cleaner region's stock is what is cut). Fairness evaluators are not in
-the estimate (a fraction of a GPU per monitored triple). Same (factor, seed), same document.
+MW; the others keep the tier's figures, so the demand cut from the cheap regions has somewhere to go. The
+carbon budget grows by 10%, as that demand spills to dirtier regions. Fairness evaluators are not in the
+estimate (a fraction of a GPU per monitored triple). Feasibility is checked by a solve, not guaranteed:
+scarce x1 (tests/test_scarce_tiers.py) and x10 (benchmarks/RESULTS.md) have plans. Same (factor, seed), same
+document.
 
 Run `python benchmarks/scarce_tiers.py 10 out.yaml [seed]` to write one tier to a file (the x100 estimate
 enumerates the x100 candidates: about a minute).
@@ -38,7 +40,6 @@ from fleetopt.io.load import load_document  # noqa: E402
 from fleetopt.io.schema import Instance  # noqa: E402
 
 SCARCITY = (0.7, 0.9)           # stock and power as a fraction of the unconstrained demand
-PINNED_MARGIN = 1.05            # a jurisdiction keeps this x the demand residency pins to it
 CARBON_SLACK = 1.1              # the carbon budget grows by this, as demand spills to dirtier regions
 
 
