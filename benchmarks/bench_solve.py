@@ -1,6 +1,9 @@
-"""The joint fleet MILP at scale: global-fleet and the generated x10 and x100 tiers (benchmarks/scale_tiers.py).
+"""The joint fleet MILP at scale: global-fleet, the generated x10 and x100 tiers (benchmarks/scale_tiers.py) and
+the scarce tiers scarce-x1, scarce-x10, scarce-x100 (benchmarks/scarce_tiers.py: stock and power bind).
 
-Run: /tmp/venv/bin/python benchmarks/bench_solve.py [--tiers gf,x10,x100] [--json out.json] [--no-pyomo x100]
+Run: python benchmarks/bench_solve.py [--tiers gf,x10,x100,scarce-x1] [--json out.json] [--no-pyomo x100]
+         [--time-limit 60] [--root]
+(--root: the model is solved a second time, stopped after the root node, for the root gap.)
 Each tier runs in its own child process (so the process's peak RSS is that tier's), through the stages of
 fleetopt.api with a timer around each:
     load        validate the document (load_document)
@@ -33,17 +36,22 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-TIERS = {"gf": 1, "x10": 10, "x100": 100}
-TIME_LIMIT_S = {"gf": 600.0, "x10": 600.0, "x100": 300.0}
+TIERS = {"gf": 1, "x10": 10, "x100": 100, "scarce-x1": 1, "scarce-x10": 10, "scarce-x100": 100}
+TIME_LIMIT_S = {"gf": 600.0, "x10": 600.0, "x100": 300.0, "scarce-x1": 60.0, "scarce-x10": 60.0,
+                "scarce-x100": 300.0}
 CLI_RUNS = 3
 
 
 def load(tier: str):
+    """global-fleet, a scale tier (scale_tiers.py) or a scarce tier (scarce_tiers.py: stock and power bind)."""
     from fleetopt.io.load import load_instance
     from fleetopt.paths import default_instance
     from scale_tiers import load_tier
+    from scarce_tiers import load_scarce_tier
 
-    return load_instance(default_instance()) if tier == "gf" else load_tier(TIERS[tier], seed=0)
+    if tier == "gf":
+        return load_instance(default_instance())
+    return (load_scarce_tier if tier.startswith("scarce") else load_tier)(TIERS[tier], seed=0)
 
 
 class Clock:
@@ -61,7 +69,24 @@ class Clock:
         return out
 
 
-def run_tier(tier: str, pyomo: bool, threads: int) -> dict:
+def root_node(form, options, highspy) -> dict:
+    """The same model stopped after its root node (mip_max_nodes = 1): the plan and bound HiGHS has there."""
+    from fleetopt.backends.highs import new_highs, to_lp
+
+    h = new_highs(options)
+    h.setOptionValue("mip_max_nodes", 1)
+    h.passModel(to_lp(form, highspy))
+    w, c = time.perf_counter(), time.process_time()
+    h.run()
+    info = h.getInfo()
+    has_plan = info.primal_solution_status == 2
+    return {"root_wall_s": time.perf_counter() - w, "root_cpu_s": time.process_time() - c,
+            "root_bound": float(info.mip_dual_bound),
+            "root_objective": float(info.objective_function_value) if has_plan else None,
+            "root_gap": float(info.mip_gap) if has_plan else None}
+
+
+def run_tier(tier: str, pyomo: bool, threads: int, time_limit_s: float | None = None, root: bool = False) -> dict:
     import highspy
     import numpy as np
 
@@ -76,7 +101,7 @@ def run_tier(tier: str, pyomo: bool, threads: int) -> dict:
     clock.wall.update(problem.timing)  # candidates, build: wall only (api times them)
     form, tc, sc, mon = problem.form, problem.training, problem.serving, problem.monitoring
     screened = problem.screening_problems()
-    _, options = options_for(inst, time_limit_s=TIME_LIMIT_S[tier], threads=threads)
+    _, options = options_for(inst, time_limit_s=time_limit_s or TIME_LIMIT_S[tier], threads=threads)
 
     def translate():
         h = new_highs(options)
@@ -113,6 +138,8 @@ def run_tier(tier: str, pyomo: bool, threads: int) -> dict:
         "load_avg_before": load_before,
     }
     del h
+    if root:
+        out.update(root_node(form, options, highspy))
     out["tracemalloc_peak_mb"] = traced_peak_mb(inst, highspy)
     if pyomo:
         from fleetopt.backends.pyomo_backend import build_model
@@ -152,10 +179,13 @@ def cli_runs() -> list[float]:
     return times
 
 
-def tier_in_child(tier: str, pyomo: bool, threads: int, memory_gb: float) -> dict:
+def tier_in_child(tier: str, pyomo: bool, threads: int, memory_gb: float, time_limit_s: float | None = None,
+                  root: bool = False) -> dict:
     """One tier in a fresh interpreter, so ru_maxrss is that tier's alone."""
     cmd = [sys.executable, __file__, "--child", tier, "--threads", str(threads), "--memory-gb", str(memory_gb)]
     cmd += [] if pyomo else ["--no-pyomo-child"]
+    cmd += ["--time-limit", str(time_limit_s)] if time_limit_s else []
+    cmd += ["--root"] if root else []
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         return {"tier": tier, "failed": f"exit code {done.returncode}: {done.stderr[-3000:]}"}
@@ -186,9 +216,11 @@ def report(results: list[dict], cli: list[float] | None) -> str:
                   f"{r['nonzeros']:,} nonzeros; {r['training_candidates']:,} training candidates, "
                   f"{r['serving_options']:,} serving options, {r['routes']:,} routes, "
                   f"{r['monitored_triples']:,} monitored triples. HiGHS: {r['status']}, objective "
-                  f"{r['objective']:,.0f}, gap {r['gap']:.2e} (target {r['mip_rel_gap']:g}), {r['nodes']:,} nodes, "
-                  f"time limit {r['time_limit_s']:g} s. Load average {r['load_avg_before'][0]:.2f} before, "
-                  f"{r['load_avg_after'][0]:.2f} after.",
+                  f"{r['objective'] or float('nan'):,.0f}, gap {r['gap'] or float('nan'):.2e} (target "
+                  f"{r['mip_rel_gap']:g}), {r['nodes']:,} nodes, time limit {r['time_limit_s']:g} s."
+                  + (f" Root node alone: gap {r['root_gap'] or float('nan'):.2e}, bound {r['root_bound']:,.0f}, "
+                     f"{r['root_wall_s']:.1f} s wall, {r['root_cpu_s']:.1f} s CPU." if "root_bound" in r else "")
+                  + f" Load average {r['load_avg_before'][0]:.2f} before, {r['load_avg_after'][0]:.2f} after.",
                   "",
                   "| stage | wall s | CPU s |", "|---|---:|---:|"]
         for stage in ("load", "candidates", "build", "translate", "solve", "extract"):
@@ -216,19 +248,22 @@ def main() -> None:
     parser.add_argument("--memory-gb", type=float, default=12.0,
                         help="address-space cap of each tier's process: a MemoryError there, not the OOM killer "
                              "on a shared machine (x100 enumeration needs ~60 GB at present)")
+    parser.add_argument("--time-limit", type=float, help="seconds, instead of the tier's default")
+    parser.add_argument("--root", action="store_true", help="also solve the root node alone (mip_max_nodes 1)")
     parser.add_argument("--child")
     parser.add_argument("--no-pyomo-child", action="store_true")
     args = parser.parse_args()
     if args.child:
         cap = int(args.memory_gb * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-        print(json.dumps(run_tier(args.child, not args.no_pyomo_child, args.threads)))
+        print(json.dumps(run_tier(args.child, not args.no_pyomo_child, args.threads, args.time_limit, args.root)))
         return
     cli = None if args.no_cli or "gf" not in args.tiers.split(",") else cli_runs()
     skip = set(filter(None, args.no_pyomo.split(",")))
     results = []
     for tier in args.tiers.split(","):
-        results.append(tier_in_child(tier, tier not in skip, args.threads, args.memory_gb))
+        results.append(tier_in_child(tier, tier not in skip, args.threads, args.memory_gb, args.time_limit,
+                                     args.root))
         print(f"[{tier} done]", file=sys.stderr, flush=True)
         if args.json:  # after every tier: a later tier may run out of time or memory
             args.json.write_text(json.dumps({"cli_s": cli, "tiers": results}, indent=2))

@@ -1,13 +1,25 @@
-"""Training candidates: pruning is exact, the enumeration respects the instance, stats explain empty jobs."""
+"""Training candidates: pruning is exact, the enumeration respects the instance, stats explain empty jobs, and
+the shared step-time tables give exactly the table of the plain per-job enumeration (tests/training_reference.py).
+"""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fleetopt.candidates.training import enumerate_training, pareto_mask
+from fleetopt.candidates.training import enumerate_training, grouped_pareto_mask, pareto_mask
 from fleetopt.io.load import load_instance
 from fleetopt.paths import shipped_dir
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "benchmarks"))
+
+import training_reference  # noqa: E402
+from scale_tiers import load_tier  # noqa: E402
 
 
 def brute_pareto(points: np.ndarray) -> np.ndarray:
@@ -33,6 +45,40 @@ def test_pareto_mask_matches_brute_force(seed):
     kept = {tuple(p) for p in pts[got]}
     assert kept == {tuple(p) for p in pts[want]}
     assert got.sum() == len(kept)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_grouped_pareto_mask_is_pareto_mask_per_group(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    group = rng.integers(0, 6, n) * 7
+    gpus, hours, storage = (rng.integers(1, k, n).astype(float) for k in (5, 15, 15))
+    want = np.zeros(n, dtype=bool)
+    for g in np.unique(group):
+        sel = np.flatnonzero(group == g)
+        want[sel] = pareto_mask(gpus[sel], hours[sel], storage[sel])
+    assert np.array_equal(grouped_pareto_mask(group, gpus, hours, storage), want)
+
+
+def assert_same_table(got, want):
+    assert got.stats == want.stats
+    for name in got.__dataclass_fields__:
+        a, b = getattr(got, name), getattr(want, name)
+        if isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype and np.array_equal(a, b), name
+        else:
+            assert a == b, name
+
+
+def test_shared_step_tables_give_the_reference_table_on_global_fleet():
+    inst = load_instance(shipped_dir("instances") / "global-fleet.yaml")
+    assert_same_table(enumerate_training(inst), training_reference.enumerate_training(inst))
+
+
+@pytest.mark.slow
+def test_shared_step_tables_give_the_reference_table_on_the_x10_tier():
+    inst = load_tier(10, seed=0)
+    assert_same_table(enumerate_training(inst), training_reference.enumerate_training(inst))
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import numpy as np
 
 from fleetopt.candidates.tables import ServingCandidates
 from fleetopt.io.schema import Instance
+from fleetopt.physics.economics import horizon_charges
 from fleetopt.physics.fairness import evaluator_gpus, samples_to_detect_gap
 
 
@@ -45,8 +46,6 @@ class MonitoringTable:
 
 
 def monitoring_requirements(inst: Instance, sc: ServingCandidates) -> MonitoringTable:
-    from fleetopt.physics.energy import embodied_carbon_t, energy_kwh, fleet_power_w, operational_carbon_t
-
     svc_idx = sc.service[sc.route_option]
     reg_idx = sc.region[sc.route_option]
     routed = {(int(s), int(u), int(r)) for s, u, r in zip(svc_idx, sc.route_population, reg_idx)}
@@ -79,15 +78,16 @@ def monitoring_requirements(inst: Instance, sc: ServingCandidates) -> Monitoring
         stocked = [(g.usd_per_hour, a) for a, g in region.gpus.items() if g.count > 0]
         price, aname = min(stocked)
         acc = inst.accelerators[aname]
-        watts = fleet_power_w(1, acc.tdp_w, region.pue)
-        kwh = energy_kwh(watts, hours)
-        carbon = operational_carbon_t(kwh, region.mean_carbon_g_per_kwh)
-        if inst.policy.include_embodied:
-            carbon = carbon + embodied_carbon_t(1, acc.embodied_kgco2e, hours, acc.lifetime_hours)
+        stock = region.gpus[aname]
+        one_gpu = horizon_charges(
+            1, hours, tdp_w=acc.tdp_w, pue=region.pue, carbon_g_per_kwh=region.mean_carbon_g_per_kwh,
+            usd_per_gpu_hour=price, energy_usd_per_kwh=region.energy_usd_per_kwh,
+            price_includes_energy=stock.includes_energy, include_embodied=inst.policy.include_embodied,
+            embodied_kgco2e=acc.embodied_kgco2e, lifetime_hours=acc.lifetime_hours)
         accel.append(sc.accel_names.index(aname))
-        usd.append(price * hours + (0.0 if region.gpus[aname].includes_energy else kwh * region.energy_usd_per_kwh))
-        mw.append(watts / 1e6)
-        tons.append(float(carbon))
+        usd.append(float(one_gpu["cost_usd"]))
+        mw.append(float(one_gpu["power_w"]) / 1e6)
+        tons.append(float(one_gpu["carbon_t"]))
     mon_usd = [inst.serving[sc.service_names[s]].monitoring.pipeline_usd_per_hour * hours for s, _ in pipe_keys]
     def col(i, kind=float):
         return np.array([t[i] for t in triples], dtype=kind)

@@ -103,8 +103,12 @@ def route_dominance_mask(sc: ServingCandidates) -> np.ndarray:
     cap[sc.route_option, sc.route_population] = sc.route_capacity_rps
     keep = cap.any(axis=1)
     group = (sc.service * len(sc.region_names) + sc.region) * len(sc.accel_names) + sc.accel
-    for g in np.unique(group):
-        idx = np.flatnonzero((group == g) & keep)
+    order = np.argsort(group, kind="stable")   # each group's options contiguous, in table order
+    bounds = np.flatnonzero(np.diff(group[order])) + 1
+    for members in np.split(order, bounds):
+        idx = members[keep[members]]
+        if len(idx) < 2:
+            continue  # nothing to compare with
         gpus, c = sc.gpus_per_replica[idx].astype(float), cap[idx]
         as_good = (gpus[:, None] <= gpus[None, :]) & np.all(c[:, None, :] >= c[None, :, :], axis=2)
         better = (gpus[:, None] < gpus[None, :]) | np.any(c[:, None, :] > c[None, :, :], axis=2)

@@ -46,11 +46,11 @@ from fleetopt.io.schema import (
     DlrmCard,
     Instance,
     Region,
-    RegionGpus,
     ServingService,
     TransformerCard,
 )
-from fleetopt.physics import energy, serving
+from fleetopt.physics import serving
+from fleetopt.physics.economics import horizon_charges
 from fleetopt.physics.serving import HBM_BANDWIDTH_EFFICIENCY, PREFILL_FLOPS_EFFICIENCY
 from fleetopt.physics.tails import per_shard_quantile
 from fleetopt.physics.training_flops import dense_param_count
@@ -136,16 +136,11 @@ def dlrm_configs(card: DlrmCard, svc: ServingService, acc: Accelerator,
     Source: Naumov et al. 2019 (DLRM all-to-all), Mudigere et al. 2022 (sharded tables), alpha-beta model.
     """
     shards = float(serving.embedding_shard_count(card.embedding_tables_gb * 1e9, acc.hbm_gb))
-    fanout = (float(min(svc.fanout, shards)) if svc.fanout > 1
-              else float(serving.shards_touched(shards, card.lookups_per_sample)))
-    items = svc.items_per_request  # a ranking request scores many candidate items, each one sample
-    visit_bytes = serving.embedding_all_to_all_bytes(card.lookups_per_sample, card.embedding_dim, items,
-                                                     DLRM_BYTES_PER_VALUE) / fanout
-    visit_flops = items * card.gflops_per_sample * 1e9 / fanout
-    visit_s = (visit_bytes / (region.nic_gb_s * 1e9)
-               + visit_flops / (acc.peak_tflops * 1e12 * PREFILL_FLOPS_EFFICIENCY))
+    fanout = float(serving.dlrm_fanout(shards, svc.fanout, card.lookups_per_sample))
     batch = BATCH_LADDER.copy()
-    step = region.net_latency_us * 1e-6 + batch * visit_s
+    step = serving.dlrm_shard_step_s(batch, svc.items_per_request, card.lookups_per_sample, card.embedding_dim,
+                                     card.gflops_per_sample, fanout, region.nic_gb_s, region.net_latency_us,
+                                     acc.peak_tflops, DLRM_BYTES_PER_VALUE)["step_s"]
     shard_rate = batch / step
     group_scale = shards / fanout
     return _config_table(1, 0, batch, int(shards), shard_rate * group_scale, step, 0.0, shard_rate, fanout,
@@ -181,19 +176,32 @@ def pareto_front(gpus, rate_per_gpu, latency_s) -> np.ndarray:
     return ~(as_good & better | earlier_twin).any(axis=0)
 
 
-def replica_economics(gpus, acc: Accelerator, region: Region, stock: RegionGpus, hours: float,
-                      include_embodied: bool) -> dict[str, np.ndarray]:
-    """Power (MW, at TDP), energy (kWh over `hours`, at TDP), carbon (t) and cost (USD) of one replica."""
-    power_w = energy.fleet_power_w(gpus, acc.tdp_w, region.pue)
-    kwh = energy.energy_kwh(power_w, hours)
-    carbon = energy.operational_carbon_t(kwh, region.mean_carbon_g_per_kwh)
-    if include_embodied:
-        carbon = carbon + energy.embodied_carbon_t(gpus, acc.embodied_kgco2e, hours, acc.lifetime_hours)
-    cost = np.asarray(gpus, dtype=float) * stock.usd_per_hour * hours
-    if not stock.includes_energy:
-        cost = cost + kwh * region.energy_usd_per_kwh
-    return {"power_mw_per_replica": power_w / 1e6, "energy_kwh_per_replica": kwh,
-            "carbon_t_per_replica": carbon, "cost_usd_per_replica": cost}
+def replica_economics(inst: Instance, region: np.ndarray, accel: np.ndarray, gpus: np.ndarray,
+                      accel_names: list[str]) -> dict[str, np.ndarray]:
+    """Power (MW, at TDP), energy (kWh over the horizon, at TDP), carbon (t) and cost (USD) of one replica of
+    each option (arrays: region index, accelerator index into `accel_names`, GPUs per replica)."""
+    regions = list(inst.regions.values())
+    accels = [inst.accelerators[a] for a in accel_names]
+
+    def per_region(attr):
+        return np.array([getattr(x, attr) for x in regions], dtype=float)[region]
+
+    def per_accel(attr):
+        return np.array([getattr(x, attr) for x in accels], dtype=float)[accel]
+
+    def per_stock(attr):
+        table = np.array([[float(getattr(x.gpus[a], attr)) if a in x.gpus else np.nan for a in accel_names]
+                          for x in regions])
+        return table[region, accel]
+
+    charges = horizon_charges(
+        gpus, inst.horizon_hours, tdp_w=per_accel("tdp_w"), pue=per_region("pue"),
+        carbon_g_per_kwh=per_region("mean_carbon_g_per_kwh"), usd_per_gpu_hour=per_stock("usd_per_hour"),
+        energy_usd_per_kwh=per_region("energy_usd_per_kwh"), price_includes_energy=per_stock("includes_energy") > 0,
+        include_embodied=inst.policy.include_embodied, embodied_kgco2e=per_accel("embodied_kgco2e"),
+        lifetime_hours=per_accel("lifetime_hours"))
+    return {"power_mw_per_replica": charges["power_w"] / 1e6, "energy_kwh_per_replica": charges["energy_kwh"],
+            "carbon_t_per_replica": charges["carbon_t"], "cost_usd_per_replica": charges["cost_usd"]}
 
 
 def zero_load_queue_s(shard_rate_rps, fanout):
@@ -259,16 +267,14 @@ def enumerate_serving(inst: Instance, prune: bool = True) -> ServingCandidates:
                 if n == 0:
                     continue
                 block = dict(cfg)
-                block.update(replica_economics(cfg["gpus"], acc, region, stock, inst.horizon_hours,
-                                               inst.policy.include_embodied))
                 block.update(service=np.full(n, s), region=np.full(n, r), accel=np.full(n, a))
                 blocks.append(block)
 
     opt = {k: (np.concatenate([b[k] for b in blocks]) if blocks else np.zeros(0)) for k in
-           _CONFIG_FIELDS + ("service", "region", "accel", "power_mw_per_replica", "energy_kwh_per_replica",
-                             "carbon_t_per_replica", "cost_usd_per_replica")}
+           _CONFIG_FIELDS + ("service", "region", "accel")}
     for k in ("tp", "precision", "batch", "gpus", "service", "region", "accel"):
         opt[k] = opt[k].astype(np.int64)
+    opt.update(replica_economics(inst, opt["region"], opt["accel"], opt["gpus"], accel_names))
 
     routes, demand, unroutable = routes_for(inst, opt, population_names, fastest_s, fastest_accel)
     table = ServingCandidates(

@@ -1,5 +1,12 @@
 """Training candidates: every (region, accelerator, tp, pp, dp, micro-batch, recompute, interleave, sync group,
-checkpoint interval) of each job, scored by the physics as one array per job, then pruned.
+checkpoint interval) of each job, scored by the physics, then pruned.
+
+Step times do not depend on a job's tokens or deadline: jobs and regions that share the model, accelerator,
+sequence length, global batch, memory flags and the region's network (NIC rate, latency, pod size,
+oversubscription) share one step-time table (`StepTable`), computed once on the grid at the accelerator's
+largest stock and cut to each region's stock; the checkpoint and failure terms are shared likewise per
+(table, storage bandwidth, restart time). Per job only the wall hours, the deadline, the storage demand and,
+for the candidates that survive pruning, power, energy, carbon and cost are computed, as arrays.
 
 Pruning, in order: memory (does not fit), deadline (misses it), inventory (more GPUs than the region stocks),
 then dominance within each (job, region, accelerator): a candidate is dropped when another needs no more GPUs,
@@ -10,7 +17,8 @@ Accounting is over the planning horizon: a job longer than the horizon is charge
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,7 +27,7 @@ from fleetopt.candidates.network import dataset_routes
 from fleetopt.candidates.tables import TrainingCandidates
 from fleetopt.errors import InputError, Problem
 from fleetopt.io.schema import CnnCard, Instance, TransformerCard
-from fleetopt.physics.energy import embodied_carbon_t, energy_kwh, fleet_power_w, operational_carbon_t
+from fleetopt.physics.economics import horizon_charges
 from fleetopt.physics.reliability import checkpoint_write_time_s, daly_interval, goodput, group_mtbf_hours
 from fleetopt.physics.training import C3_TERMS, training_step_time
 from fleetopt.physics.training_flops import dense_param_count
@@ -72,7 +80,8 @@ def _calibration(accel, file: str, job: str) -> dict:
 
 
 def _front_2d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Indices of the points no other point weakly dominates in (a, b), both minimized; one of equal twins."""
+    """Indices of the points no other point weakly dominates in (a, b), both minimized; one of equal twins.
+    They come sorted by a (increasing) and b (decreasing): a staircase."""
     order = np.lexsort((b, a))
     sorted_b = b[order]
     best_before = np.minimum.accumulate(np.concatenate([[np.inf], sorted_b[:-1]]))
@@ -82,8 +91,9 @@ def _front_2d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def pareto_mask(gpus: np.ndarray, gpu_hours: np.ndarray, storage: np.ndarray) -> np.ndarray:
     """True for candidates no other candidate dominates in (GPUs, GPU-hours, storage GB/s), all minimized.
 
-    GPU counts take few distinct values: each level keeps its own 2D front, then loses the points that a front
-    of strictly fewer GPUs weakly dominates in (GPU-hours, storage). O(n log n + levels x front x level size).
+    GPU counts take few distinct values: each level keeps its own 2D front, then loses the points that the front
+    of strictly fewer GPUs weakly dominates in (GPU-hours, storage), found by bisection on that staircase.
+    O(n log n) per level.
     """
     keep = np.zeros(len(gpus), dtype=bool)
     front_h, front_s = np.empty(0), np.empty(0)
@@ -91,7 +101,9 @@ def pareto_mask(gpus: np.ndarray, gpu_hours: np.ndarray, storage: np.ndarray) ->
         idx = np.flatnonzero(gpus == level)
         idx = idx[_front_2d(gpu_hours[idx], storage[idx])]
         if len(front_h):
-            beaten = ((front_h[None, :] <= gpu_hours[idx, None]) & (front_s[None, :] <= storage[idx, None])).any(1)
+            # the staircase point with the most hours not above a point's has the least storage among them
+            last = np.searchsorted(front_h, gpu_hours[idx], side="right") - 1
+            beaten = (last >= 0) & (front_s[np.maximum(last, 0)] <= storage[idx])
             idx = idx[~beaten]
         keep[idx] = True
         both_h = np.concatenate([front_h, gpu_hours[idx]])
@@ -101,105 +113,321 @@ def pareto_mask(gpus: np.ndarray, gpu_hours: np.ndarray, storage: np.ndarray) ->
     return keep
 
 
-def _job_candidates(inst: Instance, jname: str, tables: dict, stats: dict) -> list[dict]:
+def grouped_pareto_mask(group: np.ndarray, gpus: np.ndarray, gpu_hours: np.ndarray,
+                        storage: np.ndarray) -> np.ndarray:
+    """pareto_mask within each group, in one call: hours and storage become exact integer ranks, shifted so
+    that a later group has more hours and less storage than any point of an earlier one (no point can dominate
+    across groups); ties and their order inside a group are kept, so the result is pareto_mask's per group.
+    """
+    if len(group) == 0:
+        return np.zeros(0, dtype=bool)
+    _, g = np.unique(group, return_inverse=True)
+    _, h = np.unique(gpu_hours, return_inverse=True)
+    _, s = np.unique(storage, return_inverse=True)
+    width = max(int(h.max()), int(s.max())) + 1
+    last = int(g.max())
+    return pareto_mask(gpus, (g * width + h).astype(float), ((last - g) * width + s).astype(float))
+
+
+@dataclass
+class StepTable:
+    """Step times of one (model, accelerator, seq_len, global batch, memory flags, region network), on the grid
+    at the accelerator's largest stock; only the configurations that fit in memory are kept, in grid order."""
+
+    grid_gpus: np.ndarray       # GPUs of every configuration of the grid, sorted (counts per stock)
+    fit_gpus: np.ndarray        # GPUs of the configurations that fit, sorted
+    grid: _Grid                 # the configurations that fit
+    gpus: np.ndarray
+    step: dict                  # step_time_s, compute_s, comm_s, bubble_s, sync_s, overlap_s, mfu, memory_gb,
+                                # binding_term (codes): one entry per configuration that fits
+    reliability: dict = field(default_factory=dict)   # (storage GB/s, restart min) -> per checkpoint multiple
+    levels: np.ndarray = field(init=False)              # the distinct GPU counts that fit, and each row's
+    level_of: np.ndarray = field(init=False)
+
+    def __post_init__(self):
+        self.levels, self.level_of = np.unique(self.gpus, return_inverse=True)
+
+    def counts(self, stock: int) -> tuple[int, int]:
+        """Configurations enumerated and fitting with at most `stock` GPUs."""
+        return (int(np.searchsorted(self.grid_gpus, stock, side="right")),
+                int(np.searchsorted(self.fit_gpus, stock, side="right")))
+
+
+@dataclass
+class _Context:
+    """Everything enumerate_training shares across jobs: name indices, step tables, dataset routes."""
+
+    inst: Instance
+    tables: dict
+    largest_stock: dict         # accelerator -> its largest stock in any region
+    steps: dict = field(default_factory=dict)
+    routes: dict = field(default_factory=dict)
+    _lookup: dict = field(default_factory=dict)
+
+    def lookup(self) -> dict:
+        """Region, accelerator and stock figures as arrays indexed like the table (stock: [region, accel])."""
+        if not self._lookup:
+            regions = [self.inst.regions[r] for r in self.tables["region"]]
+            accels = [self.inst.accelerators.get(a) for a in self.tables["accel"]]
+            self._lookup["region"] = {k: np.array([getattr(x, k) for x in regions], dtype=float)
+                                      for k in ("pue", "mean_carbon_g_per_kwh", "energy_usd_per_kwh")}
+            self._lookup["accel"] = {k: np.array([getattr(x, k) if x is not None else np.nan for x in accels])
+                                     for k in ("tdp_w", "embodied_kgco2e", "lifetime_hours")}
+            self._lookup["stock"] = {k: np.array([[float(getattr(x.gpus[a], k)) if a in x.gpus else np.nan
+                                                   for a in self.tables["accel"]] for x in regions])
+                                     for k in ("usd_per_hour", "includes_energy")}
+        return self._lookup
+
+
+def _step_table(ctx: _Context, card: TransformerCard, job, batch_seqs: int, aname: str, region) -> StepTable:
+    accel = ctx.inst.accelerators[aname]
+    key = (job.model, aname, job.seq_len, batch_seqs, job.sequence_parallel, job.distributed_optimizer,
+           job.flash_attention, region.nic_gb_s, region.net_latency_us, region.pod_gpus, region.oversubscription)
+    if key in ctx.steps:
+        return ctx.steps[key]
+    calibration = _calibration(accel, ctx.inst.source or "instance", aname)
+    g = parallel_grid(card, batch_seqs, ctx.largest_stock[aname], accel.gpus_per_node)
+    res = training_step_time(
+        layers=card.layers, hidden=card.hidden, ffn_hidden=card.ffn_hidden, heads=card.heads,
+        kv_heads=card.kv_heads or card.heads, vocab=card.vocab, swiglu=card.swiglu, seq_len=job.seq_len,
+        global_batch=batch_seqs, tp=g.tp, pp=g.pp, dp=g.dp, micro_batch=g.micro_batch,
+        recompute=g.recompute, virtual_stages=g.interleave, sync_group=g.sync_group,
+        sequence_parallel=job.sequence_parallel, distributed_optimizer=job.distributed_optimizer,
+        flash_attention=job.flash_attention,
+        peak_tflops=accel.peak_tflops, hbm_gb=accel.hbm_gb, hbm_gb_s=accel.hbm_gb_s,
+        gpus_per_node=accel.gpus_per_node, nvlink_gb_s=accel.nvlink_gb_s or accel.pcie_gb_s,
+        nic_gb_s=region.nic_gb_s, net_latency_us=region.net_latency_us, pod_gpus=region.pod_gpus,
+        oversubscription=region.oversubscription, **calibration)
+    fits = np.asarray(res["fits"], dtype=bool)
+    gpus = g.tp * g.pp * g.dp
+    fit_grid = _Grid(*(getattr(g, f)[fits] for f in _Grid.__dataclass_fields__))
+    step = {k: res[k][fits] for k in ("step_time_s", "compute_s", "comm_s", "bubble_s", "sync_s", "overlap_s",
+                                       "mfu")}
+    step["memory_gb"] = res["memory_gb_per_gpu"][fits]
+    step["binding_term"] = _term_codes(res["binding_term"][fits])
+    table = ctx.steps[key] = StepTable(np.sort(gpus), np.sort(gpus[fits]), fit_grid, gpus[fits], step)
+    return table
+
+
+def _reliability(table: StepTable, accel, region, params: float, restart_min: float) -> list[dict]:
+    """Per checkpoint multiple: interval, goodput (NaN where none is left) and checkpoint GB/s x 1e9 per
+    configuration; failures per fate-sharing sync group, each checkpoint interval choice its own candidate."""
+    key = (region.storage_gb_s, restart_min)
+    if key in table.reliability:
+        return table.reliability[key]
+    g = table.grid
+    mtbf_s = group_mtbf_hours(accel.mtbf_hours, g.sync_group * g.tp * g.pp) * 3600.0
+    ckpt_bytes = params * CHECKPOINT_BYTES_PER_PARAM
+    delta_s = checkpoint_write_time_s(ckpt_bytes, region.storage_gb_s * 1e9)
+    groups = g.dp / g.sync_group
+    out = []
+    for multiple in CHECKPOINT_MULTIPLES:
+        tau_s = daly_interval(delta_s, mtbf_s) * multiple
+        good = goodput(delta_s, tau_s, restart_min * 60.0, mtbf_s)
+        out.append({"tau_s": tau_s, "goodput": good, "good": np.where(good > 0, good, np.nan),
+                    "checkpoint_bytes_s": groups * ckpt_bytes / tau_s})
+    table.reliability[key] = out
+    return out
+
+
+@dataclass
+class _LevelFronts:
+    """One job's rows of one (step table, reliability, dataset transfer time) that meet the deadline and are on
+    the 2D front (charged GPU-hours, storage) of their GPU level: the first step of pareto_mask, done once for
+    every region with this table (a region's stock keeps or drops whole levels). In row order: checkpoint
+    multiple, then grid order."""
+
+    multiple: np.ndarray
+    row: np.ndarray
+    gpus: np.ndarray
+    wall_hours: np.ndarray
+    storage_gb_s: np.ndarray
+    on_time_gpus: np.ndarray    # GPUs of every row meeting the deadline at the first multiple, sorted
+    levels: np.ndarray          # the table's GPU levels and the fastest wall hours with at most that many GPUs
+    fastest_hours: np.ndarray
+
+
+def _level_fronts(table: StepTable, rels: list[dict], job, steps: float, transfer_h: float,
+                  horizon_hours: float) -> _LevelFronts:
+    parts = []
+    for m, rel in enumerate(rels):
+        wall_h = steps * table.step["step_time_s"] / rel["good"] / 3600.0 + transfer_h
+        if m == 0:
+            first_wall = wall_h
+        idx = np.flatnonzero(np.isfinite(wall_h) & (wall_h <= job.deadline_hours))
+        storage = (job.tokens / (wall_h[idx] * 3600.0) * DATA_BYTES_PER_TOKEN + rel["checkpoint_bytes_s"][idx]) / 1e9
+        parts.append((np.full(len(idx), m), idx, wall_h[idx], storage))
+    multiple, row, wall, storage = (np.concatenate(x) for x in zip(*parts))
+    gpus = table.gpus[row]
+    hours = (gpus * np.minimum(wall, horizon_hours)).astype(float)
+    front = np.zeros(len(row), dtype=bool)
+    level_of_row = table.level_of[row]
+    for level in np.unique(level_of_row):
+        sel = np.flatnonzero(level_of_row == level)
+        front[sel[_front_2d(hours[sel], storage[sel])]] = True
+    fastest = np.full(len(table.levels), np.inf)
+    np.minimum.at(fastest, table.level_of, np.where(np.isnan(first_wall), np.inf, first_wall))
+    return _LevelFronts(multiple[front], row[front], gpus[front], wall[front], storage[front],
+                        np.sort(gpus[multiple == 0]), table.levels, np.minimum.accumulate(fastest))
+
+
+def _job_params(card: TransformerCard) -> float:
+    return float(card.params_b * 1e9) if card.params_b else float(dense_param_count(
+        card.layers, card.hidden, card.ffn_hidden, card.heads, card.kv_heads or card.heads, card.vocab, card.swiglu))
+
+
+@dataclass
+class _Kept:
+    """One job's candidates after the first pruning: region, accel, gpus, wall_hours, storage_gb_s (what the
+    second pruning compares) and `finish`, which gives every field of the rows still kept after it."""
+
+    rows: dict
+    finish: Callable[[dict], dict]
+
+
+def _job_candidates(ctx: _Context, jname: str, stats: dict) -> _Kept | None:
+    """One job's candidates after the first pruning (storage in the test everywhere); None if none."""
+    inst, tables = ctx.inst, ctx.tables
     job = inst.training[jname]
     card = inst.models[job.model]
     file = inst.source or "instance"
+    width = len(tables["accel"])
     if isinstance(card, CnnCard):
-        return federated_candidates(inst, jname, tables["job"][jname], tables["region"],
-                                    tables["accel"][EDGE_DEVICE], stats)
+        pieces = federated_candidates(inst, jname, tables["job"][jname], tables["region"],
+                                      tables["accel"][EDGE_DEVICE], stats)
+        if not pieces:
+            return None
+        cand = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+        return _Kept(_prune(cand, inst.horizon_hours, width, np.ones(len(tables["region"]), dtype=bool)),
+                     lambda kept: kept)
     if not isinstance(card, TransformerCard):
         raise InputError([Problem(file, f"training.{jname}.model", f"model '{job.model}' is a {card.kind} card; "
                                   "training is modelled for transformer (datacenter) and cnn (federated, edge "
                                   "regions) cards")])
     batch_seqs = max(1, int(round(job.global_batch_tokens / job.seq_len)))
-    params = float(card.params_b * 1e9) if card.params_b else float(dense_param_count(
-        card.layers, card.hidden, card.ffn_hidden, card.heads, card.kv_heads or card.heads, card.vocab, card.swiglu))
-    routes = dataset_routes(inst, job.dataset_region)
-    out = []
+    params = _job_params(card)
+    if job.dataset_region not in ctx.routes:
+        ctx.routes[job.dataset_region] = dataset_routes(inst, job.dataset_region)
+    routes = ctx.routes[job.dataset_region]
     st = stats[jname] = {"enumerated": 0, "fit": 0, "meet_deadline": 0, "kept": 0}
+    steps = job.tokens / (batch_seqs * job.seq_len)
     best_hours = np.inf
-    regions = job.allowed_regions or list(inst.regions)
-    for rname in regions:
+    # the rows on their level's front: where they come from, and what the first pruning compares
+    refs: dict[str, list] = {k: [] for k in ("source", "row", "region", "accel", "wall_hours", "storage_gb_s")}
+    sources: dict[tuple, int] = {}   # (table, reliability) -> index into `used`
+    used: list[tuple[StepTable, dict]] = []
+    fronts: dict[tuple, _LevelFronts] = {}
+    for rname in job.allowed_regions or list(inst.regions):
         region = inst.regions[rname]
         if region.kind != "datacenter":
             continue
         if job.dataset_region and rname not in routes:
             continue  # the dataset cannot reach this region over any link
+        transfer_h = routes.get(rname, (0.0, 0.0, 0.0))[2] * job.dataset_tb if job.dataset_region else 0.0
         for aname, stock in region.gpus.items():
             if stock.count <= 0 or (job.allowed_accelerators and aname not in job.allowed_accelerators):
                 continue
             accel = inst.accelerators[aname]
-            g = parallel_grid(card, batch_seqs, stock.count, accel.gpus_per_node)
-            st["enumerated"] += len(g.tp)
-            res = training_step_time(
-                layers=card.layers, hidden=card.hidden, ffn_hidden=card.ffn_hidden, heads=card.heads,
-                kv_heads=card.kv_heads or card.heads, vocab=card.vocab, swiglu=card.swiglu, seq_len=job.seq_len,
-                global_batch=batch_seqs, tp=g.tp, pp=g.pp, dp=g.dp, micro_batch=g.micro_batch,
-                recompute=g.recompute, virtual_stages=g.interleave, sync_group=g.sync_group,
-                sequence_parallel=job.sequence_parallel, distributed_optimizer=job.distributed_optimizer,
-                flash_attention=job.flash_attention,
-                peak_tflops=accel.peak_tflops, hbm_gb=accel.hbm_gb, hbm_gb_s=accel.hbm_gb_s,
-                gpus_per_node=accel.gpus_per_node, nvlink_gb_s=accel.nvlink_gb_s or accel.pcie_gb_s,
-                nic_gb_s=region.nic_gb_s, net_latency_us=region.net_latency_us, pod_gpus=region.pod_gpus,
-                oversubscription=region.oversubscription, **_calibration(accel, file, aname))
-            fits = np.asarray(res["fits"], dtype=bool)
-            st["fit"] += int(fits.sum())
-            gpus = g.tp * g.pp * g.dp
-            steps = job.tokens / (batch_seqs * job.seq_len)
-            # reliability per fate-sharing sync group; each checkpoint interval choice is its own candidate
-            group_gpus = g.sync_group * g.tp * g.pp
-            mtbf_s = group_mtbf_hours(accel.mtbf_hours, group_gpus) * 3600.0
-            ckpt_bytes = params * CHECKPOINT_BYTES_PER_PARAM
-            delta_s = checkpoint_write_time_s(ckpt_bytes, region.storage_gb_s * 1e9)
-            transfer_gb, egress_usd, transfer_h = routes.get(rname, (0.0, 0.0, 0.0)) if job.dataset_region \
-                else (0.0, 0.0, 0.0)
-            transfer_gb, egress_usd = transfer_gb * job.dataset_tb, egress_usd * job.dataset_tb
-            transfer_h = transfer_h * job.dataset_tb
-            for multiple in CHECKPOINT_MULTIPLES:
-                tau_s = daly_interval(delta_s, mtbf_s) * multiple
-                good = goodput(delta_s, tau_s, job.checkpoint_restart_min * 60.0, mtbf_s)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    wall_h = steps * res["step_time_s"] / np.where(good > 0, good, np.nan) / 3600.0 + transfer_h
-                ok = fits & np.isfinite(wall_h) & (wall_h <= job.deadline_hours)
-                if multiple == CHECKPOINT_MULTIPLES[0]:
-                    st["meet_deadline"] += int(ok.sum())
-                    if fits.any():
-                        best_hours = min(best_hours, float(np.nanmin(np.where(fits, wall_h, np.inf))))
-                if not ok.any():
-                    continue
-                idx = np.flatnonzero(ok)
-                groups = g.dp[idx] / g.sync_group[idx]
-                storage = (job.tokens / (wall_h[idx] * 3600.0) * DATA_BYTES_PER_TOKEN
-                           + groups * ckpt_bytes / tau_s[idx]) / 1e9
-                hours = np.minimum(wall_h[idx], inst.horizon_hours)
-                n = gpus[idx]
-                power_w = fleet_power_w(n, accel.tdp_w, region.pue)
-                kwh = energy_kwh(power_w, hours)
-                carbon = operational_carbon_t(kwh, region.mean_carbon_g_per_kwh)
-                if inst.policy.include_embodied:
-                    carbon = carbon + embodied_carbon_t(n, accel.embodied_kgco2e, hours, accel.lifetime_hours)
-                cost = n * hours * stock.usd_per_hour + egress_usd
-                if not stock.includes_energy:
-                    cost = cost + kwh * region.energy_usd_per_kwh
-                out.append(dict(
-                    job=np.full(len(idx), tables["job"][jname]), region=np.full(len(idx), tables["region"][rname]),
-                    accel=np.full(len(idx), tables["accel"][aname]), gpus=n, tp=g.tp[idx], pp=g.pp[idx],
-                    dp=g.dp[idx], micro_batch=g.micro_batch[idx], recompute=g.recompute[idx],
-                    interleave=g.interleave[idx], sync_group=g.sync_group[idx], checkpoint_interval_s=tau_s[idx],
-                    step_time_s=res["step_time_s"][idx], compute_s=res["compute_s"][idx],
-                    comm_s=res["comm_s"][idx], bubble_s=res["bubble_s"][idx], sync_s=res["sync_s"][idx],
-                    overlap_s=res["overlap_s"][idx], mfu=res["mfu"][idx], memory_gb=res["memory_gb_per_gpu"][idx],
-                    goodput=good[idx], wall_hours=wall_h[idx], power_mw=power_w / 1e6, energy_kwh=kwh,
-                    carbon_t=carbon, cost_usd=cost, storage_gb_s=storage,
-                    transfer_gb=np.full(len(idx), transfer_gb),
-                    binding_term=_term_codes(res["binding_term"][idx])))
-    if not out:
+            table = _step_table(ctx, card, job, batch_seqs, aname, region)
+            enumerated, fit = table.counts(stock.count)
+            st["enumerated"] += enumerated
+            st["fit"] += fit
+            if fit == 0:
+                continue
+            rels = _reliability(table, accel, region, params, job.checkpoint_restart_min)
+            key = (id(table), id(rels), transfer_h)
+            if key not in fronts:
+                fronts[key] = _level_fronts(table, rels, job, steps, transfer_h, inst.horizon_hours)
+            lf = fronts[key]
+            st["meet_deadline"] += int(np.searchsorted(lf.on_time_gpus, stock.count, side="right"))
+            best_hours = min(best_hours, float(lf.fastest_hours[np.searchsorted(lf.levels, stock.count,
+                                                                                 side="right") - 1]))
+            idx = np.flatnonzero(lf.gpus <= stock.count)
+            if not len(idx):
+                continue
+            source = np.empty(len(idx), dtype=np.int64)
+            for m, rel in enumerate(rels):
+                source[lf.multiple[idx] == m] = sources.setdefault((id(table), id(rel)), len(sources))
+                if len(used) < len(sources):
+                    used.append((table, rel))
+            refs["source"].append(source)
+            refs["region"].append(np.full(len(idx), tables["region"][rname]))
+            refs["accel"].append(np.full(len(idx), tables["accel"][aname]))
+            refs["row"].append(lf.row[idx])
+            refs["wall_hours"].append(lf.wall_hours[idx])
+            refs["storage_gb_s"].append(lf.storage_gb_s[idx])
+    if not refs["row"]:
         if st["fit"] == 0:
             st["why"] = "no configuration fits in accelerator memory in any allowed region"
         else:
             st["why"] = (f"no configuration meets the deadline of {job.deadline_hours:g} h "
                          f"(fastest that fits: {best_hours:,.0f} h)")
+        return None
+    rows = {k: np.concatenate(v) for k, v in refs.items()}
+    # gpus of each row, from its table
+    rows["gpus"] = np.empty(len(rows["row"]), dtype=np.int64)
+    for source, (table, _) in enumerate(used):
+        sel = rows["source"] == source
+        rows["gpus"][sel] = table.gpus[rows["row"][sel]]
+    rows = _prune(rows, inst.horizon_hours, width, np.ones(len(tables["region"]), dtype=bool))
+    # what the second pruning needs, in small integers; every other field is computed for its survivors only,
+    # so memory holds a few arrays per job, not the whole table
+    for k in ("source", "row", "region", "accel", "gpus"):
+        rows[k] = rows[k].astype(np.int32)
+    return _Kept(rows, lambda kept: _fields(ctx, jname, job, kept, used, routes))
+
+
+def _fields(ctx: _Context, jname: str, job, rows: dict, used: list[tuple[StepTable, dict]], routes: dict) -> dict:
+    """Every field of the table for the rows kept, gathered from their step tables and charged as arrays."""
+    inst, tables = ctx.inst, ctx.tables
+    n_rows = len(rows["row"])
+    grid_fields = ("tp", "pp", "dp", "micro_batch", "recompute", "interleave", "sync_group")
+    out = {k: np.zeros(n_rows, dtype=np.int64) for k in grid_fields + ("binding_term",)}
+    for k in ("step_time_s", "compute_s", "comm_s", "bubble_s", "sync_s", "overlap_s", "mfu", "memory_gb",
+              "checkpoint_interval_s", "goodput"):
+        out[k] = np.zeros(n_rows)
+    region_names = list(tables["region"])
+    for source, (table, rel) in enumerate(used):
+        sel = np.flatnonzero(rows["source"] == source)
+        if not len(sel):
+            continue
+        row = rows["row"][sel]
+        for k in grid_fields:
+            out[k][sel] = getattr(table.grid, k)[row]
+        for k in ("step_time_s", "compute_s", "comm_s", "bubble_s", "sync_s", "overlap_s", "mfu", "memory_gb",
+                  "binding_term"):
+            out[k][sel] = table.step[k][row]
+        out["checkpoint_interval_s"][sel] = rel["tau_s"][row]
+        out["goodput"][sel] = rel["goodput"][row]
+    n = out["tp"] * out["pp"] * out["dp"]
+    hours = np.minimum(rows["wall_hours"], inst.horizon_hours)
+    r, a = rows["region"], rows["accel"]
+    lookup = ctx.lookup()
+
+    def per_region(attr):
+        return lookup["region"][attr][r]
+
+    def per_accel(attr):
+        return lookup["accel"][attr][a]
+
+    def per_stock(attr):
+        return lookup["stock"][attr][r, a]
+
+    if job.dataset_region:
+        per_tb = np.array([routes.get(name, (0.0, 0.0, 0.0))[:2] for name in region_names], dtype=float)[r]
+    else:
+        per_tb = np.zeros((n_rows, 2))
+    transfer_gb, egress_usd = per_tb[:, 0] * job.dataset_tb, per_tb[:, 1] * job.dataset_tb
+    charges = horizon_charges(
+        n, hours, tdp_w=per_accel("tdp_w"), pue=per_region("pue"), carbon_g_per_kwh=per_region(
+            "mean_carbon_g_per_kwh"), usd_per_gpu_hour=per_stock("usd_per_hour"),
+        energy_usd_per_kwh=per_region("energy_usd_per_kwh"), price_includes_energy=per_stock("includes_energy")
+        > 0, include_embodied=inst.policy.include_embodied, embodied_kgco2e=per_accel("embodied_kgco2e"),
+        lifetime_hours=per_accel("lifetime_hours"), other_usd=egress_usd)
+    out.update(job=np.full(n_rows, tables["job"][jname]), region=r, accel=a, gpus=n,
+               wall_hours=rows["wall_hours"], power_mw=charges["power_w"] / 1e6, energy_kwh=charges["energy_kwh"],
+               carbon_t=charges["carbon_t"], cost_usd=charges["cost_usd"], storage_gb_s=rows["storage_gb_s"],
+               transfer_gb=transfer_gb)
     return out
 
 
@@ -222,13 +450,10 @@ def storage_may_bind(inst: Instance, region_names: list[str], jobs) -> np.ndarra
 def _prune(cand: dict, horizon_hours: float, width: int, storage_counts: np.ndarray) -> dict:
     """The candidates no other of the same (region, accelerator) dominates in (GPUs, charged GPU-hours, storage);
     storage only in regions where `storage_counts` is True."""
-    keep = np.zeros(len(cand["job"]), dtype=bool)
-    key = cand["region"] * width + cand["accel"]
     charged_hours = (cand["gpus"] * np.minimum(cand["wall_hours"], horizon_hours)).astype(float)
-    for k in np.unique(key):
-        sel = np.flatnonzero(key == k)
-        storage = cand["storage_gb_s"][sel] if storage_counts[k // width] else np.zeros(len(sel))
-        keep[sel[pareto_mask(cand["gpus"][sel].astype(float), charged_hours[sel], storage)]] = True
+    storage = np.where(storage_counts[cand["region"]], cand["storage_gb_s"], 0.0)
+    keep = grouped_pareto_mask(cand["region"] * width + cand["accel"], cand["gpus"].astype(float), charged_hours,
+                               storage)
     return {k: v[keep] for k, v in cand.items()}
 
 
@@ -239,21 +464,25 @@ def enumerate_training(inst: Instance) -> TrainingCandidates:
     accel_names = sorted(inst.accelerators) + [EDGE_DEVICE]
     tables = {"job": {j: i for i, j in enumerate(job_names)}, "region": {r: i for i, r in enumerate(region_names)},
               "accel": {a: i for i, a in enumerate(accel_names)}}
+    largest: dict[str, int] = {}
+    for region in inst.regions.values():
+        for aname, stock in region.gpus.items():
+            largest[aname] = max(largest.get(aname, 0), stock.count)
+    ctx = _Context(inst, tables, largest)
     stats: dict[str, dict] = {}
     width = len(accel_names)
-    # pass 1: each job pruned at once with storage in the test (memory stays one job's table at a time)
-    kept: dict[str, dict] = {}
+    # pass 1: each job pruned at once with storage in the test (memory stays one job's rows at a time)
+    kept: dict[str, _Kept] = {}
     for jname in job_names:
-        pieces = _job_candidates(inst, jname, tables, stats)
-        if pieces:
-            cand = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
-            kept[jname] = _prune(cand, inst.horizon_hours, width, np.ones(len(region_names), dtype=bool))
+        job_kept = _job_candidates(ctx, jname, stats)
+        if job_kept is not None:
+            kept[jname] = job_kept
     # pass 2: where storage cannot bind even at every job's hungriest kept candidate, it leaves the test; the 2D
     # front of the 3D front is the 2D front of all candidates, so this is exact
-    tight = storage_may_bind(inst, region_names, kept.values())
+    tight = storage_may_bind(inst, region_names, [k.rows for k in kept.values()])
     parts: list[dict] = []
-    for jname, cand in kept.items():
-        cand = _prune(cand, inst.horizon_hours, width, tight)
+    for jname, job_kept in kept.items():
+        cand = job_kept.finish(_prune(job_kept.rows, inst.horizon_hours, width, tight))
         stats[jname]["kept"] = len(cand["job"])
         parts.append(cand)
     fields = TrainingCandidates.__dataclass_fields__

@@ -91,11 +91,11 @@ def _service_physics(problem: Problem, o: int) -> dict[str, float]:
     precision = "fp8" if sc.precision[o] else "bf16"
     peak = float(serving.peak_flops_per_s(acc.peak_tflops, precision, acc.fp8_tflops or np.nan))
     if isinstance(card, DlrmCard):
-        fanout = float(min(svc.fanout, gpus)) if svc.fanout > 1 else float(
-            serving.shards_touched(gpus, card.lookups_per_sample))
-        visit_bytes = serving.embedding_all_to_all_bytes(card.lookups_per_sample, card.embedding_dim,
-                                                         svc.items_per_request, DLRM_BYTES_PER_VALUE) / fanout
-        collective = region.net_latency_us * 1e-6 + batch * visit_bytes / (region.nic_gb_s * 1e9)
+        fanout = float(serving.dlrm_fanout(gpus, svc.fanout, card.lookups_per_sample))
+        collective = serving.dlrm_shard_step_s(batch, svc.items_per_request, card.lookups_per_sample,
+                                               card.embedding_dim, card.gflops_per_sample, fanout, region.nic_gb_s,
+                                               region.net_latency_us, acc.peak_tflops,
+                                               DLRM_BYTES_PER_VALUE)["all_to_all_s"]
         flops = svc.items_per_request * card.gflops_per_sample * 1e9
         return {"ideal": flops / (gpus * peak), "collective": float(collective), "fanout": fanout,
                 "scale": gpus / fanout}

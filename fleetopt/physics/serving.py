@@ -227,3 +227,36 @@ def shards_touched(shard_count, lookups_per_request):
     with np.errstate(divide="ignore", invalid="ignore"):
         spread = -shards * np.expm1(lookups * np.log1p(-1.0 / shards))
     return np.where(shards <= 1.0, np.minimum(lookups, 1.0), spread)
+
+
+def dlrm_fanout(shard_count, requested_fanout, lookups_per_sample):
+    """Shards one DLRM request fans out to: the service's fan-out when it names one (> 1), at most the shard
+    count; otherwise the expected number of distinct shards its lookups touch.
+
+    Source: Dean & Barroso 2013 (fan-out to shards); shards_touched (occupancy, Feller 1968).
+    """
+    shards = np.asarray(shard_count, dtype=float)
+    requested = np.asarray(requested_fanout, dtype=float)
+    return np.where(requested > 1, np.minimum(requested, shards), shards_touched(shards, lookups_per_sample))
+
+
+def dlrm_shard_step_s(batch, items_per_request, lookups_per_sample, embedding_dim, gflops_per_sample, fanout,
+                      nic_gb_s, net_latency_us, peak_tflops, bytes_per_value=4,
+                      flops_efficiency=PREFILL_FLOPS_EFFICIENCY):
+    """One shard's step over `batch` visits, each 1/F of a request (its items scored, each one sample):
+    step = net latency + batch x (all-to-all bytes / F / NIC rate + dense FLOPs / F / sustained peak).
+
+    Returns a dict: step_s, all_to_all_s (the latency and the bytes' share: the collective inside the
+    step) and compute_s (the dense FLOPs' share).
+    Source: Naumov et al. 2019 (DLRM all-to-all), Mudigere et al. 2022 (sharded tables), alpha-beta model.
+    """
+    batch, fanout = np.asarray(batch, dtype=float), np.asarray(fanout, dtype=float)
+    visit_bytes = embedding_all_to_all_bytes(lookups_per_sample, embedding_dim, items_per_request,
+                                             bytes_per_value) / fanout
+    visit_flops = np.asarray(items_per_request, dtype=float) * np.asarray(gflops_per_sample, dtype=float) * 1e9 / fanout
+    nic_bytes_per_s = np.asarray(nic_gb_s, dtype=float) * 1e9
+    sustained_flops = np.asarray(peak_tflops, dtype=float) * 1e12 * flops_efficiency
+    latency_s = np.asarray(net_latency_us, dtype=float) * 1e-6
+    step_s = latency_s + batch * (visit_bytes / nic_bytes_per_s + visit_flops / sustained_flops)
+    return {"step_s": step_s, "all_to_all_s": latency_s + batch * visit_bytes / nic_bytes_per_s,
+            "compute_s": batch * visit_flops / sustained_flops}

@@ -11,7 +11,9 @@ Modelling rules re-derived here (they restate fleetopt/candidates/serving.py):
 - dlrm replica: tp 1, bf16; S = embedding_shard_count GPUs; fan-out F = min(fanout, S) when fanout > 1, else
   shards_touched(S, lookups); per visit 1/F of the all-to-all bytes (4 B values, items per request) over the
   region's NIC and 1/F of the dense FLOPs at PREFILL_FLOPS_EFFICIENCY of peak; step = net latency + batch x
-  visit; shard rate = batch / step; each shard meets 0.99^(1/F); group capacity = shard capacity x S / F.
+  visit (physics.serving.dlrm_fanout and dlrm_shard_step_s, the laws the candidates use; the verifier may import
+  physics, not candidates); shard rate = batch / step; each shard meets 0.99^(1/F); group capacity = shard
+  capacity x S / F.
   The step is the service time (prefill); decode 0.
 - cnn replica: one GPU, tp 1; weights must fit 90% of HBM; step = max(batch FLOPs / (peak x
   PREFILL_FLOPS_EFFICIENCY), weight bytes / (HBM rate x HBM_BANDWIDTH_EFFICIENCY)); rate = batch / step.
@@ -23,7 +25,8 @@ Modelling rules re-derived here (they restate fleetopt/candidates/serving.py):
   only where a replica runs; implied by replica_capacity for whole replicas, checked on its own as the solver
   sees it).
 - per replica over the horizon: power at TDP x PUE, energy, carbon (mean intensity, + embodied when the policy
-  includes it), cost = GPUs x price x hours (+ energy x energy price when the price excludes energy).
+  includes it), cost = GPUs x price x hours (+ energy x energy price when the price excludes energy): the law
+  physics.economics.horizon_charges, shared with the candidates.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from fleetopt.io.schema import Accelerator, CnnCard, DlrmCard, Instance, TransformerCard
-from fleetopt.physics import energy, queueing, serving
+from fleetopt.physics import queueing, serving
+from fleetopt.physics.economics import horizon_charges
 from fleetopt.physics.serving import HBM_BANDWIDTH_EFFICIENCY, PREFILL_FLOPS_EFFICIENCY
 from fleetopt.physics.training_flops import dense_param_count
 from fleetopt.plan import Plan
@@ -103,14 +107,12 @@ def replica_physics(inst: Instance, sname: str, rname: str, aname: str, tp: int,
         return None, broken
     stock = region.gpus.get(aname)
     hours = inst.horizon_hours
-    power_w = float(energy.fleet_power_w(rep["gpus"], acc.tdp_w, region.pue))
-    kwh = float(energy.energy_kwh(power_w, hours))
-    carbon = float(energy.operational_carbon_t(kwh, region.mean_carbon_g_per_kwh))
-    if inst.policy.include_embodied:
-        carbon += float(energy.embodied_carbon_t(rep["gpus"], acc.embodied_kgco2e, hours, acc.lifetime_hours))
-    cost = rep["gpus"] * (stock.usd_per_hour if stock else 0.0) * hours
-    if stock is not None and not stock.includes_energy:
-        cost += kwh * region.energy_usd_per_kwh
+    charges = horizon_charges(
+        rep["gpus"], hours, tdp_w=acc.tdp_w, pue=region.pue, carbon_g_per_kwh=region.mean_carbon_g_per_kwh,
+        usd_per_gpu_hour=stock.usd_per_hour if stock else 0.0, energy_usd_per_kwh=region.energy_usd_per_kwh,
+        price_includes_energy=stock is None or stock.includes_energy, include_embodied=inst.policy.include_embodied,
+        embodied_kgco2e=acc.embodied_kgco2e, lifetime_hours=acc.lifetime_hours)
+    power_w, kwh, carbon, cost = (float(charges[k]) for k in ("power_w", "energy_kwh", "carbon_t", "cost_usd"))
     return Replica(int(rep["gpus"]), rep["shard_rate"], rep["fanout"], rep["scale"], rep["prefill"],
                    rep["decode"], power_w / 1e6, carbon, cost, kwh), broken
 
@@ -149,15 +151,10 @@ def _dlrm(card: DlrmCard, svc, acc: Accelerator, region, tp: int, precision: str
     if tp != 1 or precision != "bf16":
         broken.append(("config", "a DLRM shard group is written tp1-bf16", 1, "decisions"))
     shards = float(serving.embedding_shard_count(card.embedding_tables_gb * 1e9, acc.hbm_gb))
-    fanout = (float(min(svc.fanout, shards)) if svc.fanout > 1
-              else float(serving.shards_touched(shards, card.lookups_per_sample)))
-    items = svc.items_per_request
-    visit_bytes = float(serving.embedding_all_to_all_bytes(card.lookups_per_sample, card.embedding_dim, items,
-                                                           DLRM_BYTES_PER_VALUE)) / fanout
-    visit_flops = items * card.gflops_per_sample * 1e9 / fanout
-    visit_s = (visit_bytes / (region.nic_gb_s * 1e9)
-               + visit_flops / (acc.peak_tflops * 1e12 * PREFILL_FLOPS_EFFICIENCY))
-    step = region.net_latency_us * 1e-6 + batch * visit_s
+    fanout = float(serving.dlrm_fanout(shards, svc.fanout, card.lookups_per_sample))
+    step = float(serving.dlrm_shard_step_s(batch, svc.items_per_request, card.lookups_per_sample,
+                                           card.embedding_dim, card.gflops_per_sample, fanout, region.nic_gb_s,
+                                           region.net_latency_us, acc.peak_tflops, DLRM_BYTES_PER_VALUE)["step_s"])
     return {"gpus": int(shards), "shard_rate": batch / step, "fanout": fanout, "scale": shards / fanout,
             "prefill": step, "decode": 0.0}, broken
 

@@ -12,7 +12,8 @@ Modelling rules re-derived here (they restate fleetopt/candidates/training.py an
 - storage GB/s = tokens / wall seconds x 4 B per token (int32 ids) + (dp / sync_group) checkpoints per interval.
 - power = GPUs x TDP x PUE; energy, carbon and cost over min(wall hours, horizon); cost = GPUs x hours x the
   region's price (+ energy x energy price when the price excludes energy) + dataset egress; carbon =
-  operational (the region's mean intensity) + embodied when the policy includes it.
+  operational (the region's mean intensity) + embodied when the policy includes it: the one law
+  physics.economics.horizon_charges, which the candidates use too (the verifier may import physics).
 - federated (cnn card, edge region): `gpus` = clients per round = dp = sync group; samples per client =
   global_batch_tokens / clients >= 1; invited clients (x OVER_SELECTION) within count x participation; round
   time from physics.federated.round_time; power = invited clients x device watts x PUE; no embodied carbon.
@@ -26,7 +27,8 @@ import math
 import numpy as np
 
 from fleetopt.io.schema import CnnCard, Instance, TrainingJob, TransformerCard
-from fleetopt.physics.energy import embodied_carbon_t, energy_kwh, fleet_power_w, operational_carbon_t
+from fleetopt.physics.economics import horizon_charges
+from fleetopt.physics.energy import energy_kwh, operational_carbon_t
 from fleetopt.physics.federated import DEVICE_EFFICIENCY, OVER_SELECTION, round_time
 from fleetopt.physics.reliability import checkpoint_write_time_s, goodput, group_mtbf_hours
 from fleetopt.physics.training import checkpoint_bytes_per_gpu, training_step_time
@@ -147,15 +149,13 @@ def _verify_job(inst: Instance, name: str, dec: TrainingDecision, report: Report
                  "the job's wall time (failures and checkpoints included) is past its deadline")
     storage = (job.tokens / (wall_h * 3600.0) * DATA_BYTES_PER_TOKEN + dp / group * ckpt_bytes / tau_s) / 1e9
     hours = min(wall_h, inst.horizon_hours)
-    power_w = float(fleet_power_w(gpus, accel.tdp_w, region.pue))
-    kwh = float(energy_kwh(power_w, hours))
-    carbon = float(operational_carbon_t(kwh, region.mean_carbon_g_per_kwh))
-    if inst.policy.include_embodied:
-        carbon += float(embodied_carbon_t(gpus, accel.embodied_kgco2e, hours, accel.lifetime_hours))
-    price = stock.usd_per_hour if stock is not None else 0.0
-    cost = gpus * hours * price + staging.egress_usd
-    if stock is not None and not stock.includes_energy:
-        cost += kwh * region.energy_usd_per_kwh
+    charges = horizon_charges(
+        gpus, hours, tdp_w=accel.tdp_w, pue=region.pue, carbon_g_per_kwh=region.mean_carbon_g_per_kwh,
+        usd_per_gpu_hour=stock.usd_per_hour if stock is not None else 0.0,
+        energy_usd_per_kwh=region.energy_usd_per_kwh, price_includes_energy=stock is None or stock.includes_energy,
+        include_embodied=inst.policy.include_embodied, embodied_kgco2e=accel.embodied_kgco2e,
+        lifetime_hours=accel.lifetime_hours, other_usd=staging.egress_usd)
+    power_w, kwh, carbon, cost = (float(charges[k]) for k in ("power_w", "energy_kwh", "carbon_t", "cost_usd"))
     key = ("training", name)
     for label, stated, value, units in [
             ("step_time_s", dec.step_time_s, r["step_time_s"], "s"), ("mfu", dec.mfu, r["mfu"], "fraction"),
