@@ -95,15 +95,26 @@ def test_a_tour_line_runs_as_written(tour, index):
         assert (tour["folder"] / TOUR[index].split(">")[1].split()[0]).stat().st_size > 0
 
 
+def _run_python(tour, snippet: str, name: str) -> subprocess.CompletedProcess:
+    run_line(tour, 0)
+    script = tour["folder"] / name
+    script.write_text(snippet)
+    return subprocess.run([sys.executable, str(script)], cwd=tour["folder"], env=tour["env"], capture_output=True,
+                          text=True, timeout=1800)
+
+
 @pytest.mark.slow
 def test_the_python_snippet_runs_as_a_script(tour):
-    """The README's Python, saved as a script and run in the Tour's folder (after `fleetopt init`)."""
-    (snippet,) = blocks("python")
-    run_line(tour, 0)
-    script = tour["folder"] / "readme_snippet.py"
-    script.write_text(snippet)
-    result = subprocess.run([sys.executable, str(script)], cwd=tour["folder"], env=tour["env"], capture_output=True,
-                            text=True, timeout=1800)
+    """The README's first Python block, saved as a script and run in the Tour's folder (after `fleetopt init`)."""
+    result = _run_python(tour, blocks("python")[0], "readme_snippet.py")
     assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-3000:])
     cost, tp, binding = result.stdout.split()[:3]
     assert float(cost) > 0 and int(tp) >= 1 and "[" in binding
+
+
+@pytest.mark.slow
+def test_every_other_python_block_runs_as_a_script(tour):
+    """Every later Python block (the user-constraint hook) runs as written, on its own."""
+    for i, snippet in enumerate(blocks("python")[1:], start=1):
+        result = _run_python(tour, snippet, f"readme_block_{i}.py")
+        assert result.returncode == 0, (i, result.stdout[-2000:], result.stderr[-3000:])
