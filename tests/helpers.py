@@ -1,12 +1,25 @@
-"""Test helpers shared across files. Every solve in the suite goes through solve_and_verify, so each plan the
+"""Test helpers shared across files: no test file imports another, so what two files need lives here.
+
+Every solve in the suite goes through solve_and_verify, so each plan the
 tests see has also passed the independent verifier (fleetopt.verify)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+
 from fleetopt.api import solve_instance
+from fleetopt.candidates.tables import ServingCandidates, TrainingCandidates
 from fleetopt.io.schema import Instance
 from fleetopt.plan import Plan
 from fleetopt.verify import verify_plan
+
+REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests"
+DATA = TESTS / "data"                       # bad_inputs/ (the corpus), whatif/ (small instances)
+TINY = DATA / "whatif" / "tiny-fleet.yaml"  # a fleet small enough to solve in a blink
+BENCHMARKS = REPO / "benchmarks"
 
 
 def solve_and_verify(inst: Instance, **opts) -> Plan:
@@ -20,3 +33,149 @@ def assert_verified(inst: Instance, plan: Plan) -> Plan:
         report = verify_plan(inst, plan)
         assert report.holds, "\n".join([report.summary(inst.name), *report.lines()])
     return plan
+
+
+# ------------------------------------------------------------------ instances several files start from
+
+# The instance every corpus file was cut from; each bad file differs from it by its one mistake.
+MINIMAL_VALID = """\
+fleetopt: 1
+name: tiny
+regions:
+  us-east:
+    jurisdiction: US
+    carbon_g_per_kwh: 300
+    power_cap_mw: 5
+    gpus:
+      h100-sxm5-80gb: {count: 64, usd_per_hour: 4.25}
+populations:
+  us-users:
+    rtt_ms: {us-east: 20}
+serving:
+  chat:
+    model: llama3-8b
+    demand_rps: {us-users: 10}
+    slo_p99_ms: 3000
+"""
+
+FIXTURE = """\
+fleetopt: 1
+name: verify-fixture
+horizon_hours: 720
+regions:
+  home:
+    jurisdiction: US
+    carbon_g_per_kwh: 400
+    power_cap_mw: 1.2
+    storage_gb_s: 50
+    gpus:
+      h100-sxm5-80gb: {count: 512, usd_per_hour: 4.0}
+      l4: {count: 64, usd_per_hour: 0.8}
+  away:
+    jurisdiction: US
+    carbon_g_per_kwh: 100
+    power_cap_mw: 0.1
+    gpus:
+      h100-sxm5-80gb: {count: 256, usd_per_hour: 4.5}
+  eu:
+    jurisdiction: EU
+    carbon_g_per_kwh: 200
+    power_cap_mw: 1
+    gpus:
+      a100-sxm4-80gb: {count: 256, usd_per_hour: 2.4}
+      l4: {count: 64, usd_per_hour: 0.9}
+links:
+  - {a: home, b: away, rtt_ms: 30, gb_s: 100, egress_usd_per_gb: 0.01}
+  - {a: home, b: eu, rtt_ms: 80, gb_s: 0.05, egress_usd_per_gb: 0.02}
+populations:
+  us-users:
+    rtt_ms: {home: 20, away: 30, eu: 90}
+    groups: {group-a: 0.7, group-b: 0.3}
+  eu-users:
+    rtt_ms: {eu: 10, home: 85}
+    allowed_jurisdictions: [EU]
+    groups: {group-a: 0.5, group-b: 0.5}
+training:
+  tune:
+    model: llama3-8b
+    tokens: 2.0e10
+    seq_len: 4096
+    global_batch_tokens: 1.0e6
+    deadline_hours: 300
+    dataset_region: home
+    dataset_tb: 10
+serving:
+  chat:
+    model: llama3-8b
+    demand_rps: {us-users: 40, eu-users: 15}
+    slo_p99_ms: 3000
+    monitoring: {min_detectable_gap: 0.05, window_hours: 24, pipeline_usd_per_hour: 2}
+policy:
+  carbon_budget_t: 30
+"""
+
+
+def error_keys(stderr: str) -> list[str]:
+    """The KEY field of each `error: WHERE: KEY: message` line (WHERE is FILE or FILE:LINE)."""
+    keys = []
+    for line in stderr.splitlines():
+        assert line.startswith("error: "), f"not an error line: {line!r}"
+        parts = line.removeprefix("error: ").split(": ", 2)
+        assert len(parts) == 3 and parts[2].strip(), f"expected 'error: FILE: KEY: message', got {line!r}"
+        keys.append(parts[1])
+    return keys
+
+
+# ------------------------------------------------------------------ random candidate tables (formulation alone)
+
+REGIONS = ["r0", "r1"]
+ACCELS = ["h100-sxm5-80gb", "a100-sxm4-80gb"]
+
+
+def random_instance(rng) -> Instance:
+    regions = {r: {"jurisdiction": "US", "carbon_g_per_kwh": float(rng.uniform(50, 500)),
+                   "power_cap_mw": float(rng.uniform(0.5, 3.0)), "storage_gb_s": float(rng.uniform(5, 40)),
+                   "gpus": {a: {"count": int(rng.integers(16, 80)), "usd_per_hour": 1.0} for a in ACCELS}}
+               for r in REGIONS}
+    return Instance.model_validate({
+        "fleetopt": 1, "name": "random", "regions": regions,
+        "populations": {"u0": {"rtt_ms": {"r0": 10, "r1": 20}}, "u1": {"rtt_ms": {"r0": 30, "r1": 5}}},
+        "serving": {"s0": {"model": "m", "demand_rps": {"u0": 1, "u1": 1}, "slo_p99_ms": 1000}},
+        "training": {"j0": {"model": "m", "tokens": 1, "global_batch_tokens": 4096, "deadline_hours": 1},
+                     "j1": {"model": "m", "tokens": 1, "global_batch_tokens": 4096, "deadline_hours": 1}},
+        "models": {"m": {"kind": "transformer", "layers": 2, "hidden": 64, "ffn_hidden": 256, "heads": 2,
+                         "vocab": 100}},
+        "policy": {"carbon_budget_t": float(rng.uniform(20, 120))},
+    })
+
+
+def random_training(rng, jobs=2, per_job=3) -> TrainingCandidates:
+    n = jobs * per_job
+    z = np.zeros(n)
+    return TrainingCandidates(
+        job_names=[f"j{i}" for i in range(jobs)], region_names=REGIONS, accel_names=ACCELS,
+        job=np.repeat(np.arange(jobs), per_job), region=rng.integers(0, 2, n), accel=rng.integers(0, 2, n),
+        gpus=rng.integers(8, 40, n), tp=np.ones(n, int), pp=np.ones(n, int), dp=np.ones(n, int),
+        micro_batch=np.ones(n, int), recompute=np.zeros(n, int), interleave=np.ones(n, int),
+        sync_group=np.ones(n, int), checkpoint_interval_s=z + 600, step_time_s=z + 1, compute_s=z, comm_s=z,
+        bubble_s=z, sync_s=z, overlap_s=z, mfu=z, memory_gb=z, goodput=z + 1, wall_hours=z + 1,
+        power_mw=rng.uniform(0.1, 1.0, n), energy_kwh=z, carbon_t=rng.uniform(1, 40, n),
+        cost_usd=rng.uniform(100, 1000, n), storage_gb_s=rng.uniform(0, 10, n), transfer_gb=z,
+        binding_term=np.zeros(n, int))
+
+
+def random_serving(rng, options=3) -> ServingCandidates:
+    routes_opt = np.repeat(np.arange(options), 2)
+    routes_pop = np.tile([0, 1], options)
+    return ServingCandidates(
+        service_names=["s0"], region_names=REGIONS, accel_names=ACCELS, population_names=["u0", "u1"],
+        service=np.zeros(options, int), region=rng.integers(0, 2, options), accel=rng.integers(0, 2, options),
+        tp=np.ones(options, int), precision=np.zeros(options, int), batch=np.arange(options) + 1,
+        gpus_per_replica=rng.integers(1, 9, options), power_mw_per_replica=rng.uniform(0.01, 0.2, options),
+        energy_kwh_per_replica=np.zeros(options), carbon_t_per_replica=rng.uniform(0.5, 5, options),
+        cost_usd_per_replica=rng.uniform(50, 300, options), service_rate_rps=np.ones(options),
+        prefill_s=np.zeros(options), decode_s=np.zeros(options),
+        route_option=routes_opt, route_population=routes_pop,
+        route_capacity_rps=rng.uniform(2, 10, 2 * options), route_rtt_ms=np.zeros(2 * options),
+        demand_service=np.zeros(2, int), demand_population=np.array([0, 1]),
+        demand_rps=rng.uniform(3, 15, 2), headroom=np.array([0.2]))

@@ -1,6 +1,6 @@
 """The training enumeration as it was written before step-time tables were shared (commit 6262d01): every job,
 region and accelerator scored from scratch, each (job, region, accelerator) pruned by its own Pareto front.
-Slow and plain on purpose: tests/test_training_candidates.py checks that fleetopt.candidates.training gives
+Slow and plain on purpose: tests/candidates/test_training_candidates.py checks that fleetopt.candidates.training gives
 exactly this table (same rows, same order, same values), and benchmarks/bench_training_candidates.py times
 both in one run. The grid, the constants and the charging law are shared with the real module.
 """

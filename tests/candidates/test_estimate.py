@@ -6,7 +6,6 @@ is a configuration that ran on 80 GB A100s, at a measured hardware TFLOP/s per G
 
 import csv
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +15,9 @@ from fleetopt.cli import app
 from fleetopt.candidates.estimate import estimate_training, search_grid, search_training, search_training_detail
 from fleetopt.errors import ARGUMENT, InputError
 from fleetopt.io.load import load_model_card
+from helpers import REPO
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = REPO   # the checkout
 TABLE1 = REPO_ROOT / "data" / "calibration" / "megatron_table1.csv"
 A100 = "a100-sxm4-80gb"
 runner = CliRunner()

@@ -5,7 +5,6 @@ the shared step-time tables give exactly the table of the plain per-job enumerat
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,12 +12,11 @@ import pytest
 from fleetopt.candidates.training import enumerate_training, grouped_pareto_mask, pareto_mask
 from fleetopt.io.load import load_instance
 from fleetopt.paths import shipped_dir
+from helpers import BENCHMARKS
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "benchmarks"))
+sys.path.insert(0, str(BENCHMARKS))
 
-import training_reference  # noqa: E402
+import training_reference  # noqa: E402  (tests/training_reference.py: the old enumeration, an oracle)
 from scale_tiers import load_tier  # noqa: E402
 
 

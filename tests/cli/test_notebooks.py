@@ -7,13 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import REPO, TINY
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
-REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
-TINY = REPO / "tests" / "whatif_data" / "tiny-fleet.yaml"
 
 
 def small_parameters(tmp: Path) -> dict[str, str]:

@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 
 import fleetopt
+from helpers import REPO
 
 SOURCE_ROOT = Path(fleetopt.__file__).resolve().parents[1]
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = REPO / "README.md"
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```$", re.M | re.S)
 QUICK = ("init", "verify", "validate", "schema", "estimate")  # commands that do not solve
 

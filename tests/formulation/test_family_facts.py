@@ -5,7 +5,6 @@ setting is a real instance path."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
@@ -17,9 +16,8 @@ from fleetopt.io.load import load_instance
 from fleetopt.paths import shipped_dir
 from fleetopt.verify import verify_plan
 from helpers import solve_and_verify
+from helpers import REPO, TINY
 
-REPO = Path(__file__).resolve().parents[1]
-TINY = REPO / "tests" / "whatif_data" / "tiny-fleet.yaml"
 
 
 @pytest.fixture(scope="module")

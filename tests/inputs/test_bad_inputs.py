@@ -1,4 +1,4 @@
-"""The bad-input corpus: every file in tests/bad_inputs/ holds one mistake people make in an instance file.
+"""The bad-input corpus: every file in tests/data/bad_inputs/ holds one mistake people make in an instance file.
 
 `fleetopt validate` must answer each with exit code 2 and one `error: FILE[:LINE]: KEY: message` line per
 problem, naming the key the mistake is in (never a traceback). A YAML case names that key in its first line,
@@ -18,36 +18,14 @@ import yaml
 from typer.testing import CliRunner
 
 from fleetopt.cli import app
+from helpers import DATA, MINIMAL_VALID, REPO, error_keys  # noqa: F401
 
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = Path(__file__).resolve().parent / "bad_inputs"
+CORPUS = DATA / "bad_inputs"
 GOOD_INSTANCE = REPO / "instances" / "global-fleet.yaml"
 JSON_EXPECTATIONS = CORPUS / "expectations.yaml"
 SUBPROCESS_CASES = {"tabs_instead_of_spaces.yaml", "negative_power_cap.yaml", "unknown_model.yaml",
                     "bad_model_card_kind.yaml", "alias_bomb.yaml", "recursive_alias.yaml",
                     "deep_nesting.json", "duplicate_json_key.json"}
-
-# The instance every corpus file was cut from; each bad file differs from it by its one mistake.
-MINIMAL_VALID = """\
-fleetopt: 1
-name: tiny
-regions:
-  us-east:
-    jurisdiction: US
-    carbon_g_per_kwh: 300
-    power_cap_mw: 5
-    gpus:
-      h100-sxm5-80gb: {count: 64, usd_per_hour: 4.25}
-populations:
-  us-users:
-    rtt_ms: {us-east: 20}
-serving:
-  chat:
-    model: llama3-8b
-    demand_rps: {us-users: 10}
-    slo_p99_ms: 3000
-"""
-
 
 def corpus_files() -> list[Path]:
     return sorted(p for p in CORPUS.iterdir()
@@ -68,17 +46,6 @@ def expectation(path: Path) -> tuple[str, str | None]:
     marker = "# expect-message: "
     phrase = next((c.removeprefix(marker) for c in comments if c.startswith(marker)), None)
     return comments[0].removeprefix("# expect: "), phrase
-
-
-def error_keys(stderr: str) -> list[str]:
-    """The KEY field of each `error: WHERE: KEY: message` line (WHERE is FILE or FILE:LINE)."""
-    keys = []
-    for line in stderr.splitlines():
-        assert line.startswith("error: "), f"not an error line: {line!r}"
-        parts = line.removeprefix("error: ").split(": ", 2)
-        assert len(parts) == 3 and parts[2].strip(), f"expected 'error: FILE: KEY: message', got {line!r}"
-        keys.append(parts[1])
-    return keys
 
 
 def key_named(expected: str, keys: list[str]) -> bool:

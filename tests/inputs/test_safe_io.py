@@ -24,9 +24,9 @@ from fleetopt.cli import app
 from fleetopt.io import output
 from fleetopt.io.output import OutputError, write_bytes_atomic, write_text_atomic
 from fleetopt.io.yamlsafe import MAX_BYTES
-from test_bad_inputs import MINIMAL_VALID
+from helpers import MINIMAL_VALID
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 OLD = "the previous, complete plan\n" * 100
 NEW = "the new plan " * 50_000
 

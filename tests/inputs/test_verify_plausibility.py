@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from fleetopt.cli import app
 from fleetopt.io.load import load_instance
 from fleetopt.io.plausibility import RANGES, warnings_of
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 
 TINY = """\
 fleetopt: 1

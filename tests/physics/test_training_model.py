@@ -1,7 +1,6 @@
 """Training performance model: parameter counts, FLOPs, activation memory, step time, calibration."""
 
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,8 +19,9 @@ from fleetopt.physics.training_flops import (
     recompute_code,
 )
 from fleetopt.physics.training_memory import activation_bytes_per_layer, in_flight_microbatches
+from helpers import REPO
 
-_BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "calibration_megatron.py"
+_BENCH = REPO / "benchmarks" / "calibration_megatron.py"
 _spec = importlib.util.spec_from_file_location("calibration_megatron", _BENCH)
 calibration = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(calibration)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from helpers import REPO
 
-PACKAGE = Path(__file__).resolve().parents[1] / "fleetopt"
+PACKAGE = REPO / "fleetopt"
 
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "paths", "facts"),  # the shared vocabulary: input errors, statuses, exit codes; file paths; family facts

@@ -30,9 +30,9 @@ from fleetopt.cli import app
 from fleetopt.io.load import load_document, load_instance
 from fleetopt.io.plausibility import RANGES
 from fleetopt.verify import verify_plan
-from test_bad_inputs import MINIMAL_VALID, error_keys
+from helpers import MINIMAL_VALID, error_keys
 from helpers import solve_and_verify
-from test_verify import FIXTURE
+from helpers import FIXTURE
 
 BOUNDED = settings(deadline=None, max_examples=10, derandomize=True, database=None,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

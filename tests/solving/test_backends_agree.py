@@ -8,7 +8,6 @@ the shipped instances are solved end to end through fleetopt.api.solve_instance 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,12 +17,13 @@ from fleetopt.backends import highs, ortools_backend, pyomo_backend
 from fleetopt.backends.result import SolveOptions
 from fleetopt.formulation.families import build
 from fleetopt.io.load import load_instance
-from test_formulation_bruteforce import random_instance, random_serving, random_training
+from helpers import random_instance, random_serving, random_training
 from helpers import assert_verified
+from helpers import REPO
 
 BACKENDS = {"highs": highs, "pyomo": pyomo_backend, "ortools": ortools_backend}
 EXACT = SolveOptions(mip_rel_gap=0.0, time_limit_s=30.0)
-INSTANCES = sorted(Path(__file__).resolve().parents[1].glob("instances/*.yaml"))
+INSTANCES = sorted(REPO.glob("instances/*.yaml"))
 
 
 def random_form(seed):

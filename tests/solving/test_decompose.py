@@ -18,7 +18,7 @@ from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import components, shared_rows, split
 from fleetopt.io.load import load_instance
 from fleetopt.paths import default_instance
-from tests.helpers import assert_verified
+from helpers import assert_verified
 
 EXACT = SolveOptions(mip_rel_gap=0.0, time_limit_s=60)
 

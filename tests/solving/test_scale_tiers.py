@@ -5,8 +5,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import BENCHMARKS
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(BENCHMARKS))
 
 from scale_tiers import load_tier, make_tier, population_copies, region_copies  # noqa: E402
 

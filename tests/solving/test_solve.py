@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -16,10 +15,10 @@ from fleetopt.cli import app
 from fleetopt.paths import shipped_dir
 from fleetopt.plan import Plan
 from helpers import assert_verified, solve_and_verify
+from helpers import REPO
 
 INSTANCES = sorted(shipped_dir("instances").glob("*.yaml"))
 INFEASIBLE = sorted((shipped_dir("instances") / "infeasible").glob("*.yaml"))
-REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 

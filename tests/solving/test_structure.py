@@ -4,7 +4,6 @@ the cached constraint matrix and the one status and exit-code vocabulary."""
 from __future__ import annotations
 
 import typing
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +18,8 @@ from fleetopt.io.load import load_instance
 from fleetopt.io.schema import SolverOptions
 from fleetopt.plan.model import Plan
 from helpers import solve_and_verify
+from helpers import TINY
 
-TINY = Path(__file__).resolve().parent / "whatif_data" / "tiny-fleet.yaml"
 
 
 # ------------------------------------------------------------------ backend capabilities

@@ -20,65 +20,10 @@ from fleetopt.cli import app
 from fleetopt.io.load import load_instance
 from fleetopt.plan import Plan
 from fleetopt.verify import verify_plan
-from helpers import solve_and_verify
+from helpers import FIXTURE, solve_and_verify
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 
-FIXTURE = """\
-fleetopt: 1
-name: verify-fixture
-horizon_hours: 720
-regions:
-  home:
-    jurisdiction: US
-    carbon_g_per_kwh: 400
-    power_cap_mw: 1.2
-    storage_gb_s: 50
-    gpus:
-      h100-sxm5-80gb: {count: 512, usd_per_hour: 4.0}
-      l4: {count: 64, usd_per_hour: 0.8}
-  away:
-    jurisdiction: US
-    carbon_g_per_kwh: 100
-    power_cap_mw: 0.1
-    gpus:
-      h100-sxm5-80gb: {count: 256, usd_per_hour: 4.5}
-  eu:
-    jurisdiction: EU
-    carbon_g_per_kwh: 200
-    power_cap_mw: 1
-    gpus:
-      a100-sxm4-80gb: {count: 256, usd_per_hour: 2.4}
-      l4: {count: 64, usd_per_hour: 0.9}
-links:
-  - {a: home, b: away, rtt_ms: 30, gb_s: 100, egress_usd_per_gb: 0.01}
-  - {a: home, b: eu, rtt_ms: 80, gb_s: 0.05, egress_usd_per_gb: 0.02}
-populations:
-  us-users:
-    rtt_ms: {home: 20, away: 30, eu: 90}
-    groups: {group-a: 0.7, group-b: 0.3}
-  eu-users:
-    rtt_ms: {eu: 10, home: 85}
-    allowed_jurisdictions: [EU]
-    groups: {group-a: 0.5, group-b: 0.5}
-training:
-  tune:
-    model: llama3-8b
-    tokens: 2.0e10
-    seq_len: 4096
-    global_batch_tokens: 1.0e6
-    deadline_hours: 300
-    dataset_region: home
-    dataset_tb: 10
-serving:
-  chat:
-    model: llama3-8b
-    demand_rps: {us-users: 40, eu-users: 15}
-    slo_p99_ms: 3000
-    monitoring: {min_detectable_gap: 0.05, window_hours: 24, pipeline_usd_per_hour: 2}
-policy:
-  carbon_budget_t: 30
-"""
 
 H100, A100 = "h100-sxm5-80gb", "a100-sxm4-80gb"
 

@@ -3,7 +3,6 @@ tables keep within 80 columns, and progress shows when stderr is not a terminal.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -11,8 +10,8 @@ from typer.testing import CliRunner
 from fleetopt.cli import app
 from fleetopt.whatif.spec import parse_option
 from fleetopt.whatif.tables import short_families, short_number
+from helpers import TINY
 
-TINY = Path(__file__).resolve().parent / "whatif_data" / "tiny-fleet.yaml"
 WIDTH = 80
 
 BAD_OPTIONS = [

@@ -3,7 +3,6 @@ front of the tiny instance checked against independent solves."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,8 @@ from fleetopt.cli import app
 from fleetopt.whatif.pareto import epsilon_budgets, knee_index, nondominated, pareto_front
 from fleetopt.whatif.run import SolveSettings
 from fleetopt.whatif.scenario import read_base
+from helpers import TINY
 
-TINY = Path(__file__).resolve().parent / "whatif_data" / "tiny-fleet.yaml"
 
 
 def test_nondominated_by_hand():

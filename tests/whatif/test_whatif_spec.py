@@ -12,8 +12,8 @@ from fleetopt.errors import InputError
 from fleetopt.whatif.scenario import apply, check_settings, read_base, scenario_id
 from fleetopt.whatif.spec import (GRID, ONE_AT_A_TIME, Setting, expand_range, factors_from, parse_option,
                                   scenarios, split_path)
+from helpers import TINY
 
-TINY = Path(__file__).resolve().parent / "whatif_data" / "tiny-fleet.yaml"
 
 
 @pytest.fixture(scope="module")

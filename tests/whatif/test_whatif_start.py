@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from fleetopt.whatif.start_method import guarded
+from helpers import REPO, TINY
 
-REPO = Path(__file__).resolve().parents[1]
-TINY = REPO / "tests" / "whatif_data" / "tiny-fleet.yaml"
 SWEEP = f'df = fleetopt.sweep({str(TINY)!r}, {{"policy.carbon_budget_t": [3, 9]}}, workers=2)'
 SHOW = 'print("ROWS", len(df), ",".join(df["status"]))'
 
@@ -86,6 +85,8 @@ def test_the_readme_python_snippet_runs_as_a_script(tmp_path):
     block = re.search(r"Python:\n\n```python\n(.*?)```", readme, re.S).group(1)
     assert "fleetopt.sweep(" in block and "__main__" not in block
     lines = [SWEEP if line.startswith("df = fleetopt.sweep(") else line for line in block.splitlines()]
-    body = "\n".join(lines).replace('"instances/', f'"{REPO}/instances/')
+    body = "\n".join(lines)
+    # the README's Tour starts with `fleetopt init my-fleet.yaml`: the same copy of the shipped instance
+    (tmp_path / "my-fleet.yaml").write_text((REPO / "instances" / "global-fleet.yaml").read_text())
     done = run_script(tmp_path, body + "\n" + SHOW + "\n")
     assert rows_of(done) == "ROWS 3 optimal,optimal,optimal"

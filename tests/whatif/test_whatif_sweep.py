@@ -16,9 +16,8 @@ from typer.testing import CliRunner
 
 import fleetopt
 from fleetopt.cli import app
+from helpers import REPO, TINY
 
-REPO = Path(__file__).resolve().parents[1]
-TINY = REPO / "tests" / "whatif_data" / "tiny-fleet.yaml"
 BUDGETS = {"policy.carbon_budget_t": "3:10:8"}
 KEY_COLUMNS = ["scenario_id", "scenario", "status"]
 
