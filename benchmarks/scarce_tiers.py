@@ -16,7 +16,7 @@ stock of a seeded fraction U(0.7, 0.9) of it, and every region with demand a pow
 MW; the others keep the tier's figures, so the demand cut from the cheap regions has somewhere to go. The
 carbon budget grows by 10%, as that demand spills to dirtier regions. Fairness evaluators are not in the
 estimate (a fraction of a GPU per monitored triple). Feasibility is checked by a solve, not guaranteed:
-scarce x1 (tests/test_scarce_tiers.py) and x10 (benchmarks/RESULTS.md) have plans. Same (factor, seed), same
+scarce x1 (tests/solving/test_scarce_tiers.py) and x10 (benchmarks/RESULTS.md) have plans. Same (factor, seed), same
 document.
 
 Run `python benchmarks/scarce_tiers.py 10 out.yaml [seed]` to write one tier to a file (the x100 estimate

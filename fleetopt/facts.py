@@ -4,7 +4,7 @@ row it adds, the instance setting that loosens it (and which way), and how one m
 Everything else reads this table: formulation/families.py and monitoring.py take each family's units, meaning
 and sharing from it; explain/binding.py its layer and unit phrase; explain/infeasible.py and screening.py its
 relaxable setting; verify/report.py its units and layer; the README's formulation table is `markdown_table()`
-(tests/test_family_facts.py keeps it current). The module imports nothing from fleetopt, so the independent
+(tests/formulation/test_family_facts.py keeps it current). The module imports nothing from fleetopt, so the independent
 verifier (fleetopt.verify, which never imports fleetopt.formulation) reads the same facts.
 
 Stages: "formulation" families are rows of the MILP; "screening" rules act when candidates are enumerated (a

@@ -3,7 +3,7 @@
 Every constraint family of the formulation is recomputed from the instance, the physics and the plan's
 decisions alone (this package never imports fleetopt.formulation, fleetopt.candidates or fleetopt.plan.extract).
 The families are the ones fleetopt/facts.py declares (stage "formulation", plus the screening rules memory and
-route and the verifier's own config, route_needs_replica and reported); tests/test_family_facts.py checks
+route and the verifier's own config, route_needs_replica and reported); tests/formulation/test_family_facts.py checks
 that a verification of global-fleet checks every formulation family built there and names only declared ones.
 "reported": every figure the plan states (times, MW, t, USD, totals, objective) matches the physics.
 

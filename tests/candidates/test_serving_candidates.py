@@ -271,6 +271,7 @@ def test_pareto_front_drops_a_config_more_gpus_per_throughput_and_slower():
     assert keep.tolist() == [True, True, False, False]
 
 
+@pytest.mark.slow
 def test_dominance_pruning_keeps_the_optimum(fleet):
     """Pruned options never change the best plan: the serving-only MILP has the same optimum either way."""
     from fleetopt.backends import highs

@@ -29,6 +29,7 @@ def test_there_are_at_least_three_walkthroughs():
     assert len(list(NOTEBOOKS.glob("*.ipynb"))) >= 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")))
 def test_notebook_runs(name, tmp_path):
     book = nbformat.read(NOTEBOOKS / name, as_version=4)

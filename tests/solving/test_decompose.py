@@ -167,6 +167,7 @@ def test_an_instance_solved_in_parts_matches_the_whole_solve():
     assert_verified(inst, parted)
 
 
+@pytest.mark.slow
 def test_global_fleet_keeps_its_binding_carbon_budget_whole():
     inst = load_instance(default_instance())
     plan, result = solve_problem(build_problem(inst), *options_for(inst))

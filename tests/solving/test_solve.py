@@ -27,6 +27,7 @@ def plans():
     return {p.stem: solve_and_verify(fleetopt.load_instance(p)) for p in INSTANCES}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", INSTANCES, ids=lambda p: p.stem)
 def test_shipped_instance_solves_to_optimality(plans, path):
     plan = plans[path.stem]
@@ -69,6 +70,7 @@ def test_infeasible_instances_exit_3(path, tmp_path):
     assert json.loads(out.read_text())["status"] == "infeasible"
 
 
+@pytest.mark.slow
 def test_same_input_same_plan_bytes(plans):
     dumps = []
     inst = fleetopt.load_instance(shipped_dir("instances") / "global-fleet.yaml")
@@ -90,6 +92,7 @@ def test_time_limit_returns_best_plan_or_exit_4():
     assert plan.exit_code == {"optimal": 0, "feasible": 0, "no_plan_in_time": 4}[plan.status]
 
 
+@pytest.mark.slow
 def test_solve_with_no_instance_plans_the_shipped_one_from_any_directory(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "fleetopt.cli", "solve", "-o", "plan.json"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)

@@ -53,6 +53,7 @@ def test_pareto_bad_option_is_one_line_and_exit_2(args, option, tmp_path, monkey
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_whatif_table_fits_80_columns_and_progress_shows_when_piped(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner(env={"COLUMNS": str(WIDTH)}).invoke(app, [

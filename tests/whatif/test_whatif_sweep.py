@@ -64,6 +64,7 @@ def test_cold_and_warm_agree(sequential):
     assert not cold["warm_start"].any()
 
 
+@pytest.mark.slow
 def test_local_pool_agrees(sequential, tmp_path):
     pooled = fleetopt.sweep(TINY, BUDGETS, executor="local", workers=2, results=tmp_path / "r.parquet")
     same_results(pooled, sequential)
