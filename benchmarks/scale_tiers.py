@@ -162,12 +162,13 @@ def _serving(services: dict, k_pops: int, factor: int, rng) -> dict:
     return out
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str], make=None) -> None:
+    """`python benchmarks/scale_tiers.py [FACTOR [OUT.yaml [SEED]]]`: a tier's YAML (`make`: another generator)."""
     import yaml
 
     factor = int(argv[1]) if len(argv) > 1 else 10
     seed = int(argv[3]) if len(argv) > 3 else 0
-    text = yaml.safe_dump(make_tier(factor, seed), sort_keys=False, width=120)
+    text = yaml.safe_dump((make or make_tier)(factor, seed), sort_keys=False, width=120)
     if len(argv) > 2:
         Path(argv[2]).write_text(text)
     else:

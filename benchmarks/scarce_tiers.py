@@ -32,6 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import scale_tiers  # noqa: E402
 from scale_tiers import make_tier  # noqa: E402
 
 from fleetopt.candidates.serving import enumerate_serving  # noqa: E402
@@ -117,17 +118,5 @@ def load_scarce_tier(factor: int, seed: int = 0) -> Instance:
     return load_document(make_scarce_tier(factor, seed), Path(f"instances/scale/x{factor}-scarce-seed{seed}.yaml"))
 
 
-def main(argv: list[str]) -> None:
-    import yaml
-
-    factor = int(argv[1]) if len(argv) > 1 else 10
-    seed = int(argv[3]) if len(argv) > 3 else 0
-    text = yaml.safe_dump(make_scarce_tier(factor, seed), sort_keys=False, width=120)
-    if len(argv) > 2:
-        Path(argv[2]).write_text(text)
-    else:
-        sys.stdout.write(text)
-
-
 if __name__ == "__main__":
-    main(sys.argv)
+    scale_tiers.main(sys.argv, make_scarce_tier)
