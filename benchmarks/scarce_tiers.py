@@ -106,10 +106,10 @@ def make_scarce_tier(factor: int, seed: int = 0) -> dict:
         stock["count"] = int(min(stock["count"], max(1, round(need * rng.uniform(*SCARCITY)))))
     for region, need in sorted(mw.items()):
         reg = doc["regions"][region]
-        reg["power_cap_mw"] = round(min(reg.get("power_cap_mw", np.inf), need * rng.uniform(*SCARCITY)), 3)
+        reg["power_cap_mw"] = round(float(min(reg.get("power_cap_mw", np.inf), need * rng.uniform(*SCARCITY))), 3)
     policy = doc.setdefault("policy", {})
     if policy.get("carbon_budget_t") is not None:
-        policy["carbon_budget_t"] = round(policy["carbon_budget_t"] * CARBON_SLACK, 1)
+        policy["carbon_budget_t"] = round(float(policy["carbon_budget_t"]) * CARBON_SLACK, 1)
     return doc
 
 

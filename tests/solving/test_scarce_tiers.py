@@ -5,15 +5,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import BENCHMARKS
+from helpers import BENCHMARKS, solve_and_verify
 
 sys.path.insert(0, str(BENCHMARKS))
 
-from helpers import solve_and_verify  # noqa: E402
 from scale_tiers import make_tier  # noqa: E402
 from scarce_tiers import SCARCITY, make_scarce_tier, unconstrained_demand  # noqa: E402
 
-from fleetopt.io.load import load_document  # noqa: E402
+from fleetopt.io.load import load_document, load_instance  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +55,12 @@ def test_stock_and_power_bind_in_the_plan_and_it_verifies(scarce_x1):
                   if n >= 0.97 * inst.regions[r].gpus[a].count]
     full_power = [r for r, u in use.items() if u.power_cap_mw and u.power_mw >= 0.97 * u.power_cap_mw]
     assert full_stock and full_power, (full_stock, full_power)
+
+
+def test_the_command_line_writes_a_valid_instance(tmp_path):
+    """`python benchmarks/scarce_tiers.py 1 OUT.yaml`: plain YAML (no numpy scalars) that loads as an instance."""
+    from scale_tiers import main
+
+    out = tmp_path / "x1-scarce.yaml"
+    main(["scarce_tiers.py", "1", str(out)], make_scarce_tier)
+    assert load_instance(out).name == "global-fleet-x1-scarce"
