@@ -34,8 +34,9 @@ def main() -> None:
     click = sys.modules[typer.BadParameter.__module__]
     try:
         code = app(standalone_mode=False, prog_name="fleetopt")
-    except click.NoArgsIsHelpError as err:  # bare `fleetopt`: the help
-        typer.echo(err.ctx.get_help() if err.ctx else str(err), err=True)
+    except click.NoArgsIsHelpError as err:  # bare `fleetopt`: the help (rich has printed it already)
+        if err.format_message().strip():
+            typer.echo(err.format_message(), err=True)
         sys.exit(EXIT_BAD_INPUT)
     except click.ClickException as err:  # a bad option or argument: one line, exit 2
         param = getattr(err, "param", None)

@@ -89,3 +89,10 @@ def test_init_refuses_to_overwrite_without_force(tmp_path, instance):
     forced = run_cli("init", "mine.yaml", "--force", cwd=tmp_path)
     assert forced.returncode == 0
     assert (tmp_path / "mine.yaml").read_text() == Path(instance).read_text()
+
+
+def test_bare_fleetopt_prints_the_help_once(tmp_path):
+    result = run_cli(cwd=tmp_path)
+    assert result.returncode == 2
+    assert (result.stdout + result.stderr).count("Usage: fleetopt") == 1
+    assert "Traceback" not in result.stderr
