@@ -76,7 +76,8 @@ def test_a_shared_row_the_parts_overfill_is_added_and_solved_again():
     result = solve_by_parts(form, Backend(highs.solve), EXACT)
     assert result.status == "optimal"
     assert result.objective == pytest.approx(3.5)   # one big unit and two small ones
-    assert result.decomposition == {"parts": 1, "rounds": 2, "shared_rows_kept": ["stock[fleet]"]}
+    assert result.decomposition == {"parts": 1, "rounds": 2, "shared_rows_kept": ["stock[fleet]"],
+                                    "executor": "threads"}
 
 
 def test_a_gap_budget_holds_for_the_joined_plan():
@@ -170,7 +171,8 @@ def test_an_instance_solved_in_parts_matches_the_whole_solve():
 def test_global_fleet_keeps_its_binding_carbon_budget_whole():
     inst = load_instance(default_instance())
     plan, result = solve_problem(build_problem(inst), *options_for(inst))
-    assert result.decomposition == {"parts": 1, "rounds": 1, "shared_rows_kept": ["carbon_budget[fleet]"]}
+    assert result.decomposition == {"parts": 1, "rounds": 1, "shared_rows_kept": ["carbon_budget[fleet]"],
+                                    "executor": "threads"}
     assert_verified(inst, plan)
 
 

@@ -1,0 +1,160 @@
+"""Solving in parts on a Dask cluster (pipeline/cluster.py, decompose._run) gives the plan the threads give."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from fleetopt.api import options_for
+from fleetopt.backends import highs
+from fleetopt.backends.result import SolveOptions
+from fleetopt.cli import app, main
+from fleetopt.errors import InputError
+from fleetopt.io.load import load_instance
+from fleetopt.paths import default_instance
+from fleetopt.pipeline import cluster as dask_cluster
+from fleetopt.pipeline.decompose import Backend, solve_by_parts
+from tests.helpers import solve_and_verify
+from tests.test_decompose import EXACT, random_fleet
+
+ARCHETYPE = "instances/archetype-a.yaml"
+
+
+def without_carbon_budget():
+    """global-fleet without its carbon budget, the one shared row that binds there: like the x10 tier, it falls
+    apart into parts (one per job and service, 10)."""
+    inst = load_instance(default_instance())
+    return inst.model_copy(update={"policy": inst.policy.model_copy(update={"carbon_budget_t": None})})
+
+
+class PickledInProcess:
+    """A stand-in for DaskCluster.map that ships every task through pickle, as Dask does, and runs it here: a
+    closure or an unpicklable argument fails as it would on a cluster."""
+
+    def __init__(self):
+        self.tasks = 0
+
+    def map(self, fn, *iterables):
+        out = []
+        for args in zip(*iterables):
+            fn_back, args_back = pickle.loads(pickle.dumps((fn, args)))
+            out.append(pickle.loads(pickle.dumps(fn_back(*args_back))))
+            self.tasks += 1
+        return out
+
+
+@pytest.mark.parametrize("seed", [1, 5, 7])
+def test_parts_shipped_as_pickled_tasks_give_the_threads_plan(seed):
+    form = random_fleet(seed)
+    options = replace(EXACT, mip_rel_gap=1e-3)
+    threads = solve_by_parts(form, Backend(highs.solve, workers=2, name="highs"), options)
+    shipped = PickledInProcess()
+    tasks = solve_by_parts(form, Backend(highs.solve, name="highs", cluster=shipped), options)
+    assert shipped.tasks > 0
+    assert tasks.status == threads.status
+    if threads.x is not None:
+        assert np.array_equal(tasks.x, threads.x) and tasks.objective == threads.objective
+    if threads.decomposition is not None:
+        assert threads.decomposition["executor"] == "threads" and tasks.decomposition["executor"] == "dask"
+        assert {**tasks.decomposition, "executor": "threads"} == threads.decomposition
+
+
+@pytest.mark.parametrize("backend", ["highs", "ortools"])
+def test_a_task_imports_its_backend_by_name(backend):
+    form = random_fleet(5)   # one with an optimum
+    result = dask_cluster.solve_named(backend, form, SolveOptions(mip_rel_gap=0.0), ends_at=time.time() + 60)
+    assert result.solver.startswith(backend)
+    assert result.objective == pytest.approx(highs.solve(form, SolveOptions(mip_rel_gap=0.0)).objective, rel=1e-6)
+
+
+def test_options_for_picks_the_executor():
+    inst = load_instance(ARCHETYPE)
+    assert options_for(inst)[1].executor == "threads"
+    _, opts = options_for(inst, scheduler="tcp://10.0.0.5:8786")   # an address means dask
+    assert (opts.executor, opts.scheduler) == ("dask", "tcp://10.0.0.5:8786")
+    block = inst.solver.model_copy(update={"executor": "dask", "scheduler": "tcp://10.0.0.5:8786"})
+    from_file = inst.model_copy(update={"solver": block})
+    assert options_for(from_file)[1].scheduler == "tcp://10.0.0.5:8786"
+    assert options_for(from_file, executor="threads")[1].scheduler is None
+    with pytest.raises(InputError, match="executor: unknown executor 'spark'; expected threads | dask"):
+        options_for(inst, executor="spark")
+    with pytest.raises(InputError, match="scheduler: .* only with executor dask"):
+        options_for(inst, executor="threads", scheduler="tcp://10.0.0.5:8786")
+
+
+@pytest.mark.parametrize("block, words", [
+    ("solver:\n  executor: spark\n", ["solver.executor", "'threads' or 'dask'", "spark"]),
+    ("solver:\n  scheduler: tcp://10.0.0.5:8786\n", ["solver", "scheduler", "only with executor: dask"]),
+])
+def test_a_bad_solver_block_is_one_line(tmp_path, block, words):
+    path = tmp_path / "fleet.yaml"
+    path.write_text(open(ARCHETYPE).read() + block)
+    result = CliRunner().invoke(app, ["solve", str(path), "-q"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and all(w in lines[0] for w in words), result.output
+
+
+def one_line_exit_2(monkeypatch, capsys, args: list[str], words: list[str]) -> None:
+    """`fleetopt solve archetype-a -q ARGS` as the command line runs it (usage errors go through main())."""
+    monkeypatch.setattr(sys, "argv", ["fleetopt", "solve", ARCHETYPE, "-q", *args])
+    with pytest.raises(SystemExit) as ended:
+        main()
+    err = capsys.readouterr().err
+    assert ended.value.code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and all(w in lines[0] for w in words), err
+
+
+def test_the_cli_refuses_an_unknown_executor(monkeypatch, capsys):
+    one_line_exit_2(monkeypatch, capsys, ["--executor", "spark"], ["--executor", "spark", "threads, dask"])
+    one_line_exit_2(monkeypatch, capsys, ["--executor", "threads", "--scheduler", "tcp://10.0.0.5:8786"],
+                    ["--scheduler", "only with executor dask"])
+
+
+def test_the_cli_names_an_unreachable_scheduler(monkeypatch, capsys):
+    monkeypatch.setattr(dask_cluster, "CONNECT_TIMEOUT", "0.5s")   # nothing listens on port 1: refused until then
+    one_line_exit_2(monkeypatch, capsys, ["--scheduler", "tcp://127.0.0.1:1"],
+                    ["--scheduler", "cannot reach", "tcp://127.0.0.1:1"])
+    one_line_exit_2(monkeypatch, capsys, ["--scheduler", "no-port-here"], ["--scheduler", "cannot reach"])
+
+
+def test_without_dask_the_cli_says_what_to_install(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "distributed", None)   # `import distributed` raises ImportError
+    one_line_exit_2(monkeypatch, capsys, ["--executor", "dask"], ["--executor", "pip install 'fleetopt[dask]'"])
+
+
+@pytest.mark.slow
+def test_parts_on_a_two_worker_local_cluster_give_the_threads_plan():
+    distributed = pytest.importorskip("distributed")
+    inst = without_carbon_budget()
+    threads = solve_and_verify(inst, threads=2)
+    assert threads.provenance.decomposition["parts"] == 10
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \
+            distributed.Client(cl) as client:
+        dasked = solve_and_verify(inst, threads=2, scheduler=cl.scheduler_address)
+        assert len(client.scheduler_info()["workers"]) == 2   # the user's cluster is left running
+    assert dasked.provenance.decomposition == {**threads.provenance.decomposition, "executor": "dask"}
+    assert dasked.objective == threads.objective and dasked.bound == threads.bound
+    decisions = {"training", "serving", "totals", "binding"}
+    assert dasked.model_dump_json(include=decisions) == threads.model_dump_json(include=decisions)
+
+
+@pytest.mark.slow
+def test_the_cli_starts_and_closes_a_local_cluster(tmp_path):
+    pytest.importorskip("distributed")
+    import json
+
+    out = tmp_path / "plan.json"
+    result = CliRunner().invoke(app, ["solve", ARCHETYPE, "--executor", "dask", "--threads", "2", "-q",
+                                      "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    provenance = json.loads(out.read_text())["provenance"]
+    assert provenance["options"]["executor"] == "dask"
+    assert provenance["decomposition"]["executor"] == "dask" and provenance["decomposition"]["parts"] == 2
