@@ -158,3 +158,22 @@ def test_the_cli_starts_and_closes_a_local_cluster(tmp_path):
     provenance = json.loads(out.read_text())["provenance"]
     assert provenance["options"]["executor"] == "dask"
     assert provenance["decomposition"]["executor"] == "dask" and provenance["decomposition"]["parts"] == 2
+
+
+def test_an_unguarded_script_solves_its_parts_in_threads(tmp_path):
+    """A LocalCluster's spawned workers would import the script again and solve anew in each: threads instead."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    script = tmp_path / "plan_it.py"
+    script.write_text("import fleetopt\n"
+                      f"plan = fleetopt.solve(fleetopt.load_instance({str(Path(ARCHETYPE).resolve())!r}), "
+                      "executor='dask')\n"
+                      "print(plan.status, plan.provenance.decomposition['executor'])\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["optimal", "threads"]
+    assert done.stderr.strip() == 'note: plan_it.py:2 lacks `if __name__ == "__main__":`; parts run in threads'

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetopt.whatif.start_method import guarded
+from fleetopt.pipeline.start_method import guarded
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "whatif_data" / "tiny-fleet.yaml"

@@ -8,8 +8,11 @@ allow), and read the answer back into a Plan. Each stage is timed for the plan's
 
 from __future__ import annotations
 
+import sys
 import time
+from dataclasses import replace
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
@@ -21,6 +24,7 @@ from fleetopt.io.schema import Instance
 from fleetopt.pipeline.cluster import DaskCluster
 from fleetopt.pipeline.decompose import EXECUTORS, Backend, default_workers, solve_by_parts
 from fleetopt.pipeline.problem import ExtraFunctionality, Problem, build_problem
+from fleetopt.pipeline.start_method import unguarded_main_line
 from fleetopt.plan.extract import binding_rows, monitoring_decisions, serving_decisions, totals, training_decisions
 from fleetopt.plan.model import Plan, Provenance
 
@@ -80,6 +84,12 @@ def run_backend(name: str, form: Formulation, options: SolveOptions) -> SolveRes
     # parts run in threads only where the backend declares it safe (HiGHS releases the GIL; Pyomo and MathOpt
     # models are Python objects); a backend without absolute gap and node limit gets each part's relative gap
     workers = default_workers(options.threads)
+    if options.executor == "dask" and not options.scheduler and (where := unguarded_main_line()):
+        # LocalCluster workers are spawned, and a spawned process imports the main script again: this one would
+        # solve anew in every worker (pipeline/start_method.py)
+        print(f"note: {Path(where[0]).name}:{where[1]} lacks `if __name__ == \"__main__\":`; parts run in threads",
+              file=sys.stderr)
+        options = replace(options, executor="threads")
     if options.executor == "dask":
         # worker processes run any backend (each imports it by name); the cluster lives as long as the solve
         with DaskCluster(workers, options.scheduler) as cluster:

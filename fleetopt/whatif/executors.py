@@ -8,7 +8,7 @@ import sys
 
 from fleetopt.errors import bad_argument, check_whole
 from fleetopt.pipeline.cluster import DaskCluster
-from fleetopt.whatif.start_method import FORK, IN_PROCESS, choose_start_method
+from fleetopt.pipeline.start_method import FORK, IN_PROCESS, choose_start_method
 from fleetopt.whatif.worker import die_with_parent
 
 EXECUTORS = ("local", "dask", "sequential")
@@ -34,7 +34,7 @@ class _Inline:
 
 class _Pool:
     """A local process pool: spawned workers (no fork of a process that runs threads), or forked ones when
-    spawning would run the user's unguarded script again (whatif/start_method.py)."""
+    spawning would run the user's unguarded script again (pipeline/start_method.py)."""
 
     def __init__(self, workers: int, method: str = "spawn"):
         import multiprocessing
