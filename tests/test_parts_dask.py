@@ -65,6 +65,14 @@ def test_parts_shipped_as_pickled_tasks_give_the_threads_plan(seed):
         assert {**tasks.decomposition, "executor": "threads"} == threads.decomposition
 
 
+def test_a_wrapped_solve_cannot_go_to_a_cluster():
+    """Workers import the backend by name, so a solve that wraps it would be bypassed there: refused up front."""
+    with pytest.raises(ValueError, match="by its name"):
+        Backend(lambda f, o: highs.solve(f, o), name="highs", cluster=PickledInProcess())
+    with pytest.raises(ValueError, match="by its name"):
+        Backend(highs.solve, cluster=PickledInProcess())
+
+
 @pytest.mark.parametrize("backend", ["highs", "ortools"])
 def test_a_task_imports_its_backend_by_name(backend):
     form = random_fleet(5)   # one with an optimum

@@ -29,6 +29,7 @@ from typing import Callable
 import numpy as np
 
 from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
+from fleetopt.backends.capabilities import solver_for
 from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import Part, components, relaxed, shared_rows, split
@@ -49,6 +50,12 @@ class Backend:
     workers: int = 1         # parts solved at once in threads
     name: str = ""           # the backend's name in capabilities.BACKENDS: what a Dask worker imports
     cluster: DaskCluster | None = None   # set: parts run as tasks on this Dask cluster, not in threads
+
+    def __post_init__(self) -> None:
+        """A worker runs the backend named, not `solve`: a wrapped solve would be skipped there without a word."""
+        if self.cluster is not None and (not self.name or self.solve is not solver_for(self.name)):
+            raise ValueError(f"parts on a Dask cluster run backend {self.name!r} by its name; its `solve` must be "
+                             "that backend's own (put model changes in the Part's Formulation)")
 
     @property
     def executor(self) -> str:
