@@ -91,9 +91,12 @@ def run_backend(name: str, form: Formulation, options: SolveOptions) -> SolveRes
               file=sys.stderr)
         options = replace(options, executor="threads")
     if options.executor == "dask":
-        # worker processes run any backend (each imports it by name); the cluster lives as long as the solve
+        # worker processes run any backend (each imports it by name); the cluster lives as long as the solve, and
+        # the time it takes to start counts against the time limit
+        started = time.monotonic()
         with DaskCluster(workers, options.scheduler) as cluster:
-            return solve_by_parts(form, Backend(solve, budgets=caps.budgets, name=name, cluster=cluster), options)
+            left = replace(options, time_limit_s=max(options.time_limit_s - (time.monotonic() - started), 0.01))
+            return solve_by_parts(form, Backend(solve, budgets=caps.budgets, name=name, cluster=cluster), left)
     parts = Backend(solve, budgets=caps.budgets, workers=workers if caps.parallel else 1, name=name)
     return solve_by_parts(form, parts, options)
 
