@@ -10,7 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from fleetopt.api import solve_instance
+from fleetopt.backends.result import SolveOptions
 from fleetopt.candidates.tables import ServingCandidates, TrainingCandidates
+from fleetopt.formulation.model import Formulation
+from fleetopt.io.load import load_instance
+from fleetopt.paths import default_instance
 from fleetopt.io.schema import Instance
 from fleetopt.plan import Plan
 from fleetopt.verify import verify_plan
@@ -179,3 +183,37 @@ def random_serving(rng, options=3) -> ServingCandidates:
         route_capacity_rps=rng.uniform(2, 10, 2 * options), route_rtt_ms=np.zeros(2 * options),
         demand_service=np.zeros(2, int), demand_population=np.array([0, 1]),
         demand_rps=rng.uniform(3, 15, 2), headroom=np.array([0.2]))
+
+
+# ------------------------------------------------------------------ solving in parts
+
+EXACT = SolveOptions(mip_rel_gap=0.0, time_limit_s=60)
+
+
+def random_fleet(seed: int) -> Formulation:
+    """A few independent covering MILPs (whole units of options with sizes and costs) joined by shared rows."""
+    rng = np.random.default_rng(seed)
+    form = Formulation()
+    parts = int(rng.integers(2, 5))
+    sizes = [int(rng.integers(2, 5)) for _ in range(parts)]
+    x = form.add_vars("units", [(p, j) for p in range(parts) for j in range(sizes[p])], lb=0,
+                      ub=rng.integers(1, 6, sum(sizes)), cost=rng.uniform(1, 3, sum(sizes)).round(2), integer=True)
+    spill = form.add_vars("spill", [(p,) for p in range(parts)], lb=0, ub=0.5, cost=5.0)
+    part_of = np.repeat(np.arange(parts), sizes)
+    form.add_rows("need", [(p,) for p in range(parts)], np.concatenate([part_of, np.arange(parts)]),
+                  np.concatenate([x.cols, spill.cols]),
+                  np.concatenate([rng.uniform(0.5, 2.5, len(part_of)).round(2), np.ones(parts)]),
+                  lower=rng.uniform(1, 4, parts).round(2))
+    n_shared = int(rng.integers(1, 3))
+    use = rng.uniform(0, 1, (n_shared, len(x.cols))).round(2) * (rng.random((n_shared, len(x.cols))) < 0.6)
+    rows, cols = np.nonzero(use)
+    form.add_rows("stock", [(k,) for k in range(n_shared)], rows, x.cols[cols], use[rows, cols],
+                  upper=(use.sum(axis=1) * rng.uniform(0.2, 0.9, n_shared)).round(2), shared=True)
+    return form
+
+
+def without_carbon_budget():
+    """global-fleet without its carbon budget, the one shared row that binds there: like the x10 tier, it falls
+    apart into parts (one per job and service, 10)."""
+    inst = load_instance(default_instance())
+    return inst.model_copy(update={"policy": inst.policy.model_copy(update={"carbon_budget_t": None})})

@@ -21,6 +21,8 @@ class SolveOptions:
     pyomo_solver: str = "highs"       # backend="pyomo": any Pyomo solver name (pyomo.contrib.solver or legacy)
     ortools_solver: str = "highs"     # backend="ortools": a MathOpt SolverType name, "highs" or "gscip"
     decompose: bool = True            # solve independent jobs and services apart (pipeline/decompose.py)
+    executor: str = "threads"         # where the parts run: "threads" (this process) or "dask" (a cluster)
+    scheduler: str | None = None      # executor "dask": an existing scheduler's address (None: a LocalCluster)
 
 
 @dataclass

@@ -11,16 +11,30 @@ from fleetopt.cli.common import backend_name, number_check, output_path, print_w
 from fleetopt.errors import INFEASIBLE, InputError
 
 
+def executor_name(value: str | None) -> str | None:
+    """Option callback: where solving in parts may run (pipeline/decompose.py EXECUTORS)."""
+    from fleetopt.pipeline.decompose import EXECUTORS
+
+    if value is not None and value not in EXECUTORS:
+        raise typer.BadParameter(f"'{value}'; expected one of {', '.join(EXECUTORS)}")
+    return value
+
+
 def solve(instance: Path | None = typer.Argument(None, help="instance file; default: the shipped global-fleet"),
           backend: str | None = typer.Option(None, help="highs | pyomo | ortools", callback=backend_name),
           time_limit: float | None = typer.Option(None, "--time-limit", help="seconds",
-                                                  callback=number_check(0, open_low=True, expected="seconds > 0")),
+                                                  callback=number_check(0, 1e9, open_low=True,
+                                                                        expected="seconds > 0 and < 1e9")),
           gap: float | None = typer.Option(None, "--gap", help="relative MIP gap",
                                            callback=number_check(0, 1, expected="a fraction in [0, 1), 0.01 = 1%")),
           threads: int | None = typer.Option(None, help="solver threads (0 = solver default)",
                                              callback=number_check(0, expected="0 (solver default) or more")),
           decompose: bool | None = typer.Option(None, "--decompose/--no-decompose",
                                                 help="solve independent jobs and services apart (default: on)"),
+          executor: str | None = typer.Option(None, help="where the parts run: threads | dask (default: threads)",
+                                              callback=executor_name),
+          scheduler: str | None = typer.Option(None, help="a Dask scheduler's address (implies --executor dask; "
+                                               "default: a LocalCluster of --threads worker processes)"),
           output: Path | None = typer.Option(None, "-o", "--output", help="write the plan as JSON",
                                              callback=output_path),
           report: Path | None = typer.Option(None, "--report", help="write a Markdown report (and its plot)",
@@ -41,7 +55,7 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
         inst = load_instance(_instance_path(instance), trusted_dirs=models_dir)
         _print_warnings(inst)
         name, options = options_for(inst, backend=backend, time_limit_s=time_limit, mip_rel_gap=gap, threads=threads,
-                                    decompose=decompose)
+                                    decompose=decompose, executor=executor, scheduler=scheduler)
         problem = build_problem(inst)
         plan, result = solve_problem(problem, name, options)
     except InputError as err:

@@ -221,6 +221,16 @@ class SolverOptions(Strict):
     threads: NonNegativeInt = 0
     seed: NonNegativeInt = 0
     decompose: bool = Field(True, description="solve jobs and services that no binding shared row joins apart")
+    executor: Literal["threads", "dask"] = Field(
+        "threads", description="where the parts run: threads in this process, or tasks on a Dask cluster")
+    scheduler: str | None = Field(None, min_length=1, description="executor dask: an existing scheduler's address, "
+                                  "e.g. tcp://10.0.0.5:8786 (none: a LocalCluster started for the solve)")
+
+    @model_validator(mode="after")
+    def _scheduler_needs_dask(self) -> SolverOptions:
+        if self.scheduler is not None and self.executor != "dask":
+            raise ValueError("scheduler is used only with executor: dask")
+        return self
 
 
 class Instance(Strict):

@@ -6,13 +6,13 @@ Why: branch and bound on the whole fleet multiplies the trees of independent par
      the shared rows it overfills (or fills, or would overfill with its integers rounded up): those bind.
   2. Keep those rows (the parts they join are solved together) and leave the other shared rows out: what is left
      is a relaxation of the fleet MILP, and it falls apart into parts (formulation/split.py).
-  3. Solve the parts, in parallel threads with HiGHS, within a gap budget: the sum over parts of
-     (objective - bound) may reach G x the LP bound (<= G x the objective). A part whose LP solution is already
-     integral needs none of it; the others share it in proportion to their LP value. Parts run in rounds with a
-     node limit (FIRST_NODE_LIMIT, then NODE_GROWTH x a round); after each, what finished parts left unused is
-     shared again among the rest in proportion to their open gaps, and the smallest open gaps that fit in half of
-     what is spare are accepted as they are. Node limits, not clocks, end a round, so the plan is the same on
-     every run.
+  3. Solve the parts, in parallel threads with HiGHS or as tasks on a Dask cluster (`_run`), within a gap
+     budget: the sum over parts of (objective - bound) may reach G x the LP bound (<= G x the objective). A
+     part whose LP solution is already integral needs none of it; the others share it in proportion to their LP
+     value. Parts run in rounds with a node limit (FIRST_NODE_LIMIT, then NODE_GROWTH x a round); after each,
+     what finished parts left unused is shared again among the rest in proportion to their open gaps, and the
+     smallest open gaps that fit in half of what is spare are accepted as they are. Node limits, not clocks, end
+     a round, so the plan is the same on every run, whichever executor runs the parts.
   4. Check the rows left out. If all hold, the joined plan is feasible for the whole model and the sum of the
      parts' bounds is a valid bound: done. Else keep the violated rows and go back to 2.
 """
@@ -29,10 +29,13 @@ from typing import Callable
 import numpy as np
 
 from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
+from fleetopt.backends.capabilities import solver_for
 from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import Part, components, relaxed, shared_rows, split
+from fleetopt.pipeline.cluster import DaskCluster, solve_named
 
+EXECUTORS = ("threads", "dask")   # where parts run: threads in this process, or tasks on a Dask cluster
 FIRST_NODE_LIMIT = 200
 NODE_GROWTH = 4
 ROW_TOL = 1e-6         # relative slack under which a shared row counts as tight (or violated)
@@ -44,11 +47,32 @@ SolveOne = Callable[[Formulation, SolveOptions], SolveResult]
 class Backend:
     solve: SolveOne
     budgets: bool = True     # takes mip_abs_gap and node_limit (else each part gets the relative gap alone)
-    workers: int = 1         # parts solved at once
+    workers: int = 1         # parts solved at once in threads
+    name: str = ""           # the backend's name in capabilities.BACKENDS: what a Dask worker imports
+    cluster: DaskCluster | None = None   # set: parts run as tasks on this Dask cluster, not in threads
+
+    def __post_init__(self) -> None:
+        """A worker runs the backend named, not `solve`: a wrapped solve would be skipped there without a word."""
+        if self.cluster is not None and (not self.name or self.solve is not solver_for(self.name)):
+            raise ValueError(f"parts on a Dask cluster run backend {self.name!r} by its name; its `solve` must be "
+                             "that backend's own (put model changes in the Part's Formulation)")
+
+    @property
+    def executor(self) -> str:
+        """Which executor runs the parts (the plan's decomposition record says it)."""
+        return "threads" if self.cluster is None else "dask"
 
 
 def solve_by_parts(form: Formulation, backend: Backend, options: SolveOptions) -> SolveResult:
-    """The whole model's answer, reached part by part where the shared rows allow (else one whole solve)."""
+    """The whole model's answer, reached part by part where the shared rows allow (else one whole solve); its
+    decomposition record names the executor that ran the parts."""
+    result = _by_parts(form, backend, options)
+    if result.decomposition is not None:
+        result.decomposition = {**result.decomposition, "executor": backend.executor}
+    return result
+
+
+def _by_parts(form: Formulation, backend: Backend, options: SolveOptions) -> SolveResult:
     deadline = time.monotonic() + options.time_limit_s
     shared = shared_rows(form)
     if not shared.any():
@@ -181,7 +205,15 @@ def _bound(r: SolveResult) -> float:
 
 
 def _run(backend: Backend, parts: list[Part], opts: list[SolveOptions], deadline: float) -> list[SolveResult]:
-    """Solve parts (in threads when the backend allows), each with the time left when it starts."""
+    """Solve parts, in part order: on the backend's Dask cluster, else in threads where the backend allows; each
+    with the time left when it starts. Every round of every caller dispatches its parts here."""
+    if backend.cluster is not None:
+        # a task is the part's arrays and options plus the backend's name, never a closure; the deadline travels
+        # as wall-clock time since the monotonic clock means nothing in another process
+        ends_at = time.time() + (deadline - time.monotonic())
+        return backend.cluster.map(solve_named, [backend.name] * len(parts), [p.form for p in parts], opts,
+                                   [ends_at] * len(parts))
+
     def one(args):
         p, o = args
         left = max(deadline - time.monotonic(), 0.01)

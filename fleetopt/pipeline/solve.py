@@ -8,18 +8,23 @@ allow), and read the answer back into a Plan. Each stage is timed for the plan's
 
 from __future__ import annotations
 
+import sys
 import time
+from dataclasses import replace
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
 from fleetopt.backends.capabilities import BACKENDS, UnknownBackend, capabilities, solver_for
 from fleetopt.backends.result import SolveOptions, SolveResult
-from fleetopt.errors import INFEASIBLE, OPTIMAL, InputError, Problem as InputProblem
+from fleetopt.errors import INFEASIBLE, OPTIMAL, InputError, Problem as InputProblem, bad_argument
 from fleetopt.formulation.model import Formulation
 from fleetopt.io.schema import Instance
-from fleetopt.pipeline.decompose import Backend, default_workers, solve_by_parts
+from fleetopt.pipeline.cluster import DaskCluster
+from fleetopt.pipeline.decompose import EXECUTORS, Backend, default_workers, solve_by_parts
 from fleetopt.pipeline.problem import ExtraFunctionality, Problem, build_problem
+from fleetopt.pipeline.start_method import unguarded_main_line
 from fleetopt.plan.extract import binding_rows, monitoring_decisions, serving_decisions, totals, training_decisions
 from fleetopt.plan.model import Plan, Provenance
 
@@ -36,15 +41,26 @@ def fleetopt_version() -> str:
 
 def options_for(inst: Instance, *, backend: str | None = None, time_limit_s: float | None = None,
                 mip_rel_gap: float | None = None, threads: int | None = None, seed: int | None = None,
-                decompose: bool | None = None, verbose: bool = False) -> tuple[str, SolveOptions]:
+                decompose: bool | None = None, executor: str | None = None, scheduler: str | None = None,
+                verbose: bool = False) -> tuple[str, SolveOptions]:
     """The backend name and options: what the caller gave, else the instance's `solver:` block. An unknown
-    backend name is bad input (InputError), found here, before anything is built."""
+    backend or executor name is bad input (InputError), found here, before anything is built. A scheduler
+    address given without an executor means dask."""
     cfg = inst.solver
+    if executor is None and scheduler is not None:
+        executor = "dask"
+    if executor is not None and executor not in EXECUTORS:
+        raise bad_argument("executor", f"unknown executor {executor!r}; expected {' | '.join(EXECUTORS)}")
+    if scheduler is not None and executor != "dask":
+        raise bad_argument("scheduler", "a scheduler address is used only with executor dask")
 
     def pick(given, default):
         return default if given is None else given
 
     name = pick(backend, cfg.backend)
+    executor = pick(executor, cfg.executor)
+    if scheduler is None and executor == "dask":
+        scheduler = cfg.scheduler
     try:
         capabilities(name)
     except UnknownBackend as err:
@@ -53,7 +69,7 @@ def options_for(inst: Instance, *, backend: str | None = None, time_limit_s: flo
     return name, SolveOptions(
         time_limit_s=pick(time_limit_s, cfg.time_limit_s), mip_rel_gap=pick(mip_rel_gap, cfg.mip_rel_gap),
         threads=pick(threads, cfg.threads), seed=pick(seed, cfg.seed), decompose=pick(decompose, cfg.decompose),
-        verbose=verbose)
+        executor=executor, scheduler=scheduler, verbose=verbose)
 
 
 def run_backend(name: str, form: Formulation, options: SolveOptions) -> SolveResult:
@@ -67,7 +83,21 @@ def run_backend(name: str, form: Formulation, options: SolveOptions) -> SolveRes
         return solve(form, options)
     # parts run in threads only where the backend declares it safe (HiGHS releases the GIL; Pyomo and MathOpt
     # models are Python objects); a backend without absolute gap and node limit gets each part's relative gap
-    parts = Backend(solve, budgets=caps.budgets, workers=default_workers(options.threads) if caps.parallel else 1)
+    workers = default_workers(options.threads)
+    if options.executor == "dask" and not options.scheduler and (where := unguarded_main_line()):
+        # LocalCluster workers are spawned, and a spawned process imports the main script again: this one would
+        # solve anew in every worker (pipeline/start_method.py)
+        print(f"note: {Path(where[0]).name}:{where[1]} lacks `if __name__ == \"__main__\":`; parts run in threads",
+              file=sys.stderr)
+        options = replace(options, executor="threads")
+    if options.executor == "dask":
+        # worker processes run any backend (each imports it by name); the cluster lives as long as the solve, and
+        # the time it takes to start counts against the time limit
+        started = time.monotonic()
+        with DaskCluster(workers, options.scheduler) as cluster:
+            left = replace(options, time_limit_s=max(options.time_limit_s - (time.monotonic() - started), 0.01))
+            return solve_by_parts(form, Backend(solve, budgets=caps.budgets, name=name, cluster=cluster), left)
+    parts = Backend(solve, budgets=caps.budgets, workers=workers if caps.parallel else 1, name=name)
     return solve_by_parts(form, parts, options)
 
 
@@ -80,7 +110,8 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions) -> tupl
         instance=inst.name, instance_file=inst.source, input_sha256=inst.digest, fleetopt_version=fleetopt_version(),
         solver=backend, solver_version="",
         options={"time_limit_s": options.time_limit_s, "mip_rel_gap": options.mip_rel_gap,
-                 "threads": options.threads, "seed": options.seed, "decompose": options.decompose},
+                 "threads": options.threads, "seed": options.seed, "decompose": options.decompose,
+                 "executor": options.executor},
         model_size=form.summary(), timing_s=timing)
     stats = {j: dict(v) for j, v in tc.stats.items()}
     unroutable = [{"service": s, "population": u, "reason": why} for s, u, why in sc.unroutable]
@@ -111,11 +142,13 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions) -> tupl
 
 def solve_instance(inst: Instance, *, backend: str | None = None, time_limit_s: float | None = None,
                    mip_rel_gap: float | None = None, threads: int | None = None, seed: int | None = None,
-                   decompose: bool | None = None, verbose: bool = False,
-                   extra_functionality: ExtraFunctionality | None = None) -> Plan:
+                   decompose: bool | None = None, executor: str | None = None, scheduler: str | None = None,
+                   verbose: bool = False, extra_functionality: ExtraFunctionality | None = None) -> Plan:
     """Plan the fleet of `inst`. Options left as None come from the instance's `solver:` block;
-    `extra_functionality(form, problem)` adds your own rows and columns (pipeline/problem.py), on any backend."""
+    `extra_functionality(form, problem)` adds your own rows and columns (pipeline/problem.py), on any backend;
+    executor="dask" runs the parts on a Dask cluster (`scheduler`: its address; none: a LocalCluster)."""
     name, options = options_for(inst, backend=backend, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
-                                threads=threads, seed=seed, decompose=decompose, verbose=verbose)
+                                threads=threads, seed=seed, decompose=decompose, executor=executor,
+                                scheduler=scheduler, verbose=verbose)
     plan, _ = solve_problem(build_problem(inst, extra_functionality), name, options)
     return plan

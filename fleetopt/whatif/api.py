@@ -148,7 +148,7 @@ def sweep(instance, settings: Mapping[str, Any] | Sequence[str], *, mode: str = 
     pool), "dask" (a LocalCluster, or `scheduler` = an address) or "sequential". From a script without
     `if __name__ == "__main__":` local workers are forked rather than spawned (spawned ones would run the
     script again), or, once a solve has run in this process, the scenarios are solved here one at a time; a
-    one-line note on stderr says which (whatif/start_method.py). Bad arguments raise InputError naming them."""
+    one-line note on stderr says which (pipeline/start_method.py). Bad arguments raise InputError naming them."""
     base = as_base(instance, models_dir)
     factors = factors_from(settings)
     solve = SolveSettings(backend=backend, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, threads=threads,

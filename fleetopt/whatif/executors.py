@@ -7,7 +7,8 @@ import os
 import sys
 
 from fleetopt.errors import bad_argument, check_whole
-from fleetopt.whatif.start_method import FORK, IN_PROCESS, choose_start_method
+from fleetopt.pipeline.cluster import DaskCluster
+from fleetopt.pipeline.start_method import FORK, IN_PROCESS, choose_start_method
 from fleetopt.whatif.worker import die_with_parent
 
 EXECUTORS = ("local", "dask", "sequential")
@@ -33,7 +34,7 @@ class _Inline:
 
 class _Pool:
     """A local process pool: spawned workers (no fork of a process that runs threads), or forked ones when
-    spawning would run the user's unguarded script again (whatif/start_method.py)."""
+    spawning would run the user's unguarded script again (pipeline/start_method.py)."""
 
     def __init__(self, workers: int, method: str = "spawn"):
         import multiprocessing
@@ -57,26 +58,9 @@ class _Pool:
         self.pool.shutdown(wait=not interrupted, cancel_futures=True)
 
 
-class _Dask:
-    """Dask distributed: a LocalCluster of `workers` single-threaded processes, or the cluster at `scheduler`."""
-
-    def __init__(self, workers: int, scheduler: str | None):
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError:
-            raise bad_argument("executor", "Dask is not installed; pip install 'fleetopt[dask]'") from None
-        import logging
-
-        self.cluster = None
-        if scheduler:
-            try:
-                self.client = Client(scheduler, timeout="20s")
-            except (OSError, TimeoutError) as err:
-                raise bad_argument("scheduler", f"cannot reach the Dask scheduler at {scheduler} ({err})") from None
-        else:
-            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=logging.ERROR)
-            self.client = Client(self.cluster)
+class _Dask(DaskCluster):
+    """Dask distributed (pipeline/cluster.py): a LocalCluster of `workers` single-threaded processes, or the
+    cluster at `scheduler`."""
 
     def submit(self, fn, task):
         return self.client.submit(fn, task, pure=False)
@@ -87,9 +71,7 @@ class _Dask:
         return list(wait(futures, return_when="FIRST_COMPLETED").done)
 
     def shutdown(self, interrupted: bool = False) -> None:
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        self.close()
 
 
 def check_executor(kind: str, workers: int | None) -> None:

@@ -38,6 +38,7 @@ BAD = [
     (["solve", "--gap", "inf"], ["--gap", "inf"]),
     (["solve", "--time-limit", "-3"], ["--time-limit", "-3", "seconds > 0"]),
     (["solve", "--time-limit", "nan"], ["--time-limit", "nan"]),
+    (["solve", "--time-limit", "1e12"], ["--time-limit", "< 1e9"]),
     (["solve", "--threads", "-5"], ["--threads", "-5", "or more"]),
     (["solve", "--threads", "many"], ["--threads"]),
     (["solve", "--no-such-option"], ["--no-such-option"]),

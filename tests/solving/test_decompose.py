@@ -12,38 +12,13 @@ import pytest
 
 from fleetopt.api import build_problem, options_for, solve_problem
 from fleetopt.backends import highs, ortools_backend
-from fleetopt.backends.result import SolveOptions, SolveResult
+from fleetopt.backends.result import SolveResult
 from fleetopt.pipeline.decompose import Backend, solve_by_parts
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import components, shared_rows, split
 from fleetopt.io.load import load_instance
 from fleetopt.paths import default_instance
-from helpers import assert_verified
-
-EXACT = SolveOptions(mip_rel_gap=0.0, time_limit_s=60)
-
-
-def random_fleet(seed: int) -> Formulation:
-    """A few independent covering MILPs (whole units of options with sizes and costs) joined by shared rows."""
-    rng = np.random.default_rng(seed)
-    form = Formulation()
-    parts = int(rng.integers(2, 5))
-    sizes = [int(rng.integers(2, 5)) for _ in range(parts)]
-    x = form.add_vars("units", [(p, j) for p in range(parts) for j in range(sizes[p])], lb=0,
-                      ub=rng.integers(1, 6, sum(sizes)), cost=rng.uniform(1, 3, sum(sizes)).round(2), integer=True)
-    spill = form.add_vars("spill", [(p,) for p in range(parts)], lb=0, ub=0.5, cost=5.0)
-    part_of = np.repeat(np.arange(parts), sizes)
-    form.add_rows("need", [(p,) for p in range(parts)], np.concatenate([part_of, np.arange(parts)]),
-                  np.concatenate([x.cols, spill.cols]),
-                  np.concatenate([rng.uniform(0.5, 2.5, len(part_of)).round(2), np.ones(parts)]),
-                  lower=rng.uniform(1, 4, parts).round(2))
-    n_shared = int(rng.integers(1, 3))
-    use = rng.uniform(0, 1, (n_shared, len(x.cols))).round(2) * (rng.random((n_shared, len(x.cols))) < 0.6)
-    rows, cols = np.nonzero(use)
-    form.add_rows("stock", [(k,) for k in range(n_shared)], rows, x.cols[cols], use[rows, cols],
-                  upper=(use.sum(axis=1) * rng.uniform(0.2, 0.9, n_shared)).round(2), shared=True)
-    return form
-
+from helpers import EXACT, assert_verified, random_fleet  # noqa: F401
 
 def rows_hold(form: Formulation, x: np.ndarray) -> bool:
     lower, upper = form.row_bounds()
@@ -76,7 +51,8 @@ def test_a_shared_row_the_parts_overfill_is_added_and_solved_again():
     result = solve_by_parts(form, Backend(highs.solve), EXACT)
     assert result.status == "optimal"
     assert result.objective == pytest.approx(3.5)   # one big unit and two small ones
-    assert result.decomposition == {"parts": 1, "rounds": 2, "shared_rows_kept": ["stock[fleet]"]}
+    assert result.decomposition == {"parts": 1, "rounds": 2, "shared_rows_kept": ["stock[fleet]"],
+                                    "executor": "threads"}
 
 
 def test_a_gap_budget_holds_for_the_joined_plan():
@@ -171,7 +147,8 @@ def test_an_instance_solved_in_parts_matches_the_whole_solve():
 def test_global_fleet_keeps_its_binding_carbon_budget_whole():
     inst = load_instance(default_instance())
     plan, result = solve_problem(build_problem(inst), *options_for(inst))
-    assert result.decomposition == {"parts": 1, "rounds": 1, "shared_rows_kept": ["carbon_budget[fleet]"]}
+    assert result.decomposition == {"parts": 1, "rounds": 1, "shared_rows_kept": ["carbon_budget[fleet]"],
+                                    "executor": "threads"}
     assert_verified(inst, plan)
 
 

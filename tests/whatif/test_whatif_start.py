@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetopt.whatif.start_method import guarded
+from fleetopt.pipeline.start_method import guarded
 from helpers import REPO, TINY
 
 SWEEP = f'df = fleetopt.sweep({str(TINY)!r}, {{"policy.carbon_budget_t": [3, 9]}}, workers=2)'

@@ -5,7 +5,8 @@ calls `fleetopt.sweep(...)` outside `if __name__ == "__main__":` would start the
 (Python's "bootstrapping phase" RuntimeError, then a BrokenProcessPool). Spawning stays the default, since
 forking a process whose solver keeps a thread pool (HiGHS builds one per process) can deadlock the child; for
 an unguarded script the workers are forked while no solver library is loaded here, and the scenarios are
-solved in this process, one at a time, once one is.
+solved in this process, one at a time, once one is. Solving in parts on a LocalCluster it would start
+(pipeline/solve.py) falls back to threads for such a script.
 Source: Python docs, multiprocessing "Safe importing of main module" (spawn and forkserver re-import it).
 """
 
