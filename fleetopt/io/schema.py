@@ -221,6 +221,7 @@ class SolverOptions(Strict):
     threads: NonNegativeInt = 0
     seed: NonNegativeInt = 0
     decompose: bool = Field(True, description="solve jobs and services that no binding shared row joins apart")
+    price_shared: bool = Field(True, description="price binding shared rows (Lagrange) instead of merging parts")
 
 
 class Instance(Strict):

@@ -53,7 +53,7 @@ def options_for(inst: Instance, *, backend: str | None = None, time_limit_s: flo
     return name, SolveOptions(
         time_limit_s=pick(time_limit_s, cfg.time_limit_s), mip_rel_gap=pick(mip_rel_gap, cfg.mip_rel_gap),
         threads=pick(threads, cfg.threads), seed=pick(seed, cfg.seed), decompose=pick(decompose, cfg.decompose),
-        verbose=verbose)
+        price_shared=cfg.price_shared, verbose=verbose)
 
 
 def run_backend(name: str, form: Formulation, options: SolveOptions) -> SolveResult:
