@@ -1,10 +1,11 @@
 """Pricing the shared rows (fleetopt/pipeline/lagrange.py) against merging the parts they join (the old path).
 
 Run: python benchmarks/bench_lagrange.py [--tiers gf,scarce-x1,scarce-x10] [--gap 1e-4] [--time-limit 60]
-     [--modes priced,merged] [--json out.json]
+     [--modes priced,merged,auto] [--json out.json]
 Each (tier, mode) is one `solve_problem` call (the path `fleetopt solve` takes) on candidates built once per
-tier, timed wall and CPU (all threads); status, objective, bound and gap as reported, and whether
-fleetopt.verify accepts the plan. The machine is shared and noisy: compare the ratios of one run.
+tier (priced: price_shared=True, merged: False, auto: None, the default), timed wall and CPU (all threads);
+status, objective, bound and gap as reported, and whether fleetopt.verify accepts the plan.
+The machine is shared and noisy: compare the ratios of one run.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def main() -> None:
         problem = build_problem(load(tier))
         name, base = options_for(problem.inst, time_limit_s=args.time_limit, mip_rel_gap=args.gap)
         for mode in args.modes.split(","):
-            options = replace(base, price_shared=mode == "priced")
+            options = replace(base, price_shared={"priced": True, "merged": False, "auto": None}[mode])
             w, c = time.perf_counter(), time.process_time()
             plan, result = solve_problem(problem, name, options)
             row = {"tier": tier, "mode": mode, "mip_rel_gap": args.gap,

@@ -22,7 +22,7 @@ from tests.test_decompose import random_fleet, rows_hold
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-EXACT = SolveOptions(mip_rel_gap=0.0, time_limit_s=60)
+EXACT = SolveOptions(mip_rel_gap=0.0, time_limit_s=60, price_shared=True)
 
 
 def _priced(form: Formulation, options: SolveOptions, start_prices=None):
@@ -88,9 +88,12 @@ def test_the_scarce_tier_priced_agrees_with_the_merged_and_verifies():
 
     inst = load_scarce_tier(1, seed=0)
     gap = 0.01
-    priced = solve_and_verify(inst, mip_rel_gap=gap, time_limit_s=120)
-    merged = solve_and_verify(inst.model_copy(update={"solver": inst.solver.model_copy(
-        update={"price_shared": False})}), mip_rel_gap=gap, time_limit_s=120)
+
+    def with_pricing(on: bool):
+        return inst.model_copy(update={"solver": inst.solver.model_copy(update={"price_shared": on})})
+
+    priced = solve_and_verify(with_pricing(True), mip_rel_gap=gap, time_limit_s=120)
+    merged = solve_and_verify(with_pricing(False), mip_rel_gap=gap, time_limit_s=120)
     assert priced.status == merged.status == "optimal"
     assert "shared_rows_priced" in priced.provenance.decomposition
     assert priced.bound <= merged.objective * (1 + 1e-9) and merged.bound <= priced.objective * (1 + 1e-9)

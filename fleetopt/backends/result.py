@@ -21,7 +21,8 @@ class SolveOptions:
     pyomo_solver: str = "highs"       # backend="pyomo": any Pyomo solver name (pyomo.contrib.solver or legacy)
     ortools_solver: str = "highs"     # backend="ortools": a MathOpt SolverType name, "highs" or "gscip"
     decompose: bool = True            # solve independent jobs and services apart (pipeline/decompose.py)
-    price_shared: bool = True         # binding shared rows: price them (pipeline/lagrange.py), not merge parts
+    price_shared: bool | None = None  # binding shared rows: price them (pipeline/lagrange.py), not merge parts
+                                      # (None: when they join many parts)
 
 
 @dataclass

@@ -221,7 +221,8 @@ class SolverOptions(Strict):
     threads: NonNegativeInt = 0
     seed: NonNegativeInt = 0
     decompose: bool = Field(True, description="solve jobs and services that no binding shared row joins apart")
-    price_shared: bool = Field(True, description="price binding shared rows (Lagrange) instead of merging parts")
+    price_shared: bool | None = Field(None, description="price binding shared rows (Lagrange) instead of merging "
+                                      "the parts they join (default: when they join 20 parts or more)")
 
 
 class Instance(Strict):

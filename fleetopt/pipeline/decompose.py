@@ -65,7 +65,7 @@ def solve_by_parts(form: Formulation, backend: Backend, options: SolveOptions) -
     rounded_up = np.where(integer, np.ceil(lp.x - 1e-9), lp.x)
     kept = ~shared | _off_slack(a @ lp.x, lower, upper) | _off_slack(a @ rounded_up, lower, upper)
     solved: dict[bytes, SolveResult] = {}
-    rounds, pricing = 0, options.price_shared
+    rounds, pricing = 0, options.price_shared is not False
     while True:
         rounds += 1
         if pricing and (kept & shared).any():   # price the shared rows that bind, not merge their parts

@@ -32,11 +32,13 @@ from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMA
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import Part, components, relaxed, split
 
+PRICE_MIN_PARTS = 20     # price_shared=None (automatic) prices only models that fall apart into this many parts
 ROUNDS = 30              # price rounds at most
 STALL = 3                # rounds without a better bound before the step halves
-PART_NODES = 500         # node limit of each part per round (grows by NODE_GROWTH as the step shrinks)
+PART_NODES = 200         # node limit of each part per round (grows by NODE_GROWTH as the step shrinks)
+FIRST_GAP = 1e-2         # the parts' gap in the first round (then half the open gap, down to mip_rel_gap)
 NODE_GROWTH = 4
-REPAIR_NODES = 2000      # node limit of the restricted whole model
+REPAIR_NODES = 500       # node limit of the restricted whole model
 LP_SHARE = 0.25          # of the time limit, at most, for the whole LP that gives the first prices
 
 
@@ -58,29 +60,36 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
                  start_prices: np.ndarray | None = None) -> Priced | SolveResult | None:
     """Solve with every shared row priced. `run(backend, parts, opts, deadline)` solves parts (decompose._run).
     Returns Priced, or a SolveResult when a part has no plan (a relaxation: the whole has none), or None when
-    the shared rows join nothing (one part). start_prices: the first prices (else the whole LP's duals)."""
+    the shared rows join nothing (one part), or, automatic (price_shared None), fewer than PRICE_MIN_PARTS
+    parts. start_prices: the first prices (else the whole LP's duals)."""
     labels = components(form, ~shared)
-    if labels.max(initial=0) == 0:
+    if labels.max(initial=0) + 1 < (PRICE_MIN_PARTS if options.price_shared is None else 2):
         return None
     parts = split(form, labels, ~shared)
     a = form.matrix()
     a_shared = a[np.flatnonzero(shared)]
     lower, upper = (v[shared] for v in form.row_bounds())
     cost, _, _, integer = form.col_arrays()
-    p = _project(_lp_prices(form, shared, options, deadline) if start_prices is None else start_prices, lower, upper)
-    budget = options.mip_rel_gap / 2 * max(abs(float(cost @ lp_x)) if lp_x is not None else 0.0, 1.0)
+    lp_prices, whole_lp_x, reduced = _lp_prices(form, shared, options, deadline)
+    p = _project(lp_prices if start_prices is None else start_prices, lower, upper)
+    scale = max(abs(float(cost @ lp_x)) if lp_x is not None else 0.0, 1.0)
     weight = np.array([max(abs(float(cost[q.cols] @ lp_x[q.cols])) if lp_x is not None else 1.0, 1e-9)
                        for q in parts])
-    allowance = budget * weight / weight.sum()
+    weight /= weight.sum()
+    round_gap = max(options.mip_rel_gap, FIRST_GAP)
     used = np.zeros(form.n_cols, dtype=bool)
-    if lp_x is not None:
-        used |= integer & (lp_x > 1e-9)
+    for support in (lp_x, whole_lp_x):    # the LPs' choices, with and without the shared rows
+        if support is not None:
+            used |= integer & (support > 1e-9)
     best = Priced(x=None, objective=math.inf, bound=-math.inf, prices=p.copy(), rounds=0, bounds=[])
     starts: list[np.ndarray | None] = [None] * len(parts)
     theta, stall, nodes, repaired = 1.0, 0, PART_NODES, -1
     for k in range(ROUNDS):
         best.rounds = k + 1
         priced_cost = cost + a_shared.T @ p
+        # each part may stop within its share of half the round's gap (of the LP's value): what the parts leave
+        # open lowers L, so the round's gap shrinks with the gap between the best plan and the best bound
+        allowance = round_gap / 2 * scale * weight
         opts = [replace(options, start=starts[i], mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
                         node_limit=nodes) for i in range(len(parts))]
         results = run(backend, [_with_cost(q, priced_cost[q.cols]) for q in parts], opts, deadline)
@@ -109,11 +118,16 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
         used |= integer & (x > 1e-9)
         if (best.x is None or not _within(best, options)) and used.sum() > repaired:
             repaired = int(used.sum())
-            plan = _repair(form, used, run, backend, options, deadline, best.x)
+            plan = _repair(form, used, reduced, run, backend, options, deadline, best.x)
             if plan is not None:
                 _keep(best, plan.x, float(cost @ plan.x))
+                used |= integer & (plan.x > 1e-9)    # the next repair starts from this plan
+            repaired = int(used.sum())
         if _within(best, options) or time.monotonic() >= deadline:
             break
+        if best.x is not None and math.isfinite(best.bound):
+            open_gap = (best.objective - best.bound) / max(abs(best.objective), 1e-9)
+            round_gap = max(options.mip_rel_gap, min(round_gap, open_gap / 2))
         if stall >= STALL:
             theta, stall, nodes = theta / 2, 0, nodes * NODE_GROWTH
         # Polyak's step towards the best plan's value (or 1% above the bound while there is none)
@@ -186,9 +200,11 @@ def _project(p: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(upper), p, np.minimum(p, 0.0))
 
 
-def _lp_prices(form: Formulation, shared: np.ndarray, options: SolveOptions, deadline: float) -> np.ndarray:
+def _lp_prices(form: Formulation, shared: np.ndarray, options: SolveOptions,
+               deadline: float) -> tuple[np.ndarray, np.ndarray | None]:
     """The shared rows' duals in the whole LP relaxation (HiGHS, whatever backend solves the parts), as prices
-    on the row activity: p = -y (HiGHS: reduced cost = c - A^T y). Zero when the LP does not finish in time."""
+    on the row activity: p = -y (HiGHS: reduced cost = c - A^T y), the LP's columns and their reduced costs.
+    Zero prices and reduced costs and no columns when the LP does not finish in time."""
     from fleetopt.backends import highs
     import highspy
 
@@ -197,8 +213,10 @@ def _lp_prices(form: Formulation, shared: np.ndarray, options: SolveOptions, dea
     h.passModel(highs.to_lp(relaxed(form), highspy))
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return np.zeros(int(shared.sum()))
-    return -np.asarray(h.getSolution().row_dual, dtype=float)[shared]
+        return np.zeros(int(shared.sum())), None, np.zeros(form.n_cols)
+    sol = h.getSolution()
+    return (-np.asarray(sol.row_dual, dtype=float)[shared], np.asarray(sol.col_value, dtype=float),
+            np.asarray(sol.col_dual, dtype=float))
 
 
 def _with_cost(part: Part, cost: np.ndarray) -> Part:
@@ -211,20 +229,30 @@ def _with_cost(part: Part, cost: np.ndarray) -> Part:
     return Part(out, part.cols, part.rows)
 
 
-def _repair(form: Formulation, used: np.ndarray, run, backend, options: SolveOptions, deadline: float,
-            start: np.ndarray | None) -> SolveResult | None:
-    """The whole model with every integer column no round used fixed at its lower bound: a plan, if it has one."""
-    _, lb, _, integer = form.col_arrays()
-    fixed = integer & ~used
-    out = Formulation(dict(form.blocks), form.families, form.objective_name, form.n_cols, form.n_rows)
-    for name, b in form.blocks.items():
-        if b.integer:
-            ub = np.where(fixed[b.start:b.start + b.size], b.lb, b.ub)
-            out.blocks[name] = replace(b, ub=ub)
-    whole = Part(out, np.arange(form.n_cols), np.arange(form.n_rows))
-    opts = replace(options, start=start, node_limit=REPAIR_NODES, mip_abs_gap=0.0)
-    r = run(backend, [whole], [opts], deadline)[0]
-    return r if r.x is not None and r.status in (OPTIMAL, FEASIBLE) else None
+def _repair(form: Formulation, used: np.ndarray, reduced: np.ndarray, run, backend, options: SolveOptions,
+            deadline: float, start: np.ndarray | None) -> SolveResult | None:
+    """A plan of the whole model with its integer columns restricted to those some round (or an LP) used, plus
+    as many again of the others with the least LP reduced cost (the next best options, where scarce stock
+    sends demand). Without a plan, the neighbourhood doubles, up to the whole model."""
+    _, _, _, integer = form.col_arrays()
+    others = np.flatnonzero(integer & ~used)
+    others = others[np.argsort(reduced[others], kind="stable")]
+    extra = max(int(used.sum()), 1)
+    while True:
+        allowed = used.copy()
+        allowed[others[:extra]] = True
+        out = Formulation(dict(form.blocks), form.families, form.objective_name, form.n_cols, form.n_rows)
+        for name, b in form.blocks.items():
+            if b.integer:
+                out.blocks[name] = replace(b, ub=np.where(allowed[b.start:b.start + b.size], b.ub, b.lb))
+        whole = Part(out, np.arange(form.n_cols), np.arange(form.n_rows))
+        opts = replace(options, start=start, node_limit=REPAIR_NODES, mip_abs_gap=0.0)
+        r = run(backend, [whole], [opts], deadline)[0]
+        if r.x is not None and r.status in (OPTIMAL, FEASIBLE):
+            return r
+        if r.status != INFEASIBLE or extra >= len(others) or time.monotonic() >= deadline:
+            return None
+        extra *= 2
 
 
 def _bound(r: SolveResult) -> float:
