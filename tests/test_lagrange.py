@@ -98,3 +98,25 @@ def test_the_scarce_tier_priced_agrees_with_the_merged_and_verifies():
     assert "shared_rows_priced" in priced.provenance.decomposition
     assert priced.bound <= merged.objective * (1 + 1e-9) and merged.bound <= priced.objective * (1 + 1e-9)
     assert abs(priced.objective - merged.objective) <= gap * max(priced.objective, merged.objective)
+
+
+INSTANCES = sorted(Path(__file__).resolve().parents[1].glob("instances/*.yaml"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["highs", "pyomo", "ortools"])
+@pytest.mark.parametrize("path", INSTANCES, ids=lambda p: p.stem)
+def test_shipped_instances_priced_agree_with_the_whole_model(path, backend):
+    from fleetopt.io.load import load_instance
+
+    inst = load_instance(path)
+    gap = 1e-3
+    priced_inst = inst.model_copy(update={"solver": inst.solver.model_copy(update={"price_shared": True})})
+    priced = solve_and_verify(priced_inst, backend=backend, mip_rel_gap=gap, time_limit_s=120)
+    whole = solve_and_verify(inst, backend=backend, mip_rel_gap=gap, time_limit_s=120, decompose=False)
+    assert priced.status == whole.status
+    if whole.objective is not None:
+        assert priced.bound <= whole.objective * (1 + 1e-9) + 1e-6
+        assert whole.bound <= priced.objective * (1 + 1e-9) + 1e-6
+        tolerance = (priced.gap + whole.gap + 1e-9) * max(abs(priced.objective), abs(whole.objective))
+        assert abs(priced.objective - whole.objective) <= tolerance

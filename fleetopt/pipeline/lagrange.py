@@ -15,7 +15,8 @@ and a part solved to a gap still counts, with its proven bound in place of its m
   3. A plan: the joined parts if they meet the shared rows; else the whole model restricted to the integer
      columns any round (or the LP) used, all shared rows kept: a small MILP (repair).
   4. Prices move by a subgradient step (Polyak: step = theta (plan - L) / |g|^2, theta halved after
-     STALL rounds without a better bound). Stop at the gap (plan - best L) / plan <= mip_rel_gap.
+     STALL rounds without a better bound). Stop at the gap (plan - best L) / plan <= mip_rel_gap, or when
+     theta has halved three times (the bound has stalled at the duality gap).
 If rounds run out first, the caller gets the best plan with its bound, and solve_by_parts may go on.
 """
 
@@ -35,7 +36,8 @@ from fleetopt.formulation.split import Part, components, relaxed, split
 PRICE_MIN_PARTS = 20     # price_shared=None (automatic) prices only models that fall apart into this many parts
 ROUNDS = 30              # price rounds at most
 STALL = 3                # rounds without a better bound before the step halves
-PART_NODES = 200         # node limit of each part per round (grows by NODE_GROWTH as the step shrinks)
+MIN_THETA = 0.2          # pricing stops once the step has halved this often (three times)
+PART_NODES = 50          # node limit of each part per round (grows by NODE_GROWTH as the step shrinks)
 FIRST_GAP = 1e-2         # the parts' gap in the first round (then half the open gap, down to mip_rel_gap)
 NODE_GROWTH = 4
 REPAIR_NODES = 500       # node limit of the restricted whole model
@@ -130,6 +132,8 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
             round_gap = max(options.mip_rel_gap, min(round_gap, open_gap / 2))
         if stall >= STALL:
             theta, stall, nodes = theta / 2, 0, nodes * NODE_GROWTH
+            if theta < MIN_THETA:    # the bound has stalled: the rest of the time goes to the whole model
+                break
         # Polyak's step towards the best plan's value (or 1% above the bound while there is none)
         target = best.objective if math.isfinite(best.objective) else best.bound + 0.01 * abs(best.bound)
         norm = float(g @ g)
