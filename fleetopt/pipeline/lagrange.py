@@ -149,11 +149,12 @@ def solve_priced(form: Formulation, shared: np.ndarray, run, backend, options: S
     the best plan (its bound, if higher, replaces pricing's). None: pricing has nothing to split."""
     t0 = time.monotonic()
     priced = price_shared(form, shared, run, backend, options, deadline, lp_x)
-    if priced is None or isinstance(priced, SolveResult):
-        return priced
+    n_parts = int(components(form, ~shared).max()) + 1
+    if priced is None or isinstance(priced, SolveResult):    # nothing to price, or a part without a plan
+        return priced if priced is None else replace(priced, decomposition={"parts": n_parts, "priced": True})
     names = form.row_names()
     rows = np.flatnonzero(shared)
-    summary = {"parts": int(components(form, ~shared).max()) + 1, "rounds": priced.rounds,
+    summary = {"parts": n_parts, "rounds": priced.rounds,
                "shared_rows_priced": [names[i] for i in rows[priced.prices != 0]],
                "price_bound": priced.bound, "price_s": round(time.monotonic() - t0, 3)}
     objective, bound, x = priced.objective, priced.bound, priced.x
