@@ -9,11 +9,12 @@ For shared rows l <= A x <= u with prices p (p >= 0 where only u is finite, p <=
 equality), every x of the parts' feasible sets gives
     L(p) = sum over parts of min (c + A^T p) x  -  sum_i (p_i u_i if p_i > 0 else p_i l_i)   <=   optimum,
 and a part solved to a gap still counts, with its proven bound in place of its minimum. How:
-  1. Prices start from the row duals of the whole LP relaxation (HiGHS; a few seconds at x10).
+  1. Prices start from the row duals of the whole LP relaxation (HiGHS; about a second at x10).
   2. Each round solves every part at its prices (through decompose._run: threads, or whatever runs parts),
      warm-started from its last plan, with a node limit (not a clock: the plan is the same on every run).
   3. A plan: the joined parts if they meet the shared rows; else the whole model restricted to the integer
-     columns any round (or the LP) used, all shared rows kept: a small MILP (repair).
+     columns any round (or an LP) used, all shared rows kept, plus as many others of least LP reduced cost,
+     widened until it has a plan (repair: scarce stock needs options none of them used).
   4. Prices move by a subgradient step (Polyak: step = theta (plan - L) / |g|^2, theta halved after
      STALL rounds without a better bound). Stop at the gap (plan - best L) / plan <= mip_rel_gap, or when
      theta has halved three times (the bound has stalled at the duality gap).
