@@ -212,6 +212,14 @@ def random_fleet(seed: int) -> Formulation:
     return form
 
 
+def rows_hold(form: Formulation, x: np.ndarray) -> bool:
+    lower, upper = form.row_bounds()
+    act = form.matrix() @ x
+    _, lb, ub, integer = form.col_arrays()
+    return bool(np.all(act <= upper + 1e-6) and np.all(act >= lower - 1e-6) and np.all(x >= lb - 1e-9)
+                and np.all(x <= ub + 1e-9) and np.allclose(x[integer], np.round(x[integer]), atol=1e-6))
+
+
 def without_carbon_budget():
     """global-fleet without its carbon budget, the one shared row that binds there: like the x10 tier, it falls
     apart into parts (one per job and service, 10)."""

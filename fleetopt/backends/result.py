@@ -23,6 +23,8 @@ class SolveOptions:
     decompose: bool = True            # solve independent jobs and services apart (pipeline/decompose.py)
     executor: str = "threads"         # where the parts run: "threads" (this process) or "dask" (a cluster)
     scheduler: str | None = None      # executor "dask": an existing scheduler's address (None: a LocalCluster)
+    price_shared: bool | None = None  # binding shared rows: price them (pipeline/lagrange.py), not merge parts
+                                      # (None: when they join many parts)
 
 
 @dataclass

@@ -225,6 +225,8 @@ class SolverOptions(Strict):
         "threads", description="where the parts run: threads in this process, or tasks on a Dask cluster")
     scheduler: str | None = Field(None, min_length=1, description="executor dask: an existing scheduler's address, "
                                   "e.g. tcp://10.0.0.5:8786 (none: a LocalCluster started for the solve)")
+    price_shared: bool | None = Field(None, description="price binding shared rows (Lagrange) instead of merging "
+                                      "the parts they join (default: when they join 20 parts or more)")
 
     @model_validator(mode="after")
     def _scheduler_needs_dask(self) -> SolverOptions:

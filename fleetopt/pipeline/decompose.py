@@ -89,9 +89,15 @@ def _by_parts(form: Formulation, backend: Backend, options: SolveOptions) -> Sol
     rounded_up = np.where(integer, np.ceil(lp.x - 1e-9), lp.x)
     kept = ~shared | _off_slack(a @ lp.x, lower, upper) | _off_slack(a @ rounded_up, lower, upper)
     solved: dict[bytes, SolveResult] = {}
-    rounds = 0
+    rounds, pricing = 0, options.price_shared is not False
     while True:
         rounds += 1
+        if pricing and (kept & shared).any():   # price the shared rows that bind, not merge their parts
+            from fleetopt.pipeline.lagrange import solve_priced
+            priced = solve_priced(form, shared, _run, backend, options, deadline, lp.x)
+            if priced is not None:
+                return priced
+            pricing = False
         labels = components(form, kept)
         if labels.max(initial=0) == 0:   # one part: the shared rows that bind join everything
             whole = backend.solve(form, _until(options, deadline))

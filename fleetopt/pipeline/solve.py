@@ -69,7 +69,7 @@ def options_for(inst: Instance, *, backend: str | None = None, time_limit_s: flo
     return name, SolveOptions(
         time_limit_s=pick(time_limit_s, cfg.time_limit_s), mip_rel_gap=pick(mip_rel_gap, cfg.mip_rel_gap),
         threads=pick(threads, cfg.threads), seed=pick(seed, cfg.seed), decompose=pick(decompose, cfg.decompose),
-        executor=executor, scheduler=scheduler, verbose=verbose)
+        executor=executor, scheduler=scheduler, price_shared=cfg.price_shared, verbose=verbose)
 
 
 def run_backend(name: str, form: Formulation, options: SolveOptions) -> SolveResult:
@@ -111,7 +111,7 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions) -> tupl
         solver=backend, solver_version="",
         options={"time_limit_s": options.time_limit_s, "mip_rel_gap": options.mip_rel_gap,
                  "threads": options.threads, "seed": options.seed, "decompose": options.decompose,
-                 "executor": options.executor},
+                 "executor": options.executor, "price_shared": options.price_shared},
         model_size=form.summary(), timing_s=timing)
     stats = {j: dict(v) for j, v in tc.stats.items()}
     unroutable = [{"service": s, "population": u, "reason": why} for s, u, why in sc.unroutable]

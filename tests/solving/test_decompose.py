@@ -18,15 +18,7 @@ from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import components, shared_rows, split
 from fleetopt.io.load import load_instance
 from fleetopt.paths import default_instance
-from helpers import EXACT, assert_verified, random_fleet  # noqa: F401
-
-def rows_hold(form: Formulation, x: np.ndarray) -> bool:
-    lower, upper = form.row_bounds()
-    act = form.matrix() @ x
-    _, lb, ub, integer = form.col_arrays()
-    return bool(np.all(act <= upper + 1e-6) and np.all(act >= lower - 1e-6) and np.all(x >= lb - 1e-9)
-                and np.all(x <= ub + 1e-9) and np.allclose(x[integer], np.round(x[integer]), atol=1e-6))
-
+from helpers import EXACT, assert_verified, random_fleet, rows_hold  # noqa: F401
 
 @pytest.mark.parametrize("seed", range(40))
 def test_parts_reach_the_whole_models_optimum(seed):

@@ -1,0 +1,277 @@
+"""Price the shared rows instead of merging the parts they join (Lagrangian relaxation).
+
+Why: when stock, power, storage, link or carbon rows bind, keeping them joins every job and service into one
+model (scarce x10: no plan in 60 s). Relaxed with prices p, the model falls apart again, and every p gives a
+valid bound. Source: Geoffrion 1974, "Lagrangean relaxation for integer programming", Math. Prog. Study 2;
+Fisher 1981, "The Lagrangian relaxation method for solving integer programming problems", Mgmt. Sci. 27(1).
+
+For shared rows l <= A x <= u with prices p (p >= 0 where only u is finite, p <= 0 where only l is, free on an
+equality), every x of the parts' feasible sets gives
+    L(p) = sum over parts of min (c + A^T p) x  -  sum_i (p_i u_i if p_i > 0 else p_i l_i)   <=   optimum,
+and a part solved to a gap still counts, with its proven bound in place of its minimum. How:
+  1. Prices start from the row duals of the whole LP relaxation (HiGHS; about a second at x10).
+  2. Each round solves every part at its prices (through decompose._run: threads, or whatever runs parts),
+     warm-started from its last plan, with a node limit (not a clock: the plan is the same on every run).
+  3. A plan: the joined parts if they meet the shared rows; else the whole model restricted to the integer
+     columns any round (or an LP) used, all shared rows kept, plus as many others of least LP reduced cost,
+     widened until it has a plan (repair: scarce stock needs options none of them used).
+  4. Prices move by a subgradient step (Polyak: step = theta (plan - L) / |g|^2, theta halved after
+     STALL rounds without a better bound). Stop at the gap (plan - best L) / plan <= mip_rel_gap, or when
+     theta has halved three times (the bound has stalled at the duality gap).
+If rounds run out first, the caller gets the best plan with its bound, and solve_by_parts may go on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
+from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
+from fleetopt.formulation.model import Formulation
+from fleetopt.formulation.split import Part, components, relaxed, split
+
+PRICE_MIN_PARTS = 20     # price_shared=None (automatic) prices only models that fall apart into this many parts
+ROUNDS = 30              # price rounds at most
+STALL = 3                # rounds without a better bound before the step halves
+MIN_THETA = 0.2          # pricing stops once the step has halved this often (three times)
+PART_NODES = 50          # node limit of each part per round (grows by NODE_GROWTH as the step shrinks)
+FIRST_GAP = 1e-2         # the parts' gap in the first round (then half the open gap, down to mip_rel_gap)
+NODE_GROWTH = 4
+REPAIR_NODES = 500       # node limit of the restricted whole model
+LP_SHARE = 0.25          # of the time limit, at most, for the whole LP that gives the first prices
+
+
+@dataclass
+class Priced:
+    """What pricing reached: the best plan (x, objective), the best bound and its prices, rounds run."""
+    x: np.ndarray | None
+    objective: float
+    bound: float
+    prices: np.ndarray
+    rounds: int
+    bounds: list[float]    # L(p) of every round (each a valid bound)
+    solver: str = ""
+    solver_version: str = ""
+
+
+def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: SolveOptions,
+                 deadline: float, lp_x: np.ndarray | None = None,
+                 start_prices: np.ndarray | None = None) -> Priced | SolveResult | None:
+    """Solve with every shared row priced. `run(backend, parts, opts, deadline)` solves parts (decompose._run).
+    Returns Priced, or a SolveResult when a part has no plan (a relaxation: the whole has none), or None when
+    the shared rows join nothing (one part), or, automatic (price_shared None), fewer than PRICE_MIN_PARTS
+    parts. start_prices: the first prices (else the whole LP's duals)."""
+    labels = components(form, ~shared)
+    if labels.max(initial=0) + 1 < (PRICE_MIN_PARTS if options.price_shared is None else 2):
+        return None
+    parts = split(form, labels, ~shared)
+    a = form.matrix()
+    a_shared = a[np.flatnonzero(shared)]
+    lower, upper = (v[shared] for v in form.row_bounds())
+    cost, _, _, integer = form.col_arrays()
+    lp_prices, whole_lp_x, reduced = _lp_prices(form, shared, options, deadline)
+    p = _project(lp_prices if start_prices is None else start_prices, lower, upper)
+    scale = max(abs(float(cost @ lp_x)) if lp_x is not None else 0.0, 1.0)
+    weight = np.array([max(abs(float(cost[q.cols] @ lp_x[q.cols])) if lp_x is not None else 1.0, 1e-9)
+                       for q in parts])
+    weight /= weight.sum()
+    round_gap = max(options.mip_rel_gap, FIRST_GAP)
+    used = np.zeros(form.n_cols, dtype=bool)
+    for support in (lp_x, whole_lp_x):    # the LPs' choices, with and without the shared rows
+        if support is not None:
+            used |= integer & (support > 1e-9)
+    best = Priced(x=None, objective=math.inf, bound=-math.inf, prices=p.copy(), rounds=0, bounds=[])
+    starts: list[np.ndarray | None] = [None] * len(parts)
+    theta, stall, nodes, repaired = 1.0, 0, PART_NODES, -1
+    for k in range(ROUNDS):
+        best.rounds = k + 1
+        priced_cost = cost + a_shared.T @ p
+        # each part may stop within its share of half the round's gap (of the LP's value): what the parts leave
+        # open lowers L, so the round's gap shrinks with the gap between the best plan and the best bound
+        allowance = round_gap / 2 * scale * weight
+        opts = [replace(options, start=starts[i], mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
+                        node_limit=nodes) for i in range(len(parts))]
+        results = run(backend, [_with_cost(q, priced_cost[q.cols]) for q in parts], opts, deadline)
+        failed = _failure(parts, results)
+        if failed is not None and (failed.status != NO_PLAN_IN_TIME or best.x is None):
+            return failed
+        if failed is not None:    # time ran out in this round: the best plan so far stands
+            break
+        best.solver, best.solver_version = results[0].solver, results[0].solver_version
+        x = np.zeros(form.n_cols)
+        for i, (q, r) in enumerate(zip(parts, results)):
+            x[q.cols] = r.x
+            starts[i] = r.x
+        value = float(sum(_bound(r) for r in results)) - _constant(p, lower, upper)
+        best.bounds.append(value)
+        if value > best.bound + 1e-9 * max(1.0, abs(value)):
+            best.bound, best.prices, stall = value, p.copy(), 0
+        else:
+            stall += 1
+        activity = a_shared @ x
+        over = np.where(activity > upper, activity - upper, np.where(activity < lower, activity - lower, 0.0))
+        # a subgradient of L at p: the row's excess over the bound its price is on (only the excess where p = 0)
+        g = np.where(p > 0, activity - upper, np.where(p < 0, activity - lower, over))
+        if not np.any(np.abs(over) > 1e-6 * np.maximum(1.0, np.abs(np.where(np.isfinite(upper), upper, lower)))):
+            _keep(best, x, float(cost @ x))           # the parts' plan meets the shared rows as it is
+        used |= integer & (x > 1e-9)
+        if (best.x is None or not _within(best, options)) and used.sum() > repaired:
+            repaired = int(used.sum())
+            plan = _repair(form, used, reduced, run, backend, options, deadline, best.x)
+            if plan is not None:
+                _keep(best, plan.x, float(cost @ plan.x))
+                used |= integer & (plan.x > 1e-9)    # the next repair starts from this plan
+            repaired = int(used.sum())
+        if _within(best, options) or time.monotonic() >= deadline:
+            break
+        if best.x is not None and math.isfinite(best.bound):
+            open_gap = (best.objective - best.bound) / max(abs(best.objective), 1e-9)
+            round_gap = max(options.mip_rel_gap, min(round_gap, open_gap / 2))
+        if stall >= STALL:
+            theta, stall, nodes = theta / 2, 0, nodes * NODE_GROWTH
+            if theta < MIN_THETA:    # the bound has stalled: the rest of the time goes to the whole model
+                break
+        # Polyak's step towards the best plan's value (or 1% above the bound while there is none)
+        target = best.objective if math.isfinite(best.objective) else best.bound + 0.01 * abs(best.bound)
+        norm = float(g @ g)
+        if norm <= 0:     # the parts' plan meets every row at these prices: the bound cannot move this way
+            break
+        p = _project(p + theta * max(target - value, 0.0) / norm * g, lower, upper)
+    return best
+
+
+def solve_priced(form: Formulation, shared: np.ndarray, run, backend, options: SolveOptions, deadline: float,
+                 lp_x: np.ndarray | None) -> SolveResult | None:
+    """price_shared, as the whole model's answer. Short of the gap with time left, the whole model goes on from
+    the best plan (its bound, if higher, replaces pricing's). None: pricing has nothing to split."""
+    t0 = time.monotonic()
+    priced = price_shared(form, shared, run, backend, options, deadline, lp_x)
+    n_parts = int(components(form, ~shared).max()) + 1
+    if priced is None or isinstance(priced, SolveResult):    # nothing to price, or a part without a plan
+        return priced if priced is None else replace(priced, decomposition={"parts": n_parts, "priced": True})
+    names = form.row_names()
+    rows = np.flatnonzero(shared)
+    summary = {"parts": n_parts, "rounds": priced.rounds,
+               "shared_rows_priced": [names[i] for i in rows[priced.prices != 0]],
+               "price_bound": priced.bound, "price_s": round(time.monotonic() - t0, 3)}
+    objective, bound, x = priced.objective, priced.bound, priced.x
+    detail = f"shared rows priced: {summary['parts']} parts, {priced.rounds} rounds"
+    solver, version = priced.solver, priced.solver_version
+    if not _within(priced, options) and time.monotonic() < deadline:
+        left = max(deadline - time.monotonic(), 0.01)
+        whole = run(backend, [Part(form, np.arange(form.n_cols), np.arange(form.n_rows))],
+                    [replace(options, start=x, time_limit_s=left)], deadline)[0]
+        solver, version = whole.solver, whole.solver_version
+        summary["whole_after_pricing"] = True
+        if whole.status in (INFEASIBLE, UNBOUNDED, ERROR):
+            return replace(whole, decomposition=summary)
+        if whole.x is not None and whole.objective < objective:
+            x, objective = whole.x, float(whole.objective)
+        bound = max(bound, _bound(whole))
+        detail += "; then the whole model from the best plan"
+    if x is None:
+        return SolveResult(status=NO_PLAN_IN_TIME, x=None, objective=None, bound=bound, gap=None, solver=solver,
+                           solver_version=version, detail=detail + ": no plan in time", decomposition=summary)
+    bound = min(bound, objective)    # a bound a hair above the plan is the solvers' tolerance
+    gap = relative_gap(objective, bound)
+    status = OPTIMAL if gap is not None and gap <= options.mip_rel_gap * (1 + 1e-9) + 1e-12 else FEASIBLE
+    return SolveResult(status=status, x=x, objective=objective, bound=bound, gap=gap, solver=solver,
+                       solver_version=version, detail=detail, decomposition=summary)
+
+
+def _within(best: Priced, options: SolveOptions) -> bool:
+    if best.x is None or not math.isfinite(best.bound):
+        return False
+    return best.objective - best.bound <= (options.mip_rel_gap * (1 + 1e-9) + 1e-12) * abs(best.objective)
+
+
+def _keep(best: Priced, x: np.ndarray, objective: float) -> None:
+    if objective < best.objective:
+        best.x, best.objective = x, objective
+
+
+def _constant(p: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
+    """sum_i p_i u_i where p_i > 0, p_i l_i where p_i < 0 (the price's side of each row)."""
+    side = np.where(p > 0, upper, np.where(p < 0, lower, 0.0))
+    return float(np.dot(p[p != 0], side[p != 0]))
+
+
+def _project(p: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Prices of the right sign: none below zero on a row with no lower bound, none above on one with no upper."""
+    p = np.where(np.isfinite(lower), p, np.maximum(p, 0.0))
+    return np.where(np.isfinite(upper), p, np.minimum(p, 0.0))
+
+
+def _lp_prices(form: Formulation, shared: np.ndarray, options: SolveOptions,
+               deadline: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """The shared rows' duals in the whole LP relaxation (HiGHS, whatever backend solves the parts), as prices
+    on the row activity: p = -y (HiGHS: reduced cost = c - A^T y), the LP's columns and their reduced costs.
+    Zero prices and reduced costs and no columns when the LP does not finish in time."""
+    from fleetopt.backends import highs
+    import highspy
+
+    limit = max(min(options.time_limit_s * LP_SHARE, deadline - time.monotonic()), 0.01)
+    h = highs.new_highs(replace(options, time_limit_s=limit, node_limit=0))
+    h.passModel(highs.to_lp(relaxed(form), highspy))
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return np.zeros(int(shared.sum())), None, np.zeros(form.n_cols)
+    sol = h.getSolution()
+    return (-np.asarray(sol.row_dual, dtype=float)[shared], np.asarray(sol.col_value, dtype=float),
+            np.asarray(sol.col_dual, dtype=float))
+
+
+def _with_cost(part: Part, cost: np.ndarray) -> Part:
+    """The part with its columns' costs replaced (blocks copied; rows shared with the original)."""
+    form = part.form
+    out = Formulation(dict(form.blocks), form.families, form.objective_name, form.n_cols, form.n_rows)
+    for name, b in form.blocks.items():
+        lo = b.start
+        out.blocks[name] = replace(b, cost=np.asarray(cost[lo:lo + b.size], dtype=float))
+    return Part(out, part.cols, part.rows)
+
+
+def _repair(form: Formulation, used: np.ndarray, reduced: np.ndarray, run, backend, options: SolveOptions,
+            deadline: float, start: np.ndarray | None) -> SolveResult | None:
+    """A plan of the whole model with its integer columns restricted to those some round (or an LP) used, plus
+    as many again of the others with the least LP reduced cost (the next best options, where scarce stock
+    sends demand). Without a plan, the neighbourhood doubles, up to the whole model."""
+    _, _, _, integer = form.col_arrays()
+    others = np.flatnonzero(integer & ~used)
+    others = others[np.argsort(reduced[others], kind="stable")]
+    extra = max(int(used.sum()), 1)
+    while True:
+        allowed = used.copy()
+        allowed[others[:extra]] = True
+        out = Formulation(dict(form.blocks), form.families, form.objective_name, form.n_cols, form.n_rows)
+        for name, b in form.blocks.items():
+            if b.integer:
+                out.blocks[name] = replace(b, ub=np.where(allowed[b.start:b.start + b.size], b.ub, b.lb))
+        whole = Part(out, np.arange(form.n_cols), np.arange(form.n_rows))
+        opts = replace(options, start=start, node_limit=REPAIR_NODES, mip_abs_gap=0.0)
+        r = run(backend, [whole], [opts], deadline)[0]
+        if r.x is not None and r.status in (OPTIMAL, FEASIBLE):
+            return r
+        if r.status != INFEASIBLE or extra >= len(others) or time.monotonic() >= deadline:
+            return None
+        extra *= 2
+
+
+def _bound(r: SolveResult) -> float:
+    if r.bound is not None and math.isfinite(r.bound):
+        return r.bound
+    return r.objective if r.status == OPTIMAL and r.objective is not None else -math.inf
+
+
+def _failure(parts: list[Part], results: list[SolveResult]) -> SolveResult | None:
+    """A part with no plan: the whole has none (its parts relax it), or time ran out."""
+    for status in (INFEASIBLE, UNBOUNDED, NO_PLAN_IN_TIME):
+        for p, r in zip(parts, results):
+            if r.status == status or (r.x is None and status == NO_PLAN_IN_TIME):
+                return replace(r, status=r.status if r.x is None else status, x=None, objective=None,
+                               bound=None, gap=None, detail=f"{r.detail} (in the part with {p.form.col_names()[0]})")
+    return None
