@@ -21,6 +21,7 @@ class SolveOptions:
     pyomo_solver: str = "highs"       # backend="pyomo": any Pyomo solver name (pyomo.contrib.solver or legacy)
     ortools_solver: str = "highs"     # backend="ortools": a MathOpt SolverType name, "highs" or "gscip"
     decompose: bool = True            # solve independent jobs and services apart (pipeline/decompose.py)
+    replica_bound: bool = False       # add each service's whole-replica bound as a row (formulation/replica_bound.py)
 
 
 @dataclass
