@@ -73,31 +73,58 @@ def lower_bound(sk: ServiceKnapsack) -> float:
     k_max = len(pops)
     span = k_max * SPLIT_CELLS
     relieved = [c.relieved(sk.demand[u], cell, span) for c, u in zip(curves, pops)]
-    # U: the populations the split replicas reach in all; they are options whose reach lies in U
-    for union in sorted({int(b) for b in reach[shared]} | _unions(reach[shared])):
-        members = [i for i in range(len(pops)) if union >> i & 1]
-        usable = shared[(reach[shared] & ~union) == 0]
-        pooled = relieved[members[0]]
-        for i in members[1:]:
-            pooled = _min_plus(pooled, relieved[i])[:span + 1]
-        pooled = np.minimum.accumulate(pooled) + alone.sum() - alone[members].sum()
-        cells = np.minimum(np.ceil(per_option[usable] / cell - 1e-9).astype(np.int64), span)
+    total = float(alone.sum())
+
+    def pooled(bits: int) -> np.ndarray:
+        """Per y: the least dedicated cost of the populations in `bits` when they receive y cells in all."""
+        out = np.zeros(span + 1)
+        for i in range(len(pops)):
+            if bits >> i & 1:
+                out = _min_plus(out, relieved[i] - alone[i])[:span + 1]
+        return np.minimum.accumulate(out)          # receiving less than the capacity is allowed
+
+    def fold(bits_of_options: np.ndarray) -> list[np.ndarray]:
+        """[k-1]: the least cost of k replicas of the given options with at least y cells (k = 1..k_max)."""
+        cells = np.minimum(np.ceil(per_option[bits_of_options] / cell - 1e-9).astype(np.int64), span)
         one = np.full(span + 1, np.inf)
-        for k_cells, cost in zip(cells, sk.cost[usable]):
+        for k_cells, cost in zip(cells, sk.cost[bits_of_options]):
             one[:k_cells + 1] = np.minimum(one[:k_cells + 1], cost)
-        split = np.zeros(span + 1)
-        split[1:] = np.inf
+        out, split = [], np.r_[0.0, np.full(span, np.inf)]
         for _ in range(k_max):
             split = _min_plus_cover(split, one, span)
-            best = min(best, float(np.min(split + pooled)))
+            out.append(split)
+        return out
+
+    # Split replicas S (at most k_max). Their reach sets ("types") number 1, 2 or more:
+    types = sorted({int(b) for b in reach[shared]})
+    folds = {t: fold(shared[reach[shared] == t]) for t in types}
+    for t in types:                                # one type: its replicas feed only its populations
+        gain = pooled(t)
+        for split in folds[t]:
+            best = min(best, total + float(np.min(split + gain)))
+    for i, a in enumerate(types):                  # two types a, b: a feeds only a's, b only b's
+        for b in types[i + 1:]:
+            only_a, only_b, both = pooled(a & ~b), pooled(b & ~a), pooled(a & b)
+            for k_a in range(1, k_max):
+                for k_b in range(1, k_max - k_a + 1):
+                    left_a = _leftover(folds[a][k_a - 1], only_a)
+                    left_b = _leftover(folds[b][k_b - 1], only_b)
+                    together = _min_plus(left_a, left_b)[:span + 1]
+                    best = min(best, total + float(np.min(together + both)))
+    if len(types) >= 3 and k_max >= 3:             # three types or more: three replicas at least, feeding anyone
+        gain = pooled((1 << len(pops)) - 1)
+        for split in fold(shared)[2:]:
+            best = min(best, total + float(np.min(split + gain)))
     return best
 
 
-def _unions(bits: np.ndarray) -> set[int]:
-    """Every union of one or more of the given bit sets."""
-    out: set[int] = set()
-    for b in {int(x) for x in bits}:
-        out |= {b | o for o in out} | {b}
+def _leftover(split: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """l -> min over x of split(x + l) + gain(x): replicas of at least x + l cells, x of them to their own
+    populations, l cells left for populations another type also reaches."""
+    span = len(split) - 1
+    out = np.full(span + 1, np.inf)
+    for x in range(span + 1):
+        np.minimum(out[:span + 1 - x], split[x:] + gain[x], out=out[:span + 1 - x])
     return out
 
 
