@@ -13,12 +13,15 @@ proves the rounding loss only slowly. This bound computes it directly, per servi
    capacity (option o*, capacity k_u per replica), r_o = c_o - rho_u k_o >= 0 each other option's excess, and
    W_u(s) the least sum of r_o n_o over multisets of other options whose capacity is s modulo k_u (the rest is
    filled with o*, whose last replica overshoots x by (s - x) mod k_u). W_u is a shortest path on the cycle of
-   residues, computed on a grid of M cells (capacities rounded up; the rounding is charged back, see _residues).
-3. Split replicas: at most P replicas of options that reach two or more populations, each paid in full, whose
-   capacity (at most each one's largest) goes to any populations.
-The bound is min over k = 0..P split replicas of [their cost + sum_u K_u(D_u - capacity they give u)], on a grid
-whose cells are charged to the bound's disadvantage. Dropped, so the bound stays a relaxation: replica upper
-bounds (stock), every row other than demand and replica capacity, and which populations a split replica reaches.
+   residues, computed on a grid of M cells (capacities rounded up; the rounding is charged back, see
+   _population_curve).
+3. Split replicas: at most P replicas of options that reach two or more populations, each paid in full, each
+   giving at most its largest route capacity. Their reach sets ("types") are one (they feed only that type's
+   populations), two (each feeds only its own type's: populations both reach take from both), or three and more
+   (then there are three replicas at least, and their capacity is let go to any population).
+The bound is the least over these cases of [split replicas' cost + sum_u K_u(D_u - capacity they give u)], on a
+grid whose cells are charged to the bound's disadvantage. Dropped, so the bound stays a relaxation: replica upper
+bounds (stock) and every row other than demand and replica capacity (monitoring, stock, power, carbon).
 Source: Gomory 1965 (the group relaxation of an integer program); the vertex count is the standard basic-solution
 argument for transportation polytopes (Dantzig 1963, ch. 14).
 """
@@ -26,11 +29,13 @@ argument for transportation polytopes (Dantzig 1963, ch. 14).
 from __future__ import annotations
 
 from dataclasses import dataclass
-import numpy as np
+from functools import cache
 
-from fleetopt.formulation.model import Formulation
+import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
+
+from fleetopt.formulation.model import Formulation
 
 RESIDUE_CELLS = 1 << 14     # grid of the residues modulo the best option's capacity, per population
 SPLIT_CELLS = 256           # grid cells per replica's capacity for the split-replica layer
@@ -75,6 +80,7 @@ def lower_bound(sk: ServiceKnapsack) -> float:
     relieved = [c.relieved(sk.demand[u], cell, span) for c, u in zip(curves, pops)]
     total = float(alone.sum())
 
+    @cache
     def pooled(bits: int) -> np.ndarray:
         """Per y: the least dedicated cost of the populations in `bits` when they receive y cells in all."""
         out = np.zeros(span + 1)
@@ -95,37 +101,43 @@ def lower_bound(sk: ServiceKnapsack) -> float:
             out.append(split)
         return out
 
-    # Split replicas S (at most k_max). Their reach sets ("types") number 1, 2 or more:
+    # Split replicas S (at most k_max). Their reach sets ("types") number 1, 2 or more; the cheap cases first,
+    # and once the bound is down to what the LP knows, the rest cannot help
     types = sorted({int(b) for b in reach[shared]})
+    if len(types) >= 3 and k_max >= 3:             # three types or more: three replicas at least, feeding anyone
+        gain = pooled((1 << len(pops)) - 1)
+        for split in fold(shared)[2:]:
+            best = min(best, total + float(np.min(split + gain)))
+    if best <= lp_floor(sk):
+        return best
     folds = {t: fold(shared[reach[shared] == t]) for t in types}
+
+    @cache
+    def leftover(t: int, k: int, own: int) -> np.ndarray:
+        return _leftover(folds[t][k - 1], pooled(own))
+
     for t in types:                                # one type: its replicas feed only its populations
         gain = pooled(t)
         for split in folds[t]:
             best = min(best, total + float(np.min(split + gain)))
     for i, a in enumerate(types):                  # two types a, b: a feeds only a's, b only b's
         for b in types[i + 1:]:
-            only_a, only_b, both = pooled(a & ~b), pooled(b & ~a), pooled(a & b)
+            both = pooled(a & b)
             for k_a in range(1, k_max):
                 for k_b in range(1, k_max - k_a + 1):
-                    left_a = _leftover(folds[a][k_a - 1], only_a)
-                    left_b = _leftover(folds[b][k_b - 1], only_b)
+                    left_a = leftover(a, k_a, a & ~b)
+                    left_b = leftover(b, k_b, b & ~a)
                     together = _min_plus(left_a, left_b)[:span + 1]
                     best = min(best, total + float(np.min(together + both)))
-    if len(types) >= 3 and k_max >= 3:             # three types or more: three replicas at least, feeding anyone
-        gain = pooled((1 << len(pops)) - 1)
-        for split in fold(shared)[2:]:
-            best = min(best, total + float(np.min(split + gain)))
     return best
 
 
 def _leftover(split: np.ndarray, gain: np.ndarray) -> np.ndarray:
     """l -> min over x of split(x + l) + gain(x): replicas of at least x + l cells, x of them to their own
     populations, l cells left for populations another type also reaches."""
-    span = len(split) - 1
-    out = np.full(span + 1, np.inf)
-    for x in range(span + 1):
-        np.minimum(out[:span + 1 - x], split[x:] + gain[x], out=out[:span + 1 - x])
-    return out
+    n = len(split)
+    windows = np.lib.stride_tricks.sliding_window_view(np.r_[split, np.full(n - 1, np.inf)], n)
+    return np.min(windows + gain[None, :], axis=1)
 
 
 @dataclass
