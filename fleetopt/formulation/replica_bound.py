@@ -38,7 +38,7 @@ from scipy.sparse.csgraph import dijkstra
 from fleetopt.formulation.model import Formulation
 
 RESIDUE_CELLS = 1 << 14     # grid of the residues modulo the best option's capacity, per population
-SPLIT_CELLS = 256           # grid cells per replica's capacity for the split-replica layer
+SPLIT_SPAN = 1536           # grid cells of the split-replica layer (P replicas' capacity), whatever P
 
 
 @dataclass
@@ -74,9 +74,10 @@ def lower_bound(sk: ServiceKnapsack) -> float:
     shared = np.flatnonzero(np.array([bin(int(b)).count("1") >= 2 for b in reach]))
     if len(shared) == 0:
         return best
-    cell = per_option[shared].max() / SPLIT_CELLS
     k_max = len(pops)
-    span = k_max * SPLIT_CELLS
+    cells_per_replica = SPLIT_SPAN // k_max
+    cell = per_option[shared].max() / cells_per_replica
+    span = k_max * cells_per_replica
     relieved = [c.relieved(sk.demand[u], cell, span) for c, u in zip(curves, pops)]
     total = float(alone.sum())
 
@@ -125,6 +126,9 @@ def lower_bound(sk: ServiceKnapsack) -> float:
             both = pooled(a & b)
             for k_a in range(1, k_max):
                 for k_b in range(1, k_max - k_a + 1):
+                    # no cheaper than the replicas alone with the most any capacity could save: skip if no better
+                    if total + folds[a][k_a - 1][0] + folds[b][k_b - 1][0] + pooled(a | b)[-1] >= best:
+                        continue
                     left_a = leftover(a, k_a, a & ~b)
                     left_b = leftover(b, k_b, b & ~a)
                     together = _min_plus(left_a, left_b)[:span + 1]
