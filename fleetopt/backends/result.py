@@ -25,6 +25,7 @@ class SolveOptions:
     scheduler: str | None = None      # executor "dask": an existing scheduler's address (None: a LocalCluster)
     price_shared: bool | None = None  # binding shared rows: price them (pipeline/lagrange.py), not merge parts
                                       # (None: when they join many parts)
+    replica_bound: bool = False       # add each service's whole-replica bound as a row (formulation/replica_bound.py)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from fleetopt.backends.capabilities import BACKENDS, UnknownBackend, capabilitie
 from fleetopt.backends.result import SolveOptions, SolveResult
 from fleetopt.errors import INFEASIBLE, OPTIMAL, InputError, Problem as InputProblem, bad_argument
 from fleetopt.formulation.model import Formulation
+from fleetopt.formulation.replica_bound import with_replica_bounds
 from fleetopt.io.schema import Instance
 from fleetopt.pipeline.cluster import DaskCluster
 from fleetopt.pipeline.decompose import EXECUTORS, Backend, default_workers, solve_by_parts
@@ -121,7 +122,9 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions) -> tupl
                     objective=None, bound=None, gap=None, unroutable=unroutable, candidates=stats,
                     provenance=provenance), None
     t0 = time.perf_counter()
-    result = run_backend(backend, form, options)
+    # the bound rows are appended to a copy and add no column: the solution reads back on `form`
+    solver_form = with_replica_bounds(form, sc) if options.replica_bound else form
+    result = run_backend(backend, solver_form, options)
     timing["solve"] = time.perf_counter() - t0
     provenance.solver_version = result.solver_version
     provenance.decomposition = result.decomposition
@@ -143,12 +146,15 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions) -> tupl
 def solve_instance(inst: Instance, *, backend: str | None = None, time_limit_s: float | None = None,
                    mip_rel_gap: float | None = None, threads: int | None = None, seed: int | None = None,
                    decompose: bool | None = None, executor: str | None = None, scheduler: str | None = None,
-                   verbose: bool = False, extra_functionality: ExtraFunctionality | None = None) -> Plan:
+                   verbose: bool = False, extra_functionality: ExtraFunctionality | None = None,
+                   replica_bound: bool = False) -> Plan:
     """Plan the fleet of `inst`. Options left as None come from the instance's `solver:` block;
     `extra_functionality(form, problem)` adds your own rows and columns (pipeline/problem.py), on any backend;
-    executor="dask" runs the parts on a Dask cluster (`scheduler`: its address; none: a LocalCluster)."""
+    executor="dask" runs the parts on a Dask cluster (`scheduler`: its address; none: a LocalCluster);
+    `replica_bound` adds each service's whole-replica bound as a row (formulation/replica_bound.py)."""
     name, options = options_for(inst, backend=backend, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
                                 threads=threads, seed=seed, decompose=decompose, executor=executor,
                                 scheduler=scheduler, verbose=verbose)
+    options.replica_bound = replica_bound
     plan, _ = solve_problem(build_problem(inst, extra_functionality), name, options)
     return plan
