@@ -216,7 +216,8 @@ class Policy(Strict):
 
 class SolverOptions(Strict):
     backend: Literal["highs", "pyomo", "ortools"] = "highs"
-    time_limit_s: Positive = 60.0
+    time_limit_s: Annotated[float, Field(gt=0, lt=1e9, allow_inf_nan=False,
+                                         description="seconds (below 1e9: HiGHS's timer overflows past it)")] = 60.0
     mip_rel_gap: Annotated[float, Field(ge=0, lt=1)] = 1e-4
     threads: NonNegativeInt = 0
     seed: NonNegativeInt = 0

@@ -41,7 +41,7 @@ class SolveSettings:
         if self.backend is not None and self.backend not in BACKENDS:
             raise bad_argument("backend", f"unknown backend {self.backend!r}; expected {' | '.join(BACKENDS)}")
         if self.time_limit_s is not None:
-            check_number("time_limit_s", self.time_limit_s, 0, low_open=True)
+            check_number("time_limit_s", self.time_limit_s, 0, 1e9, low_open=True)
         if self.mip_rel_gap is not None:
             check_number("mip_rel_gap", self.mip_rel_gap, 0, 1)
         if self.threads is not None:
