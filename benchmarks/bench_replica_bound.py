@@ -25,10 +25,9 @@ def main() -> None:
     args = parser.parse_args()
 
     import highspy
-    from bench_solve import load
+    from bench_solve import highs_run, load
 
     from fleetopt.api import build_problem
-    from fleetopt.backends.highs import new_highs, to_lp
     from fleetopt.backends.result import SolveOptions
     from fleetopt.formulation.replica_bound import lower_bound, lp_floor, service_knapsacks, with_replica_bounds
 
@@ -44,20 +43,12 @@ def main() -> None:
             print(f"  {name}: LP {lp_floor(sk):,.0f}  whole-replica bound {lower_bound(sk):,.0f}")
     for label, form in (("off", problem.form), ("on", with_rows)):
         for root in (True, False):
-            h = new_highs(SolveOptions(time_limit_s=args.time_limit, mip_rel_gap=1e-4, threads=1))
-            if root:
-                h.setOptionValue("mip_max_nodes", 1)
-            h.passModel(to_lp(form, highspy))
-            c, w = time.process_time(), time.perf_counter()
-            h.run()
-            info = h.getInfo()
-            has_plan = info.primal_solution_status == 2
-            plan = f"{info.objective_function_value:,.0f}" if has_plan else "none"
-            gap = f"{info.mip_gap:.2e}" if has_plan else "-"
-            print(f"rows {label:3} {'root' if root else 'solve'}: plan {plan} bound {info.mip_dual_bound:,.0f} "
-                  f"gap {gap} nodes {info.mip_node_count} CPU {time.process_time() - c:.2f} s "
-                  f"wall {time.perf_counter() - w:.2f} s", flush=True)
-
+            r = highs_run(form, SolveOptions(time_limit_s=args.time_limit, mip_rel_gap=1e-4, threads=1), highspy,
+                          max_nodes=1 if root else None)
+            plan = f"{r['objective']:,.0f}" if r["objective"] is not None else "none"
+            gap = f"{r['gap']:.2e}" if r["gap"] is not None else "-"
+            print(f"rows {label:3} {'root' if root else 'solve'}: plan {plan} bound {r['bound']:,.0f} "
+                  f"gap {gap} nodes {r['nodes']} CPU {r['cpu_s']:.2f} s wall {r['wall_s']:.2f} s", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -69,21 +69,28 @@ class Clock:
         return out
 
 
-def root_node(form, options, highspy) -> dict:
-    """The same model stopped after its root node (mip_max_nodes = 1): the plan and bound HiGHS has there."""
+def highs_run(form, options, highspy, max_nodes: int | None = None) -> dict:
+    """One HiGHS run of `form` (stopped after `max_nodes` nodes when given): wall and CPU s, bound, plan, gap, nodes."""
     from fleetopt.backends.highs import new_highs, to_lp
 
     h = new_highs(options)
-    h.setOptionValue("mip_max_nodes", 1)
+    if max_nodes is not None:
+        h.setOptionValue("mip_max_nodes", max_nodes)
     h.passModel(to_lp(form, highspy))
     w, c = time.perf_counter(), time.process_time()
     h.run()
     info = h.getInfo()
     has_plan = info.primal_solution_status == 2
-    return {"root_wall_s": time.perf_counter() - w, "root_cpu_s": time.process_time() - c,
-            "root_bound": float(info.mip_dual_bound),
-            "root_objective": float(info.objective_function_value) if has_plan else None,
-            "root_gap": float(info.mip_gap) if has_plan else None}
+    return {"wall_s": time.perf_counter() - w, "cpu_s": time.process_time() - c,
+            "bound": float(info.mip_dual_bound),
+            "objective": float(info.objective_function_value) if has_plan else None,
+            "gap": float(info.mip_gap) if has_plan else None, "nodes": int(info.mip_node_count)}
+
+
+def root_node(form, options, highspy) -> dict:
+    """The same model stopped after its root node (mip_max_nodes = 1): the plan and bound HiGHS has there."""
+    run = highs_run(form, options, highspy, max_nodes=1)
+    return {f"root_{key}": run[key] for key in ("wall_s", "cpu_s", "bound", "objective", "gap")}
 
 
 def run_tier(tier: str, pyomo: bool, threads: int, time_limit_s: float | None = None, root: bool = False) -> dict:
