@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from fleetopt.cli.common import fail_input
 from fleetopt.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, INFEASIBLE
 
 
@@ -71,9 +72,7 @@ def explain(instance: Path = typer.Argument(..., help="instance file"),
             check_output_path(output, "-o")
         inst = load_instance(instance, trusted_dirs=models_dir)
     except InputError as err:
-        for problem in err.problems:
-            typer.echo(f"error: {problem}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        fail_input(err)
     try:
         the_plan = Plan.model_validate_json(plan.read_text(encoding="utf-8"))
     except (OSError, ValueError, ValidationError) as err:
@@ -95,8 +94,7 @@ def explain(instance: Path = typer.Argument(..., help="instance file"),
         try:
             written = write_report(output, the_plan, e, inst)
         except InputError as err:
-            typer.echo(f"error: {err.problems[0]}", err=True)
-            raise typer.Exit(EXIT_BAD_INPUT) from None
+            fail_input(err)
         for path in written:
             typer.echo(f"wrote {path}")
     raise typer.Exit(EXIT_INFEASIBLE if the_plan.status == INFEASIBLE else 0)

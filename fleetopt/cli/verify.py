@@ -32,7 +32,7 @@ def verify(instance: Path = typer.Argument(..., help="instance file (YAML or JSO
             check_output_path(output, "-o")
         inst = load_instance(instance, trusted_dirs=models_dir)
         decisions = read_plan(plan)
-    except InputError as err:
+    except InputError as err:   # not cli.common.fail_input: importing the cli package would pull in the pipeline
         for problem in err.problems:
             typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
