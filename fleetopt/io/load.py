@@ -101,9 +101,9 @@ def load_document(data: Any, file: Path, lines: dict | None = None,
         raise InputError([Problem(name, "", "expected a mapping of keys to values starting with 'fleetopt: 1'")])
     if "fleetopt" not in data:
         raise InputError([Problem(name, "fleetopt", "missing format version; add 'fleetopt: 1' at the top")])
-    if data["fleetopt"] != 1:
+    if data["fleetopt"] not in (1, 2) or isinstance(data["fleetopt"], bool):
         raise InputError([Problem(name, "fleetopt", f"format version {data['fleetopt']!r} is not supported; "
-                                  "expected 1", lines.get(("fleetopt",)))])
+                                  "expected 1 or 2", lines.get(("fleetopt",)))])
     data = json.loads(json.dumps(data, default=str))  # a private copy: the merge must not touch the caller's
     problems = _merge_models(data, file, trusted_dirs, lines)
     _merge_accelerators(data)

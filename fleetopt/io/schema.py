@@ -237,7 +237,7 @@ class SolverOptions(Strict):
 
 
 class Instance(Strict):
-    fleetopt: Literal[1] = Field(description="format version")
+    fleetopt: Literal[1, 2] = Field(description="format version (2 adds time, profiles, procurement, current)")
     name: Name
     horizon_hours: Positive = 720.0
     objective: Literal["cost", "carbon"] | WeightedObjective = "cost"
