@@ -8,7 +8,7 @@ these models validate, so every problem of a file is reported in one pass.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -253,11 +253,20 @@ class Instance(Strict):
 
     _source: str = PrivateAttr("")
     _digest: str = PrivateAttr("")
+    _timeline: Any = PrivateAttr(None)  # io.timeline.Timeline, set by the loader from `time:` and `profiles`
 
     @property
     def source(self) -> str:
         """The file this instance was read from."""
         return self._source
+
+    @property
+    def timeline(self):
+        """The horizon's time slices (io/timeline.py); one slice for the whole horizon when the file has no `time:`."""
+        if self._timeline is None:
+            from fleetopt.io.timeline import Timeline
+            return Timeline.static(self.horizon_hours)
+        return self._timeline
 
     @property
     def digest(self) -> str:

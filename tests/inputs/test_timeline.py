@@ -27,3 +27,10 @@ def test_typical_day_window_counts_each_hour_once_per_day_inside_it():
     # half an hour at the window's edge counts half
     w = t.hours_in_window(0.5, 3.0)
     assert np.allclose(w[:4], [0.5, 1.0, 1.0, 0.0]) and w.sum() == 2.5
+
+
+def test_a_version_1_instance_has_the_static_timeline():
+    from fleetopt.io.load import load_instance
+    from helpers import TINY
+    inst = load_instance(TINY)
+    assert inst.timeline.is_static and inst.timeline.horizon_hours == inst.horizon_hours
