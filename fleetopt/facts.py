@@ -162,9 +162,9 @@ FAMILIES: dict[str, FamilyFacts] = _declare(
         row="Σ evaluator need·monitored ≤ evaluators", phrase="evaluator GPU's worth of samples on {key}"),
     # ------------------------------------------------------------ formulation (formulation/change.py)
     FamilyFacts(
-        "changed_gpus", "formulation", DEPLOYMENT, ("workload", "region", "accelerator", "direction"), "GPUs",
-        "GPUs whose assignment changes against the deployed plan (`current`), per workload, region and accelerator",
-        row="changed ≥ ±(GPUs - deployed GPUs)", phrase="GPU of change for {workload} in {region}"),
+        "changed_gpus", "formulation", DEPLOYMENT, ("workload", "region", "accelerator"), "GPUs",
+        "GPUs above and below the deployed plan's (`current`), per workload, region and accelerator",
+        row="GPUs - more + fewer = deployed GPUs", phrase="GPU deployed for {workload} in {region}"),
     FamilyFacts(
         "change_cap", "formulation", DEPLOYMENT, ("fleet",), "GPUs",
         "at most policy.max_changed_gpus GPUs change assignment against the deployed plan",

@@ -2,15 +2,15 @@
 
 Only built when the instance has a deployed plan (io/current.py); a plan from nothing has none of these.
 
-  changed[w,r,a]                    continuous >= 0: GPUs of workload w on accelerator a in region r whose
-                                    assignment changes; cost change_usd_per_gpu each
-  changed_gpus[w,r,a,more]          GPUs(w,r,a) - changed[w,r,a] <= current(w,r,a)
-  changed_gpus[w,r,a,fewer]         -GPUs(w,r,a) - changed[w,r,a] <= -current(w,r,a)
+  changed[w,r,a,more|fewer]         continuous >= 0: GPUs of workload w on accelerator a in region r above
+                                    (below) the deployed count; cost change_usd_per_gpu each
+  changed_gpus[w,r,a]               GPUs(w,r,a) - changed[w,r,a,more] + changed[w,r,a,fewer] = deployed(w,r,a)
   change_cap[fleet]                 sum changed <= max_changed_gpus
   move_deadline[j]                  sum over j's candidates that move or change layout of
                                     (wall hours + move hours) x <= deadline
-So changed[w,r,a] >= |GPUs(w,r,a) - current(w,r,a)|, with equality wherever a GPU of change costs something or
-the cap binds (the plan's figure is read from the decisions, never from these columns).
+So more + fewer >= |GPUs(w,r,a) - deployed(w,r,a)|, with equality wherever a GPU of change costs something or
+the cap binds (the plan's figure is read from the decisions, never from these columns). An equality per key,
+not two inequalities: the definition is never listed among the binding rows.
 
 A workload is `training.JOB` or `serving.SERVICE`; GPUs(w,r,a) are the job's candidate GPUs (or the service's
 replicas x GPUs per replica) in r on a. A job moving 1,024 GPUs between regions changes 2,048 assignments
@@ -166,16 +166,15 @@ def add_changed(form: Formulation, inst: Instance, tc: TrainingCandidates, sc: S
     deployed = inst.deployed.gpus()
     keys = list(dict.fromkeys(labels + list(deployed)))
     key_of = {k: i for i, k in enumerate(keys)}
-    d = form.add_vars("changed", keys, lb=0.0, cost=w_usd * inst.policy.change_usd_per_gpu)
     k = len(keys)
+    # columns 0..k-1: GPUs more than deployed; k..2k-1: fewer
+    d = form.add_vars("changed", [key + ("more",) for key in keys] + [key + ("fewer",) for key in keys], lb=0.0,
+                      cost=w_usd * inst.policy.change_usd_per_gpu)
     which = np.array([key_of[lab] for lab in labels], dtype=np.int64)
     current = np.array([deployed.get(key, 0) for key in keys], dtype=float)
-    # rows 0..k-1: more than deployed; rows k..2k-1: fewer
-    rows = np.concatenate([which, np.arange(k), which + k, np.arange(k) + k])
-    allcols = np.concatenate([cols, d.cols, cols, d.cols])
-    vals = np.concatenate([gpus, -np.ones(k), -gpus, -np.ones(k)])
-    add_family(form, "changed_gpus", [key + ("more",) for key in keys] + [key + ("fewer",) for key in keys],
-               rows, allcols, vals, upper=np.concatenate([current, -current]))
+    add_family(form, "changed_gpus", keys, np.concatenate([which, np.arange(k), np.arange(k)]),
+               np.concatenate([cols, d.cols]), np.concatenate([gpus, -np.ones(k), np.ones(k)]),
+               lower=current, upper=current)
     return d
 
 
