@@ -184,3 +184,20 @@ def add_change_cap(form: Formulation, inst: Instance, d) -> None:
         return
     add_family(form, "change_cap", [("fleet",)], np.zeros(d.size, dtype=np.int64), d.cols, np.ones(d.size),
                upper=float(cap))
+
+
+def set_changed(form: Formulation, inst: Instance, tc: TrainingCandidates, sc: ServingCandidates,
+                x: np.ndarray) -> None:
+    """Fill the `changed` columns of `x` from its GPU-holding columns (more, fewer = the parts of GPUs - deployed
+    above and below 0): what the solver would put there, for a plan read back from its JSON."""
+    if "changed" not in form.blocks:
+        return
+    d = form.blocks["changed"]
+    k = d.size // 2
+    index = {key[:3]: i for i, key in enumerate(d.keys[:k])}
+    labels, cols, gpus = workload_gpus(tc, sc, form)
+    held = np.zeros(k)
+    np.add.at(held, np.array([index[lab] for lab in labels], dtype=np.int64), np.round(x[cols]) * gpus)
+    deployed = inst.deployed.gpus()
+    excess = held - np.array([deployed.get(key[:3], 0) for key in d.keys[:k]], dtype=float)
+    x[d.cols[:k]], x[d.cols[k:]] = np.maximum(excess, 0.0), np.maximum(-excess, 0.0)
