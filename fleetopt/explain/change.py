@@ -57,6 +57,10 @@ def explain_change(problem: Problem, plan: Plan, x: np.ndarray | None, binding: 
             out.cap_price = b.shadow_price
             out.lines.append(f"the change cap of {whole(c.max_changed_gpus)} GPUs binds: one GPU more allowed to "
                              f"change is worth {amount(-b.shadow_price)}")
+    if c.change_usd_per_gpu == 0 and c.max_changed_gpus is None:   # nothing to lift: the plan is the cheapest
+        out.cheapest_changed_gpus, out.cheapest_saves = c.changed_gpus, 0.0
+        out.lines.append("no change cost and no cap: the plan is the cheapest one")
+        return out
     # threads 0: the pool HiGHS already made (the pricing LPs may have made it at its default size) serves
     result = run_backend("highs", without_change_limits(problem.form), replace(options, start=None, threads=0))
     if result.x is None or result.objective is None or plan.objective is None:

@@ -125,15 +125,16 @@ def current_path(inst, instance_file: Path, given: Path | None, trusted_dirs: It
     if inst.current is None:
         return None
     base = instance_file.resolve().parent
-    path = (base / inst.current).resolve()
-    if not _inside(path, [base, *trusted_dirs]):
+    if not _inside((base / inst.current).resolve(), [base, *trusted_dirs]):
         raise InputError([Problem(str(instance_file), "current", f"plan path '{inst.current}' leaves the "
                                   "instance's folder; give its folder with --models-dir")])
-    return path
+    return instance_file.parent / inst.current
 
 
-def _fail(file: Path, key: str, message: str, lines: dict, path: tuple = ()) -> InputError:
-    return InputError([Problem(str(file), key, message, lines.get(path) if path else None)])
+def _fail(inst, file: Path, key: str, message: str, lines: dict, path: tuple = ()) -> InputError:
+    """One line naming the plan file and key, and the instance that names the plan."""
+    used_by = f" (the deployed plan {inst.source} re-plans from)" if inst.source else ""
+    return InputError([Problem(str(file), key, message + used_by, lines.get(path) if path else None)])
 
 
 def read_current(inst, file: Path, shown: str) -> CurrentFleet:
@@ -142,19 +143,19 @@ def read_current(inst, file: Path, shown: str) -> CurrentFleet:
         raise InputError([Problem(inst.source, "current", f"no plan file '{shown}'")])
     data, lines = read_document(file)
     if not isinstance(data, dict):
-        raise _fail(file, "", "expected a plan: a JSON object as `fleetopt solve -o` writes", lines)
+        raise _fail(inst, file, "", "expected a plan: a JSON object as `fleetopt solve -o` writes", lines)
     try:
         plan = _Plan.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
         where = tuple(first["loc"])
-        raise _fail(file, dotted(where) or "(top level)", f"{first['msg'].lower()} (not a plan fleetopt wrote)",
+        raise _fail(inst, file, dotted(where) or "(top level)", f"{first['msg'].lower()} (not a plan fleetopt wrote)",
                     lines, where) from None
     if plan.provenance.instance != inst.name:
-        raise _fail(file, "provenance.instance", f"the plan is for instance '{plan.provenance.instance}', not "
+        raise _fail(inst, file, "provenance.instance", f"the plan is for instance '{plan.provenance.instance}', not "
                     f"'{inst.name}'", lines, ("provenance", "instance"))
     if plan.status not in WITH_PLAN:
-        raise _fail(file, "status", f"the plan's status is '{plan.status}': it holds no fleet to start from",
+        raise _fail(inst, file, "status", f"the plan's status is '{plan.status}': it holds no fleet to start from",
                     lines, ("status",))
     return CurrentFleet(str(file), plan.provenance.instance, _jobs(inst, file, plan, lines),
                         _services(inst, file, plan, lines))
@@ -162,10 +163,10 @@ def read_current(inst, file: Path, shown: str) -> CurrentFleet:
 
 def _known(inst, file, lines, where: tuple, region: str, accelerator: str) -> None:
     if region not in inst.regions:
-        raise _fail(file, dotted(where + ("region",)), f"unknown region '{region}'"
+        raise _fail(inst, file, dotted(where + ("region",)), f"unknown region '{region}'"
                     + did_you_mean(region, inst.regions), lines, where + ("region",))
     if accelerator not in inst.regions[region].gpus and accelerator != EDGE_DEVICE:
-        raise _fail(file, dotted(where + ("accelerator",)), f"no accelerator '{accelerator}' in region "
+        raise _fail(inst, file, dotted(where + ("accelerator",)), f"no accelerator '{accelerator}' in region "
                     f"'{region}'" + did_you_mean(accelerator, inst.regions[region].gpus), lines,
                     where + ("accelerator",))
 
@@ -175,7 +176,7 @@ def _jobs(inst, file, plan: _Plan, lines) -> dict[str, CurrentJob]:
     for name, job in plan.training.items():
         where = ("training", name)
         if name not in inst.training:
-            raise _fail(file, dotted(where), f"unknown job '{name}'" + did_you_mean(name, inst.training), lines,
+            raise _fail(inst, file, dotted(where), f"unknown job '{name}'" + did_you_mean(name, inst.training), lines,
                         where)
         _known(inst, file, lines, where, job.region, job.accelerator)
         done = min(1.0, inst.policy.as_of_hour / job.wall_hours)
@@ -189,7 +190,7 @@ def _services(inst, file, plan: _Plan, lines) -> dict[str, list[CurrentGroup]]:
     for name, svc in plan.serving.items():
         where = ("serving", name)
         if name not in inst.serving:
-            raise _fail(file, dotted(where), f"unknown service '{name}'" + did_you_mean(name, inst.serving),
+            raise _fail(inst, file, dotted(where), f"unknown service '{name}'" + did_you_mean(name, inst.serving),
                         lines, where)
         for i, g in enumerate(svc.replicas):
             _known(inst, file, lines, where + ("replicas", i), g.region, g.accelerator)

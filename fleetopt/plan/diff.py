@@ -140,10 +140,10 @@ def _signed(text: str) -> str:
 
 def diff_lines(diff: PlanDiff) -> list[str]:
     """The diff in words: a summary line, then per change a line and what it was and is (each within 80
-    columns for the usual names; plan.terminal.fit wraps longer ones)."""
+    columns for the usual names; plan.terminal.fit wraps longer ones). The files are the caller's to name."""
     if diff.empty:
-        return [f"{diff.old} -> {diff.new}: no change"]
-    lines = [f"{diff.old} -> {diff.new}: {whole(diff.changed_gpus)} GPUs change assignment",
+        return ["no change"]
+    lines = [f"{whole(diff.changed_gpus)} GPUs change assignment",
              f"  GPUs {_signed(whole(diff.gpus))}, cost {_signed(money(diff.cost_usd))}, carbon "
              f"{_signed(num(diff.carbon_t, 3))} t CO2e over the horizon"]
     for c in diff.changes:
