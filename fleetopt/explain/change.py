@@ -55,8 +55,11 @@ def explain_change(problem: Problem, plan: Plan, x: np.ndarray | None, binding: 
     for b in binding:
         if b.family == "change_cap":
             out.cap_price = b.shadow_price
+            worth = amount(-b.shadow_price)
             out.lines.append(f"the change cap of {whole(c.max_changed_gpus)} GPUs binds: one GPU more allowed to "
-                             f"change is worth {amount(-b.shadow_price)}")
+                             f"change is worth {worth}" + (" at the margin (what the cap holds back moves in whole "
+                                                          "jobs or replicas: see the cheapest plan)"
+                                                          if worth in ("$0", "0 t CO2e") else ""))
     if c.change_usd_per_gpu == 0 and c.max_changed_gpus is None:   # nothing to lift: the plan is the cheapest
         out.cheapest_changed_gpus, out.cheapest_saves = c.changed_gpus, 0.0
         out.lines.append("no change cost and no cap: the plan is the cheapest one")
