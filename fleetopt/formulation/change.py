@@ -85,22 +85,23 @@ def training_moves(inst: Instance, tc: TrainingCandidates) -> Moves:
         moved = region != cur.region
         changed = moved | (accel != cur.accelerator) | (tc.tp[mine] != cur.tp) | (tc.pp[mine] != cur.pp) \
             | (tc.dp[mine] != cur.dp) | (tc.sync_group[mine] != cur.sync_group)
+        # per region: (transfer hours, egress USD per GB), or NaN where no path of links reaches it
         paths = shortest_paths(inst, cur.region) if cur.region in inst.regions else {}
         gb = checkpoint_gb(inst, name)
-        restart_h = inst.training[name].checkpoint_restart_min / 60.0
-        for i, c in enumerate(mine):
-            if not changed[i]:
-                continue
-            out.changes[c], out.hours[c] = True, restart_h
-            if moved[i]:
-                links = paths.get(region[i])
-                out.moves[c], out.checkpoint_gb[c] = True, gb
-                if links is None:
-                    out.reachable[c] = False
-                    continue
-                if links:
-                    out.hours[c] += gb / min(inst.links[k].gb_s for k in links) / 3600.0
-                    out.egress_usd[c] = gb * sum(inst.links[k].egress_usd_per_gb for k in links)
+        per_region = np.full((len(tc.region_names), 2), np.nan)
+        for r, links in paths.items():
+            if r in tc.region_names:
+                per_region[tc.region_names.index(r)] = (
+                    gb / min(inst.links[k].gb_s for k in links) / 3600.0 if links else 0.0,
+                    sum(inst.links[k].egress_usd_per_gb for k in links))
+        route = per_region[tc.region[mine]]
+        c, m = mine[changed], mine[moved]
+        out.changes[c], out.moves[m] = True, True
+        out.hours[c] = inst.training[name].checkpoint_restart_min / 60.0
+        out.checkpoint_gb[m] = gb
+        out.reachable[m] = ~np.isnan(route[moved, 0])
+        out.hours[m] += np.nan_to_num(route[moved, 0])
+        out.egress_usd[m] = gb * np.nan_to_num(route[moved, 1])
     idx = np.flatnonzero(out.changes)
     if len(idx):
         charges = move_charges(inst, tc, idx, out.hours[idx], out.egress_usd[idx])
