@@ -160,6 +160,22 @@ FAMILIES: dict[str, FamilyFacts] = _declare(
         "monitoring_coverage", "formulation", RESPONSIBILITY, ("service", "region"), "evaluator GPUs",
         "evaluator GPUs in the region cover every monitored group's samples each window",
         row="Σ evaluator need·monitored ≤ evaluators", phrase="evaluator GPU's worth of samples on {key}"),
+    # ------------------------------------------------------------ formulation (formulation/change.py)
+    FamilyFacts(
+        "changed_gpus", "formulation", DEPLOYMENT, ("workload", "region", "accelerator"), "GPUs",
+        "GPUs above and below the deployed plan's (`current`), per workload, region and accelerator",
+        row="GPUs - more + fewer = deployed GPUs", phrase="GPU deployed for {workload} in {region}"),
+    FamilyFacts(
+        "change_cap", "formulation", DEPLOYMENT, ("fleet",), "GPUs",
+        "at most policy.max_changed_gpus GPUs change assignment against the deployed plan",
+        row="Σ changed ≤ max_changed_gpus", phrase="GPU more allowed to change", shared=True,
+        setting=Setting("policy.max_changed_gpus", "max_changed_gpus", "", integer=True)),
+    FamilyFacts(
+        "move_deadline", "formulation", DISTRIBUTION, ("job",), "hours",
+        "a deployed job that moves or changes layout still finishes before its deadline, checkpoint transfer "
+        "and restart included", row="Σ_c (wall_h + move_h)·x ≤ deadline over the moving candidates",
+        phrase="hour of deadline for {job} after a move",
+        setting=Setting("training.{job}.deadline_hours", "the deadline of {job}", "h", verb="extend")),
     # ------------------------------------------------------------ screening (candidates/)
     FamilyFacts(
         "slo", "screening", DEPLOYMENT, ("service", "population"), "ms",
@@ -181,6 +197,9 @@ FAMILIES: dict[str, FamilyFacts] = _declare(
     FamilyFacts(
         "config", "verify", DISTRIBUTION, ("decision",), "decisions",
         "each decision names known jobs, regions and accelerators with legal parallelism"),
+    FamilyFacts(
+        "change", "verify", DEPLOYMENT, ("figure",), "GPUs or USD",
+        "the changed GPUs, moves and change cost the plan states are the ones its decisions and `current` give"),
     FamilyFacts(
         "reported", "verify", RESPONSIBILITY, ("figure",), "units of the figure",
         "every figure the plan states (times, MW, t, USD, totals, objective) is the one the physics gives"),

@@ -225,3 +225,25 @@ def without_carbon_budget():
     apart into parts (one per job and service, 10)."""
     inst = load_instance(default_instance())
     return inst.model_copy(update={"policy": inst.policy.model_copy(update={"carbon_budget_t": None})})
+
+
+# ------------------------------------------------------------------ re-planning a deployed fleet
+
+REPLAN = DATA / "replan" / "replan-fleet.yaml"   # us-east's power nearly full: 5% more demand reshuffles it
+
+
+def replan_instance(folder: Path, current: Path | None, demand_scale: float = 1.05, **policy) -> Instance:
+    """replan-fleet with its demand scaled, re-planned from the plan file `current` (copied into `folder`, to which
+    the instance's `current:` is relative) under `policy` (change_usd_per_gpu, max_changed_gpus, as_of_hour)."""
+    import yaml
+
+    from fleetopt.io.load import load_document
+
+    data = yaml.safe_load(REPLAN.read_text())
+    for svc in data["serving"].values():
+        svc["demand_rps"] = {u: r * demand_scale for u, r in svc["demand_rps"].items()}
+    data["policy"].update(policy)
+    if current is not None:
+        (folder / "deployed.json").write_text(current.read_text())
+        data["current"] = "deployed.json"
+    return load_document(data, folder / "replan.yaml")

@@ -1,5 +1,5 @@
 """The `fleetopt` command: thin wrappers that parse options, call the API and print. One module per command
-group (init, solve, validate/schema, explain, verify, export, estimate, whatif/pareto); what they share (bad input
+group (init, solve, validate/schema, explain, verify, export, estimate, whatif/pareto, diff); what they share (bad input
 as `error:` lines and exit 2) is in common.py. Each command's heavy imports wait inside its function, so
 `fleetopt --help` stays fast.
 
@@ -12,6 +12,7 @@ import sys
 
 import typer
 
+from fleetopt.cli.diff import diff
 from fleetopt.cli.estimate import estimate
 from fleetopt.cli.explain import explain
 from fleetopt.cli.init import init
@@ -25,7 +26,7 @@ from fleetopt.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, InputError
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Plan an ML fleet: training parallelism, serving placement, power, carbon, monitoring.")
 
-for command in (init, validate, schema, solve, estimate, explain, whatif, pareto, verify, export):
+for command in (init, validate, schema, solve, estimate, explain, whatif, pareto, verify, export, diff):
     app.command()(command)
 
 

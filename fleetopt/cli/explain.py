@@ -43,6 +43,15 @@ def echo_explanation(e) -> None:
     echo_infeasibility(e)
 
 
+def echo_change(plan) -> None:
+    """A re-plan's change against the deployed plan, and what the change cost and cap keep from happening."""
+    from fleetopt.explain.change import change_headline
+
+    if plan.change is not None and plan.has_plan:
+        e = plan.explanation
+        _echo([change_headline(plan)] + [f"  {line}" for line in (e.change.lines if e and e.change else [])])
+
+
 def echo_infeasibility(e) -> None:
     from fleetopt.explain.infeasible import infeasibility_lines
 
@@ -54,7 +63,9 @@ def explain(instance: Path = typer.Argument(..., help="instance file"),
             plan: Path = typer.Argument(..., help="plan JSON written by `fleetopt solve -o`"),
             output: Path | None = typer.Option(None, "-o", "--output", help="write the Markdown report here"),
             models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use",
-                                                  exists=True, file_okay=False)):
+                                                  exists=True, file_okay=False),
+            from_plan: Path | None = typer.Option(None, "--from", help="the deployed plan the plan was re-planned "
+                                                  "from (overrides the instance's `current:`)")):
     """Explain PLAN against INSTANCE: binding constraints and prices, C3 terms, runner-ups, infeasibility."""
     from pydantic import ValidationError
 
@@ -70,7 +81,7 @@ def explain(instance: Path = typer.Argument(..., help="instance file"),
     try:
         if output is not None:
             check_output_path(output, "-o")
-        inst = load_instance(instance, trusted_dirs=models_dir)
+        inst = load_instance(instance, trusted_dirs=models_dir, current=from_plan)
     except InputError as err:
         fail_input(err)
     try:
@@ -90,6 +101,7 @@ def explain(instance: Path = typer.Argument(..., help="instance file"),
     e = explain_plan(problem, the_plan, x, options)
     the_plan.explanation = e
     echo_explanation(e)
+    echo_change(the_plan)
     if output is not None:
         try:
             written = write_report(output, the_plan, e, inst)

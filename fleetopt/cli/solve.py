@@ -41,10 +41,12 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
                                              callback=output_path),
           models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use",
                                                   exists=True, file_okay=False),
+          from_plan: Path | None = typer.Option(None, "--from", help="re-plan from this deployed plan (a plan "
+                                                "JSON; overrides the instance's `current:`)"),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="no summary table")):
     """Plan the fleet described by INSTANCE and print the plan."""
     from fleetopt.api import build_problem, options_for, solve_problem
-    from fleetopt.cli.explain import echo_infeasibility
+    from fleetopt.cli.explain import echo_change, echo_infeasibility
     from fleetopt.explain.explainer import explain as explain_plan
     from fleetopt.explain.report import write_report
     from fleetopt.io.load import load_instance
@@ -52,7 +54,7 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
     from fleetopt.plan.terminal import print_plan
 
     try:
-        inst = load_instance(_instance_path(instance), trusted_dirs=models_dir)
+        inst = load_instance(_instance_path(instance), trusted_dirs=models_dir, current=from_plan)
         _print_warnings(inst)
         name, options = options_for(inst, backend=backend, time_limit_s=time_limit, mip_rel_gap=gap, threads=threads,
                                     decompose=decompose, executor=executor, scheduler=scheduler)
@@ -64,6 +66,7 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
     plan.explanation = explain_plan(problem, plan, result.x if result is not None else None, options)
     if not quiet:
         print_plan(plan)
+        echo_change(plan)
     if plan.status == INFEASIBLE:
         echo_infeasibility(plan.explanation)
     written = []

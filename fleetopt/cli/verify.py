@@ -19,6 +19,8 @@ def verify(instance: Path = typer.Argument(..., help="instance file (YAML or JSO
            models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use",
                                                   exists=True, file_okay=False),
            output: Path | None = typer.Option(None, "-o", "--output", help="also write the report as JSON"),
+           from_plan: Path | None = typer.Option(None, "--from", help="the deployed plan PLAN was re-planned from "
+                                                 "(overrides the instance's `current:`)"),
            quiet: bool = typer.Option(False, "--quiet", "-q", help="only the summary line")):
     """Check PLAN against INSTANCE from the physics; one line per violation (family[key], amount, units)."""
     from fleetopt.errors import InputError
@@ -30,7 +32,7 @@ def verify(instance: Path = typer.Argument(..., help="instance file (YAML or JSO
     try:
         if output is not None:
             check_output_path(output, "-o")
-        inst = load_instance(instance, trusted_dirs=models_dir)
+        inst = load_instance(instance, trusted_dirs=models_dir, current=from_plan)
         decisions = read_plan(plan)
     except InputError as err:   # not cli.common.fail_input: importing the cli package would pull in the pipeline
         for problem in err.problems:

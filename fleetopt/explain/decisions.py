@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fleetopt.formulation.change import set_changed
 from fleetopt.pipeline.problem import Problem
 from fleetopt.plan.extract import RECOMPUTE
 from fleetopt.plan import Plan
@@ -50,4 +51,5 @@ def plan_to_x(problem: Problem, plan: Plan) -> np.ndarray:
             put("evaluators", (s, m.region, m.accelerator), m.evaluator_gpus)
             for population in {g.population for g in m.groups}:
                 put("monitored", (s, population, m.region), 1.0)
+    set_changed(form, problem.inst, tc, problem.serving, x)   # re-planning a deployed fleet (formulation/change.py)
     return x

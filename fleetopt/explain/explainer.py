@@ -11,6 +11,7 @@ import numpy as np
 from fleetopt.pipeline.problem import Problem
 from fleetopt.backends.result import SolveOptions
 from fleetopt.explain.binding import binding_constraints
+from fleetopt.explain.change import explain_change
 from fleetopt.explain.c3 import job_terms, nearest_rtt_ms, route_latencies, service_terms
 from fleetopt.explain.infeasible import explain_infeasible
 from fleetopt.plan.explanation import (
@@ -50,6 +51,7 @@ def explain(problem: Problem, plan: Plan, x: np.ndarray | None, options: SolveOp
     out = Explanation(status=plan.status, binding=binding, price_note=note, jobs=jobs, services=services,
                       governance=governance(problem, plan, x))
     out.first_binding_term = first_term(problem, x, jobs, services)
+    out.change = explain_change(problem, plan, x, binding, options)   # re-planning a deployed fleet
     out.diagnostic = diagnostic(plan, out)
     return out
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from fleetopt.errors import InputError
 from fleetopt.explain.infeasible import relaxation_markdown
 from fleetopt.io.numbers import money, num, pct, whole
 from fleetopt.plan.explanation import Explanation
 from fleetopt.io.output import write_bytes_atomic, write_text_atomic
 from fleetopt.plan import Plan
+from fleetopt.plan.diff import diff_plans, read_plan
 from fleetopt.plan.terminal import evaluator_gpus, gpu_note, headline, megawatts, price_text
 
 COLORS = {"ideal": "#4c72b0", "compute": "#55a868", "communication": "#c44e52", "coordination": "#8172b2"}
@@ -128,6 +130,38 @@ def plan_section(plan: Plan, inst=None) -> list[str]:
     return out
 
 
+def change_section(plan: Plan, e: Explanation) -> list[str]:
+    """A re-plan's change against the deployed plan, first: what moves, starts and stops (plan/diff.py), what
+    changing costs, and what the cheapest plan would change (explain/change.py)."""
+    c = plan.change
+    out = [f"## Change against the deployed plan ({c.current})\n"]
+    try:
+        diff = diff_plans(read_plan(c.current), plan, "deployed", "this plan")
+    except InputError as err:
+        out.append(f"The deployed plan cannot be read any more ({err.problems[0]}); its decisions are in the "
+                   "plan JSON's `change`.\n")
+    else:
+        if diff.changes:
+            out.append(table(["workload", "action", "was", "now", "GPUs", "cost", "t CO2e"],
+                             [[f"{d.kind} {d.name}", d.action, d.old or "-", d.new or "-", f"{d.gpus:+,}",
+                               money(d.cost_usd), num(d.carbon_t, 3)] for d in diff.changes]))
+        else:
+            out.append("No job or replica group changes.\n")
+    if c.moves:
+        out.append(table(["job", "from", "to", "checkpoint GB", "transfer + restart h", "egress", "cost"],
+                         [[j, f"{m.from_region}/{m.from_accelerator}", f"{m.to_region}/{m.to_accelerator}",
+                           num(m.checkpoint_gb), num(m.hours, 3), money(m.egress_usd), money(m.cost_usd)]
+                          for j, m in c.moves.items()]))
+    out.append(f"- GPUs whose assignment changes: {whole(c.changed_gpus)}"
+               + (f" of at most {whole(c.max_changed_gpus)}" if c.max_changed_gpus is not None else ""))
+    out.append(f"- change cost: {money(c.cost_usd)} ({money(c.change_usd_per_gpu)} per changed GPU, plus moves)")
+    if c.finished:
+        out.append(f"- done by policy.as_of_hour, so not planned: {', '.join(c.finished)}")
+    out += [f"- {line}" for line in (e.change.lines if e.change else [])]
+    out.append("")
+    return out
+
+
 def render_markdown(plan: Plan, e: Explanation, plot_name: str | None, inst=None) -> str:
     prov = plan.provenance
     out = [f"# fleetopt report: {prov.instance}\n", headline(plan).split(": ", 1)[1].capitalize()
@@ -135,6 +169,8 @@ def render_markdown(plan: Plan, e: Explanation, plot_name: str | None, inst=None
            + "\n"]
     if not plan.has_plan and plan.detail:
         out.append(f"Why: {plan.detail}\n")
+    if plan.has_plan and plan.change is not None:
+        out += change_section(plan, e)
     if plan.has_plan:
         out += plan_section(plan, inst)
     if e.diagnostic:

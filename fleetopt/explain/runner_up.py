@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fleetopt.formulation.change import set_changed
 from fleetopt.io.numbers import money, num, whole
 from fleetopt.pipeline.problem import Problem
 from fleetopt.plan.explanation import RunnerUp
@@ -51,6 +52,7 @@ def runner_up(problem: Problem, x: np.ndarray, chosen: int) -> RunnerUp | None:
     alt = int(others[np.argmin(cost[others])])
     swapped = x.copy()
     swapped[block.cols[chosen]], swapped[block.cols[alt]] = 0.0, 1.0
+    set_changed(form, problem.inst, tc, problem.serving, swapped)   # a re-plan counts the swap's changed GPUs
     blocked = violated_rows(problem, swapped)
     diff = float(cost[alt] - cost[chosen])
     def amount(v: float) -> str:

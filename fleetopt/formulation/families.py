@@ -27,6 +27,7 @@ from fleetopt.candidates.names import option_key
 from fleetopt.candidates.network import shortest_paths
 from fleetopt.candidates.tables import ServingCandidates, TrainingCandidates
 from fleetopt.facts import add_family
+from fleetopt.formulation.change import add_change
 from fleetopt.formulation.model import Formulation, VarBlock
 from fleetopt.formulation.monitoring import add_monitoring_families, add_monitoring_vars
 from fleetopt.io.schema import Instance, WeightedObjective
@@ -74,6 +75,7 @@ def build(inst: Instance, tc: TrainingCandidates, sc: ServingCandidates,
     add_link_bw(form, inst, tc, x)
     add_carbon_budget(form, inst, usage)
     add_monitoring_families(form, sc, mon, f, z, y, m)
+    add_change(form, inst, tc, sc, w_usd, w_t)   # re-planning a deployed fleet (formulation/change.py)
     return form
 
 

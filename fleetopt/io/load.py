@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from fleetopt.errors import InputError, Problem, bad_argument, did_you_mean
+from fleetopt.io.current import attach_current
 from fleetopt.io.errors_pydantic import problems_from
 from fleetopt.io.plausibility import check_plausibility, refuse_absurd
 from fleetopt.io.references import check_references
@@ -93,8 +94,9 @@ def _merge_models(data: dict, file: Path, trusted_dirs: Iterable[Path], lines: d
 
 
 def load_document(data: Any, file: Path, lines: dict | None = None,
-                  trusted_dirs: Iterable[Path] = ()) -> Instance:
-    """Validate already-parsed data as an instance (used by the loader and by what-if sweeps)."""
+                  trusted_dirs: Iterable[Path] = (), current: Path | None = None) -> Instance:
+    """Validate already-parsed data as an instance (used by the loader and by what-if sweeps); `current`, a
+    deployed plan's file, overrides the instance's `current:` (io/current.py)."""
     name = str(file)
     lines = lines or {}
     if not isinstance(data, dict):
@@ -118,15 +120,18 @@ def load_document(data: Any, file: Path, lines: dict | None = None,
     instance._source = name
     instance._digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
     refuse_absurd(instance, name, lines)  # a 1e30-hour horizon: bad input, not a solver failure
+    attach_current(instance, file, current, trusted_dirs)  # the fleet as deployed, checked against the instance
     instance._warnings = check_plausibility(instance, name, lines)  # implausible values: warned, not refused
     return instance
 
 
-def load_instance(path: str | Path, trusted_dirs: Iterable[Path] = ()) -> Instance:
-    """Read, validate and resolve an instance file. Raises InputError (exit code 2) on any bad input."""
+def load_instance(path: str | Path, trusted_dirs: Iterable[Path] = (), current: str | Path | None = None) -> Instance:
+    """Read, validate and resolve an instance file (`current`: a deployed plan's file, as `--from`). Raises
+    InputError (exit code 2) on any bad input."""
     file = Path(path)
     data, lines = read_document(file)
-    return load_document(data, file, lines, [Path(d) for d in trusted_dirs])
+    return load_document(data, file, lines, [Path(d) for d in trusted_dirs],
+                         Path(current) if current is not None else None)
 
 
 _CARD = TypeAdapter(ModelCard)

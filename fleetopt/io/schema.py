@@ -212,6 +212,13 @@ class Policy(Strict):
     carbon_price_usd_per_t: NonNegative = 0.0
     include_embodied: bool = True
     dataset_staging_hours: Positive = Field(48.0, description="window to copy datasets to their job's region")
+    # the fleet as deployed (`current`, io/current.py)
+    change_usd_per_gpu: NonNegative = Field(0.0, description="cost of each GPU whose assignment changes "
+                                            "against `current`")
+    max_changed_gpus: NonNegativeInt | None = Field(None, description="at most this many GPUs change assignment "
+                                                    "against `current`; none = no cap")
+    as_of_hour: NonNegative = Field(0.0, description="hours the `current` plan has run: each of its jobs has "
+                                    "done this share of its wall hours and trains only the rest")
 
 
 class SolverOptions(Strict):
@@ -250,10 +257,13 @@ class Instance(Strict):
     serving: dict[Name, ServingService] = Field(default_factory=dict)
     policy: Policy = Field(default_factory=Policy)
     solver: SolverOptions = Field(default_factory=SolverOptions)
+    current: CardRef | None = Field(None, description="the fleet as deployed: a plan JSON fleetopt wrote, "
+                                    "relative to this file (format version 2)")
 
     _source: str = PrivateAttr("")
     _digest: str = PrivateAttr("")
     _timeline: Any = PrivateAttr(None)  # io.timeline.Timeline, set by the loader from `time:` and `profiles`
+    _current: Any = PrivateAttr(None)   # io.current.CurrentFleet, set by the loader from `current` or --from
 
     @property
     def source(self) -> str:
@@ -269,6 +279,11 @@ class Instance(Strict):
         return self._timeline
 
     @property
+    def deployed(self):
+        """The fleet as deployed (io/current.py CurrentFleet), or None: the plan starts from nothing."""
+        return self._current
+
+    @property
     def digest(self) -> str:
         """SHA-256 of the validated input with catalogs merged: the plan's provenance."""
         return self._digest
@@ -281,6 +296,13 @@ class Instance(Strict):
             return value
         shown = repr(value) if isinstance(value, str) else str(value)
         raise ValueError(f"expected cost | carbon | {{cost: W, carbon_usd_per_t: P}}, got {shown[:40]}")
+
+    @field_validator("current")
+    @classmethod
+    def _current_needs_v2(cls, value, info):
+        if value is not None and info.data.get("fleetopt") == 1:
+            raise ValueError("`current` needs format version 2 (fleetopt: 2)")
+        return value
 
     @model_validator(mode="after")
     def _has_work(self) -> Instance:

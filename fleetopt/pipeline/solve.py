@@ -26,6 +26,7 @@ from fleetopt.pipeline.cluster import DaskCluster
 from fleetopt.pipeline.decompose import EXECUTORS, Backend, default_workers, solve_by_parts
 from fleetopt.pipeline.problem import ExtraFunctionality, Problem, build_problem
 from fleetopt.pipeline.start_method import unguarded_main_line
+from fleetopt.plan.change import change_summary
 from fleetopt.plan.extract import binding_rows, monitoring_decisions, serving_decisions, totals, training_decisions
 from fleetopt.plan.model import Plan, Provenance
 
@@ -138,6 +139,7 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions) -> tupl
         monitoring_decisions(sc, problem.monitoring, result.x, form, plan.serving)
         plan.totals = totals(inst, plan.training, plan.serving)
         plan.binding = binding_rows(form, result.x)
+        plan.change = change_summary(inst, tc, sc, form, result.x)   # against the deployed fleet, if any
         timing["extract"] = time.perf_counter() - t0
     plan.provenance.timing_s = timing
     return plan, result

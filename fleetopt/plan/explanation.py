@@ -158,6 +158,18 @@ class Diagnostic(BaseModel):
     governance_evidence: str
 
 
+class ChangeExplanation(BaseModel):
+    """Re-planning from the deployed fleet: the price of the change cap and what the cheapest plan (no change
+    cost, no cap) would change and save (explain/change.py)."""
+
+    changed_gpus: int
+    cap: int | None = None
+    cap_price: float | None = None            # objective units per GPU more allowed to change (when the cap binds)
+    cheapest_changed_gpus: int | None = None  # the plan solved without the change cost and cap
+    cheapest_saves: float | None = None       # objective units (change cost left out of both)
+    lines: list[str] = Field(default_factory=list)
+
+
 class Explanation(BaseModel):
     status: str
     first_binding_term: Term | None = None
@@ -168,3 +180,4 @@ class Explanation(BaseModel):
     infeasibility: Infeasibility | None = None
     diagnostic: list[Diagnostic] = Field(default_factory=list)
     governance: Governance | None = None
+    change: ChangeExplanation | None = None   # against the deployed plan, when re-planning from one

@@ -143,6 +143,33 @@ class Provenance(BaseModel):
     timing_s: dict[str, float] = Field(default_factory=dict)
 
 
+class JobMove(BaseModel):
+    """A deployed job that changes layout: its checkpoint shipped (when it changes region) and a restart."""
+
+    from_region: str
+    to_region: str
+    from_accelerator: str
+    to_accelerator: str
+    checkpoint_gb: float      # shipped over the links (0 when it stays in its region)
+    hours: float              # transfer + restart, added to its wall hours
+    egress_usd: float
+    cost_usd: float           # its GPUs held for those hours + egress
+    carbon_t: float
+
+
+class ChangeSummary(BaseModel):
+    """What re-planning from the deployed plan (`current`) changes and costs (formulation/change.py)."""
+
+    current: str                      # the deployed plan's file
+    changed_gpus: int                 # sum over (workload, region, accelerator) of |GPUs - deployed GPUs|
+    change_usd_per_gpu: float
+    max_changed_gpus: int | None
+    moves: dict[str, JobMove] = Field(default_factory=dict)
+    finished: list[str] = Field(default_factory=list)   # jobs done by policy.as_of_hour
+    cost_usd: float                   # changed GPUs x change_usd_per_gpu + the moves' cost
+    carbon_t: float                   # the moves' carbon
+
+
 class Plan(BaseModel):
     status: Status
     detail: str = ""
@@ -158,6 +185,7 @@ class Plan(BaseModel):
     candidates: dict[str, dict[str, int | str]] = Field(default_factory=dict)
     provenance: Provenance
     explanation: Explanation | None = None   # why the plan is what it is (fleetopt.explain fills it)
+    change: ChangeSummary | None = None      # against the deployed plan, when re-planning from one
 
     @property
     def exit_code(self) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from fleetopt.io.schema import Instance
 from fleetopt.plan import Plan
+from fleetopt.verify.change import verify_change
 from fleetopt.verify.monitoring import verify_monitoring
 from fleetopt.verify.report import Report, Violation
 from fleetopt.verify.resources import verify_resources, verify_totals
@@ -36,5 +37,6 @@ def verify_plan(inst: Instance, plan: Plan) -> Report:
     draws += serving_draws
     draws += verify_monitoring(inst, plan, routed, report)
     verify_resources(inst, draws, report)
-    verify_totals(inst, plan, draws, report)
+    change = verify_change(inst, plan, report)   # against the deployed plan, when re-planning from one
+    verify_totals(inst, plan, draws, report, change)
     return report

@@ -65,8 +65,10 @@ def objective_value(inst: Instance, cost_usd: float, carbon_t: float) -> float:
     return cost_usd + price * carbon_t
 
 
-def verify_totals(inst: Instance, plan: Plan, draws: list[Draw], report: Report) -> None:
-    """The figures a planner reads first: per service and fleet totals, per region use, the objective."""
+def verify_totals(inst: Instance, plan: Plan, draws: list[Draw], report: Report,
+                  change: tuple[float, float] = (0.0, 0.0)) -> None:
+    """The figures a planner reads first: per service and fleet totals, per region use, the objective (which
+    adds `change`, the USD and t CO2e of changing the deployed fleet, verify/change.py)."""
     by_service: dict[str, list[Draw]] = defaultdict(list)
     for d in draws:
         if d.service is not None:
@@ -113,7 +115,7 @@ def verify_totals(inst: Instance, plan: Plan, draws: list[Draw], report: Report)
         report.add("reported", ("objective",), 1, "names", f"objective_name: the plan states "
                    f"'{plan.objective_name}', the instance asks for '{objective_name(inst)}'")
     if plan.objective is not None:
-        value = objective_value(inst, cost, carbon)
+        value = objective_value(inst, cost + change[0], carbon + change[1])
         report.stated(("objective",), plan.objective_name, plan.objective, value, "objective units")
         if plan.bound is not None:  # a lower bound above the plan's own value is not a bound
             report.check("reported")
