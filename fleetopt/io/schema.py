@@ -175,6 +175,10 @@ class TrainingJob(Strict):
     allowed_regions: list[Name] | None = None
     allowed_accelerators: list[Name] | None = None
     checkpoint_restart_min: NonNegative = 10.0
+    earliest_start_hour: NonNegative = Field(0.0, description="the job's window is [earliest_start_hour, "
+                                             "deadline_hours], hours from the horizon's start")
+    pausable: bool = Field(False, description="may stop in dirty or dear hours and resume from its checkpoint "
+                                              "(each resume costs checkpoint_restart_min)")
     flash_attention: bool = Field(True, description="fused attention kernels (scores stay on chip)")
     sequence_parallel: bool = True
     distributed_optimizer: bool = Field(True, description="optimizer states sharded over data parallelism")
