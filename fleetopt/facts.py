@@ -110,6 +110,23 @@ FAMILIES: dict[str, FamilyFacts] = _declare(
         phrase="hour of deadline for {job}",
         setting=Setting("training.{job}.deadline_hours", "the deadline of {job}", "h", verb="extend")),
     FamilyFacts(
+        "run_window", "formulation", DISTRIBUTION, ("job", "candidate", "slice"), "share of the slice",
+        "a layout runs only once chosen and only in the job's window [earliest_start_hour, deadline]",
+        row="run ≤ a·x (time slices only)", phrase="share of slice {slice} in the window of {job}"),
+    FamilyFacts(
+        "run_steady", "formulation", DISTRIBUTION, ("job", "candidate", "slice"), "share of the slice",
+        "a job that cannot pause runs the same share of every slice in its window",
+        row="a_s0·run_s = a_s·run_s0 (time slices only)", phrase="share of slice {slice} for {job}"),
+    FamilyFacts(
+        "run_resume", "formulation", DISTRIBUTION, ("job", "candidate", "slice"), "share of the days",
+        "a pausable job resumes (and pays a restart) where its share of the day rises",
+        row="run_s - run_prev(s) ≤ resume_s (time slices only)", phrase="resume of {job} in slice {slice}"),
+    FamilyFacts(
+        "coverage", "formulation", DISTRIBUTION, ("job", "candidate"), "hours",
+        "the hours a job runs, less a restart per resume, cover its wall hours inside the horizon",
+        row="Σ_s w·run - restart·Σ days·resume ≥ wall_h·x (time slices only)", phrase="hour of work for {job}",
+        setting=Setting("training.{job}.deadline_hours", "the deadline of {job}", "h", verb="extend")),
+    FamilyFacts(
         "demand", "formulation", DEPLOYMENT, ("service", "population"), "requests/s",
         "all of a population's demand for a service is routed", row="Σ f = D",
         phrase="request/s of {service} demand from {population}"),
