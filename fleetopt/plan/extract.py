@@ -60,7 +60,8 @@ def training_decisions(tc: TrainingCandidates, x: np.ndarray, form: Formulation)
             cost = float(time.training.one_off_usd[c] + run @ time.training.usd[c])
             carbon, energy = float(run @ time.training.t[c]), float(tc.power_mw[c] * sum(hours))
         else:
-            hours, cost, carbon, energy = None, float(tc.cost_usd[c]), float(tc.carbon_t[c]), float(tc.energy_kwh[c] / 1e3)
+            hours, cost, carbon = None, float(tc.cost_usd[c]), float(tc.carbon_t[c])
+            energy = float(tc.energy_kwh[c] / 1e3)
         out[tc.job_names[tc.job[c]]] = TrainingDecision(
             region=tc.region_names[tc.region[c]], accelerator=tc.accel_names[tc.accel[c]], gpus=int(tc.gpus[c]),
             tp=int(tc.tp[c]), pp=int(tc.pp[c]), dp=int(tc.dp[c]), micro_batch=int(tc.micro_batch[c]),

@@ -10,6 +10,8 @@ Modelling rules re-derived here (they restate fleetopt/candidates/training.py an
 - goodput at the plan's checkpoint interval (physics.reliability.goodput, restart = checkpoint_restart_min);
   wall hours = steps x step time / goodput / 3600 + dataset staging hours (verify/network.py).
 - storage GB/s = tokens / wall seconds x 4 B per token (int32 ids) + (dp / sync_group) checkpoints per interval.
+- the wall hours fit between earliest_start_hour and the deadline; over time slices the hours run in each
+  slice are checked by verify/slices.py and charged at the slice's intensity and energy price.
 - power = GPUs x TDP x PUE; energy, carbon and cost over min(wall hours, horizon); cost = GPUs x hours x the
   region's price (+ energy x energy price when the price excludes energy) + dataset egress; carbon =
   operational (the region's mean intensity) + embodied when the policy includes it: the one law
@@ -146,21 +148,23 @@ def _verify_job(inst: Instance, name: str, dec: TrainingDecision, report: Report
         return None
     steps = job.tokens / (batch_seqs * job.seq_len)
     wall_h = steps * r["step_time_s"] / good / 3600.0 + staging.hours if good > 0 else math.inf
-    report.upper("deadline", (name,), wall_h, job.deadline_hours, "hours",
-                 "the job's wall time (failures and checkpoints included) is past its deadline")
+    report.upper("deadline", (name,), wall_h, job.deadline_hours - job.earliest_start_hour, "hours",
+                 "the job's wall time (failures and checkpoints included) does not fit between its earliest "
+                 "start and its deadline")
     storage = (job.tokens / (wall_h * 3600.0) * DATA_BYTES_PER_TOKEN + dp / group * ckpt_bytes / tau_s) / 1e9
     hours = min(wall_h, inst.horizon_hours)
     sv = None if inst.timeline.is_static else SliceView(inst)
     by_slice = None if sv is None else training_over_slices(inst, sv, name, dec, wall_h, report)
     if by_slice is not None:
         hours = by_slice  # the hours run in each slice, at each slice's intensity and energy price
+    intensity, energy_price = region.mean_carbon_g_per_kwh, region.energy_usd_per_kwh
+    if by_slice is not None:
+        intensity = sv.value(f"regions.{dec.region}.carbon_g_per_kwh", intensity)
+        energy_price = sv.value(f"regions.{dec.region}.energy_usd_per_kwh", energy_price)
     charges = horizon_charges(
-        gpus, hours, tdp_w=accel.tdp_w, pue=region.pue, carbon_g_per_kwh=region.mean_carbon_g_per_kwh if by_slice is None else
-        sv.value(f"regions.{dec.region}.carbon_g_per_kwh", region.mean_carbon_g_per_kwh),
+        gpus, hours, tdp_w=accel.tdp_w, pue=region.pue, carbon_g_per_kwh=intensity,
         usd_per_gpu_hour=stock.usd_per_hour if stock is not None else 0.0,
-        energy_usd_per_kwh=region.energy_usd_per_kwh if by_slice is None else
-        sv.value(f"regions.{dec.region}.energy_usd_per_kwh", region.energy_usd_per_kwh),
-        price_includes_energy=stock is None or stock.includes_energy,
+        energy_usd_per_kwh=energy_price, price_includes_energy=stock is None or stock.includes_energy,
         include_embodied=inst.policy.include_embodied, embodied_kgco2e=accel.embodied_kgco2e,
         lifetime_hours=accel.lifetime_hours)
     kwh, carbon = float(np.sum(charges["energy_kwh"])), float(np.sum(charges["carbon_t"]))
