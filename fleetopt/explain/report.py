@@ -128,6 +128,26 @@ def plan_section(plan: Plan, inst=None) -> list[str]:
     return out
 
 
+def time_section(t) -> list[str]:
+    """Plans over time slices: when jobs run, how replicas follow demand, which slices bind at what price."""
+    out = ["## Time slices\n", f"{len(t.labels)} slices standing for {whole(sum(t.weights))} horizon hours.\n"]
+    if t.jobs:
+        out.append(table(["job", "pausable", "window h", "hours run", "t CO2e", "as early as possible t",
+                          "avoided t"],
+                         [[j.job, "yes" if j.pausable else "no", f"{whole(j.window[0])}-{whole(j.window[1])}",
+                           _fmt(j.hours_run), _fmt(j.carbon_t), _fmt(j.carbon_asap_t), _fmt(j.carbon_avoided_t)]
+                          for j in t.jobs]))
+        out.append(table(["job", *t.labels], [[j.job, *[_fmt(h, 3) for h in j.hours_by_slice]] for j in t.jobs]))
+    if t.services:
+        out.append(table(["service", "peak replicas", "trough", *t.labels],
+                         [[s.service, s.peak, s.trough, *s.replicas_by_slice] for s in t.services]))
+    if t.binding_slices:
+        out.append(table(["slice", "hours", "binding rows (price)"],
+                         [[b.slice, _fmt(b.hours), "; ".join(f"{r} ({_fmt(p)})" for r, p in zip(b.rows, b.prices))]
+                          for b in t.binding_slices]))
+    return out
+
+
 def render_markdown(plan: Plan, e: Explanation, plot_name: str | None, inst=None) -> str:
     prov = plan.provenance
     out = [f"# fleetopt report: {prov.instance}\n", headline(plan).split(": ", 1)[1].capitalize()
@@ -179,6 +199,8 @@ def render_markdown(plan: Plan, e: Explanation, plot_name: str | None, inst=None
                            r.terms.binding] for r in s.routes]))
         out += [f"- {line}" for line in s.deciding]
         out.append("")
+    if e.time:
+        out += time_section(e.time)
     if e.infeasibility:
         inf = e.infeasibility
         out.append("## Why there is no plan\n")
