@@ -103,7 +103,10 @@ def training_over_slices(inst: Instance, sv: SliceView, name: str, dec, wall_h: 
             if len(level) and abs(lv - level[0]) > ABS_TOL + REL_TOL * abs(level[0]) + 1e-6:
                 report.add("run_steady", (name, sv.labels[s]), abs(lv - level[0]), "share of the window",
                            "a job that cannot pause runs the same share of every slice in its window")
+    # the fewest resumes the shares allow (where a share rises over the slice before), each a restart
     resumes = float(np.sum(sv.days * np.maximum(share - share[sv.prev], 0.0))) if job.pausable else 0.0
+    if job.pausable:
+        report.check("run_resume", sv.n)
     restart_h = job.checkpoint_restart_min / 60.0 * resumes
     required = min(wall_h, float(window.sum()))
     report.check("coverage")

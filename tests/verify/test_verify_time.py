@@ -70,3 +70,7 @@ def test_the_untouched_plan_holds_in_every_slice(solved):
     report = verify_plan(inst, plan)
     assert report.holds
     assert report.checked["inventory"] >= 24 and report.checked["demand"] == 24
+    # every family the formulation builds over slices is checked by the verifier
+    from fleetopt.api import build_problem
+    built = {n for n, fam in build_problem(inst).form.families.items() if fam.size}
+    assert built <= set(report.checked), sorted(built - set(report.checked))
