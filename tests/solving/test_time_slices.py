@@ -85,3 +85,10 @@ def test_a_window_keeps_the_job_out_of_its_first_days(tmp_path):
     assert inst.training["waits"].earliest_start_hour == 120
     # half the horizon is outside the window: every slice has at most 5 of its 10 hours left
     assert max(plan.training["waits"].hours_by_slice) <= 5.0 + 1e-9
+
+
+def test_solving_in_parts_over_slices_gives_the_whole_models_optimum(clean_night):
+    inst, plan = clean_night
+    whole = solve_and_verify(inst, mip_rel_gap=0.0, decompose=False)
+    assert plan.objective == pytest.approx(whole.objective, rel=1e-9)
+    assert plan.provenance.decomposition is not None
