@@ -96,12 +96,13 @@ def run_one(slices: int, gap: float, time_limit: float) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     plan, _ = solve_problem(problem, name, options)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    holds = verify_plan(inst, plan).holds if plan.has_plan else None
+    report = verify_plan(inst, plan) if plan.has_plan else None
     size = problem.form.summary()
     return {"slices": slices, "status": plan.status, "gap": plan.gap, "objective": plan.objective,
             "carbon_t": plan.totals.carbon_t if plan.totals else None, "build_s": round(built, 2),
             "build_cpu_s": round(built_cpu, 2), "solve_s": round(wall, 2), "solve_cpu_s": round(cpu, 2),
-            "columns": size["columns"], "rows": size["rows"], "verified": holds,
+            "columns": size["columns"], "rows": size["rows"], "verified": report.holds if report else None,
+            "violations": report.lines()[:5] if report else [],
             "parts": (plan.provenance.decomposition or {}).get("parts")}
 
 
