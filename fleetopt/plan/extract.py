@@ -121,7 +121,7 @@ def monitoring_decisions(sc: ServingCandidates, mon: MonitoringTable, x: np.ndar
     evaluators = x[form.blocks["evaluators"].cols]
     monitored = x[form.blocks["monitored"].cols] > 0.5
     # over slices the samples a window supplies are those of the quietest slice (formulation/monitoring.py)
-    flows = _by_slice(form, "flow", x)
+    flows = x[form.blocks["flow"].cols] if form.time is None else _by_slice(form, "flow", x)
     time = form.time
     usd_per_gpu = mon.evaluator_usd_per_gpu if time is None else time.evaluator_usd
     t_per_gpu = mon.evaluator_t_per_gpu if time is None else time.evaluator_t
@@ -133,8 +133,8 @@ def monitoring_decisions(sc: ServingCandidates, mon: MonitoringTable, x: np.ndar
         groups = []
         for t in triples:
             u = int(mon.population[t])
-            rps = float(flows[(route_service == s) & (route_region == r) & (sc.route_population == u)]
-                        .sum(axis=0).min())
+            mine = flows[(route_service == s) & (route_region == r) & (sc.route_population == u)]
+            rps = float(mine.sum() if form.time is None else mine.sum(axis=0).min())
             for gi in np.flatnonzero(mon.group_triple == t):
                 requests = float(mon.group_share[gi] * rps * mon.window_s[gi])
                 pname, gname = mon.group_names[gi].split("/", 1)
