@@ -92,3 +92,18 @@ def test_solving_in_parts_over_slices_gives_the_whole_models_optimum(clean_night
     whole = solve_and_verify(inst, mip_rel_gap=0.0, decompose=False)
     assert plan.objective == pytest.approx(whole.objective, rel=1e-9)
     assert plan.provenance.decomposition is not None
+
+
+def test_a_power_cap_profile_holds_in_every_slice(tmp_path):
+    inst = load_text(CLEAN_NIGHT, tmp_path)
+    tl = clean_night_timeline(inst)
+    cap = np.where(np.arange(24) >= 12, 0.004, 2.0)     # north can hold almost nothing in the afternoon
+    inst._timeline = Timeline(tl.step_hours, tl.weights, tl.start_hour, tl.day, tl.members,
+                              {**tl.values, "regions.north.power_cap_mw": cap})
+    plan = solve_and_verify(inst, mip_rel_gap=0.0)
+    north = plan.totals.regions["north"]
+    assert all(mw <= c + 1e-9 for mw, c in zip(north.power_mw_by_slice, cap))
+    # GPUs in use per slice, read back from the plan, draw no more than the afternoon cap
+    steady = plan.training["steady"]
+    gpus = north.gpus_by_slice["h100-sxm5-80gb"]
+    assert len(gpus) == 24 and max(gpus[12:]) * steady.power_mw / max(steady.gpus, 1) <= 0.004 + 1e-9
