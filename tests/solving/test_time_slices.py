@@ -107,3 +107,10 @@ def test_a_power_cap_profile_holds_in_every_slice(tmp_path):
     steady = plan.training["steady"]
     gpus = north.gpus_by_slice["h100-sxm5-80gb"]
     assert len(gpus) == 24 and max(gpus[12:]) * steady.power_mw / max(steady.gpus, 1) <= 0.004 + 1e-9
+
+
+@pytest.mark.parametrize("backend", ["pyomo", "ortools"])
+def test_every_backend_plans_over_slices_alike(clean_night, backend):
+    inst, plan = clean_night
+    other = solve_and_verify(inst, backend=backend, mip_rel_gap=0.0)
+    assert other.objective == pytest.approx(plan.objective, rel=1e-6)
