@@ -63,3 +63,22 @@ def test_the_report_has_a_time_section(explained):
     inst, _, plan, _, _ = explained
     text = render_markdown(plan, plan.explanation, None, inst)
     assert "## Time slices" in text and "as early as possible t" in text and "d0h13" in text
+
+
+def test_an_infeasible_plan_over_slices_names_the_slices_that_conflict(tmp_path):
+    from fleetopt.io.timeline import Timeline
+    inst = load_text(CLEAN_NIGHT, tmp_path)
+    tl = clean_night_timeline(inst)
+    # north can hold nothing in the afternoon, and the job that cannot pause must run there every hour
+    cap = np.where(np.arange(24) >= 12, 1e-4, 2.0)
+    inst._timeline = Timeline(tl.step_hours, tl.weights, tl.start_hour, tl.day, tl.members,
+                              {**tl.values, "regions.north.power_cap_mw": cap})
+    name, options = options_for(inst, mip_rel_gap=0.0)
+    problem = build_problem(inst)
+    plan, result = solve_problem(problem, name, options)
+    assert plan.status == "infeasible"
+    e = explain(problem, plan, None if result is None else result.x, options)
+    names = {m.name for m in e.infeasibility.iis}
+    assert {"coverage", "run_steady", "power_cap"} <= {m.family for m in e.infeasibility.iis}
+    assert any(n.startswith("power_cap[north,d0h1") for n in names)
+    assert not any(n.startswith("power_cap[north,d0h0]") for n in names)   # a morning slice has room
