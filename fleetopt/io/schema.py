@@ -183,6 +183,13 @@ class TrainingJob(Strict):
     sequence_parallel: bool = True
     distributed_optimizer: bool = Field(True, description="optimizer states sharded over data parallelism")
 
+    @model_validator(mode="after")
+    def _window_opens_before_the_deadline(self) -> TrainingJob:
+        if self.earliest_start_hour >= self.deadline_hours:
+            raise ValueError(f"earliest_start_hour ({self.earliest_start_hour:g}) must be before deadline_hours "
+                             f"({self.deadline_hours:g})")
+        return self
+
 
 class Monitoring(Strict):
     min_detectable_gap: Annotated[float, Field(gt=0, lt=1)]
