@@ -18,6 +18,7 @@ from fleetopt.io.schema import Instance, WeightedObjective
 from fleetopt.plan import Plan
 from fleetopt.verify.draw import Draw
 from fleetopt.verify.report import Report
+from fleetopt.verify.slices import SliceView
 
 
 def _by_slice(d: Draw, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -29,10 +30,8 @@ def _by_slice(d: Draw, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def verify_slices(inst: Instance, draws: list[Draw], report: Report) -> None:
     """Inventory and power cap in every time slice (GPUs and MW averaged over the hours each stands for)."""
-    tl = inst.timeline
-    n = len(tl)
-    labels = [f"d{int(d)}h{float(h) % 24:g}" for d, h in zip(tl.day, tl.start_hour)]
-    labels = labels if len(set(labels)) == n else [f"{x}s{i}" for i, x in enumerate(labels)]
+    sv = SliceView(inst)
+    tl, n, labels = sv.timeline, sv.n, sv.labels
     gpus: dict[tuple[str, str], np.ndarray] = defaultdict(lambda: np.zeros(n))
     mw: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(n))
     for d in draws:
