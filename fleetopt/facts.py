@@ -59,9 +59,12 @@ class FamilyFacts:
     shared: bool = False       # a fleet resource many decisions draw on (the rows that join jobs and services)
 
     def key_fields(self, key) -> dict[str, str]:
-        """The row's key as {field: value}, plus `key` (all fields joined with commas)."""
+        """The row's key as {field: value}, plus `key` (all fields joined with commas); over time slices a row
+        holds per slice and its key ends with one more field, `slice`."""
         values = [str(k) for k in key]
         fields = dict(zip(self.key, values))
+        if len(values) == len(self.key) + 1:
+            fields["slice"] = values[-1]
         fields["key"] = ",".join(values)
         return fields
 
@@ -72,7 +75,9 @@ class FamilyFacts:
         """One more unit of the row's limit, in words: 'MW of power cap in us-east'."""
         if not self.phrase:
             return f"{self.units} of {self.row_name(key)}"
-        return self.phrase.format(**self.key_fields(key))
+        fields = self.key_fields(key)
+        per_slice = "slice" in fields and "slice" not in self.key
+        return self.phrase.format(**fields) + (f" in slice {fields['slice']}" if per_slice else "")
 
     def setting_path(self, key) -> str | None:
         return None if self.setting is None else ".".join(self.setting_parts(key))
@@ -109,6 +114,22 @@ FAMILIES: dict[str, FamilyFacts] = _declare(
         row="Σ_c wall_h·x ≤ deadline (also enforced when candidates are enumerated)",
         phrase="hour of deadline for {job}",
         setting=Setting("training.{job}.deadline_hours", "the deadline of {job}", "h", verb="extend")),
+    FamilyFacts(
+        "run_window", "formulation", DISTRIBUTION, ("job", "candidate", "slice"), "share of the slice",
+        "a layout runs only once chosen and only in the job's window [earliest_start_hour, deadline]",
+        row="run ≤ a·x (time slices only)", phrase="share of slice {slice} in the window of {job}"),
+    FamilyFacts(
+        "run_steady", "formulation", DISTRIBUTION, ("job", "candidate", "slice"), "share of the slice",
+        "a job that cannot pause runs the same share of every slice in its window",
+        row="a_s0·run_s = a_s·run_s0 (time slices only)", phrase="share of slice {slice} for {job}"),
+    FamilyFacts(
+        "run_resume", "formulation", DISTRIBUTION, ("job", "candidate", "slice"), "share of the days",
+        "a pausable job resumes (and pays a restart) where its share of the day rises",
+        row="run_s - run_prev(s) ≤ resume_s (time slices only)", phrase="resume of {job} in slice {slice}"),
+    FamilyFacts(
+        "coverage", "formulation", DISTRIBUTION, ("job", "candidate"), "hours",
+        "the hours a job runs, less a restart per resume, cover its wall hours inside the horizon",
+        row="Σ_s w·run - restart·Σ days·resume ≥ wall_h·x (time slices only)", phrase="hour of work for {job}"),
     FamilyFacts(
         "demand", "formulation", DEPLOYMENT, ("service", "population"), "requests/s",
         "all of a population's demand for a service is routed", row="Σ f = D",

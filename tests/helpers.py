@@ -247,3 +247,74 @@ def replan_instance(folder: Path, current: Path | None, demand_scale: float = 1.
         (folder / "deployed.json").write_text(current.read_text())
         data["current"] = "deployed.json"
     return load_document(data, folder / "replan.yaml")
+
+
+# ------------------------------------------------------------------ plans over time slices
+
+CLEAN_NIGHT = """\
+fleetopt: 2
+name: clean-night
+horizon_hours: 240
+objective: carbon
+regions:
+  north:
+    jurisdiction: US
+    carbon_g_per_kwh: 300
+    power_cap_mw: 2
+    gpus:
+      h100-sxm5-80gb: {count: 128, usd_per_hour: 4.0}
+  south:
+    jurisdiction: US
+    carbon_g_per_kwh: 350
+    gpus:
+      h100-sxm5-80gb: {count: 128, usd_per_hour: 3.5}
+populations:
+  users:
+    rtt_ms: {north: 20, south: 25}
+training:
+  waits:
+    model: llama3-8b
+    tokens: 8.0e9
+    seq_len: 4096
+    global_batch_tokens: 1.0e6
+    deadline_hours: 240
+    allowed_regions: [north]
+    pausable: true
+  steady:
+    model: llama3-8b
+    tokens: 8.0e9
+    seq_len: 4096
+    global_batch_tokens: 1.0e6
+    deadline_hours: 240
+    allowed_regions: [north]
+serving:
+  chat:
+    model: llama3-8b
+    demand_rps: {users: 20}
+    slo_p99_ms: 3000
+"""
+CLEAN_HOURS = range(0, 6)   # north's grid is clean from midnight to 6 am
+
+
+def clean_night_timeline(inst: Instance, carbon: bool = True, demand: bool = True, scale: float = 1.0):
+    """A typical day of 24 hourly slices over the instance's horizon: north clean at night (40 g/kWh in
+    CLEAN_HOURS, 400 otherwise), chat's demand following the day (10 to 30 requests/s); `carbon`/`demand` False
+    leave that profile out, and `scale` multiplies every profile (1 with constant values gives the static plan)."""
+    from fleetopt.io.timeline import Timeline
+    days = int(inst.horizon_hours // 24)
+    hour = np.arange(24)
+    values = {}
+    if carbon:
+        values["regions.north.carbon_g_per_kwh"] = scale * np.where(np.isin(hour, CLEAN_HOURS), 40.0, 400.0)
+    if demand:
+        values["serving.chat.demand_rps.users"] = scale * (20.0 - 10.0 * np.cos(2 * np.pi * (hour - 2) / 24))
+    return Timeline(step_hours=1.0, weights=np.full(24, float(days)), start_hour=hour.astype(float),
+                    day=np.zeros(24, dtype=np.int64), members=tuple(np.arange(days) * 24 + h for h in hour),
+                    values=values)
+
+
+def load_text(text: str, tmp_path) -> Instance:
+    """An instance from YAML text (written under tmp_path and loaded as a file would be)."""
+    path = tmp_path / "instance.yaml"
+    path.write_text(text)
+    return load_instance(path)

@@ -119,16 +119,21 @@ def _service_physics(problem: Problem, o: int) -> dict[str, float]:
 def route_latencies(problem: Problem, x: np.ndarray, service: int) -> list[RouteLatency]:
     """The latency budget of every route the plan uses for `service`: RTT, prefill, decode, queueing."""
     inst, sc, form = problem.inst, problem.serving, problem.form
-    replicas = np.round(x[form.blocks["replicas"].cols])
-    flows = x[form.blocks["flow"].cols]
-    load = np.bincount(sc.route_option, weights=flows, minlength=len(sc))
+    S = 1 if form.time is None else form.time.slices.n
+    replicas = np.round(x[form.blocks["replicas"].cols]).reshape(len(sc), S)
+    flows_by_slice = x[form.blocks["flow"].cols].reshape(-1, S)
+    load = np.zeros((len(sc), S))
+    np.add.at(load, sc.route_option, flows_by_slice)
+    # over slices a route is argued at its busiest: its peak requests/s, its option's busiest replica
+    per_replica_load = (load / np.maximum(replicas, 1.0)).max(axis=1)
+    flows = flows_by_slice.max(axis=1)
     sname = sc.service_names[service]
     svc = inst.serving[sname]
     out = []
     for i in np.flatnonzero((flows > 1e-9) & (sc.service[sc.route_option] == service)):
         o = int(sc.route_option[i])
         phys = _service_physics(problem, o)
-        per_replica = load[o] / max(replicas[o], 1.0)
+        per_replica = per_replica_load[o]
         # each request loads F of a group's S shards: per-shard rate and load are the group's / (S / F)
         queue = float(queueing.mm1_sojourn_quantile_s(sc.service_rate_rps[o] / phys["scale"],
                                                       per_replica / phys["scale"],

@@ -25,6 +25,7 @@ from fleetopt.plan.explanation import (
 )
 from fleetopt.errors import INFEASIBLE
 from fleetopt.explain.runner_up import runner_up
+from fleetopt.explain.time import explain_time
 from fleetopt.formulation.families import objective_weights
 from fleetopt.formulation.model import Formulation
 from fleetopt.io.numbers import RESIDUE, money, num, pct, whole
@@ -50,6 +51,7 @@ def explain(problem: Problem, plan: Plan, x: np.ndarray | None, options: SolveOp
     services = explain_services(problem, x)
     out = Explanation(status=plan.status, binding=binding, price_note=note, jobs=jobs, services=services,
                       governance=governance(problem, plan, x))
+    out.time = explain_time(problem, plan, x, binding)
     out.first_binding_term = first_term(problem, x, jobs, services)
     out.change = explain_change(problem, plan, x, binding, options)   # re-planning a deployed fleet
     out.diagnostic = diagnostic(plan, out)
@@ -139,11 +141,12 @@ def first_term(problem: Problem, x: np.ndarray, jobs, services) -> str | None:
     chosen = np.flatnonzero(x[form.blocks["train_choice"].cols] > 0.5)
     for c, job in zip(chosen, jobs):
         weights.append((float(tc.gpus[c] * min(tc.wall_hours[c], inst.horizon_hours)), job.terms.binding))
-    replicas = np.round(x[form.blocks["replicas"].cols])
+    # replica-hours per option: over slices, each slice's replicas for the hours it stands for
+    hours = np.array([inst.horizon_hours]) if form.time is None else form.time.slices.weights
+    replica_hours = np.round(x[form.blocks["replicas"].cols]).reshape(len(sc), len(hours)) @ hours
     for svc in services:
         mine = sc.service == sc.service_names.index(svc.service)
-        weights.append((float((replicas[mine] * sc.gpus_per_replica[mine]).sum() * inst.horizon_hours),
-                        svc.terms.binding))
+        weights.append((float((replica_hours[mine] * sc.gpus_per_replica[mine]).sum()), svc.terms.binding))
     return max(weights)[1] if weights else None
 
 

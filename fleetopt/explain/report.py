@@ -159,6 +159,25 @@ def change_section(plan: Plan, e: Explanation) -> list[str]:
         out.append(f"- done by policy.as_of_hour, so not planned: {', '.join(c.finished)}")
     out += [f"- {line}" for line in (e.change.lines if e.change else [])]
     out.append("")
+
+
+def time_section(t) -> list[str]:
+    """Plans over time slices: when jobs run, how replicas follow demand, which slices bind at what price."""
+    out = ["## Time slices\n", f"{len(t.labels)} slices standing for {whole(sum(t.weights))} horizon hours.\n"]
+    if t.jobs:
+        out.append(table(["job", "pausable", "window h", "hours run", "t CO2e", "as early as possible t",
+                          "avoided t"],
+                         [[j.job, "yes" if j.pausable else "no", f"{whole(j.window[0])}-{whole(j.window[1])}",
+                           _fmt(j.hours_run), _fmt(j.carbon_t), _fmt(j.carbon_asap_t), _fmt(j.carbon_avoided_t)]
+                          for j in t.jobs]))
+        out.append(table(["job", *t.labels], [[j.job, *[_fmt(h, 3) for h in j.hours_by_slice]] for j in t.jobs]))
+    if t.services:
+        out.append(table(["service", "peak replicas", "trough", *t.labels],
+                         [[s.service, s.peak, s.trough, *s.replicas_by_slice] for s in t.services]))
+    if t.binding_slices:
+        out.append(table(["slice", "hours", "binding rows (price)"],
+                         [[b.slice, _fmt(b.hours), "; ".join(f"{r} ({_fmt(p)})" for r, p in zip(b.rows, b.prices))]
+                          for b in t.binding_slices]))
     return out
 
 
@@ -215,6 +234,8 @@ def render_markdown(plan: Plan, e: Explanation, plot_name: str | None, inst=None
                            r.terms.binding] for r in s.routes]))
         out += [f"- {line}" for line in s.deciding]
         out.append("")
+    if e.time:
+        out += time_section(e.time)
     if e.infeasibility:
         inf = e.infeasibility
         out.append("## Why there is no plan\n")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from fleetopt.formulation.change import set_changed
+from fleetopt.formulation.families import objective_weights
 from fleetopt.io.numbers import money, num, whole
 from fleetopt.pipeline.problem import Problem
 from fleetopt.plan.explanation import RunnerUp
@@ -39,10 +40,39 @@ def violated_rows(problem: Problem, x: np.ndarray) -> list[str]:
     return out
 
 
+def _whole_charges(problem: Problem) -> np.ndarray:
+    """Per candidate over slices: the objective of running it around the clock (its static charges at the
+    horizon's mean intensity and price), so candidates compare on what they cost, not only what they pay once."""
+    w_usd, w_t, _ = objective_weights(problem.inst)
+    return w_usd * problem.training.cost_usd + w_t * problem.training.carbon_t
+
+
+def _swap_schedule(problem: Problem, x: np.ndarray, chosen: int, alt: int) -> None:
+    """The alternative runs the chosen layout's schedule, scaled to its own hours (within its window)."""
+    form = problem.form
+    tt, S = form.time.training, form.time.slices.n
+    run = form.blocks["train_run"].cols.reshape(-1, S)
+    scale = tt.required_hours[alt] / max(tt.required_hours[chosen], 1e-12)
+    share = x[run[chosen]] * scale
+    if np.any(share > tt.window[alt] + 1e-12):  # more hours than the chosen slices hold: around the clock
+        share, scale = tt.window[alt] * tt.required_hours[alt] / (tt.window[alt] @ form.time.slices.weights), 0.0
+    x[run[alt]], x[run[chosen]] = share, 0.0
+    resume = form.blocks.get("train_resume")
+    if resume is not None and resume.size:
+        index = {k[:2]: i // S for i, k in enumerate(resume.keys) if i % S == 0}
+        key = (problem.training.job_names[problem.training.job[chosen]],)
+        rows = {c: index.get(key + (int(c),)) for c in (chosen, alt)}
+        cols = resume.cols.reshape(-1, S)
+        if rows[chosen] is not None and rows[alt] is not None:
+            x[cols[rows[alt]]], x[cols[rows[chosen]]] = x[cols[rows[chosen]]] * scale, 0.0
+
+
 def runner_up(problem: Problem, x: np.ndarray, chosen: int) -> RunnerUp | None:
     tc, form = problem.training, problem.form
     block = form.blocks["train_choice"]
     cost = block.cost
+    if form.time is not None:  # over slices the choice holds only one-off charges: compare whole charges
+        cost = _whole_charges(problem)
     mine = np.flatnonzero(tc.job == tc.job[chosen])
     # another layout, not a twin that differs only in micro-batch, recomputation or checkpoint cadence
     layout = np.stack([tc.region, tc.accel, tc.tp, tc.pp, tc.dp, tc.sync_group])
@@ -53,6 +83,8 @@ def runner_up(problem: Problem, x: np.ndarray, chosen: int) -> RunnerUp | None:
     swapped = x.copy()
     swapped[block.cols[chosen]], swapped[block.cols[alt]] = 0.0, 1.0
     set_changed(form, problem.inst, tc, problem.serving, swapped)   # a re-plan counts the swap's changed GPUs
+    if form.time is not None:
+        _swap_schedule(problem, swapped, chosen, alt)
     blocked = violated_rows(problem, swapped)
     diff = float(cost[alt] - cost[chosen])
     def amount(v: float) -> str:

@@ -9,6 +9,10 @@
   monitoring_samples[s,u,r,g]  share_g x window x sum_o f[o,u] >= n_g monitored[s,u,r]
   monitoring_pipeline[s,u,r]   monitored[s,u,r] <= pipeline[s,r]
   monitoring_coverage[s,r]     sum_u GPUs_needed[s,u] monitored[s,u,r] <= evaluators[s,r]
+Over time slices, traffic and samples hold in every slice (flows and demand per slice; a trailing slice in the
+key): monitored traffic in its quietest slice still supplies each group's samples every window, which is valid
+(every window then has them) and conservative. Monitored, pipelines and evaluators are decided once for the
+horizon (a pipeline is not switched off by the hour).
 """
 
 from __future__ import annotations
@@ -18,16 +22,18 @@ import numpy as np
 from fleetopt.candidates.monitoring import MonitoringTable
 from fleetopt.candidates.tables import ServingCandidates
 from fleetopt.facts import add_family
+from fleetopt.formulation.time import Slices
 
 
-def add_monitoring_vars(form, sc: ServingCandidates, mon: MonitoringTable, w_usd: float, w_t: float):
+def add_monitoring_vars(form, sc: ServingCandidates, mon: MonitoringTable, w_usd: float, w_t: float,
+                        evaluator_usd: np.ndarray, evaluator_t: np.ndarray):
     keys = [(sc.service_names[s], sc.population_names[u], sc.region_names[r])
             for s, u, r in zip(mon.service, mon.population, mon.region)]
     z = form.add_vars("monitored", keys, lb=0, ub=1, integer=True)
     pipes = [(sc.service_names[s], sc.region_names[r]) for s, r in zip(mon.pipe_service, mon.pipe_region)]
     y = form.add_vars("pipeline", pipes, lb=0, ub=1, integer=True, cost=w_usd * mon.pipe_usd)
     m = form.add_vars("evaluators", [p + (sc.accel_names[a],) for p, a in zip(pipes, mon.evaluator_accel)],
-                   lb=0, cost=w_usd * mon.evaluator_usd_per_gpu + w_t * mon.evaluator_t_per_gpu)
+                   lb=0, cost=w_usd * evaluator_usd + w_t * evaluator_t)
     return z, y, m
 
 
@@ -41,24 +47,39 @@ def _routes_of_triples(sc: ServingCandidates, mon: MonitoringTable):
     return triple[routes], routes
 
 
-def add_monitoring_families(form, sc: ServingCandidates, mon: MonitoringTable, f, z, y, m):
-    keys = z.keys
-    n = len(mon)
-    t_of_route, routes = _routes_of_triples(sc, mon)
-    d = sc.demand_of(mon.service, mon.population)
-    add_family(form, "monitoring_traffic", keys, np.concatenate([t_of_route, np.arange(n)]),
-               np.concatenate([f.cols[routes], z.cols]), np.concatenate([np.ones(len(routes)), -d]),
-               upper=0.0)
+def _triple_demand(sc: ServingCandidates, mon: MonitoringTable, demand: np.ndarray) -> np.ndarray:
+    """[triples, S] demand of each monitored triple's (service, population) per slice."""
+    pairs = {(int(s), int(u)): i for i, (s, u) in enumerate(zip(sc.demand_service, sc.demand_population))}
+    out = np.zeros((len(mon), demand.shape[1]))
+    for t, (s, u) in enumerate(zip(mon.service, mon.population)):
+        if (int(s), int(u)) in pairs:
+            out[t] = demand[pairs[(int(s), int(u))]]
+    return out
 
-    # samples: one row per (triple, group); the flows of the triple feed every one of its groups
+
+def add_monitoring_families(form, sc: ServingCandidates, mon: MonitoringTable, sl: Slices, demand: np.ndarray,
+                            f, z, y, m):
+    keys = z.keys
+    n, S = len(mon), sl.n
+    t_of_route, routes = _routes_of_triples(sc, mon)
+    slot = np.arange(S)[None, :]
+    d = sc.demand_of(mon.service, mon.population)[:, None] if S == 1 else _triple_demand(sc, mon, demand)
+    flow_cols = (f.start + routes[:, None] * S + slot).ravel()
+    add_family(form, "monitoring_traffic", sl.keys(keys),
+               np.concatenate([(t_of_route[:, None] * S + slot).ravel(), np.arange(n * S)]),
+               np.concatenate([flow_cols, np.repeat(z.cols, S)]),
+               np.concatenate([np.ones(len(routes) * S), -d.ravel()]), upper=0.0)
+
+    # samples: one row per (triple, group, slice); the flows of the triple feed every one of its groups
     g_rows, g_cols, g_vals = [], [], []
     for gi, t in enumerate(mon.group_triple):
         mine = routes[t_of_route == t]
-        g_rows += [np.full(len(mine), gi), [gi]]
-        g_cols += [f.cols[mine], [z.cols[t]]]
-        g_vals += [np.full(len(mine), -mon.group_share[gi] * mon.window_s[gi]), [mon.group_samples[gi]]]
+        rows = gi * S + np.arange(S)
+        g_rows += [np.repeat(rows, len(mine)), rows]
+        g_cols += [(f.start + np.tile(mine, S) * S + np.repeat(np.arange(S), len(mine))), np.full(S, z.cols[t])]
+        g_vals += [np.full(len(mine) * S, -mon.group_share[gi] * mon.window_s[gi]), np.full(S, mon.group_samples[gi])]
     group_keys = [keys[t] + (g,) for t, g in zip(mon.group_triple, mon.group_names)]
-    add_family(form, "monitoring_samples", group_keys, np.concatenate(g_rows) if g_rows else [],
+    add_family(form, "monitoring_samples", sl.keys(group_keys), np.concatenate(g_rows) if g_rows else [],
                np.concatenate(g_cols) if g_cols else [], np.concatenate(g_vals) if g_vals else [],
                upper=0.0)
     add_family(form, "monitoring_pipeline", keys, np.concatenate([np.arange(n), np.arange(n)]),

@@ -305,6 +305,8 @@ def with_replica_bounds(form: Formulation, sc) -> Formulation:
     n = form.blocks.get("replicas")
     if n is None or n.size == 0 or (n.cost < 0).any():
         return out   # nothing to bound, or a negative weight (the bound assumes replicas cost)
+    if form.time is not None:
+        return out   # over time slices replicas are per (option, slice): the per-option bound does not apply
     keys, rows, cols, vals, lower = [], [], [], [], []
     for s, sk in enumerate(service_knapsacks(sc, n.cost)):
         bound = lower_bound(sk)

@@ -175,9 +175,20 @@ class TrainingJob(Strict):
     allowed_regions: list[Name] | None = None
     allowed_accelerators: list[Name] | None = None
     checkpoint_restart_min: NonNegative = 10.0
+    earliest_start_hour: NonNegative = Field(0.0, description="the job's window is [earliest_start_hour, "
+                                             "deadline_hours], hours from the horizon's start")
+    pausable: bool = Field(False, description="may stop in dirty or dear hours and resume from its checkpoint "
+                                              "(each resume costs checkpoint_restart_min)")
     flash_attention: bool = Field(True, description="fused attention kernels (scores stay on chip)")
     sequence_parallel: bool = True
     distributed_optimizer: bool = Field(True, description="optimizer states sharded over data parallelism")
+
+    @model_validator(mode="after")
+    def _window_opens_before_the_deadline(self) -> TrainingJob:
+        if self.earliest_start_hour >= self.deadline_hours:
+            raise ValueError(f"earliest_start_hour ({self.earliest_start_hour:g}) must be before deadline_hours "
+                             f"({self.deadline_hours:g})")
+        return self
 
 
 class Monitoring(Strict):

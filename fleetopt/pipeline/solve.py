@@ -27,7 +27,14 @@ from fleetopt.pipeline.decompose import EXECUTORS, Backend, default_workers, sol
 from fleetopt.pipeline.problem import ExtraFunctionality, Problem, build_problem
 from fleetopt.pipeline.start_method import unguarded_main_line
 from fleetopt.plan.change import change_summary
-from fleetopt.plan.extract import binding_rows, monitoring_decisions, serving_decisions, totals, training_decisions
+from fleetopt.plan.extract import (
+    binding_rows,
+    monitoring_decisions,
+    serving_decisions,
+    timeline_summary,
+    totals,
+    training_decisions,
+)
 from fleetopt.plan.model import Plan, Provenance
 
 __all__ = ["BACKENDS", "Problem", "build_problem", "fleetopt_version", "options_for", "run_backend",
@@ -131,7 +138,7 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions) -> tupl
     provenance.decomposition = result.decomposition
     plan = Plan(status=result.status, detail=result.detail, objective_name=form.objective_name,
                 objective=result.objective, bound=result.bound, gap=result.gap, candidates=stats,
-                provenance=provenance)
+                timeline=timeline_summary(form), provenance=provenance)
     if result.x is not None:
         t0 = time.perf_counter()
         plan.training = training_decisions(tc, result.x, form)

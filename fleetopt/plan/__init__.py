@@ -16,9 +16,10 @@ from fleetopt.plan.model import (
     ReplicaGroup,
     Route,
     ServiceDecision,
+    TimelineSummary,
     Totals,
     TrainingDecision,
 )
 
 __all__ = ["Binding", "Breakdown", "GroupMonitoring", "MonitoringDecision", "Plan", "Provenance", "RegionUse",
-           "ReplicaGroup", "Route", "ServiceDecision", "Totals", "TrainingDecision"]
+           "ReplicaGroup", "Route", "ServiceDecision", "TimelineSummary", "Totals", "TrainingDecision"]

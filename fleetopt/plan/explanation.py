@@ -170,6 +170,45 @@ class ChangeExplanation(BaseModel):
     lines: list[str] = Field(default_factory=list)
 
 
+class SliceBinding(BaseModel):
+    """A time slice in which rows bind, and their prices (objective units per unit of each row's limit)."""
+
+    slice: str
+    hours: float                  # horizon hours the slice stands for
+    rows: list[str]
+    prices: list[float]
+
+
+class JobSchedule(BaseModel):
+    """When a job runs, and the carbon it avoids against running its layout as early as possible."""
+
+    job: str
+    pausable: bool
+    window: list[float]           # [earliest_start_hour, deadline inside the horizon]
+    hours_run: float
+    hours_by_slice: list[float]
+    carbon_t: float
+    carbon_asap_t: float          # the same layout from earliest_start_hour on, without a pause
+    carbon_avoided_t: float       # carbon_asap_t - carbon_t
+
+
+class ServiceSchedule(BaseModel):
+    service: str
+    replicas_by_slice: list[int]  # replicas of every option, per slice
+    peak: int
+    trough: int
+
+
+class TimeExplanation(BaseModel):
+    """A plan over time slices: where the limits bind, when jobs run, how serving follows demand."""
+
+    labels: list[str]
+    weights: list[float]
+    binding_slices: list[SliceBinding] = Field(default_factory=list)
+    jobs: list[JobSchedule] = Field(default_factory=list)
+    services: list[ServiceSchedule] = Field(default_factory=list)
+
+
 class Explanation(BaseModel):
     status: str
     first_binding_term: Term | None = None
@@ -181,3 +220,4 @@ class Explanation(BaseModel):
     diagnostic: list[Diagnostic] = Field(default_factory=list)
     governance: Governance | None = None
     change: ChangeExplanation | None = None   # against the deployed plan, when re-planning from one
+    time: TimeExplanation | None = None   # plans over time slices only

@@ -47,6 +47,7 @@ class TrainingDecision(BaseModel):
     power_mw: float
     binding_term: Literal[C3_TERMS]
     breakdown: Breakdown
+    hours_by_slice: list[float] | None = None  # horizon hours run in each time slice (plans over time only)
 
 
 class ReplicaGroup(BaseModel):
@@ -61,6 +62,7 @@ class ReplicaGroup(BaseModel):
     cost_usd: float
     carbon_t: float
     power_mw: float
+    replicas_by_slice: list[int] | None = None  # replicas in each time slice; `replicas` is their peak
 
 
 class Route(BaseModel):
@@ -71,6 +73,7 @@ class Route(BaseModel):
     rps: float
     rtt_ms: float
     capacity_rps_per_replica: float
+    rps_by_slice: list[float] | None = None  # requests/s in each time slice; `rps` is their peak
 
 
 class GroupMonitoring(BaseModel):
@@ -120,6 +123,21 @@ class RegionUse(BaseModel):
     gpus: dict[str, float]  # fractional only where evaluator GPU-hours are billed by the hour
     power_mw: float
     power_cap_mw: float | None
+    # plans over time: GPUs in use (horizon average over the hours each slice stands for) per accelerator and
+    # slice, and facility MW per slice; `gpus` and `power_mw` above are what the decisions hold at their peak
+    gpus_by_slice: dict[str, list[float]] | None = None
+    power_mw_by_slice: list[float] | None = None
+
+
+class TimelineSummary(BaseModel):
+    """The time slices a plan over time is made of (fleetopt/io/timeline.py): slice i stands for weights[i]
+    horizon hours; it first occurs at start_hour[i] (hour of day: % 24) of representative day day[i]."""
+
+    step_hours: float
+    weights: list[float]
+    start_hour: list[float]
+    day: list[int]
+    labels: list[str]     # the slice's name in row and column keys, e.g. d0h13
 
 
 class Totals(BaseModel):
@@ -183,6 +201,7 @@ class Plan(BaseModel):
     binding: list[Binding] = Field(default_factory=list)
     unroutable: list[dict[str, str]] = Field(default_factory=list)
     candidates: dict[str, dict[str, int | str]] = Field(default_factory=dict)
+    timeline: TimelineSummary | None = None  # the time slices, when the instance plans over time
     provenance: Provenance
     explanation: Explanation | None = None   # why the plan is what it is (fleetopt.explain fills it)
     change: ChangeSummary | None = None      # against the deployed plan, when re-planning from one

@@ -59,6 +59,9 @@ def training_lines(plan: Plan) -> list[str]:
                    f"{num(d.checkpoint_interval_min, 2)} min, MFU {pct(d.mfu, 0)}")
         out.append(f"    {whole(d.wall_hours)} h, {money(d.cost_usd)}, {num(d.carbon_t, 3)} t CO2e; "
                    f"{d.binding_term} binds")
+        if d.hours_by_slice is not None:
+            used = sum(1 for h in d.hours_by_slice if h > 0)
+            out.append(f"    runs {whole(sum(d.hours_by_slice))} h in {used} of {len(d.hours_by_slice)} time slices")
     return out
 
 
@@ -74,7 +77,8 @@ def serving_lines(plan: Plan) -> list[str]:
         for g in s.replicas:
             each = g.gpus // max(g.replicas, 1)
             out.append(f"    {_replicas(g.replicas)} of {each} GPU{'s' if each != 1 else ''} ({g.config}) on "
-                       f"{g.accelerator} in {g.region}")
+                       f"{g.accelerator} in {g.region}"
+                       + ("" if g.replicas_by_slice is None else f" at peak, {min(g.replicas_by_slice)} least"))
         routes: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for r in s.routing:
             routes[r.population][r.region] += r.rps

@@ -7,7 +7,8 @@ route and the verifier's own config, route_needs_replica and reported); tests/fo
 that a verification of global-fleet checks every formulation family built there and names only declared ones.
 "reported": every figure the plan states (times, MW, t, USD, totals, objective) matches the physics.
 
-Modules: training.py, serving.py, monitoring.py, resources.py (the checks), network.py (dataset paths),
+Modules: training.py, serving.py, monitoring.py, resources.py (the checks), slices.py (plans over time slices:
+windows, resumes, coverage, demand and capacity per slice), network.py (dataset paths),
 report.py (violations and tolerances), io.py (reading a plan file).
 """
 
@@ -20,6 +21,7 @@ from fleetopt.verify.monitoring import verify_monitoring
 from fleetopt.verify.report import Report, Violation
 from fleetopt.verify.resources import verify_resources, verify_totals
 from fleetopt.verify.serving import verify_serving
+from fleetopt.verify.slices import SliceView, verify_serving_over_slices
 from fleetopt.verify.training import verify_training
 
 __all__ = ["Report", "Violation", "verify_plan"]
@@ -33,7 +35,10 @@ def verify_plan(inst: Instance, plan: Plan) -> Report:
     if not plan.has_plan:
         report.notes.append(f"the plan's status is '{plan.status}': it holds no decisions to rely on")
     draws = verify_training(inst, plan, report)
-    serving_draws, routed = verify_serving(inst, plan, report)
+    if inst.timeline.is_static:
+        serving_draws, routed = verify_serving(inst, plan, report)
+    else:  # every slice of a plan over time (routed: each route's quietest slice, what samples rest on)
+        serving_draws, routed = verify_serving_over_slices(inst, plan, SliceView(inst), report)
     draws += serving_draws
     draws += verify_monitoring(inst, plan, routed, report)
     verify_resources(inst, draws, report)

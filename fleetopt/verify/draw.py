@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 
 @dataclass
 class Draw:
@@ -20,6 +22,8 @@ class Draw:
     link_gb_s: dict[int, float] = field(default_factory=dict)  # link index -> GB/s of dataset staging
     service: str | None = None  # the serving service this draw belongs to
     counted_gpus: float | None = None  # GPUs as the plan counts them, when not `gpus` (evaluators: rounded up)
+    gpus_by_slice: np.ndarray | None = None  # plans over time: GPUs in use per slice (None: `gpus` in every one)
+    mw_by_slice: np.ndarray | None = None
 
     @property
     def gpus_counted(self) -> float:

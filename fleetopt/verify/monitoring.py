@@ -28,6 +28,7 @@ from fleetopt.physics.fairness import evaluator_gpus, samples_to_detect_gap
 from fleetopt.plan import MonitoringDecision, Plan
 from fleetopt.verify.draw import Draw
 from fleetopt.verify.report import Report
+from fleetopt.verify.slices import SliceView
 
 
 def verify_monitoring(inst: Instance, plan: Plan, routed: dict[tuple[str, str, str], float],
@@ -119,6 +120,9 @@ def _verify_pipeline(inst: Instance, sname: str, rname: str, md: MonitoringDecis
         carbon += float(embodied_carbon_t(1, acc.embodied_kgco2e, hours, acc.lifetime_hours))
     per_gpu_usd = (stock.usd_per_hour * hours + (0.0 if stock.includes_energy else kwh * region.energy_usd_per_kwh)
                    if stock is not None else 0.0)
+    if not inst.timeline.is_static:  # an evaluator GPU through every slice, at each slice's intensity and price
+        sv = SliceView(inst)
+        kwh, carbon, per_gpu_usd = sv.charges(inst, rname, md.accelerator, 1, sv.weights)
     pipe_usd = mon.pipeline_usd_per_hour * hours
     n = md.evaluator_gpus
     report.stated(key, "evaluator_gpus_needed", md.evaluator_gpus_needed, need, "evaluator GPUs")

@@ -12,13 +12,51 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import numpy as np
+
 from fleetopt.io.schema import Instance, WeightedObjective
 from fleetopt.plan import Plan
 from fleetopt.verify.draw import Draw
 from fleetopt.verify.report import Report
+from fleetopt.verify.slices import SliceView
+
+
+def _by_slice(d: Draw, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A draw's GPUs and MW per slice: its schedule, else the same in every slice."""
+    gpus = np.full(n, float(d.gpus)) if d.gpus_by_slice is None else np.asarray(d.gpus_by_slice, dtype=float)
+    mw = np.full(n, float(d.mw)) if d.mw_by_slice is None else np.asarray(d.mw_by_slice, dtype=float)
+    return gpus, mw
+
+
+def verify_slices(inst: Instance, draws: list[Draw], report: Report) -> None:
+    """Inventory and power cap in every time slice (GPUs and MW averaged over the hours each stands for)."""
+    sv = SliceView(inst)
+    tl, n, labels = sv.timeline, sv.n, sv.labels
+    gpus: dict[tuple[str, str], np.ndarray] = defaultdict(lambda: np.zeros(n))
+    mw: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(n))
+    for d in draws:
+        g, m = _by_slice(d, n)
+        if d.stocked:
+            gpus[(d.region, d.accelerator)] += g
+        mw[d.region] += m
+    for (r, a), use in sorted(gpus.items()):
+        stock = inst.regions[r].gpus.get(a) if r in inst.regions else None
+        for s, label in enumerate(labels):
+            report.upper("inventory", (r, a, label), use[s], stock.count if stock else 0, "GPUs",
+                         "GPUs in use by training, serving and evaluators exceed the region's stock")
+    for r, region in inst.regions.items():
+        path = f"regions.{r}.power_cap_mw"
+        if region.power_cap_mw is None and path not in tl.values:
+            continue
+        cap = tl.value(path, np.inf if region.power_cap_mw is None else region.power_cap_mw)
+        for s, label in enumerate(labels):
+            report.upper("power_cap", (r, label), mw[r][s] if r in mw else 0.0, cap[s], "MW",
+                         "facility power (GPUs x TDP x PUE) in the slice exceeds the region's cap")
 
 
 def verify_resources(inst: Instance, draws: list[Draw], report: Report) -> None:
+    if not inst.timeline.is_static:
+        verify_slices(inst, draws, report)
     gpus: dict[tuple[str, str], float] = defaultdict(float)
     mw: dict[str, float] = defaultdict(float)
     storage: dict[str, float] = defaultdict(float)
@@ -31,12 +69,12 @@ def verify_resources(inst: Instance, draws: list[Draw], report: Report) -> None:
         for i, gb_s in d.link_gb_s.items():
             links[i] += gb_s
     pairs = [(r, a) for r, reg in inst.regions.items() for a in reg.gpus]
-    for r, a in pairs + sorted(set(gpus) - set(pairs)):
+    for r, a in (pairs + sorted(set(gpus) - set(pairs))) if inst.timeline.is_static else []:
         stock = inst.regions[r].gpus.get(a) if r in inst.regions else None
         report.upper("inventory", (r, a), gpus.get((r, a), 0.0), stock.count if stock else 0, "GPUs",
                      "GPUs held by training, serving and evaluators exceed the region's stock")
     for r, region in inst.regions.items():
-        if region.power_cap_mw is not None:
+        if region.power_cap_mw is not None and inst.timeline.is_static:
             report.upper("power_cap", (r,), mw.get(r, 0.0), region.power_cap_mw, "MW",
                          "facility power (GPUs x TDP x PUE) exceeds the region's cap")
         report.upper("storage_bw", (r,), storage.get(r, 0.0), region.storage_gb_s, "GB/s",

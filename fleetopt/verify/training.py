@@ -10,6 +10,8 @@ Modelling rules re-derived here (they restate fleetopt/candidates/training.py an
 - goodput at the plan's checkpoint interval (physics.reliability.goodput, restart = checkpoint_restart_min);
   wall hours = steps x step time / goodput / 3600 + dataset staging hours (verify/network.py).
 - storage GB/s = tokens / wall seconds x 4 B per token (int32 ids) + (dp / sync_group) checkpoints per interval.
+- the wall hours fit between earliest_start_hour and the deadline; over time slices the hours run in each
+  slice are checked by verify/slices.py and charged at the slice's intensity and energy price.
 - power = GPUs x TDP x PUE; energy, carbon and cost over min(wall hours, horizon); cost = GPUs x hours x the
   region's price (+ energy x energy price when the price excludes energy) + dataset egress; carbon =
   operational (the region's mean intensity) + embodied when the policy includes it: the one law
@@ -38,6 +40,7 @@ from fleetopt.plan import Plan, TrainingDecision
 from fleetopt.verify.draw import Draw
 from fleetopt.verify.network import dataset_staging
 from fleetopt.verify.report import Report
+from fleetopt.verify.slices import SliceView, training_over_slices
 
 DATA_BYTES_PER_TOKEN = 4.0
 EDGE_DEVICE = "edge-device"
@@ -145,17 +148,27 @@ def _verify_job(inst: Instance, name: str, dec: TrainingDecision, report: Report
         return None
     steps = job.tokens / (batch_seqs * job.seq_len)
     wall_h = steps * r["step_time_s"] / good / 3600.0 + staging.hours if good > 0 else math.inf
-    report.upper("deadline", (name,), wall_h, job.deadline_hours, "hours",
-                 "the job's wall time (failures and checkpoints included) is past its deadline")
+    report.upper("deadline", (name,), wall_h, job.deadline_hours - job.earliest_start_hour, "hours",
+                 "the job's wall time (failures and checkpoints included) does not fit between its earliest "
+                 "start and its deadline")
     storage = (job.tokens / (wall_h * 3600.0) * DATA_BYTES_PER_TOKEN + dp / group * ckpt_bytes / tau_s) / 1e9
     hours = min(wall_h, inst.horizon_hours)
+    sv = None if inst.timeline.is_static else SliceView(inst)
+    by_slice = None if sv is None else training_over_slices(inst, sv, name, dec, wall_h, report)
+    if by_slice is not None:
+        hours = by_slice  # the hours run in each slice, at each slice's intensity and energy price
+    intensity, energy_price = region.mean_carbon_g_per_kwh, region.energy_usd_per_kwh
+    if by_slice is not None:
+        intensity = sv.value(f"regions.{dec.region}.carbon_g_per_kwh", intensity)
+        energy_price = sv.value(f"regions.{dec.region}.energy_usd_per_kwh", energy_price)
     charges = horizon_charges(
-        gpus, hours, tdp_w=accel.tdp_w, pue=region.pue, carbon_g_per_kwh=region.mean_carbon_g_per_kwh,
+        gpus, hours, tdp_w=accel.tdp_w, pue=region.pue, carbon_g_per_kwh=intensity,
         usd_per_gpu_hour=stock.usd_per_hour if stock is not None else 0.0,
-        energy_usd_per_kwh=region.energy_usd_per_kwh, price_includes_energy=stock is None or stock.includes_energy,
+        energy_usd_per_kwh=energy_price, price_includes_energy=stock is None or stock.includes_energy,
         include_embodied=inst.policy.include_embodied, embodied_kgco2e=accel.embodied_kgco2e,
-        lifetime_hours=accel.lifetime_hours, other_usd=staging.egress_usd)
-    power_w, kwh, carbon, cost = (float(charges[k]) for k in ("power_w", "energy_kwh", "carbon_t", "cost_usd"))
+        lifetime_hours=accel.lifetime_hours)
+    kwh, carbon = float(np.sum(charges["energy_kwh"])), float(np.sum(charges["carbon_t"]))
+    power_w, cost = float(charges["power_w"]), float(np.sum(charges["cost_usd"])) + staging.egress_usd
     key = ("training", name)
     for label, stated, value, units in [
             ("step_time_s", dec.step_time_s, r["step_time_s"], "s"), ("mfu", dec.mfu, r["mfu"], "fraction"),
@@ -171,8 +184,11 @@ def _verify_job(inst: Instance, name: str, dec: TrainingDecision, report: Report
         report.stated(key, label, stated, value, units)
     _stated_term(report, key, dec.binding_term, str(r["binding_term"]))
     links = {i: staging.gb / (inst.policy.dataset_staging_hours * 3600.0) for i in staging.links}
+    share = None if by_slice is None else by_slice / sv.weights
     return Draw(f"training job '{name}'", dec.region, dec.accelerator, gpus, power_w / 1e6, carbon, cost,
-                kwh / 1e3, storage_gb_s=storage, link_gb_s=links)
+                kwh / 1e3, storage_gb_s=storage, link_gb_s=links,
+                gpus_by_slice=None if share is None else gpus * share,
+                mw_by_slice=None if share is None else power_w / 1e6 * share)
 
 
 def _stated_term(report: Report, key, stated: str, recomputed: str) -> None:
@@ -211,10 +227,16 @@ def _verify_federated(inst: Instance, name: str, job: TrainingJob, card: CnnCard
     wall_h = rounds * t["round_s"] / 3600.0
     report.upper("deadline", (name,), wall_h, job.deadline_hours, "hours", "the federated job is past its deadline")
     hours = min(wall_h, inst.horizon_hours)
+    sv = None if inst.timeline.is_static else SliceView(inst)
+    by_slice = None if sv is None else training_over_slices(inst, sv, name, dec, wall_h, report)
+    intensity = region.mean_carbon_g_per_kwh
+    if by_slice is not None:
+        hours = by_slice
+        intensity = sv.value(f"regions.{dec.region}.carbon_g_per_kwh", region.mean_carbon_g_per_kwh)
     power_w = clients * OVER_SELECTION * dev.watts * region.pue
-    kwh = float(energy_kwh(power_w, hours))
-    carbon = float(operational_carbon_t(kwh, region.mean_carbon_g_per_kwh))
-    cost = clients * hours * dev.usd_per_device_hour
+    kwh = float(np.sum(energy_kwh(power_w, hours)))
+    carbon = float(np.sum(operational_carbon_t(energy_kwh(power_w, hours), intensity)))
+    cost = float(clients * np.sum(hours) * dev.usd_per_device_hour)
     key = ("training", name)
     for label, stated, value, units in [
             ("step_time_s", dec.step_time_s, t["round_s"], "s"),
@@ -224,4 +246,5 @@ def _verify_federated(inst: Instance, name: str, job: TrainingJob, card: CnnCard
             ("cost_usd", dec.cost_usd, cost, "USD")]:
         report.stated(key, label, stated, value, units)
     return Draw(f"training job '{name}'", dec.region, EDGE_DEVICE, clients, power_w / 1e6, carbon, cost,
-                kwh / 1e3, stocked=False)
+                kwh / 1e3, stocked=False,
+                mw_by_slice=None if by_slice is None else power_w / 1e6 * by_slice / sv.weights)
