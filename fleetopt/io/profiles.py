@@ -143,10 +143,11 @@ def profiles_file(inst: Instance, file: Path, trusted_dirs: Iterable[Path], line
 
 
 class _Csv:
-    """One profiles CSV: every problem names the file, its line, the column's name and its number."""
+    """One profiles CSV: every problem names the file, its line, the column's name and number, and the instance
+    whose profiles it holds."""
 
-    def __init__(self, path: Path):
-        self.name = str(path)
+    def __init__(self, path: Path, shown: str, owner: str):
+        self.name, self.owner = shown, owner
         raw = path.read_bytes()
         if len(raw) > MAX_BYTES:
             self.fail(None, "(top level)", f"the file is larger than {MAX_BYTES // 2**20} MB")
@@ -158,8 +159,8 @@ class _Csv:
         self.digest = hashlib.sha256(raw).hexdigest()
 
     def fail(self, line: int | None, key: str, message: str, column: int | None = None):
-        where = f" (column {column})" if column is not None else ""
-        raise InputError([Problem(self.name, key, message + where, line)])
+        where = f"column {column}; " if column is not None else ""
+        raise InputError([Problem(self.name, key, f"{message} ({where}the profiles of {self.owner})", line)])
 
     def rows(self) -> list[tuple[int, list[str]]]:
         """(line, cells) of every row after leading `#` comment lines, blank lines left out."""
@@ -217,9 +218,11 @@ def _check_time(sheet: _Csv, kind: str, rows: list[tuple[int, list[str]]], step_
 
 
 def read_profiles_csv(path: Path, paths: dict[str, tuple[KeyPath, bool]], steps: int, per_day: int,
-                      step_hours: float) -> tuple[dict[str, np.ndarray], str]:
-    """([T] series per column, the file's SHA-256): rows are a day's steps (repeated) or every horizon step."""
-    sheet = _Csv(path)
+                      step_hours: float, shown: str | None = None, owner: str = "the instance",
+                      ) -> tuple[dict[str, np.ndarray], str]:
+    """([T] series per column, the file's SHA-256): rows are a day's steps (repeated) or every horizon step.
+    `shown` is the file's name in messages, `owner` the instance file whose profiles it holds."""
+    sheet = _Csv(path, shown or str(path), owner)
     rows = sheet.rows()
     if not rows:
         sheet.fail(None, "(top level)", "no header row: expected 'hour' or 'datetime', then instance paths")
@@ -282,7 +285,7 @@ def apply_time(inst: Instance, file: Path, lines: dict[KeyPath, int],
     digest = None
     if inst.profiles is not None:
         csv_series, digest = read_profiles_csv(profiles_file(inst, file, trusted_dirs, lines), paths, steps,
-                                               per_day, step)
+                                               per_day, step, shown=str(file.parent / inst.profiles), owner=file.name)
         series.update(csv_series)  # the CSV overrides the file's numbers
     for path_name, values in series.items():
         path = paths[path_name][0]

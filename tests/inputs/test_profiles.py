@@ -198,7 +198,7 @@ def test_the_whatif_loader_rebuilds_the_timeline(tmp_path):
     ("hour,regions.us-west.carbon_g_per_kwh\n" + "\n".join(f"{h},{'nan' if h == 5 else 100}" for h in range(24)),
      "regions.us-west.carbon_g_per_kwh", "finite number"),
     ("hour,regions.us-west.carbon_g_per_kwh\n" + "\n".join(f"{h},{-4 if h == 7 else 100}" for h in range(24)),
-     "regions.us-west.carbon_g_per_kwh", "expected a number >= 0, got -4 (column 2)"),
+     "regions.us-west.carbon_g_per_kwh", "expected a number >= 0, got -4 (column 2; "),
     ("hour,regions.us-wset.carbon_g_per_kwh\n" + "\n".join(f"{h},100" for h in range(24)),
      "regions.us-wset.carbon_g_per_kwh", "did you mean 'regions.us-west.carbon_g_per_kwh'"),
     ("hour,regions.us-west.carbon_g_per_kwh\n" + "\n".join(f"{h if h != 3 else 4},100" for h in range(24)),
