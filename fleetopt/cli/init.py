@@ -32,6 +32,22 @@ def init(path: Path | None = typer.Argument(None, help="where to write the copy;
             typer.echo(f"error: {target}: exists; pass --force to overwrite it", err=True)
             raise typer.Exit(EXIT_BAD_INPUT)
         write_text_atomic(target, source.read_text(encoding="utf-8"))
+        profiles = _copy_profiles(source, target)
     except InputError as err:
         _fail_input(err)
-    typer.echo(f"{target}: a copy of the shipped {source.stem}; plan it with `fleetopt solve {target}`")
+    also = f" (and its profiles {profiles})" if profiles else ""
+    typer.echo(f"{target}: a copy of the shipped {source.stem}{also}; plan it with `fleetopt solve {target}`")
+
+
+def _copy_profiles(source: Path, target: Path) -> Path | None:
+    """The profiles CSV a shipped instance names (`profiles:`, relative to it), copied beside the copy."""
+    from fleetopt.io.output import write_bytes_atomic
+    from fleetopt.io.yamlsafe import read_document
+
+    data, _ = read_document(source)
+    name = data.get("profiles") if isinstance(data, dict) else None
+    if not isinstance(name, str):
+        return None
+    copy = target.parent / name
+    write_bytes_atomic(copy, (source.parent / name).read_bytes())
+    return copy

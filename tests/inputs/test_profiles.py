@@ -12,7 +12,7 @@ import yaml
 
 from fleetopt.errors import InputError
 from fleetopt.io.load import load_document, load_instance
-from fleetopt.io.schema import HorizonMean
+from fleetopt.io.schema import HorizonMean, TrainingJob
 from fleetopt.io.slices import build_timeline, carbon_on_full_series
 from helpers import REPO, TINY
 
@@ -247,3 +247,47 @@ def test_version_2_keys_in_a_version_1_file_ask_for_version_2(tmp_path):
 def test_a_step_that_does_not_divide_a_day_is_refused(tmp_path):
     assert "time.step_hours: expected a step that divides 24 hours" in one_error(tiny(time={"step_hours": 5}),
                                                                                  tmp_path)
+
+
+# ------------------------------------------------------------------ the shipped hourly instance
+
+needs_windows = pytest.mark.skipif("pausable" not in TrainingJob.model_fields,
+                                   reason="the training window keys come with the formulation over time")
+
+
+@needs_windows
+def test_the_hourly_instance_loads_with_a_representative_day():
+    inst = load_instance(HOURLY)
+    t = inst.timeline
+    assert len(t) == 24 and t.weights.sum() == pytest.approx(inst.horizon_hours) and np.all(t.weights == 30)
+    profiled = {p.split(".")[1] for p in t.series if p.endswith("carbon_g_per_kwh")}
+    assert profiled == {"us-east", "us-central", "us-west", "asia-northeast", "asia-southeast"}
+    for region in profiled:  # the static value is the month's mean
+        path = f"regions.{region}.carbon_g_per_kwh"
+        assert inst.regions[region].mean_carbon_g_per_kwh == pytest.approx(t.series[path].mean())
+    assert inst.regions["eu-north"].mean_carbon_g_per_kwh == 39.32  # no column: the annual average stays
+    # Tokyo's solar noon (03:00 UTC) is cleaner than its evening
+    tokyo = t.values["regions.asia-northeast.carbon_g_per_kwh"]
+    assert tokyo[:6].min() < 0.8 * tokyo[10:20].min()
+    assert inst.serving["chat"].demand_rps["us-users"] == pytest.approx(120)
+
+
+def test_the_hourly_csv_cites_its_sources_and_covers_june_2022():
+    text = HOURLY.with_suffix(".csv").read_text()
+    header = [line for line in text.splitlines() if line.startswith("#")]
+    assert any("EIA" in line for line in header) and any("Electricity Maps" in line for line in header)
+    assert any("github.com/HewlettPackard/dc-rl" in line for line in header)
+    rows = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert rows[0].startswith("datetime,") and len(rows) == 721
+    assert rows[1].startswith("2022-06-01T00:00Z") and rows[-1].startswith("2022-06-30T23:00Z")
+
+
+def test_init_copies_the_profiles_beside_the_copy(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from fleetopt.cli import app
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["init", "mine.yaml", "--instance", "global-fleet-hourly"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "global-fleet-hourly.csv").read_bytes() == HOURLY.with_suffix(".csv").read_bytes()
+    assert "its profiles" in res.output
