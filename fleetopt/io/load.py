@@ -122,7 +122,8 @@ def load_document(data: Any, file: Path, lines: dict | None = None,
         data = {**data, "profiles": [data["profiles"], profiles_digest]}
     instance._digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
     refuse_absurd(instance, name, lines)  # a 1e30-hour horizon: bad input, not a solver failure
-    instance._warnings = check_plausibility(instance, name, lines)  # implausible values: warned, not refused
+    instance._warnings = check_plausibility(instance, name, lines) + list(  # implausible values: warned, not refused
+        getattr(instance, "_profile_warnings", None) or [])
     return instance
 
 

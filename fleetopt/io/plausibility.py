@@ -149,3 +149,24 @@ def refuse_absurd(inst: Instance, file: str = "", lines: dict[KeyPath, int] | No
 def warnings_of(inst: Instance) -> list[Problem]:
     """The plausibility warnings the loader attached to an instance (none for one built another way)."""
     return list(getattr(inst, "_warnings", None) or [])
+
+
+def series_outside(series: dict[str, Any], where: str) -> tuple[list[Problem], list[Problem]]:
+    """(warnings, absurd) for values over time (a profiles CSV's columns, by dotted instance path): the lowest
+    and highest value of each checked against its path's plausible range."""
+    warnings, absurd = [], []
+    for name, values in series.items():
+        parts = tuple(name.split("."))
+        for pattern, low, high, units in RANGES:
+            if len(pattern) == len(parts) and all(p in ("*", q) for p, q in zip(pattern, parts)):
+                unit = f" {units}" if units else ""
+                worst = max(values) if max(values) > high else min(values)
+                if worst > high * ABSURD_FACTOR:
+                    absurd.append(Problem(where, name, f"{_number(worst)}{unit} is far beyond the plausible range "
+                                          f"{_number(low)} to {_number(high)}{unit}; no plan can be computed with it"))
+                elif not low <= worst <= high:
+                    warnings.append(Problem(where, name, f"{_number(worst)}{unit} is outside the plausible range "
+                                            f"{_number(low)} to {_number(high)}{unit}; check the units (planning "
+                                            "goes on with it)"))
+                break
+    return warnings, absurd

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from fleetopt.errors import InputError, Problem, closest
+from fleetopt.io.plausibility import series_outside
 from fleetopt.io.schema import HorizonMean, Instance
 from fleetopt.io.slices import build_timeline
 from fleetopt.io.yamlsafe import MAX_BYTES, KeyPath, dotted
@@ -284,8 +285,13 @@ def apply_time(inst: Instance, file: Path, lines: dict[KeyPath, int],
     series = yaml_series(inst, paths, steps, per_day, step, name, lines) if inst.time is not None else {}
     digest = None
     if inst.profiles is not None:
+        shown = str(file.parent / inst.profiles)
         csv_series, digest = read_profiles_csv(profiles_file(inst, file, trusted_dirs, lines), paths, steps,
-                                               per_day, step, shown=str(file.parent / inst.profiles), owner=file.name)
+                                               per_day, step, shown=shown, owner=file.name)
+        warnings, absurd = series_outside(csv_series, shown)
+        if absurd:
+            raise InputError(absurd)
+        inst._profile_warnings = warnings
         series.update(csv_series)  # the CSV overrides the file's numbers
     for path_name, values in series.items():
         path = paths[path_name][0]

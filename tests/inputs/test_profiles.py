@@ -291,3 +291,14 @@ def test_init_copies_the_profiles_beside_the_copy(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "global-fleet-hourly.csv").read_bytes() == HOURLY.with_suffix(".csv").read_bytes()
     assert "its profiles" in res.output
+
+
+def test_implausible_csv_values_are_warned_and_absurd_ones_refused(tmp_path):
+    from fleetopt.io.plausibility import warnings_of
+    header = "hour,regions.us-west.carbon_g_per_kwh\n"
+    inst = load(tiny(time={}), tmp_path, header + "\n".join(f"{h},{2000 if h == 3 else 100}" for h in range(24)))
+    (warning,) = warnings_of(inst)
+    assert warning.key == "regions.us-west.carbon_g_per_kwh" and "2,000 g/kWh is outside the plausible range" \
+        in warning.message and warning.file.endswith("profiles.csv")
+    line = one_error(tiny(time={}), tmp_path, header + "\n".join(f"{h},{5e10 if h == 3 else 100}" for h in range(24)))
+    assert "far beyond the plausible range 0 to 1,200 g/kWh" in line
