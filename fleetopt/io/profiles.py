@@ -189,40 +189,64 @@ def _number(sheet: _Csv, line: int, key: str, column: int, text: str, positive: 
     return value
 
 
-def _check_time(sheet: _Csv, kind: str, rows: list[tuple[int, list[str]]], step_hours: float) -> None:
-    """`hour` runs 0, step, 2 step, ...; `datetime` (UTC) runs from the first row in steps of step_hours."""
-    start = None
-    for i, (line, cells) in enumerate(rows):
+def _hours(sheet: _Csv, kind: str, rows: list[tuple[int, list[str]]]) -> np.ndarray:
+    """Each row's time in hours from the first row: `hour` as written, `datetime` (UTC) from the first row."""
+    out, start = [], None
+    for line, cells in rows:
         text = cells[0]
         if kind == "hour":
             try:
-                hour = float(text)
+                out.append(float(text))
             except ValueError:
                 sheet.fail(line, kind, f"expected an hour (a number), got {text[:40]!r}", 1)
-            if not math.isclose(hour, i * step_hours, abs_tol=1e-9):
-                sheet.fail(line, kind, f"expected hour {i * step_hours:g} (rows run 0, {step_hours:g}, "
-                           f"{2 * step_hours:g}, ... in steps of step_hours), got {text}", 1)
+            if not math.isfinite(out[-1]):
+                sheet.fail(line, kind, f"expected a finite hour, got {text!r}", 1)
             continue
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
-            sheet.fail(line, kind, f"expected an ISO 8601 time such as 2024-06-01T00:00:00Z, got {text[:40]!r}", 1)
+            sheet.fail(line, kind, f"expected an ISO 8601 time such as 2024-06-01T00:00Z, got {text[:40]!r}", 1)
         offset = moment.utcoffset()
         if offset is not None and offset != timedelta(0):
             sheet.fail(line, kind, f"expected a UTC time (Z or +00:00), got {text}", 1)
         moment = moment.replace(tzinfo=timezone.utc)
         start = start or moment
-        expected = start + timedelta(hours=i * step_hours)
-        if moment != expected:
-            sheet.fail(line, kind, f"expected {expected.strftime('%Y-%m-%dT%H:%M:%SZ')} (the first row plus "
-                       f"{i} steps of {step_hours:g} h), got {text}", 1)
+        out.append((moment - start).total_seconds() / 3600.0)
+    return np.array(out)
+
+
+def _rows_per_step(sheet: _Csv, kind: str, rows: list[tuple[int, list[str]]], hours: np.ndarray,
+                   step_hours: float) -> int:
+    """How many rows make one step: the rows run at step_hours or a whole fraction of it, from hour 0."""
+    if kind == "hour" and hours[0] != 0:
+        sheet.fail(rows[0][0], kind, f"expected hour 0 (the horizon's start), got {rows[0][1][0]}", 1)
+    row_hours = hours[1] - hours[0] if len(hours) > 1 else step_hours
+    per_step = step_hours / row_hours if row_hours > 0 else 0.0
+    if per_step < 1 - 1e-9 or abs(per_step - round(per_step)) > 1e-6:
+        sheet.fail(rows[1][0], kind, f"rows {row_hours:g} h apart; expected step_hours ({step_hours:g} h) or a "
+                   "whole fraction of it (finer rows are averaged over each step)", 1)
+    row_hours = step_hours / round(per_step)
+    wrong = np.flatnonzero(np.abs(hours - np.arange(len(hours)) * row_hours) > 1e-6)
+    if len(wrong):
+        line, cells = rows[wrong[0]]
+        sheet.fail(line, kind, f"expected {_when(kind, rows[0][1][0], wrong[0] * row_hours)} (rows run "
+                   f"{row_hours:g} h apart from the first), got {cells[0]}", 1)
+    return int(round(per_step))
+
+
+def _when(kind: str, first: str, hours: float) -> str:
+    if kind == "hour":
+        return f"hour {hours:g}"
+    start = datetime.fromisoformat(first).replace(tzinfo=timezone.utc)
+    return (start + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%MZ")
 
 
 def read_profiles_csv(path: Path, paths: dict[str, tuple[KeyPath, bool]], steps: int, per_day: int,
                       step_hours: float, shown: str | None = None, owner: str = "the instance",
                       ) -> tuple[dict[str, np.ndarray], str]:
-    """([T] series per column, the file's SHA-256): rows are a day's steps (repeated) or every horizon step.
-    `shown` is the file's name in messages, `owner` the instance file whose profiles it holds."""
+    """([T] series per column, the file's SHA-256): rows cover a day (repeated) or the horizon, at step_hours
+    or a whole fraction of it (averaged over each step). `shown` is the file's name in messages, `owner` the
+    instance file whose profiles it holds."""
     sheet = _Csv(path, shown or str(path), owner)
     rows = sheet.rows()
     if not rows:
@@ -232,6 +256,8 @@ def read_profiles_csv(path: Path, paths: dict[str, tuple[KeyPath, bool]], steps:
     if header[0] not in TIME_COLUMNS:
         sheet.fail(header_line, header[0] or "(empty)", "the first column must be 'hour' (0-based) or "
                    "'datetime' (ISO 8601, UTC)", 1)
+    if len(header) < 2:
+        sheet.fail(header_line, header[0], "no columns after the time column", 1)
     for column, name in enumerate(header[1:], start=2):
         if name not in paths:
             guess = closest(name, paths)
@@ -243,23 +269,25 @@ def read_profiles_csv(path: Path, paths: dict[str, tuple[KeyPath, bool]], steps:
         if header.index(name) != column - 1:
             sheet.fail(header_line, name, f"a second column for the same path (the first is column "
                        f"{header.index(name) + 1})", column)
-    if len(header) < 2:
-        sheet.fail(header_line, header[0], "no columns after the time column", 1)
-    if len(body) not in (per_day, steps):
-        expected = f"{steps} rows (the horizon in steps of {step_hours:g} h) or {per_day} (a day)"
-        if len(body) > steps:
-            sheet.fail(body[steps][0], header[0], f"a row past the horizon's end; expected {expected}")
-        sheet.fail(body[-1][0] if body else header_line, header[0], f"the file ends after {len(body)} rows; "
-                   f"expected {expected}")
+    if not body:
+        sheet.fail(header_line, header[0], f"no rows; expected {steps} (the horizon in steps of {step_hours:g} h) "
+                   f"or {per_day} (a day)")
     for line, cells in body:
         if len(cells) != len(header):
             sheet.fail(line, header[0], f"expected {len(header)} values (one per column of the header), "
                        f"got {len(cells)}")
-    _check_time(sheet, header[0], body, step_hours)
+    per_step = _rows_per_step(sheet, header[0], body, _hours(sheet, header[0], body), step_hours)
+    if len(body) not in (per_day * per_step, steps * per_step):
+        expected = f"{steps * per_step} rows (the horizon) or {per_day * per_step} (a day) " \
+            f"{step_hours / per_step:g} h apart"
+        if len(body) > steps * per_step:
+            sheet.fail(body[steps * per_step][0], header[0], f"a row past the horizon's end; expected {expected}")
+        sheet.fail(body[-1][0], header[0], f"the file ends after {len(body)} rows; expected {expected}")
     series = {}
     for column, name in enumerate(header[1:], start=2):
         positive = paths[name][1]
         values = np.array([_number(sheet, line, name, column, cells[column - 1], positive) for line, cells in body])
+        values = values.reshape(-1, per_step).mean(axis=1)  # finer rows: each step's mean
         series[name] = values if len(values) == steps else np.resize(values, steps)
     return series, sheet.digest
 

@@ -302,3 +302,21 @@ def test_implausible_csv_values_are_warned_and_absurd_ones_refused(tmp_path):
         in warning.message and warning.file.endswith("profiles.csv")
     line = one_error(tiny(time={}), tmp_path, header + "\n".join(f"{h},{5e10 if h == 3 else 100}" for h in range(24)))
     assert "far beyond the plausible range 0 to 1,200 g/kWh" in line
+
+
+def test_finer_rows_are_averaged_over_each_step(tmp_path):
+    half_hours = "\n".join(f"{h / 2:g},{100 + h}" for h in range(48))  # a day in half hours
+    inst = load(tiny(time={"step_hours": 1}), tmp_path, "hour,regions.us-west.carbon_g_per_kwh\n" + half_hours)
+    assert inst.timeline.values["regions.us-west.carbon_g_per_kwh"][:3].tolist() == [100.5, 102.5, 104.5]
+    hourly = "\n".join(f"2022-06-01T{h:02d}:00Z,{100 + h}" for h in range(24))
+    inst = load(tiny(time={"step_hours": 4, "representative_days": 1}), tmp_path,
+                "datetime,regions.us-west.carbon_g_per_kwh\n" + hourly)
+    assert len(inst.timeline) == 6 and inst.timeline.weights.tolist() == [120.0] * 6
+    assert inst.timeline.values["regions.us-west.carbon_g_per_kwh"].tolist() == [101.5, 105.5, 109.5, 113.5,
+                                                                                  117.5, 121.5]
+
+
+def test_rows_coarser_than_the_step_are_refused(tmp_path):
+    text = "hour,regions.us-west.carbon_g_per_kwh\n" + "\n".join(f"{2 * h},100" for h in range(12))
+    assert "rows 2 h apart; expected step_hours (1 h) or a whole fraction of it" in one_error(
+        tiny(time={}), tmp_path, text)
