@@ -226,5 +226,9 @@ def write_report(path: str | Path, plan: Plan, explanation: Explanation, inst=No
         plot_schedule(plan, inst, schedule)
         written.append(schedule)
         text += f"\n## Schedule over time\n\n![GPUs in use per region and time slice]({schedule.name})\n"
+        from fleetopt.io.slices import reduction_line
+        line = reduction_line(inst.timeline, {r: u.power_mw_by_slice for r, u in plan.totals.regions.items()
+                                              if getattr(u, "power_mw_by_slice", None) is not None})
+        text += f"\n{line}\n" if line else ""
     write_text_atomic(path, text)
     return [path] + written

@@ -184,3 +184,14 @@ def carbon_on_full_series(timeline: Timeline, mw_by_region: Mapping[str, np.ndar
     usage = {f"regions.{r}.carbon_g_per_kwh": np.asarray(mw, dtype=float) * 1e3 / 1e6  # MW -> kW, g -> t
              for r, mw in mw_by_region.items()}
     return weighted_on_full_series(timeline, usage)
+
+
+def reduction_line(timeline: Timeline, mw_by_region: Mapping[str, np.ndarray]) -> str | None:
+    """One sentence for reports: a plan's operational carbon on the slices and over every step of the horizon
+    (None when no carbon intensity varies over time)."""
+    if not any(p.endswith(".carbon_g_per_kwh") for p in timeline.series):
+        return None
+    err = carbon_on_full_series(timeline, mw_by_region)
+    return (f"Operational carbon on the {len(timeline)} slices: {err.on_slices:,.2f} t; the same per-slice power "
+            f"over all {timeline.steps:,} steps of the horizon: {err.on_full_series:,.2f} t (the reduction to "
+            f"slices is off by {err.relative:+.2%}).")

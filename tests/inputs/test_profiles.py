@@ -320,3 +320,12 @@ def test_rows_coarser_than_the_step_are_refused(tmp_path):
     text = "hour,regions.us-west.carbon_g_per_kwh\n" + "\n".join(f"{2 * h},100" for h in range(12))
     assert "rows 2 h apart; expected step_hours (1 h) or a whole fraction of it" in one_error(
         tiny(time={}), tmp_path, text)
+
+
+def test_the_reduction_line_says_both_totals():
+    from fleetopt.io.slices import reduction_line
+    carbon = np.concatenate([np.full(24, 100.0), np.full(24, 120.0)])
+    t = build_timeline(48, 1, {"regions.a.carbon_g_per_kwh": carbon}, 1)
+    line = reduction_line(t, {"a": np.full(len(t), 2.0)})
+    assert line.startswith("Operational carbon on the 24 slices: ") and "over all 48 steps" in line
+    assert reduction_line(build_timeline(48, 1, {"serving.s.demand_rps.u": carbon}, 1), {}) is None
