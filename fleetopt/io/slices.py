@@ -27,7 +27,7 @@ MAX_ITERATIONS = 100
 def daily_features(series: Mapping[str, np.ndarray], steps_per_day: int) -> np.ndarray:
     """[D, P*paths] each day's scaled values; a partial last day is completed with the mean day's values.
 
-    Source: z-normalised day vectors as in Kotzur et al. 2018, Renewable Energy 117:474 (time series aggregation).
+    Source: Kotzur et al. 2018, Renewable Energy 117:474 (typical days from normalised daily profiles).
     """
     columns = []
     for values in series.values():
