@@ -160,8 +160,7 @@ def weighted_on_full_series(timeline: Timeline, usage: Mapping[str, np.ndarray])
 
     A slice's usage stands for every step it holds (as the plan means it), so the full series total is
     Σ_t step_hours·usage[slice(t)]·series[t]; a path without a series is the same in both and is left out.
-    Source: PyPSA snapshot weightings (Brown et al. 2018, J. Open Research Software 6:4), the objective as a
-    weighted sum over snapshots.
+    Source: Brown et al. 2018, J. Open Research Software 6:4 (PyPSA: totals as sums over weighted snapshots).
     """
     of_step = timeline.slice_of_step()
     on_slices = on_full = 0.0
