@@ -329,3 +329,8 @@ def test_the_reduction_line_says_both_totals():
     line = reduction_line(t, {"a": np.full(len(t), 2.0)})
     assert line.startswith("Operational carbon on the 24 slices: ") and "over all 48 steps" in line
     assert reduction_line(build_timeline(48, 1, {"serving.s.demand_rps.u": carbon}, 1), {}) is None
+
+
+def test_a_horizon_that_is_not_whole_steps_is_refused(tmp_path):
+    line = one_error(tiny(time={"step_hours": 8}, horizon_hours=700), tmp_path)
+    assert "time.step_hours: the horizon (700 h) must be a whole number of steps of 8 h" in line
