@@ -108,10 +108,8 @@ def yaml_series(inst: Instance, paths: dict[str, tuple[KeyPath, bool]], steps: i
     out, problems = {}, []
     for name, (path, _) in paths.items():
         value = _get(inst, path)
-        if not isinstance(value, HorizonMean):
-            continue
-        if not isinstance(value.written, tuple):
-            continue
+        if not (isinstance(value, HorizonMean) and isinstance(value.written, tuple)):
+            continue  # a number, not a list
         written = np.array(value.written)
         if len(written) == steps:
             out[name] = written
