@@ -334,3 +334,11 @@ def test_the_reduction_line_says_both_totals():
 def test_a_horizon_that_is_not_whole_steps_is_refused(tmp_path):
     line = one_error(tiny(time={"step_hours": 8}, horizon_hours=700), tmp_path)
     assert "time.step_hours: the horizon (700 h) must be a whole number of steps of 8 h" in line
+
+
+def test_profiles_without_time_give_their_horizon_means_to_a_static_plan(tmp_path):
+    header = "hour,regions.us-west.carbon_g_per_kwh,regions.eu-north.power_cap_mw\n"
+    inst = load(tiny(), tmp_path, header + "\n".join(f"{h},{50 if h < 6 else 100},{1 + h % 2}" for h in range(24)))
+    assert inst.timeline.is_static
+    assert inst.regions["us-west"].mean_carbon_g_per_kwh == pytest.approx(87.5)
+    assert inst.regions["eu-north"].power_cap_mw == pytest.approx(1.5)
