@@ -116,14 +116,13 @@ def load_document(data: Any, file: Path, lines: dict | None = None,
         problems = check_references(instance, name, lines, known_models=shipped_models())
     if problems:
         raise InputError(problems)
-    instance._source = name
     profiles_digest = apply_time(instance, file, lines, trusted_dirs)  # the timeline, from `time:` and profiles
     if profiles_digest is not None:  # the CSV is part of the input
         data = {**data, "profiles": [data["profiles"], profiles_digest]}
+    instance._source = name
     instance._digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
     refuse_absurd(instance, name, lines)  # a 1e30-hour horizon: bad input, not a solver failure
-    instance._warnings = check_plausibility(instance, name, lines) + list(  # implausible values: warned, not refused
-        getattr(instance, "_profile_warnings", None) or [])
+    instance._warnings = check_plausibility(instance, name, lines)  # implausible values: warned, not refused
     return instance
 
 

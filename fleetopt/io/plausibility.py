@@ -127,12 +127,13 @@ def _outside(inst: Instance) -> list[tuple[KeyPath, float, float, float, str]]:
 
 
 def check_plausibility(inst: Instance, file: str = "", lines: dict[KeyPath, int] | None = None) -> list[Problem]:
-    """One warning per value outside its plausible range, naming its key and the range."""
+    """One warning per value outside its plausible range, naming its key and the range (and those of the
+    profiles CSV, io/profiles.py)."""
     lines = lines or {}
     return [Problem(file or inst.source, dotted(path), f"{_number(value)}{unit} is outside the plausible range "
                     f"{_number(low)} to {_number(high)}{unit}; check the units (planning goes on with it)",
                     lines.get(path))
-            for path, value, low, high, unit in _outside(inst)]
+            for path, value, low, high, unit in _outside(inst)] + list(getattr(inst, "_profile_warnings", None) or [])
 
 
 def refuse_absurd(inst: Instance, file: str = "", lines: dict[KeyPath, int] | None = None) -> None:

@@ -295,6 +295,10 @@ class Instance(Strict):
     fleetopt: Literal[1, 2] = Field(description="format version (2 adds time, profiles, procurement, current)")
     name: Name
     horizon_hours: Positive = 720.0
+    time: TimeSlices | None = Field(None, description="time slices (format version 2); none = one static slice")
+    profiles: Annotated[str, Field(min_length=1, max_length=1024)] | None = Field(
+        None, description="a CSV of values over time (format version 2), relative to the instance file: a column "
+        "`hour` (0-based) or `datetime` (ISO 8601, UTC), then one column per instance path it sets")
     objective: Literal["cost", "carbon"] | WeightedObjective = "cost"
     accelerators: dict[Name, Accelerator] = Field(default_factory=dict)
     models: dict[CardRef, ModelCard] = Field(default_factory=dict)
@@ -305,10 +309,6 @@ class Instance(Strict):
     serving: dict[Name, ServingService] = Field(default_factory=dict)
     policy: Policy = Field(default_factory=Policy)
     solver: SolverOptions = Field(default_factory=SolverOptions)
-    time: TimeSlices | None = Field(None, description="time slices (format version 2); none = one static slice")
-    profiles: Annotated[str, Field(min_length=1, max_length=1024)] | None = Field(
-        None, description="a CSV of values over time (format version 2), relative to the instance file: a column "
-        "`hour` (0-based) or `datetime` (ISO 8601, UTC), then one column per instance path it sets")
 
     _source: str = PrivateAttr("")
     _digest: str = PrivateAttr("")
