@@ -26,6 +26,15 @@ TINY = DATA / "whatif" / "tiny-fleet.yaml"  # a fleet small enough to solve in a
 BENCHMARKS = REPO / "benchmarks"
 
 
+def static_shipped_instances() -> list[Path]:
+    """The shipped instances that plan without time slices (no `time:`): the ones the end-to-end solving tests
+    hold to a 1e-4 gap on every backend. Plans over time (global-fleet-hourly) have their own tests."""
+    import yaml
+
+    from fleetopt.paths import shipped_dir
+    return sorted(p for p in shipped_dir("instances").glob("*.yaml") if "time" not in yaml.safe_load(p.read_text()))
+
+
 def solve_and_verify(inst: Instance, **opts) -> Plan:
     """solve_instance(inst, **opts), then fail the test unless a plan it returns holds under fleetopt.verify."""
     return assert_verified(inst, solve_instance(inst, **opts))

@@ -39,6 +39,8 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
                                              callback=output_path),
           report: Path | None = typer.Option(None, "--report", help="write a Markdown report (and its plot)",
                                              callback=output_path),
+          plot: Path | None = typer.Option(None, "--plot", help="write the schedule plot (PNG): GPUs in use per "
+                                           "region and time slice over the carbon intensity", callback=output_path),
           models_dir: list[Path] = typer.Option([], "--models-dir", help="a folder model-card paths may use",
                                                   exists=True, file_okay=False),
           from_plan: Path | None = typer.Option(None, "--from", help="re-plan from this deployed plan (a plan "
@@ -76,6 +78,10 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
         if output is not None:
             write_text_atomic(output, plan.model_dump_json(indent=2))
             written.append(output)
+        if plot is not None and plan.has_plan:
+            from fleetopt.plan.plots import plot_schedule
+            plot_schedule(plan, inst, plot)
+            written.append(plot)
     except InputError as err:  # the folder vanished or filled up while solving
         _fail_input(err)
     if not quiet:

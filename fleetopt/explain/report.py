@@ -276,5 +276,16 @@ def write_report(path: str | Path, plan: Plan, explanation: Explanation, inst=No
     if png:
         write_bytes_atomic(plot, png)
         written.append(plot)
-    write_text_atomic(path, render_markdown(plan, explanation, plot.name if plot else None, inst))
+    text = render_markdown(plan, explanation, plot.name if plot else None, inst)
+    if plan.has_plan and inst is not None and getattr(plan, "timeline", None) is not None:  # a plan over time
+        from fleetopt.plan.plots import plot_schedule
+        schedule = path.with_name(path.stem + "-schedule.png")
+        plot_schedule(plan, inst, schedule)
+        written.append(schedule)
+        text += f"\n## Schedule over time\n\n![GPUs in use per region and time slice]({schedule.name})\n"
+        from fleetopt.io.slices import reduction_line
+        line = reduction_line(inst.timeline, {r: u.power_mw_by_slice for r, u in plan.totals.regions.items()
+                                              if getattr(u, "power_mw_by_slice", None) is not None})
+        text += f"\n{line}\n" if line else ""
+    write_text_atomic(path, text)
     return [path] + written

@@ -16,6 +16,7 @@ from fleetopt.errors import InputError, Problem, bad_argument, did_you_mean
 from fleetopt.io.current import attach_current
 from fleetopt.io.errors_pydantic import problems_from
 from fleetopt.io.plausibility import check_plausibility, refuse_absurd
+from fleetopt.io.profiles import apply_time, version_2_problems
 from fleetopt.io.references import check_references
 from fleetopt.io.schema import CnnCard, DlrmCard, Instance, ModelCard, TransformerCard
 from fleetopt.io.yamlsafe import dotted, read_document
@@ -107,7 +108,7 @@ def load_document(data: Any, file: Path, lines: dict | None = None,
         raise InputError([Problem(name, "fleetopt", f"format version {data['fleetopt']!r} is not supported; "
                                   "expected 1 or 2", lines.get(("fleetopt",)))])
     data = json.loads(json.dumps(data, default=str))  # a private copy: the merge must not touch the caller's
-    problems = _merge_models(data, file, trusted_dirs, lines)
+    problems = version_2_problems(data, name, lines) + _merge_models(data, file, trusted_dirs, lines)
     _merge_accelerators(data)
     try:
         instance = Instance.model_validate(data)
@@ -117,6 +118,9 @@ def load_document(data: Any, file: Path, lines: dict | None = None,
         problems = check_references(instance, name, lines, known_models=shipped_models())
     if problems:
         raise InputError(problems)
+    profiles_digest = apply_time(instance, file, lines, trusted_dirs)  # the timeline, from `time:` and profiles
+    if profiles_digest is not None:  # the CSV is part of the input
+        data = {**data, "profiles": [data["profiles"], profiles_digest]}
     instance._source = name
     instance._digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
     refuse_absurd(instance, name, lines)  # a 1e30-hour horizon: bad input, not a solver failure

@@ -28,10 +28,12 @@ from fleetopt.io.yamlsafe import KeyPath, dotted
 RANGES: list[tuple[tuple[str, ...], float, float, str]] = [
     (("horizon_hours",), 1, 87_600, "h"),
     (("regions", "*", "power_cap_mw"), 0.01, 5_000, "MW"),
+    (("regions", "*", "power_cap_mw", "*"), 0.01, 5_000, "MW"),
     (("regions", "*", "pue"), 1.0, 2.5, ""),
     (("regions", "*", "carbon_g_per_kwh"), 0, 1_200, "g/kWh"),
     (("regions", "*", "carbon_g_per_kwh", "*"), 0, 1_200, "g/kWh"),
     (("regions", "*", "energy_usd_per_kwh"), 0, 1, "USD/kWh"),
+    (("regions", "*", "energy_usd_per_kwh", "*"), 0, 1, "USD/kWh"),
     (("regions", "*", "storage_gb_s"), 0.1, 100_000, "GB/s"),
     (("regions", "*", "nic_gb_s"), 1, 400, "GB/s"),
     (("regions", "*", "net_latency_us"), 0.1, 1_000, "us"),
@@ -39,6 +41,7 @@ RANGES: list[tuple[tuple[str, ...], float, float, str]] = [
     (("regions", "*", "oversubscription"), 1, 32, ""),
     (("regions", "*", "gpus", "*", "count"), 0, 1_000_000, "GPUs"),
     (("regions", "*", "gpus", "*", "usd_per_hour"), 0, 100, "USD/GPU-hour"),
+    (("regions", "*", "gpus", "*", "usd_per_hour", "*"), 0, 100, "USD/GPU-hour"),
     (("regions", "*", "devices", "count"), 1, 1e10, "devices"),
     (("regions", "*", "devices", "tflops"), 0.001, 100, "TFLOP/s"),
     (("regions", "*", "devices", "watts"), 0.05, 500, "W"),
@@ -68,6 +71,7 @@ RANGES: list[tuple[tuple[str, ...], float, float, str]] = [
     (("training", "*", "dataset_tb"), 0, 1_000_000, "TB"),
     (("training", "*", "checkpoint_restart_min"), 0, 10_000, "min"),
     (("serving", "*", "demand_rps", "*"), 0, 1e8, "requests/s"),
+    (("serving", "*", "demand_rps", "*", "*"), 0, 1e8, "requests/s"),
     (("serving", "*", "prompt_tokens"), 1, 10_000_000, "tokens"),
     (("serving", "*", "output_tokens"), 1, 1_000_000, "tokens"),
     (("serving", "*", "slo_p99_ms"), 1, 3_600_000, "ms"),
@@ -123,12 +127,13 @@ def _outside(inst: Instance) -> list[tuple[KeyPath, float, float, float, str]]:
 
 
 def check_plausibility(inst: Instance, file: str = "", lines: dict[KeyPath, int] | None = None) -> list[Problem]:
-    """One warning per value outside its plausible range, naming its key and the range."""
+    """One warning per value outside its plausible range, naming its key and the range (and those of the
+    profiles CSV, io/profiles.py)."""
     lines = lines or {}
     return [Problem(file or inst.source, dotted(path), f"{_number(value)}{unit} is outside the plausible range "
                     f"{_number(low)} to {_number(high)}{unit}; check the units (planning goes on with it)",
                     lines.get(path))
-            for path, value, low, high, unit in _outside(inst)]
+            for path, value, low, high, unit in _outside(inst)] + list(getattr(inst, "_profile_warnings", None) or [])
 
 
 def refuse_absurd(inst: Instance, file: str = "", lines: dict[KeyPath, int] | None = None) -> None:
@@ -145,3 +150,24 @@ def refuse_absurd(inst: Instance, file: str = "", lines: dict[KeyPath, int] | No
 def warnings_of(inst: Instance) -> list[Problem]:
     """The plausibility warnings the loader attached to an instance (none for one built another way)."""
     return list(getattr(inst, "_warnings", None) or [])
+
+
+def series_outside(series: dict[str, Any], where: str) -> tuple[list[Problem], list[Problem]]:
+    """(warnings, absurd) for values over time (a profiles CSV's columns, by dotted instance path): the lowest
+    and highest value of each checked against its path's plausible range."""
+    warnings, absurd = [], []
+    for name, values in series.items():
+        parts = tuple(name.split("."))
+        for pattern, low, high, units in RANGES:
+            if len(pattern) == len(parts) and all(p in ("*", q) for p, q in zip(pattern, parts)):
+                unit = f" {units}" if units else ""
+                worst = max(values) if max(values) > high else min(values)
+                if worst > high * ABSURD_FACTOR:
+                    absurd.append(Problem(where, name, f"{_number(worst)}{unit} is far beyond the plausible range "
+                                          f"{_number(low)} to {_number(high)}{unit}; no plan can be computed with it"))
+                elif not low <= worst <= high:
+                    warnings.append(Problem(where, name, f"{_number(worst)}{unit} is outside the plausible range "
+                                            f"{_number(low)} to {_number(high)}{unit}; check the units (planning "
+                                            "goes on with it)"))
+                break
+    return warnings, absurd

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, PrivateAttr, field_validator,
+                      model_validator)
 
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -19,6 +20,47 @@ CardRef = Annotated[str, Field(min_length=1, max_length=512)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
+
+
+class HorizonMean(float):
+    """A number that varies over time: its value is the mean over the horizon, what every static consumer
+    reads; `written` keeps what the file wrote (a list as a tuple, a scalar, or None), so a dump gives the
+    file's value back and the loader can lay it over the horizon again (io/profiles.py). A list's value is
+    its mean until the loader replaces it by the mean of the effective series (the list laid over the
+    horizon, or the profiles CSV's column)."""
+
+    written: tuple[float, ...] | float | None
+
+    def __new__(cls, value: float, written) -> HorizonMean:
+        obj = super().__new__(cls, value)
+        obj.written = tuple(float(v) for v in written) if isinstance(written, list | tuple) else written
+        return obj
+
+    def __reduce__(self):  # copies and pickles keep both (float's own would call __new__ with one argument)
+        return HorizonMean, (float(self), self.written)
+
+
+def _mean_of_profile(value):
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("an hourly profile needs at least one value")
+        return HorizonMean(sum(value) / len(value), value)
+    return value
+
+
+def _as_written(value):
+    if isinstance(value, HorizonMean):
+        return list(value.written) if isinstance(value.written, tuple) else value.written
+    return value
+
+
+def _profile(number: Any) -> Any:
+    """A number that may also be a profile: a scalar, a list of a day's steps, or one value per horizon step."""
+    return Annotated[number | list[number], AfterValidator(_mean_of_profile), PlainSerializer(_as_written)]
+
+
+NonNegativeProfile = _profile(NonNegative)
+PositiveProfile = _profile(Positive)
 
 
 class Strict(BaseModel):
@@ -93,7 +135,7 @@ ModelCard = Annotated[TransformerCard | DlrmCard | CnnCard, Field(discriminator=
 
 class RegionGpus(Strict):
     count: NonNegativeInt
-    usd_per_hour: NonNegative
+    usd_per_hour: NonNegativeProfile
     includes_energy: bool = Field(True, description="false: energy is charged at the region's price")
 
 
@@ -113,9 +155,9 @@ class Region(Strict):
     kind: Literal["datacenter", "edge"] = "datacenter"
     jurisdiction: Name
     pue: Annotated[float, Field(ge=1.0, le=5.0)] = 1.1
-    carbon_g_per_kwh: NonNegative | list[NonNegative]
-    energy_usd_per_kwh: NonNegative = 0.0
-    power_cap_mw: Positive | None = Field(None, description="none = no cap")
+    carbon_g_per_kwh: NonNegativeProfile
+    energy_usd_per_kwh: NonNegativeProfile = 0.0
+    power_cap_mw: PositiveProfile | None = Field(None, description="none = no cap")
     storage_gb_s: Positive = 1_000.0
     nic_gb_s: Positive = 50.0
     net_latency_us: NonNegative = 10.0
@@ -123,13 +165,6 @@ class Region(Strict):
     oversubscription: Annotated[float, Field(ge=1.0, allow_inf_nan=False)] = 1.0
     gpus: dict[Name, RegionGpus] = Field(default_factory=dict)
     devices: EdgeDevices | None = None
-
-    @field_validator("carbon_g_per_kwh")
-    @classmethod
-    def _profile_not_empty(cls, v):
-        if isinstance(v, list) and not v:
-            raise ValueError("an hourly profile needs at least one value")
-        return v
 
     @model_validator(mode="after")
     def _edge_has_devices(self) -> Region:
@@ -139,6 +174,7 @@ class Region(Strict):
 
     @property
     def mean_carbon_g_per_kwh(self) -> float:
+        """The horizon mean (a profile's value is already its mean: HorizonMean)."""
         v = self.carbon_g_per_kwh
         return float(sum(v) / len(v)) if isinstance(v, list) else float(v)
 
@@ -201,7 +237,7 @@ class Monitoring(Strict):
 
 class ServingService(Strict):
     model: CardRef
-    demand_rps: dict[Name, NonNegative]
+    demand_rps: dict[Name, NonNegativeProfile]
     prompt_tokens: PositiveInt = 512
     output_tokens: PositiveInt = 128
     slo_p99_ms: Positive
@@ -254,10 +290,33 @@ class SolverOptions(Strict):
         return self
 
 
+class TimeSlices(Strict):
+    """`time:` (format version 2): the horizon in steps, reduced to representative days."""
+
+    step_hours: Positive = Field(1.0, description="resolution of every profile, in hours; divides 24")
+    representative_days: NonNegativeInt = Field(
+        0, description="cluster the horizon's days into this many weighted days (k-medoids); 0 = every day")
+    merge_tolerance: NonNegative | None = Field(
+        None, description="merge consecutive steps of a day into one slice while every profiled value stays "
+        "within this fraction of its horizon mean (0.05 = 5%); none = no merging")
+
+    @field_validator("step_hours")
+    @classmethod
+    def _divides_a_day(cls, v: float) -> float:
+        steps = 24.0 / v
+        if abs(steps - round(steps)) > 1e-9:
+            raise ValueError(f"expected a step that divides 24 hours (0.25, 0.5, 1, 2, 3, 4, 6, 8, 12, 24), got {v:g}")
+        return v
+
+
 class Instance(Strict):
     fleetopt: Literal[1, 2] = Field(description="format version (2 adds time, profiles, procurement, current)")
     name: Name
     horizon_hours: Positive = 720.0
+    time: TimeSlices | None = Field(None, description="time slices (format version 2); none = one static slice")
+    profiles: Annotated[str, Field(min_length=1, max_length=1024)] | None = Field(
+        None, description="a CSV of values over time (format version 2), relative to the instance file: a column "
+        "`hour` (0-based) or `datetime` (ISO 8601, UTC), then one column per instance path it sets")
     objective: Literal["cost", "carbon"] | WeightedObjective = "cost"
     accelerators: dict[Name, Accelerator] = Field(default_factory=dict)
     models: dict[CardRef, ModelCard] = Field(default_factory=dict)

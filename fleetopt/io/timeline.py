@@ -23,6 +23,7 @@ class Timeline:
     day: np.ndarray                     # [S] representative day (cluster) the slice belongs to
     members: tuple[np.ndarray, ...]     # per slice: indices of the horizon's steps it stands for
     values: dict[str, np.ndarray] = field(default_factory=dict)  # instance path -> [S] value per slice
+    series: dict[str, np.ndarray] = field(default_factory=dict)  # instance path -> [T] value per horizon step
 
     def __len__(self) -> int:
         return len(self.weights)
@@ -39,6 +40,18 @@ class Timeline:
         """[S] values of an instance path (e.g. regions.eu-north.carbon_g_per_kwh); `default` where not profiled."""
         v = self.values.get(path)
         return np.full(len(self), float(default)) if v is None else np.asarray(v, dtype=float)
+
+    @property
+    def steps(self) -> int:
+        """T: the horizon's steps the slices stand for."""
+        return int(sum(len(m) for m in self.members))
+
+    def slice_of_step(self) -> np.ndarray:
+        """[T] the slice each horizon step belongs to."""
+        out = np.empty(self.steps, dtype=np.int64)
+        for s, steps in enumerate(self.members):
+            out[steps] = s
+        return out
 
     def hours_in_window(self, start_hour: float, end_hour: float) -> np.ndarray:
         """[S] horizon hours inside [start_hour, end_hour) that each slice stands for."""

@@ -22,6 +22,8 @@ def small_parameters(tmp: Path) -> dict[str, str]:
                                              f'EXECUTOR = "sequential"\nRESULTS = r"{tmp / "sweep.csv"}"\n'
                                              f'PARETO_RESULTS = r"{tmp / "pareto.csv"}"'),
         "03-diagnose-infeasible.ipynb": None,  # the shipped infeasible instance is already small
+        "04-temporal-shifting.ipynb": f'INSTANCE = r"{TINY.with_name("tiny-fleet-hourly.yaml")}"\nGAP = 0.0\n'
+                                      'OBJECTIVE = "carbon"\nTIME_LIMIT = 60',
     }
 
 

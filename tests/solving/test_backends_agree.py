@@ -19,11 +19,11 @@ from fleetopt.formulation.families import build
 from fleetopt.io.load import load_instance
 from helpers import random_instance, random_serving, random_training
 from helpers import assert_verified
-from helpers import REPO
+from helpers import static_shipped_instances
 
 BACKENDS = {"highs": highs, "pyomo": pyomo_backend, "ortools": ortools_backend}
 EXACT = SolveOptions(mip_rel_gap=0.0, time_limit_s=30.0)
-INSTANCES = sorted(REPO.glob("instances/*.yaml"))
+INSTANCES = static_shipped_instances()
 
 
 def random_form(seed):

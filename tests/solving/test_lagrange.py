@@ -16,7 +16,7 @@ from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import shared_rows
 from fleetopt.pipeline import lagrange
 from fleetopt.pipeline.decompose import Backend, _run, solve_by_parts
-from helpers import BENCHMARKS, REPO, random_fleet, rows_hold, solve_and_verify
+from helpers import BENCHMARKS, random_fleet, rows_hold, solve_and_verify, static_shipped_instances
 
 sys.path.insert(0, str(BENCHMARKS))
 
@@ -98,7 +98,7 @@ def test_the_scarce_tier_priced_agrees_with_the_merged_and_verifies():
     assert abs(priced.objective - merged.objective) <= gap * max(priced.objective, merged.objective)
 
 
-INSTANCES = sorted(REPO.glob("instances/*.yaml"))
+INSTANCES = static_shipped_instances()
 
 
 @pytest.mark.slow

@@ -15,9 +15,9 @@ from fleetopt.cli import app
 from fleetopt.paths import shipped_dir
 from fleetopt.plan import Plan
 from helpers import assert_verified, solve_and_verify
-from helpers import REPO
+from helpers import REPO, static_shipped_instances
 
-INSTANCES = sorted(shipped_dir("instances").glob("*.yaml"))
+INSTANCES = static_shipped_instances()
 INFEASIBLE = sorted((shipped_dir("instances") / "infeasible").glob("*.yaml"))
 runner = CliRunner()
 
