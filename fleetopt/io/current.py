@@ -204,6 +204,9 @@ def attach_current(inst, instance_file: Path, given: Path | None = None, trusted
     path = current_path(inst, instance_file, given, trusted_dirs)
     if path is None:
         return
+    if inst.time is not None:  # the change rows count GPUs per workload, not per slice (README, design notes)
+        raise InputError([Problem(str(instance_file), "time", "re-planning from a deployed plan (current: or --from) "
+                                  "over time slices is not supported yet; drop `time:` or plan afresh")])
     fleet = read_current(inst, path, str(given) if given is not None else str(inst.current))
     for name, job in list(fleet.training.items()):
         if job.done_fraction >= 1.0:   # done: neither in the re-plan nor in what it changes
