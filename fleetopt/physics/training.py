@@ -7,8 +7,10 @@ oversubscription); their defaults are the A100-80GB on Selene, the calibration s
 (benchmarks/calibration_megatron.py). Candidates with global_batch < dp x micro_batch (m < 1) are the
 caller's to prune.
 
-Calibrated defaults (fitted once to the 10 rows of Narayanan et al. 2021 Table 1, not per row):
-  EFF_MAX = 0.61              fraction of peak sustained on large GEMM-bound work, including the non-GEMM
+Calibrated defaults (fitted once, by least squares on the step time, to the 10 rows of Narayanan et al. 2021
+Table 1, not per row; benchmarks/bench_calibration.py --fit). Other accelerators override them in their catalog
+`calibration:` block, each fitted to one cited table (the H100: Dubey et al. 2024 Table 4):
+  EFF_MAX = 0.612             fraction of peak sustained on large GEMM-bound work, including the non-GEMM
                               kernels and framework time that scale with the FLOPs
   SOFTMAX_BYTES_PER_SCORE = 12  HBM bytes moved per attention-score element per forward-equivalent pass
                               (scale, mask, softmax, dropout, unfused), the memory-bound work that makes
@@ -34,12 +36,14 @@ from fleetopt.physics.training_flops import (
 )
 from fleetopt.physics.training_memory import USABLE_MEMORY_FRACTION, fits_in_memory, training_memory_gb
 
-EFF_MAX = 0.61
+EFF_MAX = 0.612
 SOFTMAX_BYTES_PER_SCORE = 12.0
 NVLINK_EFFICIENCY = 0.85
 NIC_EFFICIENCY = 0.9  # achieved fraction of the NIC line rate in inter-node collectives
 NVLINK_LATENCY_US = 5.0
-GEMM_HALF_GFLOP = 0.0  # GEMM FLOPs (GFLOP) run at half the large-GEMM efficiency (see gemm_efficiency)
+# Flash-attention kernels against the GEMMs' eff_max (1: as fast; Table 1 ran without flash attention, so the
+# A100 default is not fitted; the H100's comes from Llama 3 Table 4, whose 128K row is attention-bound).
+FLASH_EFFICIENCY_RATIO = 1.0
 PP_OVERLAP_FRACTION = 0.0  # share of pipeline sends hidden behind compute (0: blocking, as in 2021)
 STRAGGLER_CV = 0.01  # per-step time variation of one worker on a dedicated cluster
 DP_OVERLAP_FRACTION = 1.0  # share of the gradient reduction that may hide behind the last backward pass
@@ -63,21 +67,18 @@ def gemm_arithmetic_intensity(tokens, out_features, in_features):
 
 
 def gemm_efficiency(tokens, hidden_per_gpu, hidden, peak_tflops=312.0, hbm_gb_s=2039.0, eff_max=EFF_MAX,
-                    ffn_per_gpu=None, gemm_half_gflop=GEMM_HALF_GFLOP):
-    """Fraction of peak a layer GEMM sustains: eff_max x min(1, intensity / ridge) x F / (F + F_half).
+                    ffn_per_gpu=None):
+    """Fraction of peak a layer GEMM sustains: eff_max x min(1, intensity / (peak / HBM rate)).
 
-    The per-GPU MLP GEMM is tokens x hidden x ffn/tp (hidden/tp without ffn_per_gpu): below the roofline ridge it
-    is bandwidth-bound (small micro-batch, large tp); F = 2 tokens hidden ffn/tp FLOPs per GEMM, and a GEMM of
-    F_half runs at half the large-GEMM rate (launch, tile and wave quantization costs fixed per GEMM).
-    Source: Williams et al. 2009 (roofline); saturation F/(F+F_half) fitted to Narayanan et al. 2021 Table 1.
+    The per-GPU GEMM is tokens x hidden x ffn/tp (the MLP's, the layer's largest; hidden/tp when ffn_per_gpu
+    is not given): below the roofline ridge it is bandwidth-bound (few tokens per micro-batch, large tp, narrow
+    ffn), above it eff_max.
+    Source: Williams et al. 2009 (roofline); eff_max fitted to Narayanan et al. 2021 Table 1 (A100).
     """
     inner = hidden_per_gpu if ffn_per_gpu is None else ffn_per_gpu
     intensity = gemm_arithmetic_intensity(tokens, inner, hidden)
     balance = np.asarray(peak_tflops, dtype=float) * 1e12 / (np.asarray(hbm_gb_s, dtype=float) * 1e9)
-    gemm_gflop = 2.0 * np.asarray(tokens, dtype=float) * np.asarray(hidden, dtype=float) * np.asarray(
-        inner, dtype=float) / 1e9
-    size = gemm_gflop / (gemm_gflop + np.asarray(gemm_half_gflop, dtype=float))
-    return np.asarray(eff_max, dtype=float) * np.minimum(1.0, intensity / balance) * size
+    return np.asarray(eff_max, dtype=float) * np.minimum(1.0, intensity / balance)
 
 
 def compute_time_s(
@@ -97,22 +98,24 @@ def compute_time_s(
     eff_max=EFF_MAX,
     softmax_bytes_per_score=SOFTMAX_BYTES_PER_SCORE,
     ffn_hidden=None,
-    gemm_half_gflop=GEMM_HALF_GFLOP,
+    flash_score_flops_per_gpu=0.0,
+    flash_efficiency_ratio=FLASH_EFFICIENCY_RATIO,
 ):
     """Compute seconds per step per GPU: GEMM FLOPs at the shape-dependent efficiency + score traffic.
 
     tokens_per_microbatch are the tokens one GPU holds (b s / cp). Score traffic per layer per micro-batch =
     bytes/score x (b a s^2 / (t cp)) x passes (3, 4 with any recompute), at the HBM rate; flash attention keeps
-    scores on chip (no traffic).
+    scores on chip (no traffic) and runs its score FLOPs (flash_score_flops_per_gpu, part of the hardware FLOPs)
+    at flash_efficiency_ratio x eff_max.
     Source: chapter "The Fleet Law"; Korthikanti et al. 2022 Sec. 4.1; fit to Narayanan et al. 2021 Table 1.
     """
     h, t = np.asarray(hidden, dtype=float), np.asarray(tp, dtype=float)
     ffn_per_gpu = None if ffn_hidden is None else np.asarray(ffn_hidden, dtype=float) / t
-    efficiency = gemm_efficiency(tokens_per_microbatch, h / t, h, peak_tflops, hbm_gb_s, eff_max, ffn_per_gpu,
-                                 gemm_half_gflop)
-    gemm_s = np.asarray(hardware_flops_per_gpu, dtype=float) / (
-        np.asarray(peak_tflops, dtype=float) * 1e12 * efficiency
-    )
+    efficiency = gemm_efficiency(tokens_per_microbatch, h / t, h, peak_tflops, hbm_gb_s, eff_max, ffn_per_gpu)
+    peak = np.asarray(peak_tflops, dtype=float) * 1e12
+    flash_flops = np.asarray(flash_score_flops_per_gpu, dtype=float)
+    gemm_s = (np.asarray(hardware_flops_per_gpu, dtype=float) - flash_flops) / (peak * efficiency) + flash_flops / (
+        peak * np.asarray(eff_max, dtype=float) * np.asarray(flash_efficiency_ratio, dtype=float))
     code = recompute_code(recompute)
     passes = np.where(code > 0, 4.0, 3.0)
     scores_per_layer = (
@@ -213,8 +216,8 @@ def training_step_time(
     pod_gpus=np.inf,
     oversubscription=1.0,
     eff_max=EFF_MAX,
-    gemm_half_gflop=GEMM_HALF_GFLOP,
     softmax_bytes_per_score=SOFTMAX_BYTES_PER_SCORE,
+    flash_efficiency_ratio=FLASH_EFFICIENCY_RATIO,
     nvlink_efficiency=NVLINK_EFFICIENCY,
     nic_efficiency=NIC_EFFICIENCY,
     nvlink_latency_us=NVLINK_LATENCY_US,
@@ -284,7 +287,8 @@ def training_step_time(
         eff_max=eff_max,
         softmax_bytes_per_score=softmax_bytes_per_score,
         ffn_hidden=ffn_hidden,
-        gemm_half_gflop=gemm_half_gflop,
+        flash_score_flops_per_gpu=np.where(flash_attention, 0.5 * score_flops, 0.0) / gpus,
+        flash_efficiency_ratio=flash_efficiency_ratio,
     )
 
     nvlink_bps = np.asarray(nvlink_gb_s, dtype=float) * 1e9 * nvlink_efficiency
@@ -303,8 +307,10 @@ def training_step_time(
     tp_comm_s = np.where(t > 1, tp_allreduces_per_layer(code) * heaviest_layers * m * tp_one, 0.0)
 
     # CP: ring attention on NVLink while tp x cp fits a node, else over the NICs; hidden behind attention.
-    attention_flops = 12.0 * tokens_per_microbatch * s * h / t  # fwd + bwd score FLOPs of one layer, one GPU
-    attention_s = attention_flops / (np.asarray(peak_tflops, dtype=float) * 1e12 * np.asarray(eff_max, float))
+    # fwd + bwd score FLOPs of one layer on one GPU (causal flash attention runs half of them)
+    attention_flops = 12.0 * tokens_per_microbatch * s * h / t * np.where(flash_attention, 0.5, 1.0)
+    attention_s = attention_flops / (np.asarray(peak_tflops, dtype=float) * 1e12 * np.asarray(eff_max, float)
+                                     * np.where(flash_attention, flash_efficiency_ratio, 1.0))
     in_node = t * c <= gpus_per_node
     cp_comm_s = heaviest_layers * m * context_parallel_comm_s(
         c, tokens_per_microbatch, h, heads, kv_heads, t, attention_s,
