@@ -48,8 +48,8 @@ LLAMA3_405B = {"layers": 126, "hidden": 16384, "ffn_hidden": 53248, "heads": 128
 LLAMA3_INTERLEAVE = 4  # assumed (see the module docstring)
 LLAMA3_NETWORK = {"nic_gb_s": 50.0, "pod_gpus": 3072, "oversubscription": 7.0}  # Sec. 3.3.1: 400 Gb/s, 1:7
 DEFAULTS = {"eff_max": EFF_MAX, "flash_efficiency_ratio": FLASH_EFFICIENCY_RATIO}
-STEP_KEYS = ("eff_max", "flash_efficiency_ratio", "softmax_bytes_per_score", "nvlink_efficiency", "nic_efficiency", "nvlink_latency_us",
-             "pp_overlap_fraction", "dp_overlap_fraction", "straggler_cv")
+STEP_KEYS = ("eff_max", "flash_efficiency_ratio", "softmax_bytes_per_score", "nvlink_efficiency",
+             "nic_efficiency", "nvlink_latency_us", "pp_overlap_fraction", "dp_overlap_fraction", "straggler_cv")
 
 
 def read_csv(path: Path) -> list[dict]:
