@@ -131,7 +131,7 @@ def _calibration(accel: Accelerator) -> dict:
 
 
 def _evaluate(card, accel, layout: dict, *, global_batch, seq_len, flash_attention, nic_gb_s, pod_gpus,
-              oversubscription) -> dict:
+              oversubscription, net_latency_us=None) -> dict:
     """training_step_time over arrays of layouts (tp, pp, dp, micro_batch, recompute, interleave, sync_group,
     sequence_parallel, distributed_optimizer)."""
     return training_step_time(
@@ -146,7 +146,7 @@ def _evaluate(card, accel, layout: dict, *, global_batch, seq_len, flash_attenti
         gpus_per_node=accel.gpus_per_node, nvlink_gb_s=accel.nvlink_gb_s or accel.pcie_gb_s,
         nic_gb_s=DEFAULT_NIC_GB_S if nic_gb_s is None else nic_gb_s,
         pod_gpus=np.inf if pod_gpus is None else pod_gpus, oversubscription=oversubscription,
-        **_calibration(accel))
+        **({} if net_latency_us is None else {"net_latency_us": net_latency_us}), **_calibration(accel))
 
 
 def does_not_fit_message(memory_gb: float, hbm_gb: float) -> str:
@@ -192,7 +192,7 @@ def _rows(res: dict, layout: dict, idx, context: dict, hbm_gb: float) -> list[di
 def estimate_training(model, accelerator, gpus, tp, pp, *, micro_batch=1, global_batch=None, seq_len=2048,
                       recompute="full", interleave=1, sync_group=None, flash_attention=False,
                       sequence_parallel=False, distributed_optimizer=False, nic_gb_s=None, pod_gpus=None,
-                      oversubscription=1.0, cp=1) -> dict:
+                      oversubscription=1.0, cp=1, net_latency_us=None) -> dict:
     """Step time, TFLOP/s, MFU, memory and the fleet-law breakdown of one training layout (dp = gpus / (tp cp
     pp); cp splits each sequence over cp GPUs).
 
@@ -211,7 +211,7 @@ def estimate_training(model, accelerator, gpus, tp, pp, *, micro_batch=1, global
         sequence_parallel=bool(sequence_parallel), distributed_optimizer=bool(distributed_optimizer)).items()}
     res = _evaluate(card, accel, layout, global_batch=global_batch, seq_len=seq_len,
                     flash_attention=bool(flash_attention), nic_gb_s=nic_gb_s, pod_gpus=pod_gpus,
-                    oversubscription=oversubscription)
+                    oversubscription=oversubscription, net_latency_us=net_latency_us)
     context = dict(model=name, accelerator=aname, gpus=int(gpus), global_batch=int(global_batch),
                    seq_len=int(seq_len), flash_attention=bool(flash_attention))
     return _rows(res, layout, [0], context, float(accel.hbm_gb))[0]
