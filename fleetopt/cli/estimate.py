@@ -35,9 +35,8 @@ def _print_estimate(row: dict) -> None:
     table.add_column(style="bold")
     table.add_column(justify="right")
     table.add_column()
-    cp = f" x cp {row['cp']}" if row["cp"] > 1 else ""
-    table.add_row("layout", f"tp {row['tp']}{cp} x pp {row['pp']} x dp {row['dp']}",
-                  f"interleave {row['interleave']}")
+    cp = f"cp {row['cp']}, " if row["cp"] > 1 else ""
+    table.add_row("layout", f"tp {row['tp']} x pp {row['pp']} x dp {row['dp']}", f"{cp}interleave {row['interleave']}")
     table.add_row("micro-batches", f"{row['num_microbatches']} x {row['micro_batch']}",
                   f"batch {row['global_batch']} x seq {row['seq_len']}")
     table.add_row("step time", f"{step:,.3f} s", f"{row['tokens_per_s']:,.0f} tokens/s")
