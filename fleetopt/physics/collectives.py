@@ -68,8 +68,8 @@ def effective_inter_bandwidth(n, nic_bytes_per_s, pod_gpus, oversubscription, cr
     NIC x min(1, pod_gpus / (oversubscription x crossing_streams)). Without crossing_streams every GPU of the
     pod is taken to cross (NIC / oversubscription).
 
-    Source: Dubey et al. 2024, Llama 3 Sec. 3.3 (pods of 3,072 GPUs at full bisection, aggregation 1:7; the
-    parallelism is placed so that only DP traffic crosses pods).
+    Llama 3 places its parallelism so that only DP traffic crosses pods.
+    Source: Dubey et al. 2024, Llama 3 Sec. 3.3 (pods of 3,072 GPUs at full bisection, aggregation 1:7).
     """
     n = np.asarray(n, dtype=float)
     nic = np.asarray(nic_bytes_per_s, dtype=float)

@@ -171,8 +171,8 @@ def context_parallel_comm_s(cp, tokens_per_gpu, hidden, heads, kv_heads, tp, att
 
     Each rank sends cp - 1 chunks of 2 x tokens x h_kv / t bf16 values forward, twice that backward (K, V and
     dK, dV), again forward when full recompute re-runs the layer.
-    Source: Liu et al. 2023 (Ring Attention, overlap of block transfer and compute); Megatron-Core context
-    parallelism (Dubey et al. 2024, Sec. 3.3.2: all-gather of K, V in Llama 3's CP).
+    Llama 3 all-gathers K and V instead (Dubey et al. 2024, Sec. 3.3.2); the bytes are the same.
+    Source: Liu et al. 2023 (Ring Attention: block transfers overlapped with block compute).
     """
     c = np.asarray(cp, dtype=float)
     kv_hidden = np.asarray(hidden, dtype=float) * np.asarray(kv_heads, dtype=float) / np.asarray(heads, float)

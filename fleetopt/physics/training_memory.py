@@ -79,8 +79,8 @@ def in_flight_microbatches(pp, num_microbatches, virtual_stages=1, stage=0):
     """Micro-batches pipeline stage `stage` holds under 1F1B: min(p - stage, m); interleaved (v > 1), in units
     of a whole stage, min(p, m) x (1 + (p - 1 - 2 stage)/(p v)) (stage 0: 1 + (p-1)/(p v)).
 
-    Source: Narayanan et al. 2021, Sec. 2.2.1 (1F1B: p in flight); Korthikanti et al. 2022, Sec. 4.2.3;
-    Megatron-LM schedules.py (warm-up of (p - stage - 1) x 2 + (v - 1) p chunks when interleaved).
+    Megatron-LM's schedules warm up p - stage - 1 micro-batches, (p - stage - 1) x 2 + (v - 1) p chunks interleaved.
+    Source: Narayanan et al. 2021, Sec. 2.2.1 (1F1B: p in flight); Korthikanti et al. 2022, Sec. 4.2.3.
     """
     p, m, v, r = (np.asarray(x, dtype=float) for x in (pp, num_microbatches, virtual_stages, stage))
     plain = np.minimum(np.maximum(p - r, 1.0), m)
