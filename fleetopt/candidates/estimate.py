@@ -21,14 +21,15 @@ from fleetopt.errors import InputError, bad_argument, check_number, check_whole,
 from fleetopt.io.load import accelerator_catalog, load_model_card
 from fleetopt.io.schema import Accelerator, TransformerCard
 from fleetopt.physics.training import training_step_time
-from fleetopt.physics.training_memory import USABLE_MEMORY_FRACTION
+from fleetopt.physics.training_memory import USABLE_MEMORY_FRACTION, usable_memory_gb
 
 DEFAULT_NIC_GB_S = 25.0
 RECOMPUTE_NAMES = ("none", "selective", "full")  # index = the physics' recompute code
 SEARCH_INTERLEAVE_CHOICES = (1, 2, 3, 4)  # chunks per stage; Megatron's 530B run needs 3 (3 layers per stage)
 MAX_COUNT = 10**9  # any whole-number argument (sequences, tokens, stages...)
 MAX_WHOLE = {"gpus": 10**7, "pod_gpus": 10**7}  # ten times the largest clusters built (~10^5 to 10^6 GPUs)
-_BREAKDOWN = ("compute_s", "comm_s", "tp_comm_s", "pp_comm_s", "dp_comm_s", "bubble_s", "sync_s", "overlap_s")
+_BREAKDOWN = ("compute_s", "comm_s", "tp_comm_s", "cp_comm_s", "pp_comm_s", "dp_comm_s", "bubble_s", "sync_s",
+              "overlap_s")
 
 
 def _bad(argument: str, message: str) -> InputError:
@@ -83,9 +84,10 @@ def _check_network(nic_gb_s, pod_gpus, oversubscription) -> None:
 
 
 def _check_layout(card: TransformerCard, gpus, tp, pp, micro_batch, global_batch, seq_len, recompute,
-                  interleave, sync_group) -> None:
-    """Raise InputError naming the first option that makes the layout impossible."""
-    for argument, value in (("gpus", gpus), ("tp", tp), ("pp", pp), ("micro_batch", micro_batch),
+                  interleave, sync_group, cp=1) -> None:
+    """Raise InputError naming the first option that makes the layout impossible. Layers need not split evenly
+    into stages (the first and last stage take one fewer, as Llama 3's 126 layers on 16 stages)."""
+    for argument, value in (("gpus", gpus), ("tp", tp), ("pp", pp), ("cp", cp), ("micro_batch", micro_batch),
                             ("global_batch", global_batch), ("seq_len", seq_len), ("interleave", interleave)):
         _positive(argument, value)
     if recompute not in RECOMPUTE_NAMES:
@@ -96,21 +98,24 @@ def _check_layout(card: TransformerCard, gpus, tp, pp, micro_batch, global_batch
     if card.heads % tp:
         raise _bad("tp", f"the model's {card.heads} attention heads do not split over tp = {tp}; "
                    f"choose tp dividing {card.heads}")
-    if card.layers % pp:
-        raise _bad("pp", f"the model's {card.layers} layers do not split evenly into {pp} stages; "
-                   f"choose pp among {', '.join(map(str, _divisors(card.layers)))}")
-    if gpus % (tp * pp):
-        raise _bad("gpus", f"{gpus} GPUs are not a multiple of tp x pp = {tp} x {pp} = {tp * pp}")
-    dp = gpus // (tp * pp)
+    if pp > card.layers:
+        raise _bad("pp", f"{pp} stages are more than the model's {card.layers} layers; choose pp <= {card.layers}")
+    if seq_len % (2 * cp) and cp > 1:
+        raise _bad("cp", f"the {seq_len}-token sequence does not split into 2 x cp = {2 * cp} equal chunks "
+                   "(causal load balancing); choose cp dividing seq_len / 2")
+    if gpus % (tp * cp * pp):
+        raise _bad("gpus", f"{gpus} GPUs are not a multiple of tp x cp x pp = {tp} x {cp} x {pp} = "
+                   f"{tp * cp * pp}")
+    dp = gpus // (tp * cp * pp)
     if global_batch % (dp * micro_batch):
         raise _bad("global_batch", f"{global_batch} sequences do not split into whole micro-batches over "
                    f"dp x micro-batch = {dp} x {micro_batch}; give a multiple of {dp * micro_batch}")
     if interleave > 1:
         if pp == 1:
             raise _bad("interleave", "interleaving needs pipeline stages (pp > 1)")
-        if (card.layers // pp) % interleave:
-            raise _bad("interleave", f"the {card.layers // pp} layers of each stage do not split "
-                       f"into {interleave} chunks")
+        if pp * interleave > card.layers:
+            raise _bad("interleave", f"{pp} stages x {interleave} chunks need at least {pp * interleave} layers; "
+                       f"the model has {card.layers}")
     if sync_group is not None:
         _positive("sync_group", sync_group)
         if dp % sync_group:
@@ -126,14 +131,14 @@ def _calibration(accel: Accelerator) -> dict:
 
 
 def _evaluate(card, accel, layout: dict, *, global_batch, seq_len, flash_attention, nic_gb_s, pod_gpus,
-              oversubscription) -> dict:
+              oversubscription, net_latency_us=None) -> dict:
     """training_step_time over arrays of layouts (tp, pp, dp, micro_batch, recompute, interleave, sync_group,
     sequence_parallel, distributed_optimizer)."""
     return training_step_time(
         layers=card.layers, hidden=card.hidden, ffn_hidden=card.ffn_hidden, heads=card.heads,
         kv_heads=card.kv_heads or card.heads, vocab=card.vocab, swiglu=card.swiglu,
         tied_embeddings=getattr(card, "tied_embeddings", False), seq_len=seq_len, global_batch=global_batch,
-        tp=layout["tp"], pp=layout["pp"], dp=layout["dp"], micro_batch=layout["micro_batch"],
+        tp=layout["tp"], pp=layout["pp"], dp=layout["dp"], cp=layout.get("cp", 1), micro_batch=layout["micro_batch"],
         recompute=layout["recompute"], virtual_stages=layout["interleave"], sync_group=layout["sync_group"],
         flash_attention=flash_attention, sequence_parallel=layout["sequence_parallel"],
         distributed_optimizer=layout["distributed_optimizer"],
@@ -141,12 +146,12 @@ def _evaluate(card, accel, layout: dict, *, global_batch, seq_len, flash_attenti
         gpus_per_node=accel.gpus_per_node, nvlink_gb_s=accel.nvlink_gb_s or accel.pcie_gb_s,
         nic_gb_s=DEFAULT_NIC_GB_S if nic_gb_s is None else nic_gb_s,
         pod_gpus=np.inf if pod_gpus is None else pod_gpus, oversubscription=oversubscription,
-        **_calibration(accel))
+        **({} if net_latency_us is None else {"net_latency_us": net_latency_us}), **_calibration(accel))
 
 
 def does_not_fit_message(memory_gb: float, hbm_gb: float) -> str:
     """The one line printed for a layout that cannot fit."""
-    usable = hbm_gb * USABLE_MEMORY_FRACTION
+    usable = float(usable_memory_gb(hbm_gb))
     return (f"does not fit: needs {memory_gb:.1f} GB per GPU, the accelerator has {hbm_gb:g} GB "
             f"({usable:.0f} GB usable at {USABLE_MEMORY_FRACTION:.0%})")
 
@@ -161,7 +166,8 @@ def _rows(res: dict, layout: dict, idx, context: dict, hbm_gb: float) -> list[di
         step = float(res["step_time_s"][i])
         out.append({
             **{k: context[k] for k in ("model", "accelerator", "gpus")},
-            "tp": int(layout["tp"][i]), "pp": int(layout["pp"][i]), "dp": dp, "micro_batch": mb,
+            "tp": int(layout["tp"][i]), "pp": int(layout["pp"][i]), "dp": dp,
+            "cp": int(np.broadcast_to(layout.get("cp", 1), np.shape(layout["tp"]))[i]), "micro_batch": mb,
             "global_batch": context["global_batch"], "num_microbatches": context["global_batch"] // (dp * mb),
             "seq_len": context["seq_len"], "recompute": RECOMPUTE_NAMES[int(layout["recompute"][i])],
             "interleave": int(layout["interleave"][i]), "sync_group": int(layout["sync_group"][i]),
@@ -186,8 +192,9 @@ def _rows(res: dict, layout: dict, idx, context: dict, hbm_gb: float) -> list[di
 def estimate_training(model, accelerator, gpus, tp, pp, *, micro_batch=1, global_batch=None, seq_len=2048,
                       recompute="full", interleave=1, sync_group=None, flash_attention=False,
                       sequence_parallel=False, distributed_optimizer=False, nic_gb_s=None, pod_gpus=None,
-                      oversubscription=1.0) -> dict:
-    """Step time, TFLOP/s, MFU, memory and the fleet-law breakdown of one training layout (dp = gpus / (tp pp)).
+                      oversubscription=1.0, cp=1, net_latency_us=None) -> dict:
+    """Step time, TFLOP/s, MFU, memory and the fleet-law breakdown of one training layout (dp = gpus / (tp cp
+    pp); cp splits each sequence over cp GPUs).
 
     A layout that cannot fit is returned with fits False and a `note` giving the memory it needs; impossible
     input raises InputError naming the argument.
@@ -195,16 +202,16 @@ def estimate_training(model, accelerator, gpus, tp, pp, *, micro_batch=1, global
     name, card = resolve_model(model)
     aname, accel = resolve_accelerator(accelerator)
     global_batch = default_global_batch(gpus) if global_batch is None else global_batch
-    _check_layout(card, gpus, tp, pp, micro_batch, global_batch, seq_len, recompute, interleave, sync_group)
+    _check_layout(card, gpus, tp, pp, micro_batch, global_batch, seq_len, recompute, interleave, sync_group, cp)
     _check_network(nic_gb_s, pod_gpus, oversubscription)
-    dp = gpus // (tp * pp)
+    dp = gpus // (tp * cp * pp)
     layout = {k: np.array([v]) for k, v in dict(
-        tp=tp, pp=pp, dp=dp, micro_batch=micro_batch, recompute=RECOMPUTE_NAMES.index(recompute),
+        tp=tp, pp=pp, dp=dp, cp=cp, micro_batch=micro_batch, recompute=RECOMPUTE_NAMES.index(recompute),
         interleave=interleave, sync_group=dp if sync_group is None else sync_group,
         sequence_parallel=bool(sequence_parallel), distributed_optimizer=bool(distributed_optimizer)).items()}
     res = _evaluate(card, accel, layout, global_batch=global_batch, seq_len=seq_len,
                     flash_attention=bool(flash_attention), nic_gb_s=nic_gb_s, pod_gpus=pod_gpus,
-                    oversubscription=oversubscription)
+                    oversubscription=oversubscription, net_latency_us=net_latency_us)
     context = dict(model=name, accelerator=aname, gpus=int(gpus), global_batch=int(global_batch),
                    seq_len=int(seq_len), flash_attention=bool(flash_attention))
     return _rows(res, layout, [0], context, float(accel.hbm_gb))[0]
@@ -215,7 +222,8 @@ def search_grid(card: TransformerCard, gpus: int, global_batch: int, gpus_per_no
                 interleaves=SEARCH_INTERLEAVE_CHOICES, sequence_parallel=(False, True),
                 distributed_optimizer=(False, True)) -> dict:
     """Every layout with tp x pp x dp == gpus exactly, as arrays: tp from the solver's TP_CHOICES (within a
-    node, dividing the heads), pp any divisor of the layers, whole micro-batches, interleave dividing a stage,
+    node, dividing the heads), pp up to the layers (uneven stages allowed), whole micro-batches, interleave up
+    to the layers per stage,
     sequence parallelism and the distributed optimizer off and on (memory savers, no step-time cost here).
 
     The solver's parallel_grid (powers of two for pp and dp, GPUs <= stock) cannot express exact GPU counts
@@ -224,14 +232,14 @@ def search_grid(card: TransformerCard, gpus: int, global_batch: int, gpus_per_no
     kv = card.kv_heads or card.heads
     tps = [t for t in TP_CHOICES if t <= gpus_per_node and gpus % t == 0 and card.heads % t == 0
            and (kv % t == 0 or t <= kv)]
-    pps = [p for p in _divisors(card.layers) if gpus % p == 0]
+    pps = [p for p in _divisors(gpus) if p <= card.layers]  # uneven stages allowed, as in the candidates
     t, p, b, r, v, sp, do = (a.ravel() for a in np.meshgrid(
         tps, pps, micro_batches, recomputes, interleaves, np.array(sequence_parallel, dtype=bool),
         np.array(distributed_optimizer, dtype=bool), indexing="ij"))
     whole = gpus % (t * p) == 0
     d = np.where(whole, gpus // (t * p), 1)
     keep = (whole & (global_batch % (d * b) == 0)
-            & ((v == 1) | ((p > 1) & ((card.layers // p) % v == 0)))
+            & ((v == 1) | ((p > 1) & (p * v <= card.layers)))
             & ~(sp & (t == 1)) & ~(do & (d == 1)))  # no-ops without tp / dp: keep one copy
     return {"tp": t[keep], "pp": p[keep], "dp": d[keep], "micro_batch": b[keep], "recompute": r[keep],
             "interleave": v[keep], "sync_group": d[keep], "sequence_parallel": sp[keep],
@@ -241,7 +249,7 @@ def search_grid(card: TransformerCard, gpus: int, global_batch: int, gpus_per_no
 def search_training(model, accelerator, gpus, *, global_batch=None, seq_len=2048, micro_batch=None,
                     recompute=None, interleave=None, flash_attention=False, sequence_parallel=None,
                     distributed_optimizer=None, nic_gb_s=None, pod_gpus=None, oversubscription=1.0,
-                    top=10) -> list[dict]:
+                    top=10, cp=1) -> list[dict]:
     """The `top` fastest layouts of exactly `gpus` GPUs that fit in memory, fastest first, with fully
     synchronous data parallelism; of layouts differing only in memory savers, the one needing the fewest.
     micro_batch, recompute, interleave, sequence_parallel and distributed_optimizer are searched when None,
@@ -251,7 +259,7 @@ def search_training(model, accelerator, gpus, *, global_batch=None, seq_len=2048
         model, accelerator, gpus, global_batch=global_batch, seq_len=seq_len, micro_batch=micro_batch,
         recompute=recompute, interleave=interleave, flash_attention=flash_attention,
         sequence_parallel=sequence_parallel, distributed_optimizer=distributed_optimizer, nic_gb_s=nic_gb_s,
-        pod_gpus=pod_gpus, oversubscription=oversubscription, top=top)["best"]
+        pod_gpus=pod_gpus, oversubscription=oversubscription, top=top, cp=cp)["best"]
 
 
 def _choices(value, default: tuple) -> tuple:
@@ -261,10 +269,11 @@ def _choices(value, default: tuple) -> tuple:
 def search_training_detail(model, accelerator, gpus, *, global_batch=None, seq_len=2048, micro_batch=None,
                            recompute=None, interleave=None, flash_attention=False, sequence_parallel=None,
                            distributed_optimizer=None, nic_gb_s=None, pod_gpus=None, oversubscription=1.0,
-                           top=10) -> dict:
+                           top=10, cp=1) -> dict:
     """search_training's answer with its context: best (the ranked list, at most `top`), evaluated (layouts
     scored), fitting (how many distinct layouts fit, as ranked: variants differing only in memory savers count
-    once), least_memory_gb (the smallest need of any layout: why nothing fits), hbm_gb."""
+    once), least_memory_gb (the smallest need of any layout: why nothing fits), hbm_gb. cp is fixed (the
+    search splits the gpus / cp model replicas' GPUs)."""
     name, card = resolve_model(model)
     aname, accel = resolve_accelerator(accelerator)
     global_batch = default_global_batch(gpus) if global_batch is None else global_batch
@@ -277,13 +286,17 @@ def search_training_detail(model, accelerator, gpus, *, global_batch=None, seq_l
         if value is not None:
             _positive(argument, value)
     _check_network(nic_gb_s, pod_gpus, oversubscription)
+    _positive("cp", cp)
+    if gpus % cp:
+        raise _bad("gpus", f"{gpus} GPUs are not a multiple of cp = {cp}")
     grid = search_grid(
-        card, gpus, global_batch, accel.gpus_per_node,
+        card, gpus // cp, global_batch, accel.gpus_per_node,
         micro_batches=_choices(micro_batch, MICRO_BATCH_CHOICES),
         recomputes=_choices(None if recompute is None else RECOMPUTE_NAMES.index(recompute), RECOMPUTE_CHOICES),
         interleaves=_choices(interleave, SEARCH_INTERLEAVE_CHOICES),
         sequence_parallel=_choices(sequence_parallel, (False, True)),
         distributed_optimizer=_choices(distributed_optimizer, (False, True)))
+    grid["cp"] = np.full(len(grid["tp"]), cp)
     if len(grid["tp"]) == 0:
         raise _bad("gpus", f"no layout of {gpus} GPUs splits the model ({card.layers} layers, "
                    f"{card.heads} heads) and the global batch ({global_batch} sequences) exactly")

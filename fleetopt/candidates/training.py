@@ -41,7 +41,8 @@ SYNC_GROUP_DIVISORS = (1, 4)            # sync group = dp / divisor: 1 = fully s
 CHECKPOINT_MULTIPLES = (1.0, 2.0)       # x the Daly interval: 2x trades goodput for storage bandwidth
 CHECKPOINT_BYTES_PER_PARAM = 14.0       # bf16 weights + fp32 master and Adam moments (Rajbhandari et al. 2020)
 DATA_BYTES_PER_TOKEN = 4.0              # tokenized training data read per token (int32 ids)
-CALIBRATION_KEYS = ("eff_max", "softmax_bytes_per_score", "nvlink_efficiency", "nic_efficiency",
+CALIBRATION_KEYS = ("eff_max", "flash_efficiency_ratio", "pp_overlap_fraction", "softmax_bytes_per_score",
+                    "nvlink_efficiency", "nic_efficiency",
                     "nvlink_latency_us", "straggler_cv", "dp_overlap_fraction", "outer_sync_interval_steps",
                     "outer_sync_penalty_per_group")
 

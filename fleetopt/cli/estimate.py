@@ -35,7 +35,8 @@ def _print_estimate(row: dict) -> None:
     table.add_column(style="bold")
     table.add_column(justify="right")
     table.add_column()
-    table.add_row("layout", f"tp {row['tp']} x pp {row['pp']} x dp {row['dp']}", f"interleave {row['interleave']}")
+    cp = f"cp {row['cp']}, " if row["cp"] > 1 else ""
+    table.add_row("layout", f"tp {row['tp']} x pp {row['pp']} x dp {row['dp']}", f"{cp}interleave {row['interleave']}")
     table.add_row("micro-batches", f"{row['num_microbatches']} x {row['micro_batch']}",
                   f"batch {row['global_batch']} x seq {row['seq_len']}")
     table.add_row("step time", f"{step:,.3f} s", f"{row['tokens_per_s']:,.0f} tokens/s")
@@ -79,9 +80,10 @@ def _print_search(found: dict, gpus: int) -> None:
 def estimate(
     model: str = typer.Option(..., "--model", help="shipped model name (e.g. llama3-70b) or a card YAML path"),
     accelerator: str = typer.Option(..., "--accelerator", help="e.g. a100-sxm4-80gb, h100-sxm5-80gb, h100-pcie, l4"),
-    gpus: int = typer.Option(..., "--gpus", help="GPUs of the job: tp x pp x dp exactly"),
+    gpus: int = typer.Option(..., "--gpus", help="GPUs of the job: tp x cp x pp x dp exactly"),
     tp: int | None = typer.Option(None, "--tp", help="tensor-parallel degree"),
-    pp: int | None = typer.Option(None, "--pp", help="pipeline stages (must divide the layers)"),
+    pp: int | None = typer.Option(None, "--pp", help="pipeline stages (uneven: first and last one layer lighter)"),
+    cp: int = typer.Option(1, "--cp", help="context-parallel degree: each sequence split over cp GPUs"),
     micro_batch: int | None = typer.Option(
         None, "--micro-batch", help="sequences per micro-batch (default 1; searched with --search)"),
     global_batch: int | None = typer.Option(
@@ -119,14 +121,14 @@ def estimate(
                 model, accelerator, gpus, global_batch=global_batch, seq_len=seq_len, micro_batch=micro_batch,
                 recompute=recompute, interleave=interleave, flash_attention=flash_attention,
                 sequence_parallel=sequence_parallel, distributed_optimizer=distributed_optimizer, top=top,
-                **network)
+                cp=cp, **network)
         else:
             row = estimate_training(
                 model, accelerator, gpus, tp, pp, micro_batch=1 if micro_batch is None else micro_batch,
                 global_batch=global_batch, seq_len=seq_len, recompute=recompute or "full",
                 interleave=1 if interleave is None else interleave, sync_group=sync_group,
                 flash_attention=flash_attention, sequence_parallel=bool(sequence_parallel),
-                distributed_optimizer=bool(distributed_optimizer), **network)
+                distributed_optimizer=bool(distributed_optimizer), cp=cp, **network)
     except InputError as err:
         fail_input(err)
 

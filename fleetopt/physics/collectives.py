@@ -62,14 +62,21 @@ def hierarchical_allreduce_time(n, gpus_per_node, message_bytes, alpha_s, intra_
     return np.where(within_node, flat, spanning)
 
 
-def effective_inter_bandwidth(n, nic_bytes_per_s, pod_gpus, oversubscription):
-    """Per-GPU scale-out bandwidth: the NIC rate inside a pod, divided by the oversubscription once n > pod_gpus.
+def effective_inter_bandwidth(n, nic_bytes_per_s, pod_gpus, oversubscription, crossing_streams=None):
+    """Per-GPU scale-out bandwidth of a collective over n GPUs: the NIC rate inside a pod; beyond it the streams
+    crossing the aggregation layer share the pod's uplinks, pod_gpus x NIC / oversubscription, so each gets
+    NIC x min(1, pod_gpus / (oversubscription x crossing_streams)). Without crossing_streams every GPU of the
+    pod is taken to cross (NIC / oversubscription).
 
-    Source: Dubey et al. 2024, Llama 3 §3.3 (pods of 3,072 GPUs at full bisection, aggregation 1:7).
+    Llama 3 places its parallelism so that only DP traffic crosses pods.
+    Source: Dubey et al. 2024, Llama 3 Sec. 3.3 (pods of 3,072 GPUs at full bisection, aggregation 1:7).
     """
     n = np.asarray(n, dtype=float)
     nic = np.asarray(nic_bytes_per_s, dtype=float)
-    return np.where(n > pod_gpus, nic / oversubscription, nic)
+    pod = np.asarray(pod_gpus, dtype=float)
+    streams = pod if crossing_streams is None else np.asarray(crossing_streams, dtype=float)
+    share = np.minimum(1.0, np.where(np.isfinite(pod), pod, 1.0) / (oversubscription * np.maximum(streams, 1.0)))
+    return np.where(n > pod, nic * share, nic)
 
 
 def all_to_all_time(n, bytes_per_worker, alpha_s, beta_bytes_per_s):

@@ -35,7 +35,7 @@ from fleetopt.physics.federated import DEVICE_EFFICIENCY, OVER_SELECTION, round_
 from fleetopt.physics.reliability import checkpoint_write_time_s, goodput, group_mtbf_hours
 from fleetopt.physics.training import checkpoint_bytes_per_gpu, training_step_time
 from fleetopt.physics.training_flops import dense_param_count
-from fleetopt.physics.training_memory import USABLE_MEMORY_FRACTION
+from fleetopt.physics.training_memory import usable_memory_gb
 from fleetopt.plan import Plan, TrainingDecision
 from fleetopt.verify.draw import Draw
 from fleetopt.verify.network import dataset_staging
@@ -131,7 +131,7 @@ def _verify_job(inst: Instance, name: str, dec: TrainingDecision, report: Report
         **calibration)
     r = {k: (float(val) if np.asarray(val).dtype.kind == "f" else np.asarray(val).item()) for k, val in res.items()}
     report.check("memory")
-    usable_gb = accel.hbm_gb * USABLE_MEMORY_FRACTION
+    usable_gb = float(usable_memory_gb(accel.hbm_gb))
     if not r["fits"]:
         report.add("memory", (name,), r["memory_gb_per_gpu"] - usable_gb, "GB per GPU",
                    f"{r['memory_gb_per_gpu']:.6g} GB per GPU does not fit in {usable_gb:.6g} usable GB of "

@@ -113,7 +113,8 @@ def test_search_returns_fitting_exact_layouts_and_beats_megatrons_choice():
 def test_search_of_the_530b_model_on_5120_gpus_finds_layouts():
     found = search_training("megatron-529.6b", A100, 5120, global_batch=2560, seq_len=2048, top=5)
     assert found, "Calculon's 530B / 5120 A100 case has feasible layouts"
-    assert all(c["fits"] and c["tp"] * c["pp"] * c["dp"] == 5120 and 105 % c["pp"] == 0 for c in found)
+    # Stages may be uneven (the first and last one layer lighter), so pp need not divide the 105 layers.
+    assert all(c["fits"] and c["tp"] * c["pp"] * c["dp"] == 5120 and c["pp"] <= 105 for c in found)
     # Per-GPU rate in the range Megatron measured for this model (163 TFLOP/s at 2520 GPUs), not above it.
     assert 0.5 * 163 < found[0]["hardware_tflops_per_gpu"] < 1.1 * 163
 
@@ -170,7 +171,8 @@ def test_default_global_batch_is_one_sequence_per_gpu():
     (["--model", "llama3-70b", "--gpus", "8", "--pp", "2", "--search"], "--pp"),
     (["--model", "llama3-70b", "--gpus", "8"], "--tp"),
     (["--model", "llama3-70b", "--gpus", "16", "--tp", "8", "--pp", "2", "--recompute", "some"], "--recompute"),
-    (["--model", "llama3-70b", "--gpus", "16", "--tp", "8", "--pp", "3"], "--pp"),
+    (["--model", "llama3-70b", "--gpus", "1024", "--tp", "8", "--pp", "128"], "--pp"),
+    (["--model", "llama3-70b", "--gpus", "1024", "--tp", "8", "--pp", "4", "--cp", "3"], "--cp"),
     (["--model", "llama3-70b", "--gpus", "16", "--tp", "8", "--pp", "1", "--global-batch", "3"],
      "--global-batch"),
     (["--model", "llama3-70b", "--gpus", "16", "--tp", "8", "--pp", "1", "--interleave", "2"], "--interleave"),
@@ -215,9 +217,11 @@ def test_api_raises_input_error_naming_the_argument_not_the_option():
 def test_search_prints_as_many_rows_as_it_says_fit():
     """`--top 20` with fewer layouts fitting prints them all and says so; a smaller --top says how many of
     how many it shows (the count is of distinct layouts, as ranked)."""
+    # Selective recompute, micro-batch 1, no interleaving: a search with fewer than 20 layouts that fit.
     args = ["--model", "megatron-529.6b", "--accelerator", A100, "--gpus", "5120", "--search", "--global-batch",
-            "2560"]
-    found = search_training_detail("megatron-529.6b", A100, 5120, global_batch=2560, top=20)
+            "2560", "--recompute", "selective", "--micro-batch", "1", "--interleave", "1"]
+    found = search_training_detail("megatron-529.6b", A100, 5120, global_batch=2560, top=20,
+                                   recompute="selective", micro_batch=1, interleave=1)
     fit = found["fitting"]
     assert 2 < fit < 20 and len(found["best"]) == fit
     for top, shown in ((20, fit), (2, 2)):

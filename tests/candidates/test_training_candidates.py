@@ -12,6 +12,7 @@ import pytest
 from fleetopt.candidates.training import enumerate_training, grouped_pareto_mask, pareto_mask
 from fleetopt.io.load import load_instance
 from fleetopt.paths import shipped_dir
+from fleetopt.physics.training_memory import usable_memory_gb
 from helpers import BENCHMARKS
 
 sys.path.insert(0, str(BENCHMARKS))
@@ -105,7 +106,7 @@ def test_every_job_has_candidates_within_its_rules(global_fleet):
 
 def test_memory_and_sync_groups(global_fleet):
     inst, tc = global_fleet
-    assert np.all(tc.memory_gb <= 80 * 0.9 + 1e-9)
+    assert np.all(tc.memory_gb <= usable_memory_gb(80) + 1e-9)  # 80 GiB x 0.9
     assert np.all(tc.dp % tc.sync_group == 0)
     assert np.all((tc.goodput > 0) & (tc.goodput <= 1))
 
