@@ -96,6 +96,11 @@ class ServingCandidates:
     demand_rps: np.ndarray
     headroom: np.ndarray          # per service
     unroutable: list[tuple[str, str, str]] = field(default_factory=list)  # (service, population, why)
+    procurement: np.ndarray | None = None  # per option: ON_DEMAND (on-demand or reserved stock) or SPOT
+
+    def __post_init__(self):
+        if self.procurement is None:
+            self.procurement = np.zeros(len(self.service), dtype=np.int64)
 
     def __len__(self) -> int:
         return int(self.service.shape[0])

@@ -18,6 +18,7 @@ from fleetopt.io.schema import Instance
 from fleetopt.plan import Plan
 from fleetopt.verify.change import verify_change
 from fleetopt.verify.monitoring import verify_monitoring
+from fleetopt.verify.procurement import verify_reserved
 from fleetopt.verify.report import Report, Violation
 from fleetopt.verify.resources import verify_resources, verify_totals
 from fleetopt.verify.serving import verify_serving
@@ -43,5 +44,6 @@ def verify_plan(inst: Instance, plan: Plan) -> Report:
     draws += verify_monitoring(inst, plan, routed, report)
     verify_resources(inst, draws, report)
     change = verify_change(inst, plan, report)   # against the deployed plan, when re-planning from one
-    verify_totals(inst, plan, draws, report, change)
+    reserved = verify_reserved(inst, plan, draws, report)   # reserved stock: commitment less the rental saved
+    verify_totals(inst, plan, draws, report, change, reserved)
     return report

@@ -1,0 +1,66 @@
+"""Procurement classes re-checked (families inventory, spot_stock, reserved_stock, reserved_use, reported):
+on-demand and reserved GPUs within the two counts, spot GPUs within the spot count, and the reserved figures
+of the totals.
+
+Rules (restating formulation/families.py: add_procurement): a region's reserved GPUs replace the GPUs it holds
+on-demand first, hour for hour: in each slice the reserved GPU-hours in use are min(reserved count x the
+slice's hours, the GPU-hours billed there on-demand), and each earns back the on-demand price per GPU-hour.
+The commitment, reserved count x reserved price x horizon, is paid whatever the plan. Spot draws are priced
+and re-derived in verify/training.py and verify/serving.py.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from fleetopt.io.schema import Instance, RegionGpus
+from fleetopt.plan import Plan
+from fleetopt.verify.draw import Draw
+from fleetopt.verify.report import Report
+
+
+def has_classes(inst: Instance) -> bool:
+    return any(g.reserved is not None or g.spot is not None for reg in inst.regions.values()
+               for g in reg.gpus.values())
+
+
+def stock_limit(stock: RegionGpus | None, spot: bool) -> float:
+    """GPUs a class may hold: the spot count, or the on-demand count plus the reserved count."""
+    if stock is None:
+        return 0.0
+    if spot:
+        return float(stock.spot.count) if stock.spot is not None else 0.0
+    return float(stock.count + (stock.reserved.count if stock.reserved is not None else 0))
+
+
+def billed_gpu_hours(d: Draw, weights: np.ndarray) -> np.ndarray:
+    """[S] GPU-hours a draw is billed in each slice."""
+    if d.gpu_hours is not None:
+        return np.asarray(d.gpu_hours, dtype=float)
+    gpus = np.full(len(weights), float(d.gpus)) if d.gpus_by_slice is None else np.asarray(d.gpus_by_slice, float)
+    return gpus * weights
+
+
+def verify_reserved(inst: Instance, plan: Plan, draws: list[Draw], report: Report) -> float:
+    """Check the reserved figures the plan states; return commitment - saving (USD the totals add)."""
+    if not has_classes(inst):
+        return 0.0
+    weights = np.asarray(inst.timeline.weights, dtype=float)
+    billed: dict[tuple[str, str], np.ndarray] = defaultdict(lambda: np.zeros(len(weights)))
+    for d in draws:
+        if d.stocked and not d.spot:
+            billed[(d.region, d.accelerator)] += billed_gpu_hours(d, weights)
+    commitment, saving = 0.0, 0.0
+    for rname, reg in inst.regions.items():
+        for aname, g in reg.gpus.items():
+            if g.reserved is None:
+                continue
+            commitment += g.reserved.count * g.reserved.usd_per_hour * inst.horizon_hours
+            used = np.minimum(g.reserved.count * weights, billed.get((rname, aname), np.zeros(len(weights))))
+            saving += g.usd_per_hour * float(used.sum())
+    if plan.totals is not None:
+        report.stated(("totals",), "reserved_usd", plan.totals.reserved_usd or 0.0, commitment, "USD")
+        report.stated(("totals",), "reserved_saving_usd", plan.totals.reserved_saving_usd or 0.0, saving, "USD")
+    return commitment - saving
