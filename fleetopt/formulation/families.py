@@ -148,6 +148,13 @@ def add_train_run(form, tc: TrainingCandidates, sl: Slices, tt: TrainingTime | N
     return run, resume
 
 
+def class_count(stock, spot: bool) -> int:
+    """GPUs a class may hold: the spot count, or the on-demand count plus the reserved count."""
+    if spot:
+        return stock.spot.count if stock.spot is not None else 0
+    return stock.count + (stock.reserved.count if stock.reserved is not None else 0)
+
+
 def route_demand(sc: ServingCandidates) -> np.ndarray:
     """Per route: the demand of its (service, population)."""
     return sc.demand_of(sc.service[sc.route_option], sc.route_population)
@@ -170,8 +177,8 @@ def route_demand_by_slice(sc: ServingCandidates, demand: np.ndarray) -> np.ndarr
 
 def add_replicas(form, inst: Instance, sc: ServingCandidates, sl: Slices, demand, usd, t, w_usd, w_t):
     keys = sl.keys([option_key(sc, o) for o in range(len(sc))])
-    stock = np.array([inst.regions[sc.region_names[r]].gpus[sc.accel_names[a]].count
-                   for r, a in zip(sc.region, sc.accel)], dtype=float)
+    stock = np.array([class_count(inst.regions[sc.region_names[r]].gpus[sc.accel_names[a]], cls == SPOT)
+                      for r, a, cls in zip(sc.region, sc.accel, sc.procurement)], dtype=float)
     # never more replicas than it takes to carry all the demand the option can reach (they cost, so the bound is
     # valid); a tight bound lets presolve and branching work on a small range
     load = (route_demand_by_slice(sc, demand) * ((1.0 + sc.headroom[sc.service[sc.route_option]])
@@ -353,7 +360,7 @@ def add_inventory(form, inst: Instance, sl: Slices, use: Usage):
     rows, entry = over_slices(base[keep], use.slice[keep], sl.n)
     stock = [inst.regions[r].gpus[a] for r, a in pairs]
     add_family(form, "inventory", sl.keys(pairs), rows, use.cols[keep][entry], use.gpus[keep][entry],
-               upper=np.repeat([g.count + (g.reserved.count if g.reserved else 0) for g in stock], sl.n))
+               upper=np.repeat([class_count(g, spot=False) for g in stock], sl.n))
 
 
 def add_procurement(form, inst: Instance, sl: Slices, use: Usage, w_usd: float):
