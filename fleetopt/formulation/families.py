@@ -5,7 +5,7 @@ Math (README, "Formulation"); x = train_choice, n = replicas, f = flow, m = eval
   deadline[j]          sum_c wall_hours_c x[j,c] <= deadline_j      (also enforced by pruning; reported)
   demand[s,u]          sum_o f[o,u] = D[s,u]
   replica_capacity[o]  sum_u f[o,u] (1 + headroom_s) / cap[o,u] - n[o] <= 0
-  inventory[r,a]       sum_c gpus_c x_c + sum_o gpus_o n_o + sum m <= stock[r,a] (+ reserved[r,a]; spot apart)
+  inventory[r,a]       sum_c gpus_c x_c + sum_o gpus_o n_o + sum m - reserved[r,a] <= stock[r,a] (spot apart)
   procurement classes  see add_procurement: spot_stock, reserved_stock, reserved_use (format version 2 only)
   power_cap[r]         sum_c MW_c x_c + sum_o MW_o n_o + sum MW m <= cap[r]
   storage_bw[r]        sum_c GB/s_c x_c <= storage[r]
@@ -113,8 +113,9 @@ def build(inst: Instance, tc: TrainingCandidates, sc: ServingCandidates,
         add_coverage(form, tc, sl, tt, x, run, resume)
     add_demand(form, sc, sl, demand, f)
     add_replica_capacity(form, sc, sl, n, f)
-    add_inventory(form, inst, sl, usage)
-    add_procurement(form, inst, sl, usage, w_usd)
+    reserved = add_reserved(form, inst, sl, w_usd)
+    add_inventory(form, inst, sl, usage, reserved)
+    add_procurement(form, inst, sl, usage, reserved)
     add_power_cap(form, inst, sl, usage)
     add_storage_bw(form, inst, tc, x)
     add_link_bw(form, inst, tc, x)
@@ -351,27 +352,52 @@ def _stock_rows(inst: Instance, pairs: list[tuple], use: Usage, spot: bool) -> t
     return base, np.flatnonzero((base >= 0) & (use.spot == spot))
 
 
-def add_inventory(form, inst: Instance, sl: Slices, use: Usage):
-    """On-demand and reserved GPUs within the two counts (reserved: 0 without a `reserved` block); spot GPUs
-    have their own stock (spot_stock)."""
+def add_inventory(form, inst: Instance, sl: Slices, use: Usage, reserved: VarBlock | None):
+    """GPUs held on-demand within the on-demand count: every GPU of an on-demand column less the reserved GPUs
+    in use there (reserved[r,a], none without a `reserved` block); spot GPUs have their own stock (spot_stock)."""
     pairs = [(r, a) for r, reg in inst.regions.items() for a in reg.gpus]
     # edge devices are not GPU stock: their participation limit is applied when candidates are enumerated
     base, keep = _stock_rows(inst, pairs, use, spot=False)
     rows, entry = over_slices(base[keep], use.slice[keep], sl.n)
-    stock = [inst.regions[r].gpus[a] for r, a in pairs]
-    add_family(form, "inventory", sl.keys(pairs), rows, use.cols[keep][entry], use.gpus[keep][entry],
-               upper=np.repeat([class_count(g, spot=False) for g in stock], sl.n))
+    cols, vals = use.cols[keep][entry], use.gpus[keep][entry]
+    if reserved is not None:
+        row_of = {p: i for i, p in enumerate(pairs)}
+        mine = np.array([row_of[tuple(k[:2])] * sl.n + (sl.labels.index(k[2]) if sl.n > 1 else 0)
+                         for k in reserved.keys], dtype=np.int64)
+        rows, cols = np.concatenate([rows, mine]), np.concatenate([cols, reserved.cols])
+        vals = np.concatenate([vals, -np.ones(len(mine))])
+    add_family(form, "inventory", sl.keys(pairs), rows, cols, vals,
+               upper=np.repeat([inst.regions[r].gpus[a].count for r, a in pairs], sl.n))
 
 
-def add_procurement(form, inst: Instance, sl: Slices, use: Usage, w_usd: float):
+def reserved_pairs(inst: Instance) -> list[tuple[str, str]]:
+    return [(r, a) for r, reg in inst.regions.items() for a, g in reg.gpus.items()
+            if g.reserved is not None and g.reserved.count > 0]
+
+
+def add_reserved(form, inst: Instance, sl: Slices, w_usd: float) -> VarBlock | None:
+    """reserved[r,a] (per slice): GPUs of the reserved stock in use. Each earns back the on-demand rental it
+    replaces (cost -price x hours of the slice): free at the margin, so reserved GPUs are used before on-demand
+    ones. The commitment (count x reserved price x horizon) is paid whatever the plan: the objective's constant.
+    Source: reserved capacity is billed per hour of the term, used or not (AWS EC2 Reserved Instances pricing)."""
+    pairs = reserved_pairs(inst)
+    if not pairs:
+        return None
+    regions = inst.regions
+    hours = np.asarray(sl.timeline.weights, dtype=float)   # one slice: the horizon
+    price = np.array([regions[r].gpus[a].usd_per_hour for r, a in pairs])
+    form.objective_offset = w_usd * sum(regions[r].gpus[a].reserved.count * regions[r].gpus[a].reserved.usd_per_hour
+                                        for r, a in pairs) * inst.horizon_hours
+    return form.add_vars("reserved", sl.keys(pairs), lb=0.0, cost=-w_usd * np.outer(price, hours).ravel())
+
+
+def add_procurement(form, inst: Instance, sl: Slices, use: Usage, reserved: VarBlock | None):
     """Spot and reserved stock (only where a region's accelerator has the block; none in a version 1 file).
       spot_stock[r,a]      sum over spot columns of GPUs <= spot count
       reserved_stock[r,a]  reserved[r,a] <= reserved count
       reserved_use[r,a]    reserved[r,a] - sum over on-demand columns of billed GPUs <= 0
-    reserved[r,a] (GPUs of the reserved stock in use, per slice) earns back the on-demand rental its GPUs would
-    pay (cost -price x hours of the slice): free at the margin, so reserved GPUs are used before on-demand ones.
-    The commitment (count x reserved price x horizon) is paid whatever the plan: the objective's constant.
-    Source: reserved instances are billed per hour of the term, used or not (AWS EC2 Reserved Instances)."""
+    Billed GPUs: GPUs x the hours the column is charged / the slice's hours (a static job shorter than the
+    horizon holds its GPUs for the horizon but is billed, and covered by reserved GPUs, for its wall hours)."""
     regions = inst.regions
     spot_pairs = [(r, a) for r, reg in regions.items() for a, g in reg.gpus.items() if g.spot is not None]
     if spot_pairs:
@@ -379,13 +405,9 @@ def add_procurement(form, inst: Instance, sl: Slices, use: Usage, w_usd: float):
         rows, entry = over_slices(base[keep], use.slice[keep], sl.n)
         add_family(form, "spot_stock", sl.keys(spot_pairs), rows, use.cols[keep][entry], use.gpus[keep][entry],
                    upper=np.repeat([regions[r].gpus[a].spot.count for r, a in spot_pairs], sl.n))
-    pairs = [(r, a) for r, reg in regions.items() for a, g in reg.gpus.items()
-             if g.reserved is not None and g.reserved.count > 0]
-    if not pairs:
+    if reserved is None:
         return
-    hours = np.asarray(sl.timeline.weights, dtype=float)   # one slice: the horizon
-    price = np.array([regions[r].gpus[a].usd_per_hour for r, a in pairs])
-    reserved = form.add_vars("reserved", sl.keys(pairs), lb=0.0, cost=-w_usd * np.outer(price, hours).ravel())
+    pairs = reserved_pairs(inst)
     k = len(reserved.cols)
     add_family(form, "reserved_stock", reserved.keys, np.arange(k), reserved.cols, np.ones(k),
                upper=np.repeat([regions[r].gpus[a].reserved.count for r, a in pairs], sl.n))
@@ -394,8 +416,6 @@ def add_procurement(form, inst: Instance, sl: Slices, use: Usage, w_usd: float):
     add_family(form, "reserved_use", reserved.keys, np.concatenate([rows, np.arange(k)]),
                np.concatenate([use.cols[keep][entry], reserved.cols]),
                np.concatenate([-use.billed[keep][entry], np.ones(k)]), upper=0.0)
-    form.objective_offset = w_usd * sum(regions[r].gpus[a].reserved.count * regions[r].gpus[a].reserved.usd_per_hour
-                                        for r, a in pairs) * inst.horizon_hours
 
 
 def add_power_cap(form, inst: Instance, sl: Slices, use: Usage):

@@ -17,7 +17,7 @@ import numpy as np
 from fleetopt.io.schema import Instance, WeightedObjective
 from fleetopt.plan import Plan
 from fleetopt.verify.draw import Draw
-from fleetopt.verify.procurement import stock_limit
+from fleetopt.verify.procurement import reserved_in_use, stock_limit
 from fleetopt.verify.report import Report
 from fleetopt.verify.slices import SliceView
 
@@ -40,8 +40,11 @@ def verify_slices(inst: Instance, draws: list[Draw], report: Report) -> None:
         if d.stocked:
             gpus[(d.region, d.accelerator, d.spot)] += g
         mw[d.region] += m
+    reserved = reserved_in_use(inst, draws)
     for (r, a, spot), use in sorted(gpus.items()):
         stock = inst.regions[r].gpus.get(a) if r in inst.regions else None
+        if not spot and (r, a) in reserved:
+            use = use - reserved[(r, a)]   # reserved GPUs in use first; the rest is held on-demand
         for s, label in enumerate(labels):
             report.upper("spot_stock" if spot else "inventory", (r, a, label), use[s], stock_limit(stock, spot),
                          "GPUs", f"GPUs in use by training, serving and evaluators exceed the region's "
@@ -72,9 +75,11 @@ def verify_resources(inst: Instance, draws: list[Draw], report: Report) -> None:
         for i, gb_s in d.link_gb_s.items():
             links[i] += gb_s
     pairs = [(r, a) for r, reg in inst.regions.items() for a in reg.gpus]
+    reserved = reserved_in_use(inst, draws)
     for r, a in (pairs + sorted(set(gpus) - set(pairs))) if inst.timeline.is_static else []:
         stock = inst.regions[r].gpus.get(a) if r in inst.regions else None
-        report.upper("inventory", (r, a), gpus.get((r, a), 0.0), stock_limit(stock, False), "GPUs",
+        held = gpus.get((r, a), 0.0) - (float(reserved[(r, a)][0]) if (r, a) in reserved else 0.0)
+        report.upper("inventory", (r, a), held, stock_limit(stock, False), "GPUs",
                      "GPUs held by training, serving and evaluators exceed the region's stock")
     spot_pairs = [(r, a) for r, reg in inst.regions.items() for a, g in reg.gpus.items() if g.spot is not None]
     for r, a in (spot_pairs + sorted(set(spot) - set(spot_pairs))) if inst.timeline.is_static else []:
