@@ -472,3 +472,15 @@ def add_carbon_budget(form, inst: Instance, use: Usage):
         return
     add_family(form, "carbon_budget", [("fleet",)], np.zeros(len(use.cols), dtype=np.int64), use.cols,
                use.carbon_t, upper=budget)
+
+
+def set_reserved(form, x: np.ndarray) -> None:
+    """Fill the `reserved` columns of `x` from its GPU-holding columns (reserved GPUs in use = min(reserved count,
+    GPUs billed on-demand there)): what the solver would put there, for a plan read back from its JSON."""
+    if "reserved" not in form.blocks:
+        return
+    cols = form.blocks["reserved"].cols
+    x[cols] = 0.0
+    use = form.families["reserved_use"]
+    billed = -(form.matrix()[use.start:use.start + use.size] @ x)
+    x[cols] = np.minimum(form.families["reserved_stock"].upper, np.maximum(billed, 0.0))
