@@ -160,8 +160,8 @@ FAMILIES: dict[str, FamilyFacts] = _declare(
     FamilyFacts(
         "reserved_use", "formulation", INFRASTRUCTURE, ("region", "accelerator"), "GPUs",
         "reserved GPUs in use are GPUs the plan holds on-demand there (billed hours), so they replace on-demand ones "
-        "first", row="reserved - Σ GPUs·billed share ≤ 0 (`reserved` blocks only)", phrase="{accelerator} GPU held on-demand in "
-        "{region}", shared=True),
+        "first", row="reserved - Σ GPUs·billed share ≤ 0 (`reserved` blocks only)",
+        phrase="{accelerator} GPU held on-demand in {region}", shared=True),
     FamilyFacts(
         "power_cap", "formulation", INFRASTRUCTURE, ("region",), "MW",
         "facility power (GPUs x TDP x PUE) within the region's cap", row="Σ GPUs·TDP·PUE ≤ cap",

@@ -338,7 +338,7 @@ def _job_candidates(ctx: _Context, jname: str, stats: dict) -> _Kept | None:
         if job.dataset_region and rname not in routes:
             continue  # the dataset cannot reach this region over any link
         transfer_h = routes.get(rname, (0.0, 0.0, 0.0))[2] * job.dataset_tb if job.dataset_region else 0.0
-        for aname, stock, cls, count, preempt in _classes(region):
+        for aname, cls, count, preempt in _classes(region):
             if count <= 0 or (job.allowed_accelerators and aname not in job.allowed_accelerators):
                 continue
             accel = inst.accelerators[aname]
@@ -450,14 +450,14 @@ def _fields(ctx: _Context, jname: str, job, rows: dict, used: list[tuple[StepTab
 
 
 def _classes(region):
-    """(accelerator, stock, class, GPUs the class may hold, preemptions per GPU-hour) of a region's stock: the
+    """(accelerator, class, GPUs the class may hold, preemptions per GPU-hour) of a region's stock: the
     on-demand class holds the on-demand and reserved counts (reserved GPUs are drawn first: the formulation's
     reserved_use), the spot class its own count at its own preemption rate."""
     for aname, stock in region.gpus.items():
         reserved = stock.reserved.count if stock.reserved is not None else 0
-        yield aname, stock, ON_DEMAND, stock.count + reserved, 0.0
+        yield aname, ON_DEMAND, stock.count + reserved, 0.0
         if stock.spot is not None and stock.spot.count > 0:
-            yield aname, stock, SPOT, stock.spot.count, stock.spot.preemptions_per_gpu_hour
+            yield aname, SPOT, stock.spot.count, stock.spot.preemptions_per_gpu_hour
 
 
 def _term_codes(terms: np.ndarray) -> np.ndarray:
@@ -497,7 +497,7 @@ def enumerate_training(inst: Instance) -> TrainingCandidates:
               "accel": {a: i for i, a in enumerate(accel_names)}}
     largest: dict[str, int] = {}
     for region in inst.regions.values():
-        for aname, _, _, count, _ in _classes(region):
+        for aname, _, count, _ in _classes(region):
             largest[aname] = max(largest.get(aname, 0), count)
     ctx = _Context(inst, tables, largest)
     stats: dict[str, dict] = {}
