@@ -8,7 +8,8 @@ that a verification of global-fleet checks every formulation family built there 
 "reported": every figure the plan states (times, MW, t, USD, totals, objective) matches the physics.
 
 Modules: training.py, serving.py, monitoring.py, resources.py (the checks), slices.py (plans over time slices:
-windows, resumes, coverage, demand and capacity per slice), network.py (dataset paths),
+windows, resumes, coverage, demand and capacity per slice), procurement.py (reserved and spot stock, the
+reserved figures of the totals), network.py (dataset paths),
 report.py (violations and tolerances), io.py (reading a plan file).
 """
 

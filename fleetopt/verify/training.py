@@ -6,7 +6,8 @@ Modelling rules re-derived here (they restate fleetopt/candidates/training.py an
 - parameters: the card's params_b, else the dense count from its shape (physics.training_flops).
 - a checkpoint holds 14 B per parameter (bf16 weights + fp32 master and Adam moments; ZeRO, Rajbhandari
   et al. 2020) = physics.training.checkpoint_bytes_per_gpu(params, tp=1, pp=1); one sync group writes it
-  through the region's storage_gb_s; its MTBF is the per-GPU MTBF / (sync_group x tp x pp) GPUs.
+  through the region's storage_gb_s; its MTBF is the per-GPU MTBF / (sync_group x tp x pp) GPUs; on spot
+  (procurement "spot") the per-GPU figure is 1 / (1/MTBF + preemptions_per_gpu_hour) and the price the spot one.
 - goodput at the plan's checkpoint interval (physics.reliability.goodput, restart = checkpoint_restart_min);
   wall hours = steps x step time / goodput / 3600 + dataset staging hours (verify/network.py).
 - storage GB/s = tokens / wall seconds x 4 B per token (int32 ids) + (dp / sync_group) checkpoints per interval.

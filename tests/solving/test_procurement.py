@@ -8,7 +8,7 @@ import pytest
 
 from fleetopt.api import build_problem
 from fleetopt.candidates.tables import SPOT
-from helpers import solve_and_verify
+from helpers import CLEAN_NIGHT, clean_night_timeline, load_text, solve_and_verify
 from procurement_instances import reserved_serving, spot_jobs
 
 
@@ -55,3 +55,25 @@ def test_unused_reserved_capacity_is_paid_all_the_same():
     assert held < 48 and use["reserved"] == held and use["on-demand"] == 0
     assert all(g.procurement == "reserved" for g in plan.serving["chat"].replicas)
     assert plan.totals.cost_usd == pytest.approx(48 * 2.9 * 720)   # rental all earned back; energy is in the price
+
+
+def test_classes_hold_in_every_time_slice(tmp_path):
+    """Over time slices each class's stock is a row per slice, reserved GPUs in use are per slice, and the plan
+    still verifies (spot goodput, per-class stock per slice, the reserved figures)."""
+    text = CLEAN_NIGHT.replace("objective: carbon", "objective: cost").replace(
+        "      h100-sxm5-80gb: {count: 128, usd_per_hour: 4.0}",
+        "      h100-sxm5-80gb:\n        count: 128\n        usd_per_hour: 4.0\n"
+        "        reserved: {count: 16, usd_per_hour: 2.5}\n"
+        "        spot: {count: 64, usd_per_hour: 1.5, preemptions_per_gpu_hour: 0.01}")
+    inst = load_text(text, tmp_path)
+    inst._timeline = clean_night_timeline(inst)
+    problem = build_problem(inst)
+    labels = problem.form.time.slices.labels
+    for family in ("inventory", "spot_stock", "reserved_stock", "reserved_use"):
+        keys = problem.form.families[family].keys
+        assert {k[-1] for k in keys} == set(labels), family
+    assert len(problem.form.blocks["reserved"].keys) == len(labels)
+    plan = solve_and_verify(inst)
+    assert plan.totals.reserved_usd == pytest.approx(16 * 2.5 * 240)
+    assert plan.totals.regions["north"].gpus_by_class["h100-sxm5-80gb"]["reserved"] > 0
+    assert {d.procurement for d in plan.training.values()} <= {"spot", "reserved", "on-demand", "reserved+on-demand"}
