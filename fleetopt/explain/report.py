@@ -159,6 +159,7 @@ def change_section(plan: Plan, e: Explanation) -> list[str]:
         out.append(f"- done by policy.as_of_hour, so not planned: {', '.join(c.finished)}")
     out += [f"- {line}" for line in (e.change.lines if e.change else [])]
     out.append("")
+    return out
 
 
 def time_section(t) -> list[str]:
