@@ -8,7 +8,8 @@ import pytest
 
 from fleetopt.api import build_problem
 from fleetopt.candidates.tables import SPOT
-from helpers import CLEAN_NIGHT, clean_night_timeline, load_text, solve_and_verify
+from fleetopt.io.load import load_instance
+from helpers import CLEAN_NIGHT, TINY, clean_night_timeline, load_text, solve_and_verify
 from procurement_instances import reserved_serving, spot_jobs
 
 
@@ -77,3 +78,16 @@ def test_classes_hold_in_every_time_slice(tmp_path):
     assert plan.totals.reserved_usd == pytest.approx(16 * 2.5 * 240)
     assert plan.totals.regions["north"].gpus_by_class["h100-sxm5-80gb"]["reserved"] > 0
     assert {d.procurement for d in plan.training.values()} <= {"spot", "reserved", "on-demand", "reserved+on-demand"}
+
+
+def test_without_class_blocks_the_plan_says_nothing_of_classes():
+    inst = load_instance(TINY)
+    problem = build_problem(inst)
+    assert not {"reserved", "spot_stock", "reserved_stock", "reserved_use"} & (set(problem.form.blocks)
+                                                                             | set(problem.form.families))
+    assert problem.form.objective_offset == 0.0
+    plan = solve_and_verify(inst)
+    assert all(d.procurement is None for d in plan.training.values())
+    assert all(g.procurement is None for s in plan.serving.values() for g in s.replicas)
+    assert plan.totals.reserved_usd is None
+    assert all(u.gpus_by_class is None for u in plan.totals.regions.values())
