@@ -140,10 +140,28 @@ FAMILIES: dict[str, FamilyFacts] = _declare(
         phrase="replica's worth of spare capacity on {key}"),
     FamilyFacts(
         "inventory", "formulation", INFRASTRUCTURE, ("region", "accelerator"), "GPUs",
-        "GPUs held by training, serving and evaluators within the region's stock", row="Σ GPUs ≤ stock",
+        "GPUs held by training, serving and evaluators within the region's stock (on-demand: reserved GPUs in use "
+        "come first, spot apart)", row="Σ GPUs - reserved ≤ stock",
         phrase="{accelerator} GPU in stock in {region}", shared=True,
         setting=Setting("regions.{region}.gpus.{accelerator}.count", "the {accelerator} count in {region}", "",
                         integer=True)),
+    FamilyFacts(
+        "spot_stock", "formulation", INFRASTRUCTURE, ("region", "accelerator"), "GPUs",
+        "GPUs held on spot terms within the region's spot stock", row="Σ spot GPUs ≤ spot count (`spot` blocks only)",
+        phrase="{accelerator} spot GPU in {region}", shared=True,
+        setting=Setting("regions.{region}.gpus.{accelerator}.spot.count", "the {accelerator} spot count in "
+                        "{region}", "", integer=True)),
+    FamilyFacts(
+        "reserved_stock", "formulation", INFRASTRUCTURE, ("region", "accelerator"), "GPUs",
+        "reserved GPUs in use within the reserved count (paid over the horizon whether used or not)",
+        row="reserved ≤ reserved count (`reserved` blocks only)", phrase="{accelerator} reserved GPU in {region}",
+        setting=Setting("regions.{region}.gpus.{accelerator}.reserved.count", "the {accelerator} reserved count "
+                        "in {region}", "", integer=True)),
+    FamilyFacts(
+        "reserved_use", "formulation", INFRASTRUCTURE, ("region", "accelerator"), "GPUs",
+        "reserved GPUs in use are GPUs the plan holds on-demand there (billed hours), so they replace on-demand ones "
+        "first", row="reserved - Σ GPUs·billed share ≤ 0 (`reserved` blocks only)",
+        phrase="{accelerator} GPU held on-demand in {region}", shared=True),
     FamilyFacts(
         "power_cap", "formulation", INFRASTRUCTURE, ("region",), "MW",
         "facility power (GPUs x TDP x PUE) within the region's cap", row="Σ GPUs·TDP·PUE ≤ cap",

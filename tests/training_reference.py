@@ -199,7 +199,7 @@ def enumerate_training(inst: Instance) -> TrainingCandidates:
         parts.append(cand)
     fields = TrainingCandidates.__dataclass_fields__
     columns = {k: (np.concatenate([p[k] for p in parts]) if parts else np.zeros(0))
-               for k in fields if k not in ("job_names", "region_names", "accel_names", "stats")}
+               for k in fields if k not in ("job_names", "region_names", "accel_names", "stats", "procurement")}
     for k in ("job", "region", "accel", "gpus", "tp", "pp", "dp", "micro_batch", "recompute", "interleave",
               "sync_group", "binding_term"):
         columns[k] = columns[k].astype(np.int64)

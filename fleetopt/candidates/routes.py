@@ -102,7 +102,7 @@ def route_dominance_mask(sc: ServingCandidates) -> np.ndarray:
     cap = np.zeros((n, p))
     cap[sc.route_option, sc.route_population] = sc.route_capacity_rps
     keep = cap.any(axis=1)
-    group = (sc.service * len(sc.region_names) + sc.region) * len(sc.accel_names) + sc.accel
+    group = ((sc.service * len(sc.region_names) + sc.region) * len(sc.accel_names) + sc.accel) * 2 + sc.procurement
     order = np.argsort(group, kind="stable")   # each group's options contiguous, in table order
     bounds = np.flatnonzero(np.diff(group[order])) + 1
     for members in np.split(order, bounds):
@@ -124,7 +124,7 @@ def take_options(sc: ServingCandidates, keep: np.ndarray) -> ServingCandidates:
     route_keep = keep[sc.route_option]
     per_option = ("service", "region", "accel", "tp", "precision", "batch", "gpus_per_replica",
                   "power_mw_per_replica", "energy_kwh_per_replica", "carbon_t_per_replica",
-                  "cost_usd_per_replica", "service_rate_rps", "prefill_s", "decode_s")
+                  "cost_usd_per_replica", "service_rate_rps", "prefill_s", "decode_s", "procurement")
     per_route = ("route_population", "route_capacity_rps", "route_rtt_ms")
     changes = {k: getattr(sc, k)[keep] for k in per_option}
     changes |= {k: getattr(sc, k)[route_keep] for k in per_route}

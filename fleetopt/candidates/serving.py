@@ -27,6 +27,10 @@ Modelling choices (the physics lives in fleetopt/physics; this module lays it ov
 - Pruning: configs that cannot meet the SLO even at zero RTT and zero load are dropped; within a (service,
   region, accelerator) only configs no other beats in all of GPUs per replica (fewer), service rate per GPU
   (higher) and prefill + decode latency (lower) are kept.
+- Spot (a region's accelerator with a `spot` block): every option there gets a spot twin at the spot price whose
+  route capacities are scaled by the share of replicas up, 1 - preemptions per GPU-hour x GPUs per replica x
+  replacement hours (physics/reliability.replicas_down_fraction): the headroom that covers the replicas lost
+  to preemption until replaced, at the SLO. Twins are pruned apart from on-demand options (their own stock).
 - Routes: population u may use an option when the region is a datacenter in u's allowed jurisdictions, u has
   an RTT to it, the latency budget SLO - RTT - prefill - decode is positive and the replica's p99 capacity at
   that budget is positive. Headroom is left to the formulation.
@@ -34,12 +38,12 @@ Modelling choices (the physics lives in fleetopt/physics; this module lays it ov
 
 from __future__ import annotations
 
-
+from dataclasses import replace
 
 import numpy as np
 
 from fleetopt.candidates.routes import SLO_QUANTILE, route_dominance_mask, routes_for, take_options
-from fleetopt.candidates.tables import ServingCandidates
+from fleetopt.candidates.tables import SPOT, ServingCandidates
 from fleetopt.io.schema import (
     Accelerator,
     CnnCard,
@@ -51,6 +55,7 @@ from fleetopt.io.schema import (
 )
 from fleetopt.physics import serving
 from fleetopt.physics.economics import horizon_charges
+from fleetopt.physics.reliability import replicas_down_fraction
 from fleetopt.physics.serving import HBM_BANDWIDTH_EFFICIENCY, PREFILL_FLOPS_EFFICIENCY
 from fleetopt.physics.tails import per_shard_quantile
 from fleetopt.physics.training_flops import dense_param_count
@@ -177,9 +182,10 @@ def pareto_front(gpus, rate_per_gpu, latency_s) -> np.ndarray:
 
 
 def replica_economics(inst: Instance, region: np.ndarray, accel: np.ndarray, gpus: np.ndarray,
-                      accel_names: list[str]) -> dict[str, np.ndarray]:
+                      accel_names: list[str], usd_per_gpu_hour: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Power (MW, at TDP), energy (kWh over the horizon, at TDP), carbon (t) and cost (USD) of one replica of
-    each option (arrays: region index, accelerator index into `accel_names`, GPUs per replica)."""
+    each option (arrays: region index, accelerator index into `accel_names`, GPUs per replica); the price is
+    the on-demand one unless `usd_per_gpu_hour` gives it per option."""
     regions = list(inst.regions.values())
     accels = [inst.accelerators[a] for a in accel_names]
 
@@ -196,7 +202,8 @@ def replica_economics(inst: Instance, region: np.ndarray, accel: np.ndarray, gpu
 
     charges = horizon_charges(
         gpus, inst.horizon_hours, tdp_w=per_accel("tdp_w"), pue=per_region("pue"),
-        carbon_g_per_kwh=per_region("mean_carbon_g_per_kwh"), usd_per_gpu_hour=per_stock("usd_per_hour"),
+        carbon_g_per_kwh=per_region("mean_carbon_g_per_kwh"),
+        usd_per_gpu_hour=per_stock("usd_per_hour") if usd_per_gpu_hour is None else usd_per_gpu_hour,
         energy_usd_per_kwh=per_region("energy_usd_per_kwh"), price_includes_energy=per_stock("includes_energy") > 0,
         include_embodied=inst.policy.include_embodied, embodied_kgco2e=per_accel("embodied_kgco2e"),
         lifetime_hours=per_accel("lifetime_hours"))
@@ -291,4 +298,37 @@ def enumerate_serving(inst: Instance, prune: bool = True) -> ServingCandidates:
         demand_service=demand["service"], demand_population=demand["population"], demand_rps=demand["rps"],
         headroom=np.array([svc.headroom for svc in inst.serving.values()], dtype=float),
         unroutable=unroutable)
+    table = spot_twins(inst, table)
     return take_options(table, route_dominance_mask(table)) if prune else table
+
+
+def spot_twins(inst: Instance, sc: ServingCandidates) -> ServingCandidates:
+    """The table plus a spot twin of every option whose region stocks its accelerator on spot terms: the spot
+    price, and each route's capacity x the share of replicas up (1 - replicas_down_fraction)."""
+    spot = [inst.regions[sc.region_names[r]].gpus.get(sc.accel_names[a]) for r, a in zip(sc.region, sc.accel)]
+    idx = np.array([i for i, g in enumerate(spot) if g is not None and g.spot is not None and g.spot.count > 0],
+                   dtype=np.int64)
+    if not len(idx):
+        return sc
+    blocks = [spot[i].spot for i in idx]
+    price = np.array([b.usd_per_hour for b in blocks])
+    up = 1.0 - replicas_down_fraction(np.array([b.preemptions_per_gpu_hour for b in blocks]),
+                                      sc.gpus_per_replica[idx], np.array([b.replacement_min for b in blocks]) / 60.0)
+    econ = replica_economics(inst, sc.region[idx], sc.accel[idx], sc.gpus_per_replica[idx], sc.accel_names, price)
+    per_option = ("service", "region", "accel", "tp", "precision", "batch", "gpus_per_replica",
+                  "service_rate_rps", "prefill_s", "decode_s")
+    changes = {k: np.concatenate([getattr(sc, k), getattr(sc, k)[idx]]) for k in per_option}
+    changes |= {k: np.concatenate([getattr(sc, k), econ[k]]) for k in econ}
+    changes["procurement"] = np.concatenate([sc.procurement, np.full(len(idx), SPOT)])
+    twin_of = np.full(len(sc), -1)
+    twin_of[idx] = len(sc) + np.arange(len(idx))
+    routes = np.flatnonzero(twin_of[sc.route_option] >= 0)
+    twin_up = np.zeros(len(sc))
+    twin_up[idx] = up
+    capacity = sc.route_capacity_rps[routes] * twin_up[sc.route_option[routes]]
+    live = routes[capacity > 0]
+    changes["route_option"] = np.concatenate([sc.route_option, twin_of[sc.route_option[live]]])
+    changes["route_capacity_rps"] = np.concatenate([sc.route_capacity_rps, capacity[capacity > 0]])
+    for k in ("route_population", "route_rtt_ms"):
+        changes[k] = np.concatenate([getattr(sc, k), getattr(sc, k)[live]])
+    return replace(sc, **changes)

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+ON_DEMAND, SPOT = 0, 1
+PROCUREMENT = ("on-demand", "spot")   # a candidate's class; on-demand GPUs are drawn from reserved stock first
+
 
 @dataclass
 class TrainingCandidates:
@@ -48,6 +51,11 @@ class TrainingCandidates:
     transfer_gb: np.ndarray     # dataset moved into the region
     binding_term: np.ndarray    # 0 compute, 1 communication, 2 coordination
     stats: dict = field(default_factory=dict)  # per job: enumerated / feasible / after pruning
+    procurement: np.ndarray | None = None      # per candidate: ON_DEMAND (on-demand or reserved stock) or SPOT
+
+    def __post_init__(self):
+        if self.procurement is None:
+            self.procurement = np.zeros(len(self.job), dtype=np.int64)
 
     def __len__(self) -> int:
         return int(self.job.shape[0])
@@ -88,6 +96,11 @@ class ServingCandidates:
     demand_rps: np.ndarray
     headroom: np.ndarray          # per service
     unroutable: list[tuple[str, str, str]] = field(default_factory=list)  # (service, population, why)
+    procurement: np.ndarray | None = None  # per option: ON_DEMAND (on-demand or reserved stock) or SPOT
+
+    def __post_init__(self):
+        if self.procurement is None:
+            self.procurement = np.zeros(len(self.service), dtype=np.int64)
 
     def __len__(self) -> int:
         return int(self.service.shape[0])

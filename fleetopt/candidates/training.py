@@ -24,11 +24,17 @@ import numpy as np
 
 from fleetopt.candidates.federated import EDGE_DEVICE, federated_candidates
 from fleetopt.candidates.network import dataset_routes
-from fleetopt.candidates.tables import TrainingCandidates
+from fleetopt.candidates.tables import ON_DEMAND, SPOT, TrainingCandidates
 from fleetopt.errors import InputError, Problem
 from fleetopt.io.schema import CnnCard, Instance, TransformerCard
 from fleetopt.physics.economics import horizon_charges
-from fleetopt.physics.reliability import checkpoint_write_time_s, daly_interval, goodput, group_mtbf_hours
+from fleetopt.physics.reliability import (
+    checkpoint_write_time_s,
+    daly_interval,
+    goodput,
+    group_mtbf_hours,
+    mtbf_with_preemptions_hours,
+)
 from fleetopt.physics.training import C3_TERMS, training_step_time
 from fleetopt.physics.training_flops import dense_param_count
 
@@ -177,6 +183,9 @@ class _Context:
             self._lookup["stock"] = {k: np.array([[float(getattr(x.gpus[a], k)) if a in x.gpus else np.nan
                                                    for a in self.tables["accel"]] for x in regions])
                                      for k in ("usd_per_hour", "includes_energy")}
+            self._lookup["stock"]["spot_usd_per_hour"] = np.array(
+                [[x.gpus[a].spot.usd_per_hour if a in x.gpus and x.gpus[a].spot else np.nan
+                  for a in self.tables["accel"]] for x in regions])
         return self._lookup
 
 
@@ -210,14 +219,18 @@ def _step_table(ctx: _Context, card: TransformerCard, job, batch_seqs: int, anam
     return table
 
 
-def _reliability(table: StepTable, accel, region, params: float, restart_min: float) -> list[dict]:
+def _reliability(table: StepTable, accel, region, params: float, restart_min: float,
+                 preemptions_per_gpu_hour: float = 0.0) -> list[dict]:
     """Per checkpoint multiple: interval, goodput (NaN where none is left) and checkpoint GB/s x 1e9 per
-    configuration; failures per fate-sharing sync group, each checkpoint interval choice its own candidate."""
-    key = (region.storage_gb_s, restart_min)
+    configuration; failures per fate-sharing sync group, each checkpoint interval choice its own candidate.
+    On spot, preemptions add their rate to the GPUs' failure rate (one law: physics/reliability)."""
+    key = (region.storage_gb_s, restart_min, preemptions_per_gpu_hour)
     if key in table.reliability:
         return table.reliability[key]
     g = table.grid
-    mtbf_s = group_mtbf_hours(accel.mtbf_hours, g.sync_group * g.tp * g.pp) * 3600.0
+    per_gpu = (accel.mtbf_hours if preemptions_per_gpu_hour == 0.0
+               else mtbf_with_preemptions_hours(accel.mtbf_hours, preemptions_per_gpu_hour))
+    mtbf_s = group_mtbf_hours(per_gpu, g.sync_group * g.tp * g.pp) * 3600.0
     ckpt_bytes = params * CHECKPOINT_BYTES_PER_PARAM
     delta_s = checkpoint_write_time_s(ckpt_bytes, region.storage_gb_s * 1e9)
     groups = g.dp / g.sync_group
@@ -314,7 +327,8 @@ def _job_candidates(ctx: _Context, jname: str, stats: dict) -> _Kept | None:
     steps = job.tokens / (batch_seqs * job.seq_len)
     best_hours = np.inf
     # the rows on their level's front: where they come from, and what the first pruning compares
-    refs: dict[str, list] = {k: [] for k in ("source", "row", "region", "accel", "wall_hours", "storage_gb_s")}
+    refs: dict[str, list] = {k: [] for k in ("source", "row", "region", "accel", "procurement", "wall_hours",
+                                             "storage_gb_s")}
     sources: dict[tuple, int] = {}   # (table, reliability) -> index into `used`
     used: list[tuple[StepTable, dict]] = []
     fronts: dict[tuple, _LevelFronts] = {}
@@ -325,25 +339,25 @@ def _job_candidates(ctx: _Context, jname: str, stats: dict) -> _Kept | None:
         if job.dataset_region and rname not in routes:
             continue  # the dataset cannot reach this region over any link
         transfer_h = routes.get(rname, (0.0, 0.0, 0.0))[2] * job.dataset_tb if job.dataset_region else 0.0
-        for aname, stock in region.gpus.items():
-            if stock.count <= 0 or (job.allowed_accelerators and aname not in job.allowed_accelerators):
+        for aname, cls, count, preempt in _classes(region):
+            if count <= 0 or (job.allowed_accelerators and aname not in job.allowed_accelerators):
                 continue
             accel = inst.accelerators[aname]
             table = _step_table(ctx, card, job, batch_seqs, aname, region)
-            enumerated, fit = table.counts(stock.count)
+            enumerated, fit = table.counts(count)
             st["enumerated"] += enumerated
             st["fit"] += fit
             if fit == 0:
                 continue
-            rels = _reliability(table, accel, region, params, job.checkpoint_restart_min)
+            rels = _reliability(table, accel, region, params, job.checkpoint_restart_min, preempt)
             key = (id(table), id(rels), transfer_h)
             if key not in fronts:
                 fronts[key] = _level_fronts(table, rels, job, steps, transfer_h, inst.horizon_hours)
             lf = fronts[key]
-            st["meet_deadline"] += int(np.searchsorted(lf.on_time_gpus, stock.count, side="right"))
-            best_hours = min(best_hours, float(lf.fastest_hours[np.searchsorted(lf.levels, stock.count,
+            st["meet_deadline"] += int(np.searchsorted(lf.on_time_gpus, count, side="right"))
+            best_hours = min(best_hours, float(lf.fastest_hours[np.searchsorted(lf.levels, count,
                                                                                  side="right") - 1]))
-            idx = np.flatnonzero(lf.gpus <= stock.count)
+            idx = np.flatnonzero(lf.gpus <= count)
             if not len(idx):
                 continue
             source = np.empty(len(idx), dtype=np.int64)
@@ -354,6 +368,7 @@ def _job_candidates(ctx: _Context, jname: str, stats: dict) -> _Kept | None:
             refs["source"].append(source)
             refs["region"].append(np.full(len(idx), tables["region"][rname]))
             refs["accel"].append(np.full(len(idx), tables["accel"][aname]))
+            refs["procurement"].append(np.full(len(idx), cls))
             refs["row"].append(lf.row[idx])
             refs["wall_hours"].append(lf.wall_hours[idx])
             refs["storage_gb_s"].append(lf.storage_gb_s[idx])
@@ -373,7 +388,7 @@ def _job_candidates(ctx: _Context, jname: str, stats: dict) -> _Kept | None:
     rows = _prune(rows, inst.horizon_hours, width, np.ones(len(tables["region"]), dtype=bool))
     # what the second pruning needs, in small integers; every other field is computed for its survivors only,
     # so memory holds a few arrays per job, not the whole table
-    for k in ("source", "row", "region", "accel", "gpus"):
+    for k in ("source", "row", "region", "accel", "procurement", "gpus"):
         rows[k] = rows[k].astype(np.int32)
     return _Kept(rows, lambda kept: _fields(ctx, jname, job, kept, used, routes))
 
@@ -414,6 +429,8 @@ def _fields(ctx: _Context, jname: str, job, rows: dict, used: list[tuple[StepTab
     def per_stock(attr):
         return lookup["stock"][attr][r, a]
 
+    spot = rows["procurement"] == SPOT
+    price = np.where(spot, lookup["stock"]["spot_usd_per_hour"][r, a], per_stock("usd_per_hour"))
     if job.dataset_region:
         per_tb = np.array([routes.get(name, (0.0, 0.0, 0.0))[:2] for name in region_names], dtype=float)[r]
     else:
@@ -421,15 +438,27 @@ def _fields(ctx: _Context, jname: str, job, rows: dict, used: list[tuple[StepTab
     transfer_gb, egress_usd = per_tb[:, 0] * job.dataset_tb, per_tb[:, 1] * job.dataset_tb
     charges = horizon_charges(
         n, hours, tdp_w=per_accel("tdp_w"), pue=per_region("pue"), carbon_g_per_kwh=per_region(
-            "mean_carbon_g_per_kwh"), usd_per_gpu_hour=per_stock("usd_per_hour"),
+            "mean_carbon_g_per_kwh"), usd_per_gpu_hour=price,
         energy_usd_per_kwh=per_region("energy_usd_per_kwh"), price_includes_energy=per_stock("includes_energy")
         > 0, include_embodied=inst.policy.include_embodied, embodied_kgco2e=per_accel("embodied_kgco2e"),
         lifetime_hours=per_accel("lifetime_hours"), other_usd=egress_usd)
     out.update(job=np.full(n_rows, tables["job"][jname]), region=r, accel=a, gpus=n,
+               procurement=rows["procurement"].astype(np.int64),
                wall_hours=rows["wall_hours"], power_mw=charges["power_w"] / 1e6, energy_kwh=charges["energy_kwh"],
                carbon_t=charges["carbon_t"], cost_usd=charges["cost_usd"], storage_gb_s=rows["storage_gb_s"],
                transfer_gb=transfer_gb)
     return out
+
+
+def _classes(region):
+    """(accelerator, class, GPUs the class may hold, preemptions per GPU-hour) of a region's stock: the
+    on-demand class holds the on-demand and reserved counts (reserved GPUs are drawn first: the formulation's
+    reserved_use), the spot class its own count at its own preemption rate."""
+    for aname, stock in region.gpus.items():
+        reserved = stock.reserved.count if stock.reserved is not None else 0
+        yield aname, ON_DEMAND, stock.count + reserved, 0.0
+        if stock.spot is not None and stock.spot.count > 0:
+            yield aname, SPOT, stock.spot.count, stock.spot.preemptions_per_gpu_hour
 
 
 def _term_codes(terms: np.ndarray) -> np.ndarray:
@@ -453,8 +482,10 @@ def _prune(cand: dict, horizon_hours: float, width: int, storage_counts: np.ndar
     storage only in regions where `storage_counts` is True."""
     charged_hours = (cand["gpus"] * np.minimum(cand["wall_hours"], horizon_hours)).astype(float)
     storage = np.where(storage_counts[cand["region"]], cand["storage_gb_s"], 0.0)
-    keep = grouped_pareto_mask(cand["region"] * width + cand["accel"], cand["gpus"].astype(float), charged_hours,
-                               storage)
+    # each class has its own stock and price: spot and on-demand twins never dominate each other
+    cls = cand.get("procurement", np.zeros(len(cand["region"]), dtype=np.int64))
+    keep = grouped_pareto_mask((cand["region"] * width + cand["accel"]) * 2 + cls, cand["gpus"].astype(float),
+                               charged_hours, storage)
     return {k: v[keep] for k, v in cand.items()}
 
 
@@ -467,8 +498,8 @@ def enumerate_training(inst: Instance) -> TrainingCandidates:
               "accel": {a: i for i, a in enumerate(accel_names)}}
     largest: dict[str, int] = {}
     for region in inst.regions.values():
-        for aname, stock in region.gpus.items():
-            largest[aname] = max(largest.get(aname, 0), stock.count)
+        for aname, _, count, _ in _classes(region):
+            largest[aname] = max(largest.get(aname, 0), count)
     ctx = _Context(inst, tables, largest)
     stats: dict[str, dict] = {}
     width = len(accel_names)
@@ -484,13 +515,14 @@ def enumerate_training(inst: Instance) -> TrainingCandidates:
     parts: list[dict] = []
     for jname, job_kept in kept.items():
         cand = job_kept.finish(_prune(job_kept.rows, inst.horizon_hours, width, tight))
+        cand.setdefault("procurement", np.zeros(len(cand["job"]), dtype=np.int64))   # federated: on-demand
         stats[jname]["kept"] = len(cand["job"])
         parts.append(cand)
     fields = TrainingCandidates.__dataclass_fields__
     columns = {k: (np.concatenate([p[k] for p in parts]) if parts else np.zeros(0))
                for k in fields if k not in ("job_names", "region_names", "accel_names", "stats")}
     for k in ("job", "region", "accel", "gpus", "tp", "pp", "dp", "micro_batch", "recompute", "interleave",
-              "sync_group", "binding_term"):
+              "sync_group", "binding_term", "procurement"):
         columns[k] = columns[k].astype(np.int64)
     return TrainingCandidates(job_names=job_names, region_names=region_names, accel_names=accel_names,
                               stats=stats, **columns)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from fleetopt.candidates.tables import ON_DEMAND, SPOT
 from fleetopt.formulation.change import set_changed
+from fleetopt.formulation.families import set_reserved
 from fleetopt.pipeline.problem import Problem
 from fleetopt.plan.extract import RECOMPUTE
 from fleetopt.plan import Plan
@@ -39,7 +41,8 @@ def plan_to_x(problem: Problem, plan: Plan) -> np.ndarray:
                 & (tc.dp == d.dp) & (tc.micro_batch == d.micro_batch) & (tc.interleave == d.interleave)
                 & (tc.recompute == RECOMPUTE.index(d.recompute)) & (tc.sync_group == d.sync_group)
                 & (np.array(tc.region_names)[tc.region] == d.region)
-                & (np.array(tc.accel_names)[tc.accel] == d.accelerator))
+                & (np.array(tc.accel_names)[tc.accel] == d.accelerator)
+                & (tc.procurement == (SPOT if d.procurement == "spot" else ON_DEMAND)))
         idx = np.flatnonzero(same)
         if not len(idx):
             raise PlanMismatch(f"training job '{job}': the plan's configuration is not a candidate of this instance")
@@ -75,4 +78,5 @@ def plan_to_x(problem: Problem, plan: Plan) -> np.ndarray:
             for population in {g.population for g in m.groups}:
                 put("monitored", (s, population, m.region), 1.0)
     set_changed(form, problem.inst, tc, problem.serving, x)   # re-planning a deployed fleet (formulation/change.py)
+    set_reserved(form, x)   # reserved GPUs in use: min(reserved count, GPUs billed on-demand)
     return x

@@ -177,6 +177,9 @@ def widened(inst: Instance, span: float) -> Instance:
     for region in wide.regions.values():
         for stock in region.gpus.values():
             stock.count = int(stock.count * span)
+            for block in (stock.reserved, stock.spot):   # procurement classes: each its own count
+                if block is not None:
+                    block.count = int(block.count * span)
     return wide
 
 
@@ -203,6 +206,9 @@ def elastic_problem(problem: Problem) -> Problem:
     for region in unbounded.regions.values():
         for stock in region.gpus.values():
             stock.count = max(stock.count, 1) * STOCK_OUT_OF_REACH if stock.count > 0 else 0
+            for block in (stock.reserved, stock.spot):
+                if block is not None and block.count > 0:
+                    block.count *= STOCK_OUT_OF_REACH
     return Problem(wide, tc, problem.serving, problem.monitoring,
                    build(unbounded, tc, problem.serving, problem.monitoring))
 

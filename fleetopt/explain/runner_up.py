@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from fleetopt.formulation.change import set_changed
+from fleetopt.formulation.families import set_reserved
 from fleetopt.formulation.families import objective_weights
 from fleetopt.io.numbers import money, num, whole
 from fleetopt.pipeline.problem import Problem
@@ -75,7 +76,7 @@ def runner_up(problem: Problem, x: np.ndarray, chosen: int) -> RunnerUp | None:
         cost = _whole_charges(problem)
     mine = np.flatnonzero(tc.job == tc.job[chosen])
     # another layout, not a twin that differs only in micro-batch, recomputation or checkpoint cadence
-    layout = np.stack([tc.region, tc.accel, tc.tp, tc.pp, tc.dp, tc.sync_group])
+    layout = np.stack([tc.region, tc.accel, tc.tp, tc.pp, tc.dp, tc.sync_group, tc.procurement])
     others = mine[(layout[:, mine] != layout[:, [chosen]]).any(axis=0)]
     if not len(others):
         return None
@@ -85,6 +86,7 @@ def runner_up(problem: Problem, x: np.ndarray, chosen: int) -> RunnerUp | None:
     set_changed(form, problem.inst, tc, problem.serving, swapped)   # a re-plan counts the swap's changed GPUs
     if form.time is not None:
         _swap_schedule(problem, swapped, chosen, alt)
+    set_reserved(form, swapped)   # reserved GPUs in use follow what the swap holds on-demand
     blocked = violated_rows(problem, swapped)
     diff = float(cost[alt] - cost[chosen])
     def amount(v: float) -> str:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fleetopt.candidates.network import shortest_paths
-from fleetopt.candidates.tables import ServingCandidates, TrainingCandidates
+from fleetopt.candidates.tables import SPOT, ServingCandidates, TrainingCandidates
 from fleetopt.facts import add_family
 from fleetopt.formulation.model import Formulation
 from fleetopt.io.schema import Instance, TransformerCard
@@ -118,7 +118,8 @@ def move_charges(inst: Instance, tc: TrainingCandidates, idx: np.ndarray, hours,
     return horizon_charges(
         tc.gpus[idx].astype(float), hours, tdp_w=np.array([s.tdp_w if s else 0.0 for s in spec]),
         pue=np.array([r.pue for r in regions]), carbon_g_per_kwh=np.array([r.mean_carbon_g_per_kwh for r in regions]),
-        usd_per_gpu_hour=np.array([g.usd_per_hour if g else 0.0 for g in stock]),
+        usd_per_gpu_hour=np.array([0.0 if not g else g.spot.usd_per_hour if cls == SPOT else g.usd_per_hour
+                                   for g, cls in zip(stock, tc.procurement[idx])]),
         energy_usd_per_kwh=np.array([r.energy_usd_per_kwh for r in regions]),
         price_includes_energy=np.array([g is None or g.includes_energy for g in stock]),
         include_embodied=inst.policy.include_embodied,

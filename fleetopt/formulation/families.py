@@ -5,7 +5,8 @@ Math (README, "Formulation"); x = train_choice, n = replicas, f = flow, m = eval
   deadline[j]          sum_c wall_hours_c x[j,c] <= deadline_j      (also enforced by pruning; reported)
   demand[s,u]          sum_o f[o,u] = D[s,u]
   replica_capacity[o]  sum_u f[o,u] (1 + headroom_s) / cap[o,u] - n[o] <= 0
-  inventory[r,a]       sum_c gpus_c x_c + sum_o gpus_o n_o + sum m <= stock[r,a]
+  inventory[r,a]       sum_c gpus_c x_c + sum_o gpus_o n_o + sum m - reserved[r,a] <= stock[r,a] (spot apart)
+  procurement classes  see add_procurement: spot_stock, reserved_stock, reserved_use (format version 2 only)
   power_cap[r]         sum_c MW_c x_c + sum_o MW_o n_o + sum MW m <= cap[r]
   storage_bw[r]        sum_c GB/s_c x_c <= storage[r]
   link_bw[a-b]         sum_c dataset GB_c x_c / staging seconds <= link GB/s   (datasets crossing the link)
@@ -32,7 +33,7 @@ import numpy as np
 from fleetopt.candidates.monitoring import MonitoringTable, monitoring_requirements
 from fleetopt.candidates.names import option_key
 from fleetopt.candidates.network import shortest_paths
-from fleetopt.candidates.tables import ServingCandidates, TrainingCandidates
+from fleetopt.candidates.tables import SPOT, ServingCandidates, TrainingCandidates
 from fleetopt.facts import add_family
 from fleetopt.formulation.change import add_change
 from fleetopt.formulation.model import Formulation, VarBlock
@@ -71,6 +72,8 @@ class Usage:
     mw: np.ndarray
     carbon_t: np.ndarray
     slice: np.ndarray
+    spot: np.ndarray       # bool: drawn from the spot stock (else on-demand, reserved first)
+    billed: np.ndarray     # GPUs billed per unit: gpus x hours charged / hours of its slice (reserved_use)
 
 
 @dataclass
@@ -110,7 +113,9 @@ def build(inst: Instance, tc: TrainingCandidates, sc: ServingCandidates,
         add_coverage(form, tc, sl, tt, x, run, resume)
     add_demand(form, sc, sl, demand, f)
     add_replica_capacity(form, sc, sl, n, f)
-    add_inventory(form, inst, sl, usage)
+    reserved = add_reserved(form, inst, sl, w_usd)
+    add_inventory(form, inst, sl, usage, reserved)
+    add_procurement(form, inst, sl, usage, reserved)
     add_power_cap(form, inst, sl, usage)
     add_storage_bw(form, inst, tc, x)
     add_link_bw(form, inst, tc, x)
@@ -144,6 +149,13 @@ def add_train_run(form, tc: TrainingCandidates, sl: Slices, tt: TrainingTime | N
     return run, resume
 
 
+def class_count(stock, spot: bool) -> int:
+    """GPUs a class may hold: the spot count, or the on-demand count plus the reserved count."""
+    if spot:
+        return stock.spot.count if stock.spot is not None else 0
+    return stock.count + (stock.reserved.count if stock.reserved is not None else 0)
+
+
 def route_demand(sc: ServingCandidates) -> np.ndarray:
     """Per route: the demand of its (service, population)."""
     return sc.demand_of(sc.service[sc.route_option], sc.route_population)
@@ -166,8 +178,8 @@ def route_demand_by_slice(sc: ServingCandidates, demand: np.ndarray) -> np.ndarr
 
 def add_replicas(form, inst: Instance, sc: ServingCandidates, sl: Slices, demand, usd, t, w_usd, w_t):
     keys = sl.keys([option_key(sc, o) for o in range(len(sc))])
-    stock = np.array([inst.regions[sc.region_names[r]].gpus[sc.accel_names[a]].count
-                   for r, a in zip(sc.region, sc.accel)], dtype=float)
+    stock = np.array([class_count(inst.regions[sc.region_names[r]].gpus[sc.accel_names[a]], cls == SPOT)
+                      for r, a, cls in zip(sc.region, sc.accel, sc.procurement)], dtype=float)
     # never more replicas than it takes to carry all the demand the option can reach (they cost, so the bound is
     # valid); a tight bound lets presolve and branching work on a small range
     load = (route_demand_by_slice(sc, demand) * ((1.0 + sc.headroom[sc.service[sc.route_option]])
@@ -208,8 +220,11 @@ def region_usage(tc: TrainingCandidates, sc: ServingCandidates, mon: MonitoringT
     slots = np.tile(np.arange(S), len(tc))
     if run is None:
         t_cols, t_carbon, t_slice = x.cols, tc.carbon_t, np.zeros(len(tc), dtype=np.int64)
+        # a static layout holds its GPUs for the horizon and is billed for its wall hours within it
+        t_billed = tc.gpus * np.minimum(tc.wall_hours, sl.timeline.weights[0]) / sl.timeline.weights[0]
     else:
         t_cols, t_carbon, t_slice = run.cols, tt.t.ravel(), slots
+        t_billed = np.repeat(tc.gpus, S).astype(float)   # run is the share of the slice's hours it holds them
 
     def per_slice(a):
         return np.repeat(a, S)
@@ -227,7 +242,11 @@ def region_usage(tc: TrainingCandidates, sc: ServingCandidates, mon: MonitoringT
                                     mon.evaluator_mw_per_gpu]),
                  carbon_t=np.concatenate([t_carbon, replica_t.ravel(), eval_t]),
                  slice=np.concatenate([t_slice, np.tile(np.arange(S), len(sc)),
-                                       np.full(len(m.cols), -1)]).astype(np.int64))
+                                       np.full(len(m.cols), -1)]).astype(np.int64),
+                 spot=np.concatenate([np.repeat(tc.procurement == SPOT, t_rep), per_slice(sc.procurement == SPOT),
+                                      np.zeros(len(m.cols), dtype=bool)]),
+                 billed=np.concatenate([t_billed, per_slice(sc.gpus_per_replica).astype(float),
+                                        np.ones(len(m.cols))]))
 
 
 def over_slices(base_rows: np.ndarray, slot: np.ndarray, S: int) -> tuple[np.ndarray, np.ndarray]:
@@ -325,16 +344,78 @@ def add_replica_capacity(form, sc: ServingCandidates, sl: Slices, n, f):
     add_family(form, "replica_capacity", n.keys, rows, cols, vals, upper=0.0)
 
 
-def add_inventory(form, inst: Instance, sl: Slices, use: Usage):
+def _stock_rows(inst: Instance, pairs: list[tuple], use: Usage, spot: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(base row of each usage entry in `pairs`, entries kept): the columns of one class on those stocks."""
     names = list(inst.regions)
-    pairs = [(r, a) for r, reg in inst.regions.items() for a in reg.gpus]
     row_of = {p: i for i, p in enumerate(pairs)}
-    # edge devices are not GPU stock: their participation limit is applied when candidates are enumerated
     base = np.array([row_of.get((names[r], a), -1) for r, a in zip(use.region, use.accel)], dtype=np.int64)
-    keep = np.flatnonzero(base >= 0)
+    return base, np.flatnonzero((base >= 0) & (use.spot == spot))
+
+
+def add_inventory(form, inst: Instance, sl: Slices, use: Usage, reserved: VarBlock | None):
+    """GPUs held on-demand within the on-demand count: every GPU of an on-demand column less the reserved GPUs
+    in use there (reserved[r,a], none without a `reserved` block); spot GPUs have their own stock (spot_stock)."""
+    pairs = [(r, a) for r, reg in inst.regions.items() for a in reg.gpus]
+    # edge devices are not GPU stock: their participation limit is applied when candidates are enumerated
+    base, keep = _stock_rows(inst, pairs, use, spot=False)
     rows, entry = over_slices(base[keep], use.slice[keep], sl.n)
-    add_family(form, "inventory", sl.keys(pairs), rows, use.cols[keep][entry], use.gpus[keep][entry],
+    cols, vals = use.cols[keep][entry], use.gpus[keep][entry]
+    if reserved is not None:
+        row_of = {p: i for i, p in enumerate(pairs)}
+        mine = np.array([row_of[tuple(k[:2])] * sl.n + (sl.labels.index(k[2]) if sl.n > 1 else 0)
+                         for k in reserved.keys], dtype=np.int64)
+        rows, cols = np.concatenate([rows, mine]), np.concatenate([cols, reserved.cols])
+        vals = np.concatenate([vals, -np.ones(len(mine))])
+    add_family(form, "inventory", sl.keys(pairs), rows, cols, vals,
                upper=np.repeat([inst.regions[r].gpus[a].count for r, a in pairs], sl.n))
+
+
+def reserved_pairs(inst: Instance) -> list[tuple[str, str]]:
+    return [(r, a) for r, reg in inst.regions.items() for a, g in reg.gpus.items()
+            if g.reserved is not None and g.reserved.count > 0]
+
+
+def add_reserved(form, inst: Instance, sl: Slices, w_usd: float) -> VarBlock | None:
+    """reserved[r,a] (per slice): GPUs of the reserved stock in use. Each earns back the on-demand rental it
+    replaces (cost -price x hours of the slice): free at the margin, so reserved GPUs are used before on-demand
+    ones. The commitment (count x reserved price x horizon) is paid whatever the plan: the objective's constant.
+    Source: reserved capacity is billed per hour of the term, used or not (AWS EC2 Reserved Instances pricing)."""
+    pairs = reserved_pairs(inst)
+    if not pairs:
+        return None
+    regions = inst.regions
+    hours = np.asarray(sl.timeline.weights, dtype=float)   # one slice: the horizon
+    price = np.array([regions[r].gpus[a].usd_per_hour for r, a in pairs])
+    form.objective_offset = w_usd * sum(regions[r].gpus[a].reserved.count * regions[r].gpus[a].reserved.usd_per_hour
+                                        for r, a in pairs) * inst.horizon_hours
+    return form.add_vars("reserved", sl.keys(pairs), lb=0.0, cost=-w_usd * np.outer(price, hours).ravel())
+
+
+def add_procurement(form, inst: Instance, sl: Slices, use: Usage, reserved: VarBlock | None):
+    """Spot and reserved stock (only where a region's accelerator has the block; none in a version 1 file).
+      spot_stock[r,a]      sum over spot columns of GPUs <= spot count
+      reserved_stock[r,a]  reserved[r,a] <= reserved count
+      reserved_use[r,a]    reserved[r,a] - sum over on-demand columns of billed GPUs <= 0
+    Billed GPUs: GPUs x the hours the column is charged / the slice's hours (a static job shorter than the
+    horizon holds its GPUs for the horizon but is billed, and covered by reserved GPUs, for its wall hours)."""
+    regions = inst.regions
+    spot_pairs = [(r, a) for r, reg in regions.items() for a, g in reg.gpus.items() if g.spot is not None]
+    if spot_pairs:
+        base, keep = _stock_rows(inst, spot_pairs, use, spot=True)
+        rows, entry = over_slices(base[keep], use.slice[keep], sl.n)
+        add_family(form, "spot_stock", sl.keys(spot_pairs), rows, use.cols[keep][entry], use.gpus[keep][entry],
+                   upper=np.repeat([regions[r].gpus[a].spot.count for r, a in spot_pairs], sl.n))
+    if reserved is None:
+        return
+    pairs = reserved_pairs(inst)
+    k = len(reserved.cols)
+    add_family(form, "reserved_stock", reserved.keys, np.arange(k), reserved.cols, np.ones(k),
+               upper=np.repeat([regions[r].gpus[a].reserved.count for r, a in pairs], sl.n))
+    base, keep = _stock_rows(inst, pairs, use, spot=False)
+    rows, entry = over_slices(base[keep], use.slice[keep], sl.n)
+    add_family(form, "reserved_use", reserved.keys, np.concatenate([rows, np.arange(k)]),
+               np.concatenate([use.cols[keep][entry], reserved.cols]),
+               np.concatenate([-use.billed[keep][entry], np.ones(k)]), upper=0.0)
 
 
 def add_power_cap(form, inst: Instance, sl: Slices, use: Usage):
@@ -391,3 +472,15 @@ def add_carbon_budget(form, inst: Instance, use: Usage):
         return
     add_family(form, "carbon_budget", [("fleet",)], np.zeros(len(use.cols), dtype=np.int64), use.cols,
                use.carbon_t, upper=budget)
+
+
+def set_reserved(form, x: np.ndarray) -> None:
+    """Fill the `reserved` columns of `x` from its GPU-holding columns (reserved GPUs in use = min(reserved count,
+    GPUs billed on-demand there)): what the solver would put there, for a plan read back from its JSON."""
+    if "reserved" not in form.blocks:
+        return
+    cols = form.blocks["reserved"].cols
+    x[cols] = 0.0
+    use = form.families["reserved_use"]
+    billed = -(form.matrix()[use.start:use.start + use.size] @ x)
+    x[cols] = np.minimum(form.families["reserved_stock"].upper, np.maximum(billed, 0.0))

@@ -67,6 +67,7 @@ class Formulation:
     n_cols: int = 0
     n_rows: int = 0
     time: object | None = None   # formulation/families.TimeLayout over S > 1 time slices; None on a static model
+    objective_offset: float = 0.0  # what the plan pays whatever it decides (reserved commitments), objective units
     _matrix: tuple | None = field(default=None, init=False, repr=False, compare=False)  # (fingerprint, CSR)
 
     def add_vars(self, name: str, keys: list[tuple], *, lb=0.0, ub=INF, cost=0.0, integer=False) -> VarBlock:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fleetopt.candidates.tables import ServingCandidates, TrainingCandidates
+from fleetopt.candidates.tables import SPOT, ServingCandidates, TrainingCandidates
 from fleetopt.io.schema import Instance
 from fleetopt.io.timeline import Timeline
 
@@ -133,7 +133,8 @@ def _gpu_price(inst: Instance, tc: TrainingCandidates) -> tuple[np.ndarray, np.n
         reg, aname = inst.regions[tc.region_names[r]], tc.accel_names[a]
         stock = reg.gpus.get(aname)
         if stock is not None:
-            price[i], excl[i] = stock.usd_per_hour, not stock.includes_energy
+            spot = tc.procurement[i] == SPOT
+            price[i], excl[i] = stock.spot.usd_per_hour if spot else stock.usd_per_hour, not stock.includes_energy
         elif reg.devices is not None:
             price[i] = reg.devices.usd_per_device_hour
     return price, excl

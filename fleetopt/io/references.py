@@ -25,8 +25,12 @@ def check_references(inst: Instance, file: str, lines: dict[KeyPath, int],
 
     regions, accels, pops = inst.regions, inst.accelerators, inst.populations
     for rname, region in regions.items():
-        for aname in region.gpus:
+        for aname, stock in region.gpus.items():
             need(("regions", rname, "gpus", aname), aname, accels, "accelerator")
+            for cls in ("reserved", "spot"):   # procurement classes: a version 1 reader would plan without them
+                if inst.fleetopt == 1 and getattr(stock, cls) is not None:
+                    bad(("regions", rname, "gpus", aname, cls), f"'{cls}' is format version 2; write "
+                        "'fleetopt: 2' at the top")
     seen_links: set[frozenset[str]] = set()
     for i, link in enumerate(inst.links):
         ok = need(("links", i, "a"), link.a, regions, "region") & need(("links", i, "b"), link.b, regions, "region")

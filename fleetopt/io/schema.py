@@ -133,10 +133,30 @@ ModelCard = Annotated[TransformerCard | DlrmCard | CnnCard, Field(discriminator=
 # ---------------------------------------------------------------- the fleet
 
 
+class ReservedGpus(Strict):
+    """Committed capacity (format version 2): paid over the whole horizon whether used or not."""
+
+    count: NonNegativeInt
+    usd_per_hour: NonNegative
+
+
+class SpotGpus(Strict):
+    """Spot capacity (format version 2): cheaper, limited, and preempted at a rate per GPU-hour."""
+
+    count: NonNegativeInt
+    usd_per_hour: NonNegative
+    preemptions_per_gpu_hour: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
+    replacement_min: NonNegative = Field(10.0, description="minutes to bring a preempted serving replica back "
+                                         "(provision, load weights)")
+
+
 class RegionGpus(Strict):
     count: NonNegativeInt
     usd_per_hour: NonNegativeProfile
     includes_energy: bool = Field(True, description="false: energy is charged at the region's price")
+    reserved: ReservedGpus | None = Field(None, description="committed GPUs beside the on-demand count "
+                                          "(format version 2)")
+    spot: SpotGpus | None = Field(None, description="preemptible GPUs beside the on-demand count (format version 2)")
 
 
 class EdgeDevices(Strict):

@@ -85,3 +85,25 @@ def checkpoint_write_time_s(checkpoint_bytes, write_bytes_per_s):
     Source: definition; Dubey et al. 2024 §3.3 (Tectonic sustained 2 TB/s for Llama 3 checkpoints).
     """
     return np.asarray(checkpoint_bytes, dtype=float) / np.asarray(write_bytes_per_s, dtype=float)
+
+
+def mtbf_with_preemptions_hours(per_gpu_mtbf_hours, preemptions_per_gpu_hour):
+    """Per-GPU mean time between interruptions when spot preemptions come on top of failures: 1 / (1/M + p).
+    A fate-sharing group of n such GPUs stops at n x (1/M + p) per hour (group_mtbf_hours of this figure).
+
+    Source: independent exponential interruption processes add their rates (the same law as group_mtbf_hours);
+    preemption as one more interruption source of the checkpoint/restart model (Young 1974).
+    """
+    rate = 1.0 / np.asarray(per_gpu_mtbf_hours, dtype=float) + np.asarray(preemptions_per_gpu_hour, dtype=float)
+    return 1.0 / rate
+
+
+def replicas_down_fraction(preemptions_per_gpu_hour, gpus_per_replica, replacement_hours):
+    """Share of a spot deployment's replicas down at any time: preemptions per replica-hour x hours to replace
+    one (a replica stops when any of its GPUs is preempted), clipped at 1.
+
+    Source: Little's law L = lambda W (Little 1961): replicas down = arrival rate of preemptions x time down.
+    """
+    down = (np.asarray(preemptions_per_gpu_hour, dtype=float) * np.asarray(gpus_per_replica, dtype=float)
+            * np.asarray(replacement_hours, dtype=float))
+    return np.minimum(down, 1.0)

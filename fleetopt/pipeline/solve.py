@@ -36,6 +36,7 @@ from fleetopt.plan.extract import (
     training_decisions,
 )
 from fleetopt.plan.model import Plan, Provenance
+from fleetopt.plan.procurement import add_procurement
 
 __all__ = ["BACKENDS", "Problem", "build_problem", "fleetopt_version", "options_for", "run_backend",
            "solve_instance", "solve_problem"]
@@ -136,8 +137,10 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions) -> tupl
     timing["solve"] = time.perf_counter() - t0
     provenance.solver_version = result.solver_version
     provenance.decomposition = result.decomposition
+    offset = form.objective_offset   # reserved commitments: paid whatever the plan (formulation/families.py)
     plan = Plan(status=result.status, detail=result.detail, objective_name=form.objective_name,
-                objective=result.objective, bound=result.bound, gap=result.gap, candidates=stats,
+                objective=None if result.objective is None else result.objective + offset,
+                bound=None if result.bound is None else result.bound + offset, gap=result.gap, candidates=stats,
                 timeline=timeline_summary(form), provenance=provenance)
     if result.x is not None:
         t0 = time.perf_counter()
@@ -145,6 +148,7 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions) -> tupl
         plan.serving = serving_decisions(sc, result.x, form)
         monitoring_decisions(sc, problem.monitoring, result.x, form, plan.serving)
         plan.totals = totals(inst, plan.training, plan.serving)
+        add_procurement(inst, tc, sc, form, result.x, plan.training, plan.serving, plan.totals)
         plan.binding = binding_rows(form, result.x)
         plan.change = change_summary(inst, tc, sc, form, result.x)   # against the deployed fleet, if any
         timing["extract"] = time.perf_counter() - t0

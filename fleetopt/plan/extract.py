@@ -6,7 +6,7 @@ import numpy as np
 
 from fleetopt.candidates.monitoring import MonitoringTable
 from fleetopt.candidates.names import option_key
-from fleetopt.candidates.tables import ServingCandidates, TrainingCandidates
+from fleetopt.candidates.tables import SPOT, ServingCandidates, TrainingCandidates
 from fleetopt.formulation.model import Formulation
 from fleetopt.io.schema import Instance
 from fleetopt.physics.training import C3_TERMS
@@ -70,6 +70,7 @@ def training_decisions(tc: TrainingCandidates, x: np.ndarray, form: Formulation)
             step_time_s=float(tc.step_time_s[c]), mfu=float(tc.mfu[c]), memory_gb_per_gpu=float(tc.memory_gb[c]),
             goodput=float(tc.goodput[c]), wall_hours=float(tc.wall_hours[c]), cost_usd=cost,
             energy_mwh=energy, carbon_t=carbon, power_mw=float(tc.power_mw[c]), hours_by_slice=hours,
+            procurement="spot" if tc.procurement[c] == SPOT else None,   # the rest: plan/procurement.py
             binding_term=C3_TERMS[int(tc.binding_term[c])],
             breakdown=Breakdown(compute_s=float(tc.compute_s[c]), comm_s=float(tc.comm_s[c]),
                                 bubble_s=float(tc.bubble_s[c]), sync_s=float(tc.sync_s[c]),
@@ -96,7 +97,8 @@ def serving_decisions(sc: ServingCandidates, x: np.ndarray, form: Formulation) -
         group = ReplicaGroup(region=region, accelerator=accel, config=config, tp=int(sc.tp[o]),
                              precision="fp8" if sc.precision[o] else "bf16", batch=int(sc.batch[o]), replicas=n,
                              gpus=n * int(sc.gpus_per_replica[o]), cost_usd=cost, carbon_t=carbon,
-                             power_mw=float(n * sc.power_mw_per_replica[o]), replicas_by_slice=schedule)
+                             power_mw=float(n * sc.power_mw_per_replica[o]), replicas_by_slice=schedule,
+                             procurement="spot" if sc.procurement[o] == SPOT else None)
         dec = out[name]
         dec.replicas.append(group)
         dec.gpus += group.gpus

@@ -48,6 +48,9 @@ class TrainingDecision(BaseModel):
     binding_term: Literal[C3_TERMS]
     breakdown: Breakdown
     hours_by_slice: list[float] | None = None  # horizon hours run in each time slice (plans over time only)
+    # where its GPUs come from (instances with reserved or spot stock only): spot | reserved | on-demand |
+    # reserved+on-demand (the region's reserved GPUs cover part of what is held on-demand there)
+    procurement: str | None = None
 
 
 class ReplicaGroup(BaseModel):
@@ -63,6 +66,7 @@ class ReplicaGroup(BaseModel):
     carbon_t: float
     power_mw: float
     replicas_by_slice: list[int] | None = None  # replicas in each time slice; `replicas` is their peak
+    procurement: str | None = None  # as TrainingDecision.procurement
 
 
 class Route(BaseModel):
@@ -127,6 +131,9 @@ class RegionUse(BaseModel):
     # slice, and facility MW per slice; `gpus` and `power_mw` above are what the decisions hold at their peak
     gpus_by_slice: dict[str, list[float]] | None = None
     power_mw_by_slice: list[float] | None = None
+    # instances with reserved or spot stock: per accelerator, GPUs per class (reserved, on-demand, spot); over
+    # time slices their peak over the slices
+    gpus_by_class: dict[str, dict[str, float]] | None = None
 
 
 class TimelineSummary(BaseModel):
@@ -146,6 +153,11 @@ class Totals(BaseModel):
     energy_mwh: float
     gpus: int
     regions: dict[str, RegionUse]
+    # reserved stock (instances with `reserved` blocks): the commitment, count x price x horizon, paid whether
+    # used or not, and the on-demand rental the reserved GPUs in use replace; cost_usd = the decisions' costs
+    # (each at its class's price: on-demand or spot) + reserved_usd - reserved_saving_usd
+    reserved_usd: float | None = None
+    reserved_saving_usd: float | None = None
 
 
 class Provenance(BaseModel):

@@ -135,6 +135,15 @@ def totals_lines(plan: Plan) -> list[str]:
     note = gpu_note(plan)
     if note:
         lines += textwrap.wrap("GPUs: " + note, 78, initial_indent="  ", subsequent_indent="  ")
+    if tot.reserved_usd is not None:   # reserved stock: in the total whether used or not
+        lines += textwrap.wrap(f"Reserved: {money(tot.reserved_usd)} committed, replacing "
+                               f"{money(tot.reserved_saving_usd or 0.0)} of on-demand rental", 78,
+                               initial_indent="  ", subsequent_indent="  ")
+    classes = [f"{r} {a}: " + ", ".join(f"{whole(n)} {c}" for c, n in use.items() if n)
+               for r, u in tot.regions.items() for a, use in (u.gpus_by_class or {}).items() if any(use.values())]
+    if classes:
+        lines += textwrap.wrap("GPUs by class: " + "; ".join(classes), 78, initial_indent="  ",
+                               subsequent_indent="  ")
     return lines
 
 

@@ -8,7 +8,8 @@ that a verification of global-fleet checks every formulation family built there 
 "reported": every figure the plan states (times, MW, t, USD, totals, objective) matches the physics.
 
 Modules: training.py, serving.py, monitoring.py, resources.py (the checks), slices.py (plans over time slices:
-windows, resumes, coverage, demand and capacity per slice), network.py (dataset paths),
+windows, resumes, coverage, demand and capacity per slice), procurement.py (reserved and spot stock, the
+reserved figures of the totals), network.py (dataset paths),
 report.py (violations and tolerances), io.py (reading a plan file).
 """
 
@@ -18,6 +19,7 @@ from fleetopt.io.schema import Instance
 from fleetopt.plan import Plan
 from fleetopt.verify.change import verify_change
 from fleetopt.verify.monitoring import verify_monitoring
+from fleetopt.verify.procurement import verify_reserved
 from fleetopt.verify.report import Report, Violation
 from fleetopt.verify.resources import verify_resources, verify_totals
 from fleetopt.verify.serving import verify_serving
@@ -43,5 +45,6 @@ def verify_plan(inst: Instance, plan: Plan) -> Report:
     draws += verify_monitoring(inst, plan, routed, report)
     verify_resources(inst, draws, report)
     change = verify_change(inst, plan, report)   # against the deployed plan, when re-planning from one
-    verify_totals(inst, plan, draws, report, change)
+    reserved = verify_reserved(inst, plan, draws, report)   # reserved stock: commitment less the rental saved
+    verify_totals(inst, plan, draws, report, change, reserved)
     return report

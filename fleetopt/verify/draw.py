@@ -24,6 +24,8 @@ class Draw:
     counted_gpus: float | None = None  # GPUs as the plan counts them, when not `gpus` (evaluators: rounded up)
     gpus_by_slice: np.ndarray | None = None  # plans over time: GPUs in use per slice (None: `gpus` in every one)
     mw_by_slice: np.ndarray | None = None
+    spot: bool = False                  # drawn from the spot stock (else on-demand, reserved first)
+    gpu_hours: np.ndarray | None = None  # GPU-hours billed per slice, when not GPUs in use x the slice's hours
 
     @property
     def gpus_counted(self) -> float:

@@ -17,6 +17,7 @@ import numpy as np
 from fleetopt.io.schema import Instance, WeightedObjective
 from fleetopt.plan import Plan
 from fleetopt.verify.draw import Draw
+from fleetopt.verify.procurement import reserved_in_use, stock_limit
 from fleetopt.verify.report import Report
 from fleetopt.verify.slices import SliceView
 
@@ -32,18 +33,22 @@ def verify_slices(inst: Instance, draws: list[Draw], report: Report) -> None:
     """Inventory and power cap in every time slice (GPUs and MW averaged over the hours each stands for)."""
     sv = SliceView(inst)
     tl, n, labels = sv.timeline, sv.n, sv.labels
-    gpus: dict[tuple[str, str], np.ndarray] = defaultdict(lambda: np.zeros(n))
+    gpus: dict[tuple[str, str, bool], np.ndarray] = defaultdict(lambda: np.zeros(n))
     mw: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(n))
     for d in draws:
         g, m = _by_slice(d, n)
         if d.stocked:
-            gpus[(d.region, d.accelerator)] += g
+            gpus[(d.region, d.accelerator, d.spot)] += g
         mw[d.region] += m
-    for (r, a), use in sorted(gpus.items()):
+    reserved = reserved_in_use(inst, draws)
+    for (r, a, spot), use in sorted(gpus.items()):
         stock = inst.regions[r].gpus.get(a) if r in inst.regions else None
+        if not spot and (r, a) in reserved:
+            use = use - reserved[(r, a)]   # reserved GPUs in use first; the rest is held on-demand
         for s, label in enumerate(labels):
-            report.upper("inventory", (r, a, label), use[s], stock.count if stock else 0, "GPUs",
-                         "GPUs in use by training, serving and evaluators exceed the region's stock")
+            report.upper("spot_stock" if spot else "inventory", (r, a, label), use[s], stock_limit(stock, spot),
+                         "GPUs", f"GPUs in use by training, serving and evaluators exceed the region's "
+                         f"{'spot ' if spot else ''}stock")
     for r, region in inst.regions.items():
         path = f"regions.{r}.power_cap_mw"
         if region.power_cap_mw is None and path not in tl.values:
@@ -58,21 +63,29 @@ def verify_resources(inst: Instance, draws: list[Draw], report: Report) -> None:
     if not inst.timeline.is_static:
         verify_slices(inst, draws, report)
     gpus: dict[tuple[str, str], float] = defaultdict(float)
+    spot: dict[tuple[str, str], float] = defaultdict(float)
     mw: dict[str, float] = defaultdict(float)
     storage: dict[str, float] = defaultdict(float)
     links: dict[int, float] = defaultdict(float)
     for d in draws:
         if d.stocked:
-            gpus[(d.region, d.accelerator)] += d.gpus
+            (spot if d.spot else gpus)[(d.region, d.accelerator)] += d.gpus
         mw[d.region] += d.mw
         storage[d.region] += d.storage_gb_s
         for i, gb_s in d.link_gb_s.items():
             links[i] += gb_s
     pairs = [(r, a) for r, reg in inst.regions.items() for a in reg.gpus]
+    reserved = reserved_in_use(inst, draws)
     for r, a in (pairs + sorted(set(gpus) - set(pairs))) if inst.timeline.is_static else []:
         stock = inst.regions[r].gpus.get(a) if r in inst.regions else None
-        report.upper("inventory", (r, a), gpus.get((r, a), 0.0), stock.count if stock else 0, "GPUs",
+        held = gpus.get((r, a), 0.0) - (float(reserved[(r, a)][0]) if (r, a) in reserved else 0.0)
+        report.upper("inventory", (r, a), held, stock_limit(stock, False), "GPUs",
                      "GPUs held by training, serving and evaluators exceed the region's stock")
+    spot_pairs = [(r, a) for r, reg in inst.regions.items() for a, g in reg.gpus.items() if g.spot is not None]
+    for r, a in (spot_pairs + sorted(set(spot) - set(spot_pairs))) if inst.timeline.is_static else []:
+        stock = inst.regions[r].gpus.get(a) if r in inst.regions else None
+        report.upper("spot_stock", (r, a), spot.get((r, a), 0.0), stock_limit(stock, True), "GPUs",
+                     "GPUs held on spot terms exceed the region's spot stock")
     for r, region in inst.regions.items():
         if region.power_cap_mw is not None and inst.timeline.is_static:
             report.upper("power_cap", (r,), mw.get(r, 0.0), region.power_cap_mw, "MW",
@@ -104,9 +117,10 @@ def objective_value(inst: Instance, cost_usd: float, carbon_t: float) -> float:
 
 
 def verify_totals(inst: Instance, plan: Plan, draws: list[Draw], report: Report,
-                  change: tuple[float, float] = (0.0, 0.0)) -> None:
+                  change: tuple[float, float] = (0.0, 0.0), reserved_usd: float = 0.0) -> None:
     """The figures a planner reads first: per service and fleet totals, per region use, the objective (which
-    adds `change`, the USD and t CO2e of changing the deployed fleet, verify/change.py)."""
+    adds `change`, the USD and t CO2e of changing the deployed fleet, verify/change.py; the totals and the
+    objective add `reserved_usd`, the reserved commitment less the rental it saves, verify/procurement.py)."""
     by_service: dict[str, list[Draw]] = defaultdict(list)
     for d in draws:
         if d.service is not None:
@@ -118,7 +132,7 @@ def verify_totals(inst: Instance, plan: Plan, draws: list[Draw], report: Report,
         report.stated(("serving", sname), "gpus", dec.gpus, sum(d.gpus_counted for d in mine), "GPUs")
         report.stated(("serving", sname), "cost_usd", dec.cost_usd, sum(d.cost_usd for d in mine), "USD")
         report.stated(("serving", sname), "carbon_t", dec.carbon_t, sum(d.carbon_t for d in mine), "t CO2e")
-    cost, carbon = sum(d.cost_usd for d in draws), sum(d.carbon_t for d in draws)
+    cost, carbon = sum(d.cost_usd for d in draws) + reserved_usd, sum(d.carbon_t for d in draws)
     if plan.totals is None and plan.has_plan:
         report.check("reported")
         report.add("reported", ("totals",), 1, "sections", "the plan has decisions but no totals")

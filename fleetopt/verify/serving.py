@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from fleetopt.io.schema import Accelerator, CnnCard, DlrmCard, Instance, TransformerCard
 from fleetopt.physics import queueing, serving
 from fleetopt.physics.economics import horizon_charges
+from fleetopt.physics.reliability import replicas_down_fraction
 from fleetopt.physics.serving import HBM_BANDWIDTH_EFFICIENCY, PREFILL_FLOPS_EFFICIENCY
 from fleetopt.physics.training_flops import dense_param_count
 from fleetopt.plan import Plan
@@ -48,7 +49,7 @@ from fleetopt.verify.report import ABS_TOL, REL_TOL, Report
 SLO_QUANTILE = 0.99
 DLRM_BYTES_PER_VALUE = 4
 HBM_USABLE_FRACTION = 0.9
-CONFIG = re.compile(r"^tp(\d+)-(bf16|fp8)-b(\d+)$")
+CONFIG = re.compile(r"^tp(\d+)-(bf16|fp8)-b(\d+)(-spot)?$")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Replica:
     carbon_t: float
     cost_usd: float
     kwh: float
+    up: float = 1.0       # share of replicas up: 1 - preemptions x GPUs x replacement hours on spot, else 1
 
 
 def _params(card: TransformerCard) -> float:
@@ -75,9 +77,11 @@ def _params(card: TransformerCard) -> float:
 
 
 def replica_physics(inst: Instance, sname: str, rname: str, aname: str, tp: int, precision: str,
-                    batch: int) -> tuple[Replica | None, list[tuple[str, str, float, str]]]:
+                    batch: int, spot: bool = False) -> tuple[Replica | None, list[tuple[str, str, float, str]]]:
     """A replica's physics and the rules it breaks as (family, message, amount, units); None when it cannot be
-    computed (unknown names, or a configuration the physics does not model)."""
+    computed (unknown names, or a configuration the physics does not model). On spot (a config ending -spot)
+    the spot price, and the share of replicas up after preemptions (physics.reliability.replicas_down_fraction,
+    Little's law), which scales every route's capacity."""
     svc, region = inst.serving[sname], inst.regions.get(rname)
     acc = inst.accelerators.get(aname)
     broken: list[tuple[str, str, float, str]] = []
@@ -106,15 +110,20 @@ def replica_physics(inst: Instance, sname: str, rname: str, aname: str, tp: int,
     if rep is None:
         return None, broken
     stock = region.gpus.get(aname)
+    if spot and (stock is None or stock.spot is None):
+        return None, broken + [("config", f"region '{rname}' has no spot stock of '{aname}'", 1, "decisions")]
+    up = 1.0 - float(replicas_down_fraction(stock.spot.preemptions_per_gpu_hour, rep["gpus"],
+                                            stock.spot.replacement_min / 60.0)) if spot else 1.0
     hours = inst.horizon_hours
     charges = horizon_charges(
         rep["gpus"], hours, tdp_w=acc.tdp_w, pue=region.pue, carbon_g_per_kwh=region.mean_carbon_g_per_kwh,
-        usd_per_gpu_hour=stock.usd_per_hour if stock else 0.0, energy_usd_per_kwh=region.energy_usd_per_kwh,
+        usd_per_gpu_hour=(stock.spot.usd_per_hour if spot else stock.usd_per_hour) if stock else 0.0,
+        energy_usd_per_kwh=region.energy_usd_per_kwh,
         price_includes_energy=stock is None or stock.includes_energy, include_embodied=inst.policy.include_embodied,
         embodied_kgco2e=acc.embodied_kgco2e, lifetime_hours=acc.lifetime_hours)
     power_w, kwh, carbon, cost = (float(charges[k]) for k in ("power_w", "energy_kwh", "carbon_t", "cost_usd"))
     return Replica(int(rep["gpus"]), rep["shard_rate"], rep["fanout"], rep["scale"], rep["prefill"],
-                   rep["decode"], power_w / 1e6, carbon, cost, kwh), broken
+                   rep["decode"], power_w / 1e6, carbon, cost, kwh, up), broken
 
 
 def _fp8(acc: Accelerator) -> float:
@@ -176,7 +185,12 @@ def _cnn(card: CnnCard, acc: Accelerator, tp: int, precision: str, batch: int):
 
 def parse_config(config: str) -> tuple[int, str, int] | None:
     found = CONFIG.match(config)
-    return (int(found.group(1)), found.group(2), int(found.group(3))) if found else None
+    return (int(found.group(1)), found.group(2), int(found.group(3)), bool(found.group(4))) if found else None
+
+
+def config_name(group) -> str:
+    """The config a replica group's fields give: tpN-bf16|fp8-bB, -spot on spot."""
+    return f"tp{group.tp}-{group.precision}-b{group.batch}" + ("-spot" if group.procurement == "spot" else "")
 
 
 def verify_serving(inst: Instance, plan: Plan, report: Report) -> tuple[list[Draw], dict]:
@@ -209,9 +223,10 @@ def verify_serving(inst: Instance, plan: Plan, report: Report) -> tuple[list[Dra
         for group in dec.replicas:
             key = (sname, group.region, group.accelerator, group.config)
             report.check("config")
-            if group.config != f"tp{group.tp}-{group.precision}-b{group.batch}":
+            if group.config != config_name(group):
                 report.add("config", key, 1, "decisions", f"config '{group.config}' disagrees with tp {group.tp}, "
-                                                          f"{group.precision}, batch {group.batch}")
+                                                          f"{group.precision}, batch {group.batch}, "
+                                                          f"{group.procurement or 'on-demand'}")
             if group.replicas < 0:
                 report.add("config", key, -group.replicas, "replicas", "a negative number of replicas")
                 continue
@@ -227,7 +242,8 @@ def verify_serving(inst: Instance, plan: Plan, report: Report) -> tuple[list[Dra
                     ("power_mw", group.power_mw, n * rep.mw, "MW")]:
                 report.stated(key, label, stated, value, units)
             draws.append(Draw(f"service '{sname}' replicas", group.region, group.accelerator, n * rep.gpus,
-                              n * rep.mw, n * rep.carbon_t, n * rep.cost_usd, n * rep.kwh / 1e3, service=sname))
+                              n * rep.mw, n * rep.carbon_t, n * rep.cost_usd, n * rep.kwh / 1e3, service=sname,
+                              spot=group.config.endswith("-spot")))
         for route in dec.routing:
             _check_route(inst, sname, route, report, physics, load, routed, route_loads)
     _check_demand(inst, plan, routed, report)
@@ -269,7 +285,7 @@ def _check_route(inst: Instance, sname: str, route, report: Report, physics, loa
         return
     budget = float(queueing.latency_budget_s(svc.slo_p99_ms, rtt, rep.prefill_s, rep.decode_s))
     capacity = float(queueing.replica_capacity_rps(rep.shard_rate_rps, budget, SLO_QUANTILE,
-                                                   rep.fanout)) * rep.group_scale
+                                                   rep.fanout)) * rep.group_scale * rep.up
     if budget <= 0 or capacity <= 0:
         short_ms = max(-budget * 1e3, 0.0)
         report.add("route", key, short_ms, "ms", f"the p99 SLO of {svc.slo_p99_ms:g} ms cannot be met: RTT "

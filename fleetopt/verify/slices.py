@@ -28,7 +28,7 @@ from fleetopt.physics.fairness import samples_to_detect_gap
 from fleetopt.plan import Plan
 from fleetopt.verify.draw import Draw
 from fleetopt.verify.report import ABS_TOL, REL_TOL, Report
-from fleetopt.verify.serving import _check_route, parse_config, replica_physics
+from fleetopt.verify.serving import _check_route, config_name, parse_config, replica_physics
 
 
 class SliceView:
@@ -53,7 +53,7 @@ class SliceView:
         return self.timeline.value(path, default)
 
     def charges(self, inst: Instance, rname: str, aname: str, gpus: float, hours: np.ndarray,
-                other_usd: float = 0.0) -> tuple[float, float, float]:
+                other_usd: float = 0.0, spot: bool = False) -> tuple[float, float, float]:
         """(kWh, t CO2e, USD) of `gpus` accelerators held hours[s] in each slice, at the slice's intensity and
         energy price. Source: physics/economics.horizon_charges, once per slice."""
         region, acc = inst.regions[rname], inst.accelerators[aname]
@@ -61,7 +61,7 @@ class SliceView:
         c = horizon_charges(
             gpus, np.asarray(hours, dtype=float), tdp_w=acc.tdp_w, pue=region.pue,
             carbon_g_per_kwh=self.value(f"regions.{rname}.carbon_g_per_kwh", region.mean_carbon_g_per_kwh),
-            usd_per_gpu_hour=stock.usd_per_hour if stock else 0.0,
+            usd_per_gpu_hour=(stock.spot.usd_per_hour if spot and stock.spot else stock.usd_per_hour) if stock else 0.0,
             energy_usd_per_kwh=self.value(f"regions.{rname}.energy_usd_per_kwh", region.energy_usd_per_kwh),
             price_includes_energy=stock is None or stock.includes_energy,
             include_embodied=inst.policy.include_embodied, embodied_kgco2e=acc.embodied_kgco2e,
@@ -146,9 +146,10 @@ def verify_serving_over_slices(inst: Instance, plan: Plan, sv: SliceView, report
         for group in dec.replicas:
             key = (sname, group.region, group.accelerator, group.config)
             report.check("config")
-            if group.config != f"tp{group.tp}-{group.precision}-b{group.batch}":
+            if group.config != config_name(group):
                 report.add("config", key, 1, "decisions", f"config '{group.config}' disagrees with tp {group.tp}, "
-                                                          f"{group.precision}, batch {group.batch}")
+                                                          f"{group.precision}, batch {group.batch}, "
+                                                          f"{group.procurement or 'on-demand'}")
             counts = _schedule(report, key, group.replicas_by_slice, n, "replicas_by_slice")
             report.check("memory")
             rep = physics(sname, key, key)
@@ -156,7 +157,9 @@ def verify_serving_over_slices(inst: Instance, plan: Plan, sv: SliceView, report
                 continue
             replicas[key] += counts
             peak = float(counts.max())
-            kwh, carbon, cost = sv.charges(inst, group.region, group.accelerator, rep.gpus, counts * sv.weights)
+            spot = group.config.endswith("-spot")
+            kwh, carbon, cost = sv.charges(inst, group.region, group.accelerator, rep.gpus, counts * sv.weights,
+                                           spot=spot)
             for label, stated, value, units in [
                     ("replicas", group.replicas, peak, "replicas"), ("gpus", group.gpus, peak * rep.gpus, "GPUs"),
                     ("cost_usd", group.cost_usd, cost, "USD"), ("carbon_t", group.carbon_t, carbon, "t CO2e"),
@@ -164,7 +167,7 @@ def verify_serving_over_slices(inst: Instance, plan: Plan, sv: SliceView, report
                 report.stated(key, label, stated, value, units)
             draws.append(Draw(f"service '{sname}' replicas", group.region, group.accelerator, peak * rep.gpus,
                               peak * rep.mw, carbon, cost, kwh / 1e3, service=sname,
-                              gpus_by_slice=counts * rep.gpus, mw_by_slice=counts * rep.mw))
+                              gpus_by_slice=counts * rep.gpus, mw_by_slice=counts * rep.mw, spot=spot))
         for route in dec.routing:
             option = (sname, route.region, route.accelerator, route.config)
             key = option + (route.population,)

@@ -6,7 +6,8 @@ Modelling rules re-derived here (they restate fleetopt/candidates/training.py an
 - parameters: the card's params_b, else the dense count from its shape (physics.training_flops).
 - a checkpoint holds 14 B per parameter (bf16 weights + fp32 master and Adam moments; ZeRO, Rajbhandari
   et al. 2020) = physics.training.checkpoint_bytes_per_gpu(params, tp=1, pp=1); one sync group writes it
-  through the region's storage_gb_s; its MTBF is the per-GPU MTBF / (sync_group x tp x pp) GPUs.
+  through the region's storage_gb_s; its MTBF is the per-GPU MTBF / (sync_group x tp x pp) GPUs; on spot
+  (procurement "spot") the per-GPU figure is 1 / (1/MTBF + preemptions_per_gpu_hour) and the price the spot one.
 - goodput at the plan's checkpoint interval (physics.reliability.goodput, restart = checkpoint_restart_min);
   wall hours = steps x step time / goodput / 3600 + dataset staging hours (verify/network.py).
 - storage GB/s = tokens / wall seconds x 4 B per token (int32 ids) + (dp / sync_group) checkpoints per interval.
@@ -32,7 +33,12 @@ from fleetopt.io.schema import CnnCard, Instance, TrainingJob, TransformerCard
 from fleetopt.physics.economics import horizon_charges
 from fleetopt.physics.energy import energy_kwh, operational_carbon_t
 from fleetopt.physics.federated import DEVICE_EFFICIENCY, OVER_SELECTION, round_time
-from fleetopt.physics.reliability import checkpoint_write_time_s, goodput, group_mtbf_hours
+from fleetopt.physics.reliability import (
+    checkpoint_write_time_s,
+    goodput,
+    group_mtbf_hours,
+    mtbf_with_preemptions_hours,
+)
 from fleetopt.physics.training import checkpoint_bytes_per_gpu, training_step_time
 from fleetopt.physics.training_flops import dense_param_count
 from fleetopt.physics.training_memory import usable_memory_gb
@@ -95,6 +101,10 @@ def _verify_job(inst: Instance, name: str, dec: TrainingDecision, report: Report
     if job.allowed_accelerators is not None and dec.accelerator not in job.allowed_accelerators:
         _config(report, name, f"accelerator '{dec.accelerator}' is not in the job's allowed_accelerators")
     stock = region.gpus.get(dec.accelerator)
+    spot = dec.procurement == "spot"
+    if spot and (stock is None or stock.spot is None):
+        _config(report, name, f"'{dec.region}' has no spot stock of '{dec.accelerator}'")
+        return None
     tp, pp, dp, mb, v, group = dec.tp, dec.pp, dec.dp, dec.micro_batch, dec.interleave, dec.sync_group
     if min(tp, pp, dp, mb, v, group) < 1:
         _config(report, name, "tp, pp, dp, micro_batch, interleave and sync_group must all be at least 1")
@@ -139,7 +149,10 @@ def _verify_job(inst: Instance, name: str, dec: TrainingDecision, report: Report
     params = card.params_b * 1e9 if card.params_b else float(dense_param_count(
         card.layers, card.hidden, card.ffn_hidden, card.heads, kv, card.vocab, card.swiglu))
     ckpt_bytes = float(checkpoint_bytes_per_gpu(params, 1, 1))
-    mtbf_s = float(group_mtbf_hours(accel.mtbf_hours, group * tp * pp)) * 3600.0
+    # on spot, preemptions add their rate to every GPU's failure rate
+    per_gpu = mtbf_with_preemptions_hours(accel.mtbf_hours, stock.spot.preemptions_per_gpu_hour) if spot \
+        else accel.mtbf_hours
+    mtbf_s = float(group_mtbf_hours(per_gpu, group * tp * pp)) * 3600.0
     delta_s = float(checkpoint_write_time_s(ckpt_bytes, region.storage_gb_s * 1e9))
     good = float(goodput(delta_s, tau_s, job.checkpoint_restart_min * 60.0, mtbf_s))
     staging = dataset_staging(inst, job.dataset_region, dec.region, job.dataset_tb)
@@ -163,7 +176,7 @@ def _verify_job(inst: Instance, name: str, dec: TrainingDecision, report: Report
         energy_price = sv.value(f"regions.{dec.region}.energy_usd_per_kwh", energy_price)
     charges = horizon_charges(
         gpus, hours, tdp_w=accel.tdp_w, pue=region.pue, carbon_g_per_kwh=intensity,
-        usd_per_gpu_hour=stock.usd_per_hour if stock is not None else 0.0,
+        usd_per_gpu_hour=(stock.spot.usd_per_hour if spot else stock.usd_per_hour) if stock is not None else 0.0,
         energy_usd_per_kwh=energy_price, price_includes_energy=stock is None or stock.includes_energy,
         include_embodied=inst.policy.include_embodied, embodied_kgco2e=accel.embodied_kgco2e,
         lifetime_hours=accel.lifetime_hours)
@@ -188,7 +201,8 @@ def _verify_job(inst: Instance, name: str, dec: TrainingDecision, report: Report
     return Draw(f"training job '{name}'", dec.region, dec.accelerator, gpus, power_w / 1e6, carbon, cost,
                 kwh / 1e3, storage_gb_s=storage, link_gb_s=links,
                 gpus_by_slice=None if share is None else gpus * share,
-                mw_by_slice=None if share is None else power_w / 1e6 * share)
+                mw_by_slice=None if share is None else power_w / 1e6 * share, spot=spot,
+                gpu_hours=np.atleast_1d(gpus * np.asarray(hours, dtype=float)))
 
 
 def _stated_term(report: Report, key, stated: str, recomputed: str) -> None:

@@ -33,7 +33,8 @@ def test_every_family_built_on_global_fleet_is_declared(global_fleet):
     form = global_fleet.form
     built = set(form.families)
     replan_only = {"changed_gpus", "change_cap", "move_deadline"}   # built only from a deployed plan (`current`)
-    assert built == {f.name for f in of_stage("formulation")} - TIME_FAMILIES - replan_only
+    classes_only = {"spot_stock", "reserved_stock", "reserved_use"}  # built only with reserved or spot stock
+    assert built == {f.name for f in of_stage("formulation")} - TIME_FAMILIES - replan_only - classes_only
     for name, fam in form.families.items():
         f = facts(name)
         assert f.layer and f.meaning and f.units and f.row
