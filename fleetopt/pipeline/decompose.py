@@ -14,8 +14,8 @@ Why: branch and bound on the whole fleet multiplies the trees of independent par
      smallest open gaps that fit in half of what is spare are accepted as they are. Node limits, not clocks, end
      a round, so the plan is the same on every run, whichever executor runs the parts. A part the first round
      leaves open runs on with its services' whole-replica bound rows (formulation/replica_bound.py; valid rows,
-     so its plans and bounds are the part's), computed only where cheap rounds did not suffice; so does the
-     whole model when the kept rows join everything (SolveOptions.replica_bound None, the default).
+     so its plans and bounds are the part's), computed only where cheap rounds did not suffice; the whole model,
+     when the kept rows join everything, has them from the start (SolveOptions.replica_bound None, the default).
   4. Check the rows left out. If all hold, the joined plan is feasible for the whole model and the sum of the
      parts' bounds is a valid bound: done. Else keep the violated rows and go back to 2.
 """
@@ -128,17 +128,12 @@ def _by_parts(form: Formulation, backend: Backend, options: SolveOptions) -> Sol
 
 def _solve_whole(form: Formulation, backend: Backend, options: SolveOptions, deadline: float) -> SolveResult:
     """The whole model as one part. With replica_bound None (the default) and a backend that takes node limits,
-    as a part: a first round of FIRST_NODE_LIMIT nodes, and if that leaves it open, the rest with the services'
-    whole-replica bound rows, warm-started from the first round's plan (global-fleet: its carbon budget joins
-    everything; benchmarks/RESULTS.md)."""
-    if options.replica_bound is not None or not backend.budgets:
-        return backend.solve(form, _until(options, deadline))
-    first = backend.solve(form, replace(_until(options, deadline), node_limit=FIRST_NODE_LIMIT))
-    if first.status not in (FEASIBLE, NO_PLAN_IN_TIME) or time.monotonic() >= deadline:
-        return first
-    bounded = with_form_replica_bounds(form)
-    rest = backend.solve(bounded, replace(_until(options, deadline), start=first.x))
-    return _better(first, rest)
+    with the services' whole-replica bound rows from the start: a model the kept rows join is one that branch and
+    bound finds hard (global-fleet: its carbon budget joins everything; 1.2-1.9x less CPU with the rows than
+    without them, and less than after a first round without them: benchmarks/RESULTS.md)."""
+    if options.replica_bound is None and backend.budgets:
+        form = with_form_replica_bounds(form)
+    return backend.solve(form, _until(options, deadline))
 
 
 def _lp_apart(form: Formulation, kept: np.ndarray, backend: Backend, options: SolveOptions,
