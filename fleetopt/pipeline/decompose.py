@@ -14,8 +14,9 @@ Why: branch and bound on the whole fleet multiplies the trees of independent par
      smallest open gaps that fit in half of what is spare are accepted as they are. Node limits, not clocks, end
      a round, so the plan is the same on every run, whichever executor runs the parts. A part the first round
      leaves open runs on with its services' whole-replica bound rows (formulation/replica_bound.py; valid rows,
-     so its plans and bounds are the part's), computed only where cheap rounds did not suffice; the whole model,
-     when the kept rows join everything, has them from the start (SolveOptions.replica_bound None, the default).
+     so its plans and bounds are the part's), computed only where cheap rounds did not suffice
+     (SolveOptions.replica_bound None, the default). A whole model that the kept rows join gets none by default:
+     global-fleet gains 1.2-1.9x with them, scarce x1 loses (benchmarks/RESULTS.md); replica_bound=True adds them.
   4. Check the rows left out. If all hold, the joined plan is feasible for the whole model and the sum of the
      parts' bounds is a valid bound: done. Else keep the violated rows and go back to 2.
 """
@@ -104,7 +105,7 @@ def _by_parts(form: Formulation, backend: Backend, options: SolveOptions) -> Sol
             pricing = False
         labels = components(form, kept)
         if labels.max(initial=0) == 0:   # one part: the shared rows that bind join everything
-            whole = _solve_whole(form, backend, options, deadline)
+            whole = backend.solve(form, _until(options, deadline))
             whole.decomposition = _summary(form, kept & shared, 1, rounds)
             return whole
         parts = split(form, labels, kept)
@@ -124,16 +125,6 @@ def _by_parts(form: Formulation, backend: Backend, options: SolveOptions) -> Sol
                                detail="time limit reached before the parts' plans met the shared rows",
                                decomposition=_summary(form, kept & shared, len(parts), rounds))
         kept |= violated
-
-
-def _solve_whole(form: Formulation, backend: Backend, options: SolveOptions, deadline: float) -> SolveResult:
-    """The whole model as one part. With replica_bound None (the default) and a backend that takes node limits,
-    with the services' whole-replica bound rows from the start: a model the kept rows join is one that branch and
-    bound finds hard (global-fleet: its carbon budget joins everything; 1.2-1.9x less CPU with the rows than
-    without them, and less than after a first round without them: benchmarks/RESULTS.md)."""
-    if options.replica_bound is None and backend.budgets:
-        form = with_form_replica_bounds(form)
-    return backend.solve(form, _until(options, deadline))
 
 
 def _lp_apart(form: Formulation, kept: np.ndarray, backend: Backend, options: SolveOptions,
