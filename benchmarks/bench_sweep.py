@@ -5,6 +5,11 @@ the base plan plus the 32 scenarios from scratch (no results file), and its wall
 ratios to the cold sequential run.
 
 Run: /tmp/venv/bin/python benchmarks/bench_sweep.py [--gap 1e-3] [--budgets 150:305:32] [--json out.json]
+
+--against-one: instead, issue #12's ratio: one default solve of the base (`fleetopt.solve`, the instance's gap)
+against the default sweep of the 32 budgets (`fleetopt.sweep`: local process pool, warm starts, the instance's
+gap, one HiGHS thread per solve), in one run; wall seconds, and CPU seconds of this process plus its ended
+children (the pool's workers).
 """
 
 from __future__ import annotations
@@ -29,13 +34,43 @@ def timed_sweep(base, budgets: str, gap: float, executor: str, warm: bool, worke
     return time.perf_counter() - start, frame
 
 
+def cpu_seconds() -> float:
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def against_one(budgets: str, out: str | None) -> None:
+    """One default solve of the base against the default sweep, measured back to back (module docstring)."""
+    inst = fleetopt.load_instance(default_instance())
+    w, c = time.perf_counter(), cpu_seconds()
+    plan = fleetopt.solve(inst)
+    one = (time.perf_counter() - w, cpu_seconds() - c)
+    print(f"one solve: {one[0]:.1f} s wall, {one[1]:.1f} s CPU, {plan.status}, gap {plan.gap:.1e}", flush=True)
+    w, c, load = time.perf_counter(), cpu_seconds(), os.getloadavg()[0]
+    frame = fleetopt.sweep(inst, {"policy.carbon_budget_t": budgets})
+    many = (time.perf_counter() - w, cpu_seconds() - c)
+    statuses = frame["status"].value_counts().to_dict()
+    print(f"sweep of {len(frame) - 1} budgets + base: {many[0]:.1f} s wall, {many[1]:.1f} s CPU, statuses "
+          f"{statuses}, max gap {frame['gap'].max():.1e}; ratio {many[0] / one[0]:.1f}x wall, "
+          f"{many[1] / one[1]:.1f}x CPU; load {load:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
+    if out:
+        with open(out, "w") as handle:
+            json.dump({"one_s": one, "sweep_s": many, "statuses": statuses, "budgets": budgets}, handle)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--against-one", action="store_true", help="one default solve vs the default sweep")
     parser.add_argument("--budgets", default="150:305:32", help="carbon budgets, t CO2e (a:b:n)")
     parser.add_argument("--gap", type=float, default=1e-3, help="relative MIP gap of every solve")
     parser.add_argument("--workers", type=int, default=None, help="parallel run: workers (default: CPUs)")
     parser.add_argument("--json", default=None, help="also write the numbers as JSON")
     args = parser.parse_args()
+    if args.against_one:
+        against_one(args.budgets, args.json)
+        return
 
     cpus = len(os.sched_getaffinity(0))
     base = read_base(default_instance())  # read once: the three runs solve the very same document

@@ -25,7 +25,8 @@ class SolveOptions:
     scheduler: str | None = None      # executor "dask": an existing scheduler's address (None: a LocalCluster)
     price_shared: bool | None = None  # binding shared rows: price them (pipeline/lagrange.py), not merge parts
                                       # (None: when they join many parts)
-    replica_bound: bool = False       # add each service's whole-replica bound as a row (formulation/replica_bound.py)
+    replica_bound: bool | None = None # whole-replica bound rows (formulation/replica_bound.py): True on every
+                                      # service, False on none, None on the parts a first round leaves open
 
 
 @dataclass

@@ -323,3 +323,75 @@ def with_replica_bounds(form: Formulation, sc) -> Formulation:
                      lower=np.array(lower), units=form.objective_name,
                      meaning="a service's replica cost is at least its whole-replica bound")
     return out
+
+
+def form_knapsacks(form: Formulation) -> list[tuple[str, np.ndarray, ServiceKnapsack]]:
+    """Per service of a formulation (the whole model or one part of it): its name, its replica columns and its
+    knapsack, read from the rows alone: `demand` rows (sum of flows >= their lower bound) and `replica_capacity`
+    rows (sum of flow / rps <= replicas, one row per option, -1 on its replica column). Parts carry no option
+    table, so this is how pipeline/decompose.py bounds the parts that stay open. Empty when the rows are not of
+    that shape (then nothing is bounded: the bound must stay a relaxation)."""
+    n, f = form.blocks.get("replicas"), form.blocks.get("flow")
+    cap, dem = form.families.get("replica_capacity"), form.families.get("demand")
+    if n is None or f is None or cap is None or dem is None or n.size == 0 or (n.cost < 0).any():
+        return []
+    is_rep = (cap.cols >= n.start) & (cap.cols < n.start + n.size)
+    is_flow = (cap.cols >= f.start) & (cap.cols < f.start + f.size)
+    option_of_row = np.full(cap.size, -1)
+    option_of_row[cap.rows[is_rep]] = cap.cols[is_rep] - n.start
+    if not (is_rep | is_flow).all() or is_rep.sum() != cap.size or (option_of_row < 0).any() \
+            or not np.allclose(cap.vals[is_rep], -1.0) or (cap.vals[is_flow] <= 0).any():
+        return []
+    flow = cap.cols[is_flow] - f.start
+    if len(np.unique(flow)) != len(flow):
+        return []
+    route_option = np.full(f.size, -1)
+    route_rps = np.zeros(f.size)
+    route_option[flow] = option_of_row[cap.rows[is_flow]]
+    route_rps[flow] = 1.0 / cap.vals[is_flow]
+    d_flow = (dem.cols >= f.start) & (dem.cols < f.start + f.size)
+    if not d_flow.all() or not np.allclose(dem.vals, 1.0):
+        return []
+    route_row = np.full(f.size, -1)
+    route_row[dem.cols - f.start] = dem.rows
+    service_of_option = np.array([k[0] for k in n.keys], dtype=object)
+    service_of_row = np.array([k[0] for k in dem.keys], dtype=object)
+    demand = np.where(np.isfinite(dem.lower), np.maximum(dem.lower, 0.0), 0.0)
+    out = []
+    for s in dict.fromkeys(service_of_option):
+        opts = np.flatnonzero(service_of_option == s)
+        rows = np.flatnonzero(service_of_row == s)
+        local_opt = np.full(n.size, -1)
+        local_opt[opts] = np.arange(len(opts))
+        local_row = np.full(dem.size, -1)
+        local_row[rows] = np.arange(len(rows))
+        on = (route_option >= 0) & (route_row >= 0)
+        on[on] &= (local_opt[route_option[on]] >= 0) & (local_row[route_row[on]] >= 0)
+        out.append((str(s), n.cols[opts],
+                    ServiceKnapsack(n.cost[opts], local_opt[route_option[on]], local_row[route_row[on]],
+                                    route_rps[on], demand[rows])))
+    return out
+
+
+def with_form_replica_bounds(form: Formulation, services: set[str] | None = None) -> Formulation:
+    """A copy of `form` with the replica_bound rows of `with_replica_bounds`, read from the formulation alone
+    (`form_knapsacks`): for a part of the model as for the whole; `services` limits which are bounded."""
+    out = Formulation(dict(form.blocks), dict(form.families), form.objective_name, form.n_cols, form.n_rows)
+    n = form.blocks.get("replicas")
+    keys, rows, cols, vals, lower = [], [], [], [], []
+    for name, rep_cols, sk in form_knapsacks(form):
+        if services is not None and name not in services:
+            continue
+        bound = lower_bound(sk)
+        if not bound > lp_floor(sk) * (1 + 1e-9):
+            continue
+        rows.append(np.full(len(rep_cols), len(keys)))
+        cols.append(rep_cols)
+        vals.append(n.cost[rep_cols - n.start])
+        lower.append(bound * (1 - 1e-9))    # float safety: the row stays a relaxation's bound
+        keys.append((name,))
+    if keys:
+        out.add_rows("replica_bound", keys, np.concatenate(rows), np.concatenate(cols), np.concatenate(vals),
+                     lower=np.array(lower), units=form.objective_name,
+                     meaning="a service's replica cost is at least its whole-replica bound")
+    return out

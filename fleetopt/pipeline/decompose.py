@@ -12,7 +12,11 @@ Why: branch and bound on the whole fleet multiplies the trees of independent par
      value. Parts run in rounds with a node limit (FIRST_NODE_LIMIT, then NODE_GROWTH x a round); after each,
      what finished parts left unused is shared again among the rest in proportion to their open gaps, and the
      smallest open gaps that fit in half of what is spare are accepted as they are. Node limits, not clocks, end
-     a round, so the plan is the same on every run, whichever executor runs the parts.
+     a round, so the plan is the same on every run, whichever executor runs the parts. A part the first round
+     leaves open runs on with its services' whole-replica bound rows (formulation/replica_bound.py; valid rows,
+     so its plans and bounds are the part's), computed only where cheap rounds did not suffice
+     (SolveOptions.replica_bound None, the default). A whole model that the kept rows join gets none by default:
+     global-fleet gains 1.2-1.9x with them, scarce x1 loses (benchmarks/RESULTS.md); replica_bound=True adds them.
   4. Check the rows left out. If all hold, the joined plan is feasible for the whole model and the sum of the
      parts' bounds is a valid bound: done. Else keep the violated rows and go back to 2.
 """
@@ -32,6 +36,7 @@ from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMA
 from fleetopt.backends.capabilities import solver_for
 from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
 from fleetopt.formulation.model import Formulation
+from fleetopt.formulation.replica_bound import with_form_replica_bounds
 from fleetopt.formulation.split import Part, components, relaxed, shared_rows, split
 from fleetopt.pipeline.cluster import DaskCluster, solve_named
 
@@ -161,12 +166,13 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
     budget = options.mip_rel_gap * max(float(lp.objective), 0.0) - sum(_gap(r) for r in done)
     allowance = budget * weight / weight.sum() if weight.sum() > 0 else np.zeros(len(todo))
     best: list[SolveResult | None] = [None] * len(todo)
+    running = list(todo)     # what each part runs as: itself, or with its services' replica_bound rows
     pending = list(range(len(todo)))
     node_limit = FIRST_NODE_LIMIT
     while pending:
         opts = [replace(options, start=None, mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
                         node_limit=node_limit) for i in pending]
-        for i, r in zip(pending, _run(backend, [todo[i] for i in pending], opts, deadline)):
+        for i, r in zip(pending, _run(backend, [running[i] for i in pending], opts, deadline)):
             best[i] = _better(best[i], r)
         if time.monotonic() >= deadline:
             break
@@ -187,9 +193,19 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
         pending = [still[k] for k in again]
         share = gaps[again] if np.isfinite(gaps[again]).all() else np.maximum(lp_value[pending], 1e-9)
         allowance[pending] = max(left, 0.0) * share / share.sum()
+        if options.replica_bound is None and node_limit == FIRST_NODE_LIMIT:
+            for i in pending:   # open after a cheap round: worth its services' whole-replica bounds
+                running[i] = _with_replica_bounds(todo[i])
         node_limit *= NODE_GROWTH
     for p, r in zip(todo, best):
         solved[_key(p)] = r
+
+
+def _with_replica_bounds(p: Part) -> Part:
+    """The part with a replica_bound row per service whose whole-replica bound beats its LP
+    (formulation/replica_bound.py): valid rows on the part's own columns, so its plans and bounds stay the
+    part's."""
+    return Part(with_form_replica_bounds(p.form), p.cols, p.rows)
 
 
 def _better(old: SolveResult | None, new: SolveResult) -> SolveResult:

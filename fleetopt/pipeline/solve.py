@@ -160,11 +160,12 @@ def solve_instance(inst: Instance, *, backend: str | None = None, time_limit_s: 
                    mip_rel_gap: float | None = None, threads: int | None = None, seed: int | None = None,
                    decompose: bool | None = None, executor: str | None = None, scheduler: str | None = None,
                    verbose: bool = False, extra_functionality: ExtraFunctionality | None = None,
-                   replica_bound: bool = False) -> Plan:
+                   replica_bound: bool | None = None) -> Plan:
     """Plan the fleet of `inst`. Options left as None come from the instance's `solver:` block;
     `extra_functionality(form, problem)` adds your own rows and columns (pipeline/problem.py), on any backend;
     executor="dask" runs the parts on a Dask cluster (`scheduler`: its address; none: a LocalCluster);
-    `replica_bound` adds each service's whole-replica bound as a row (formulation/replica_bound.py)."""
+    `replica_bound` adds each service's whole-replica bound as a row (formulation/replica_bound.py): True on
+    every service from the start, False never, None (default) on the parts a first round leaves open."""
     name, options = options_for(inst, backend=backend, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
                                 threads=threads, seed=seed, decompose=decompose, executor=executor,
                                 scheduler=scheduler, verbose=verbose)
