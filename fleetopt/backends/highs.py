@@ -33,11 +33,12 @@ def to_lp(form: Formulation, highspy):
     return lp
 
 
-def quiet_highs():
-    """A Highs object with logging off. highspy 1.16 prints its banner inside the constructor, before any
-    option can be set, so stdout's file descriptor is pointed at /dev/null for the construction only. The
-    descriptor is the process's: threads (parts solved in parallel) take turns, or one would save another's
-    /dev/null as the stdout to restore."""
+def quiet_highs(threads: int | None = None):
+    """A Highs object with logging off, on the process's thread pool (`threads`: this run's request, see
+    pool_threads; None: the pool the process has, or HiGHS's default size). highspy 1.16 prints its banner inside
+    the constructor, before any option can be set, so stdout's file descriptor is pointed at /dev/null for the
+    construction only. The descriptor is the process's: threads (parts solved in parallel) take turns, or one
+    would save another's /dev/null as the stdout to restore."""
     import highspy
 
     with _STDOUT_LOCK:
@@ -47,6 +48,9 @@ def quiet_highs():
         try:
             h = highspy.Highs()
             h.setOptionValue("output_flag", False)
+            pool = pool_threads(0 if threads is None else threads)
+            if pool:
+                h.setOptionValue("threads", pool)
         finally:
             os.dup2(saved, 1)
             os.close(saved)
@@ -58,7 +62,7 @@ _STDOUT_LOCK = threading.Lock()
 
 
 def new_highs(options: SolveOptions):
-    h = quiet_highs()
+    h = quiet_highs(options.threads)
     h.setOptionValue("output_flag", bool(options.verbose))
     h.setOptionValue("time_limit", float(options.time_limit_s))
     h.setOptionValue("mip_rel_gap", float(options.mip_rel_gap))
@@ -67,9 +71,6 @@ def new_highs(options: SolveOptions):
         h.setOptionValue("mip_abs_gap", float(options.mip_abs_gap))
     if options.node_limit > 0:
         h.setOptionValue("mip_max_nodes", int(options.node_limit))
-    threads = pool_threads(options.threads)
-    if threads:
-        h.setOptionValue("threads", threads)
     return h
 
 
@@ -123,7 +124,7 @@ def solve(form: Formulation, options: SolveOptions) -> SolveResult:
     if fired:
         detail += f" (stopped by the watchdog {watchdog_s(options.time_limit_s):g} s after the start)"
     return SolveResult(status=kind, x=x, objective=objective, bound=bound, gap=gap,
-                       solver="highs", solver_version=h.version(), detail=detail)
+                       solver="highs", solver_version=h.version(), detail=detail, overran=fired)
 
 
 def watchdog_s(time_limit_s: float) -> float:

@@ -41,6 +41,7 @@ class SolveResult:
     detail: str = ""
     solve_s: float = 0.0
     decomposition: dict | None = None   # parts, rounds and the shared rows kept (pipeline/decompose.py)
+    overran: bool = False               # the backend's watchdog stopped a run past its time limit: no more rounds
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:

@@ -119,7 +119,7 @@ def _by_parts(form: Formulation, backend: Backend, options: SolveOptions) -> Sol
         violated = shared & ~kept & _off_slack(a @ x, lower, upper, violated_only=True)
         if not violated.any():
             return _joined(parts, results, x, options, form, kept & shared, rounds)
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or any(r.overran for r in results):
             return SolveResult(status=NO_PLAN_IN_TIME, x=None, objective=None, bound=None, gap=None,
                                solver=results[0].solver, solver_version=results[0].solver_version,
                                detail="time limit reached before the parts' plans met the shared rows",
@@ -172,9 +172,10 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
     while pending:
         opts = [replace(options, start=None, mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
                         node_limit=node_limit) for i in pending]
-        for i, r in zip(pending, _run(backend, [running[i] for i in pending], opts, deadline)):
+        batch = _run(backend, [running[i] for i in pending], opts, deadline)
+        for i, r in zip(pending, batch):
             best[i] = _better(best[i], r)
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or any(r.overran for r in batch):   # past the limit: nothing more to run
             break
         still = [i for i in pending if best[i].status in (FEASIBLE, NO_PLAN_IN_TIME)
                  and _gap(best[i]) > allowance[i]]
@@ -217,7 +218,8 @@ def _better(old: SolveResult | None, new: SolveResult) -> SolveResult:
     plan = new if new.objective is not None and new.objective < old.objective else old
     bound = max(_bound(old), _bound(new))
     status = OPTIMAL if OPTIMAL in (old.status, new.status) else plan.status
-    return replace(plan, bound=bound, status=status, gap=relative_gap(plan.objective, bound))
+    return replace(plan, bound=bound, status=status, gap=relative_gap(plan.objective, bound),
+                   overran=old.overran or new.overran)
 
 
 def _bound(r: SolveResult) -> float:
@@ -256,8 +258,11 @@ def _joined(parts, results, x, options, form, kept_shared, rounds) -> SolveResul
     status = OPTIMAL if within else FEASIBLE   # short of the gap only when the time limit stopped a part
     detail = (f"solved as {len(parts)} independent parts" if status == OPTIMAL
               else f"time limit reached: {len(parts)} parts joined at a gap of {gap:.2e}")
+    overran = any(r.overran for r in results)
+    if overran:
+        detail += "; a part ran past its time limit and was stopped by the watchdog"
     return SolveResult(status=status, x=x, objective=objective, bound=bound, gap=gap, solver=results[0].solver,
-                       solver_version=results[0].solver_version, detail=detail,
+                       solver_version=results[0].solver_version, detail=detail, overran=overran,
                        decomposition=_summary(form, kept_shared, len(parts), rounds))
 
 

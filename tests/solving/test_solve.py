@@ -14,7 +14,7 @@ import fleetopt
 from fleetopt.cli import app
 from fleetopt.paths import shipped_dir
 from fleetopt.plan import Plan
-from helpers import assert_verified, solve_and_verify
+from helpers import assert_verified, solve_and_verify, without_carbon_budget
 from helpers import REPO, static_shipped_instances
 
 INSTANCES = static_shipped_instances()
@@ -163,4 +163,21 @@ def test_watchdog_cancels_a_run_that_overruns_its_time_limit(monkeypatch):
     assert plan.status in ("feasible", "no_plan_in_time")
     if plan.status == "feasible":
         assert plan.gap > 0
+        assert_verified(inst, plan)
+
+
+def test_a_watchdog_stop_in_a_part_ends_the_rounds(monkeypatch):
+    """A part stopped by the watchdog ran past the whole solve's limit: the rounds stop there (they used to go on
+    until the overall deadline) and the joined plan says the watchdog stopped it."""
+    from fleetopt.api import build_problem, options_for, solve_problem
+    from fleetopt.backends import highs
+
+    monkeypatch.setattr(highs, "watchdog_s", lambda limit: 0.5)
+    inst = without_carbon_budget()   # nothing shared binds: the model falls apart into parts
+    backend, options = options_for(inst, time_limit_s=600.0)
+    plan, result = solve_problem(build_problem(inst), backend, options)
+    assert result.decomposition is not None and result.decomposition["parts"] > 1
+    assert result.overran and "watchdog" in result.detail
+    assert result.decomposition["rounds"] == 1
+    if plan.status == "feasible":
         assert_verified(inst, plan)
