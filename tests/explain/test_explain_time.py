@@ -33,9 +33,11 @@ def test_the_pausable_job_avoids_carbon_the_steady_one_cannot(explained):
     assert waits.carbon_t == pytest.approx(plan.training["waits"].carbon_t, rel=1e-9)
     # as early as possible it runs its work around the clock from hour 0: north's mean intensity
     assert waits.carbon_avoided_t > 0.5 * waits.carbon_asap_t
-    # around the clock in the plan too: it avoids nothing (up to the part of a day its contiguous run would
-    # leave out, which the fluid share spreads over every hour)
-    assert abs(steady.carbon_avoided_t) < 0.01 * steady.carbon_t
+    # around the clock in the plan too: it avoids nothing, up to the part of a day its contiguous run would
+    # leave out, which the fluid share spreads over every hour (46 h = 1.9 days: the partial day's hours weigh
+    # about 2% of its carbon, and the profile differs by less than that)
+    assert abs(steady.carbon_avoided_t) < 0.02 * steady.carbon_t
+    assert steady.hours_run % 24 != 0
     assert waits.hours_by_slice == plan.training["waits"].hours_by_slice
 
 
