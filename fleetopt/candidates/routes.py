@@ -11,6 +11,12 @@ import numpy as np
 from fleetopt.candidates.tables import ServingCandidates
 from fleetopt.io.schema import Instance
 from fleetopt.physics import queueing
+from fleetopt.physics.queueing import OUTPUT_LENGTH_CV
+from fleetopt.physics.serving import REQUEST_OVERHEAD_S
+
+# The continuous-batching fields of an option (candidates/serving.py's table), as route_capacity_rps names them.
+BATCHING_FIELDS = {"llm": "llm", "slots": "slots", "prefill_s": "engine_prefill_s", "step_s": "step_s",
+                   "step_full_s": "step_full_s", "output_tokens": "output_tokens", "chunks": "chunks"}
 
 SLO_QUANTILE = 0.99
 
@@ -42,8 +48,11 @@ def routes_for(inst, opt, population_names, fastest_s, fastest_accel):
             rtt = rtt_by_region[opt["region"][mine]]
             budget = queueing.latency_budget_s(svc.slo_p99_ms, np.nan_to_num(rtt), opt["prefill_s"][mine],
                                                opt["decode_s"][mine])
-            capacity = queueing.replica_capacity_rps(opt["shard_rate_rps"][mine], budget, SLO_QUANTILE,
-                                                     opt["fanout"][mine]) * opt["group_scale"][mine]
+            capacity = queueing.route_capacity_rps(
+                (svc.slo_p99_ms - np.nan_to_num(rtt)) / 1e3, opt["prefill_s"][mine], opt["decode_s"][mine],
+                opt["shard_rate_rps"][mine], opt["fanout"][mine], opt["group_scale"][mine],
+                {name: opt[field][mine] for name, field in BATCHING_FIELDS.items()},
+                REQUEST_OVERHEAD_S, OUTPUT_LENGTH_CV, SLO_QUANTILE)
             ok = allowed[opt["region"][mine]] & (budget > 0) & (capacity > 0)
             if ok.any():
                 routes["option"].append(mine[ok])

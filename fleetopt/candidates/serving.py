@@ -7,16 +7,18 @@ Modelling choices (the physics lives in fleetopt/physics; this module lays it ov
   and the accelerator has an FP8 peak; the KV cache stays bf16), batch from the ladder 1, 4, 16, 64, 256 with
   the first rung above the memory limit replaced by the limit itself (max_batch_that_fits at the mean decode
   context). Parameters: the card's params_b if given, else training_flops.dense_param_count.
-  A request's latency is its prefill plus its decode steps, plus the prefills of the rest of the batch that
-  interleave with its decode: at full batch a request stays batch x prefill + output x step (Little's law, as
-  in replica_throughput_rps), so decode_s = output x step + (batch - 1) x prefill. Without that term the
-  biggest batch would always look free in latency.
+  The batch is the replica's slot count under continuous batching. The physics is serving.llm_replica
+  (calibrated on NVIDIA NIM H100 benchmarks); prefill_s and decode_s are a request's idle latency (request
+  overhead + prefill, output x one-sequence step), service_rate_rps the saturation rate. A route's capacity is
+  queueing.route_capacity_rps: the largest Poisson rate whose p99 (slot wait + TTFT + a decode stretched by
+  the load's prefills and larger decode batch) fits SLO - RTT.
 - DLRM replica: a shard group of embedding_shard_count GPUs holding the tables. One request is one sample.
   It fans out to F shards (the service's fanout, at most the shard count; fanout 1 means "derive it":
   shards_touched by the card's lookups). Each shard is an M/M/1 server; per visit it sends 1/F of the
   request's embedding all-to-all bytes over its NIC (region nic_gb_s) and runs 1/F of the dense FLOPs; a step
   serves `batch` visits plus one network latency (region net_latency_us). Each shard must meet 0.99^(1/F)
-  (queueing.replica_capacity_rps with fanout) and each request loads F of the S shards, so a group takes S/F
+  (queueing.replica_capacity_rps with fanout; batch servers stay M/M/1) and each request loads F of the S
+  shards, so a group takes S/F
   times one shard's capacity. The service time sits in prefill_s; decode_s is 0.
 - CNN replica: one GPU, a batched forward pass at the roofline max(FLOPs / sustained peak, weight bytes / HBM
   bandwidth): compute bound except at tiny batches. The service time sits in prefill_s; decode_s is 0.
@@ -28,8 +30,8 @@ Modelling choices (the physics lives in fleetopt/physics; this module lays it ov
   region, accelerator) only configs no other beats in all of GPUs per replica (fewer), service rate per GPU
   (higher) and prefill + decode latency (lower) are kept.
 - Routes: population u may use an option when the region is a datacenter in u's allowed jurisdictions, u has
-  an RTT to it, the latency budget SLO - RTT - prefill - decode is positive and the replica's p99 capacity at
-  that budget is positive. Headroom is left to the formulation.
+  an RTT to it, the latency budget SLO - RTT - prefill - decode is positive and the replica's p99 capacity
+  (queueing.route_capacity_rps) is positive. Headroom is left to the formulation.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from fleetopt.io.schema import (
     ServingService,
     TransformerCard,
 )
-from fleetopt.physics import serving
+from fleetopt.physics import queueing, serving
 from fleetopt.physics.economics import horizon_charges
 from fleetopt.physics.serving import HBM_BANDWIDTH_EFFICIENCY, PREFILL_FLOPS_EFFICIENCY
 from fleetopt.physics.tails import per_shard_quantile
@@ -64,7 +66,9 @@ HBM_USABLE_FRACTION = 0.9  # as in serving.max_batch_that_fits
 # Per-option arrays a config builder returns; the queueing fields are kept apart from the table because a
 # sharded replica queues per shard (shard_rate_rps, fanout) and scales by shards / fanout.
 _CONFIG_FIELDS = ("tp", "precision", "batch", "gpus", "service_rate_rps", "prefill_s", "decode_s",
-                  "shard_rate_rps", "fanout", "group_scale")
+                  "shard_rate_rps", "fanout", "group_scale", "llm", "slots", "engine_prefill_s", "step_s",
+                  "step_full_s", "chunks", "output_tokens")
+
 
 
 def transformer_params(card: TransformerCard) -> float:
@@ -85,21 +89,24 @@ def _tp_link_gb_s(acc: Accelerator) -> float:
 
 
 def _config_table(tp, precision, batch, gpus, service_rate_rps, prefill_s, decode_s, shard_rate_rps=None,
-                  fanout=1.0, group_scale=1.0) -> dict[str, np.ndarray]:
-    """One dict of equal-length 1-D arrays per config (scalars broadcast)."""
+                  fanout=1.0, group_scale=1.0, llm=False, slots=1, engine_prefill_s=1.0, step_s=1.0,
+                  step_full_s=1.0, chunks=1.0, output_tokens=1) -> dict[str, np.ndarray]:
+    """One dict of equal-length 1-D arrays per config (scalars broadcast); batch servers carry placeholder
+    continuous-batching fields (llm False)."""
     shard_rate_rps = service_rate_rps if shard_rate_rps is None else shard_rate_rps
     values = (tp, precision, batch, gpus, service_rate_rps, prefill_s, decode_s, shard_rate_rps, fanout,
-              group_scale)
+              group_scale, llm, slots, engine_prefill_s, step_s, step_full_s, chunks, output_tokens)
     return dict(zip(_CONFIG_FIELDS, np.broadcast_arrays(*(np.asarray(v) for v in values)), strict=True))
 
 
 def transformer_configs(card: TransformerCard, svc: ServingService,
                         acc: Accelerator) -> dict[str, np.ndarray]:
-    """Every (tp, precision, batch) replica that fits, with its service rate and latencies (1-D arrays).
+    """Every (tp, precision, batch) replica that fits, with its saturation rate and idle latencies (1-D arrays).
 
-    decode_s = output x step + (batch - 1) x prefill: a request's own decode plus the others' prefills.
-    Source: roofline serving physics (Pope et al. 2023) and Little's law residence (Little 1961), as in
-    physics/serving.replica_throughput_rps.
+    The batch is the replica's slot count (continuous batching); prefill_s is the idle TTFT (request overhead +
+    one prompt's prefill), decode_s the idle decode (output x a one-sequence step). Load-dependent latency and
+    the slot queue are in the route capacity (queueing.route_capacity_rps), not here.
+    Source: physics.serving.llm_replica (calibrated roofline) and queueing.batching_saturation_rps.
     """
     kv_heads = card.kv_heads or card.heads
     params = transformer_params(card)
@@ -116,16 +123,29 @@ def transformer_configs(card: TransformerCard, svc: ServingService,
     keep = ((tp <= acc.gpus_per_node) & (card.heads % tp == 0) & (kv_heads % tp == 0)
             & (fits >= 1) & (previous_rung < fits))
     tp, code, batch = (np.broadcast_to(a, keep.shape)[keep] for a in (tp, code, np.minimum(rung, fits)))
-    precision = PRECISIONS[code]
+    rep = transformer_replica(card, svc, acc, tp, PRECISIONS[code], batch)
+    rate = queueing.batching_saturation_rps(batch, rep["engine_prefill_s"], rep["step_s"], rep["step_full_s"],
+                                            svc.output_tokens, rep["chunks"])
+    return _config_table(tp, code, batch, tp, rate, rep["prefill_s"], rep["decode_s"], llm=True, slots=batch,
+                         **{k: rep[k] for k in ("engine_prefill_s", "step_s", "step_full_s", "chunks")},
+                         output_tokens=svc.output_tokens)
+
+
+def transformer_replica(card: TransformerCard, svc: ServingService, acc: Accelerator, tp, precision,
+                        batch) -> dict[str, np.ndarray]:
+    """The LLM replica physics of (tp, precision, batch) arrays: llm_replica's engine_prefill_s, step_s,
+    step_full_s, chunks, and the idle prefill_s (request overhead + prefill) and decode_s (output x step).
+    The verifier restates this call (it may import physics, not candidates).
+
+    Source: physics.serving.llm_replica (bf16 KV cache; NVLink, else PCIe, for the TP AllReduce).
+    """
     fp8_tflops = acc.fp8_tflops if acc.fp8_tflops is not None else np.nan
-    link = _tp_link_gb_s(acc)
-    prefill = serving.prefill_time_s(params, card.layers, card.hidden, svc.prompt_tokens, 1, tp,
-                                     acc.peak_tflops, link, precision, fp8_tflops)
-    step = serving.decode_step_time_s(params, card.layers, card.hidden, card.heads, kv_heads, context, batch,
-                                      tp, acc.peak_tflops, acc.hbm_gb_s, link, precision, fp8_tflops)
-    rate = serving.replica_throughput_rps(prefill, step, svc.output_tokens, batch)
-    decode = svc.output_tokens * step + (batch - 1) * prefill
-    return _config_table(tp, code, batch, tp, rate, prefill, decode)
+    rep = serving.llm_replica(transformer_params(card), card.layers, card.hidden, card.heads,
+                              card.kv_heads or card.heads, svc.prompt_tokens, svc.output_tokens, batch, tp,
+                              acc.peak_tflops, acc.hbm_gb, acc.hbm_gb_s, _tp_link_gb_s(acc), precision, fp8_tflops)
+    return {"engine_prefill_s": rep["prefill_s"], "step_s": rep["step_s"], "step_full_s": rep["step_full_s"],
+            "chunks": rep["chunks"], "prefill_s": rep["prefill_s"] + serving.REQUEST_OVERHEAD_S,
+            "decode_s": svc.output_tokens * rep["step_s"]}
 
 
 def dlrm_configs(card: DlrmCard, svc: ServingService, acc: Accelerator,
@@ -229,7 +249,8 @@ def _configs(card, svc, acc, region, cache, key) -> tuple[dict[str, np.ndarray],
     else:
         raw = cnn_configs(card, svc, acc)
     latency = raw["prefill_s"] + raw["decode_s"]
-    best = latency + zero_load_queue_s(raw["shard_rate_rps"], raw["fanout"])
+    # an idle LLM replica has a free slot: no wait; a batch server's M/M/1 tail never vanishes
+    best = latency + np.where(raw["llm"], 0.0, zero_load_queue_s(raw["shard_rate_rps"], raw["fanout"]))
     fast = best < svc.slo_p99_ms / 1e3
     raw = {k: v[fast] for k, v in raw.items()}
     keep = pareto_front(raw["gpus"], raw["service_rate_rps"] / raw["gpus"], latency[fast])
