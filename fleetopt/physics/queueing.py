@@ -149,33 +149,39 @@ def decode_phase_s(arrival_rps, prefill_s, step_s, step_full_s, slots, output_to
     for _ in range(_FIXED_POINT_STEPS):
         step = s1 + slope * np.minimum(lam * decode, others)
         left = 1.0 - lam * np.maximum(p - c * step, 0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            decode = np.where(left > 0.0, out * step / np.where(left > 0.0, left, 1.0), np.inf)
-        decode = np.where(np.isfinite(decode), decode, np.inf)
-        if not np.all(np.isfinite(decode)):
-            decode = np.where(np.isfinite(decode), decode, 1e30)
+        # where the prefills leave no time, park D at a huge finite value (inf would make lam x D nan)
+        decode = np.where(left > 0.0, out * step / np.where(left > 0.0, left, 1.0), 1e30)
     step = s1 + slope * np.minimum(lam * decode, others)
     left = 1.0 - lam * np.maximum(p - c * step, 0.0)
     return np.where((left > 0.0) & (decode < 1e29), decode, np.inf)
 
 
 def batching_state(arrival_rps, slots, prefill_s, step_s, step_full_s, output_tokens, chunks, overhead_s=0.0,
-                   output_cv=OUTPUT_LENGTH_CV):
+                   output_cv=OUTPUT_LENGTH_CV, seen_fraction=1.0):
     """Mean behaviour of an LLM replica at arrival rate lambda (arrays broadcast): dict of decode_s, itl_s,
-    ttft_s (overhead + prefill queueing + prefill, before any slot wait), holding_s (a slot's time: prefill
-    wait + prefill + decode), utilization (of the slots), holding_cv2 (from the output-length CV).
+    ttft_s (overhead + prefill queueing + step wait + prefill, before any slot wait), holding_s (a slot's
+    time: the TTFT's engine part + decode), utilization (of the slots), holding_cv2 (from the output-length CV).
 
-    Source: prefill queue M/D/1 (Pollaczek-Khinchine); decode_phase_s; holding variance = (cv x D)^2
-    (the decode phase scales with the output length; Patel et al. 2024, Splitwise, output-length traces).
+    A new request queues behind other prefills (M/D/1) and, when others are decoding, waits out the running
+    step (half a step) and shares its own prefill's step with their decodes (one more): 1.5 token gaps, times
+    the chance others decode, min(1, seen_fraction x lambda D) (Poisson arrivals see the time average: 1; in a
+    closed loop of C clients an arrival sees C - 1 of them, seen_fraction (C - 1) / C).
+    Source: Pollaczek-Khinchine (M/D/1) and mean residual of a deterministic step (Kleinrock 1975, sec. 5.2);
+    arrival theorem (Lavenberg & Reiser 1980);
+    decode_phase_s; holding variance = (cv x D)^2 (the decode phase scales with the output length).
     """
     decode = decode_phase_s(arrival_rps, prefill_s, step_s, step_full_s, slots, output_tokens, chunks)
-    prefill_wait = md1_mean_wait_s(arrival_rps, prefill_s)
-    holding = prefill_wait + np.asarray(prefill_s, dtype=float) + decode
+    itl = decode / np.asarray(output_tokens, dtype=float)
+    with np.errstate(invalid="ignore"):
+        others = np.nan_to_num(np.minimum(np.asarray(seen_fraction, dtype=float)
+                                          * np.asarray(arrival_rps, dtype=float) * decode, 1.0), nan=1.0)
+    engine_wait = md1_mean_wait_s(arrival_rps, prefill_s) + 1.5 * itl * others
+    holding = engine_wait + np.asarray(prefill_s, dtype=float) + decode
     with np.errstate(invalid="ignore", divide="ignore"):
         cv2 = np.where(np.isfinite(holding), (np.asarray(output_cv, dtype=float) * decode / holding) ** 2, 1.0)
         utilization = np.asarray(arrival_rps, dtype=float) * holding / np.asarray(slots, dtype=float)
-    return {"decode_s": decode, "itl_s": decode / np.asarray(output_tokens, dtype=float),
-            "ttft_s": np.asarray(overhead_s, dtype=float) + prefill_wait + np.asarray(prefill_s, dtype=float),
+    return {"decode_s": decode, "itl_s": itl,
+            "ttft_s": np.asarray(overhead_s, dtype=float) + engine_wait + np.asarray(prefill_s, dtype=float),
             "holding_s": holding, "utilization": np.nan_to_num(utilization, nan=np.inf), "holding_cv2": cv2}
 
 
@@ -237,19 +243,21 @@ def closed_loop(concurrency, slots, prefill_s, step_s, step_full_s, output_token
 
     Throughput X solves X (overhead + holding(X)) = C while C fits the slots, else X holding(X) = slots and
     the rest wait for a slot: wait = C / X - overhead - holding (Little's law on the whole loop).
-    Source: interactive-system law N = X (R + Z) (Denning & Buzen 1978, operational analysis); batching_state.
+    Source: interactive-system law N = X (R + Z) (Denning & Buzen 1978, operational analysis); batching_state
+    with the arrival theorem (Lavenberg & Reiser 1980).
     """
     c = np.asarray(concurrency, dtype=float)
+    seen = (c - 1.0) / c   # arrival theorem: an arrival sees the other C - 1 clients
     args = (slots, prefill_s, step_s, step_full_s, output_tokens, chunks)
     high = batching_saturation_rps(*args) * (1.0 + 0.0 * c)
     low = np.zeros_like(high)
     for _ in range(_BISECTION_STEPS):
         mid = 0.5 * (low + high)
-        state = batching_state(mid, *args, overhead_s, 0.0)
+        state = batching_state(mid, *args, overhead_s, 0.0, seen)
         in_loop = mid * (np.asarray(overhead_s, dtype=float) + state["holding_s"])
         ok = (in_loop < c) & (state["utilization"] < 1.0)
         low, high = np.where(ok, mid, low), np.where(ok, high, mid)
-    state = batching_state(low, *args, overhead_s, 0.0)
+    state = batching_state(low, *args, overhead_s, 0.0, seen)
     slot_wait = np.maximum(c / low - np.asarray(overhead_s, dtype=float) - state["holding_s"], 0.0)
     ttft = state["ttft_s"] + slot_wait
     out = np.asarray(output_tokens, dtype=float)
