@@ -99,13 +99,14 @@ def _config_table(tp, precision, batch, gpus, service_rate_rps, prefill_s, decod
     return dict(zip(_CONFIG_FIELDS, np.broadcast_arrays(*(np.asarray(v) for v in values)), strict=True))
 
 
-def transformer_configs(card: TransformerCard, svc: ServingService,
-                        acc: Accelerator) -> dict[str, np.ndarray]:
+def transformer_configs(card: TransformerCard, svc: ServingService, acc: Accelerator,
+                        with_rate: bool = True) -> dict[str, np.ndarray]:
     """Every (tp, precision, batch) replica that fits, with its saturation rate and idle latencies (1-D arrays).
 
     The batch is the replica's slot count (continuous batching); prefill_s is the idle TTFT (request overhead +
     one prompt's prefill), decode_s the idle decode (output x a one-sequence step). Load-dependent latency and
-    the slot queue are in the route capacity (queueing.route_capacity_rps), not here.
+    the slot queue are in the route capacity (queueing.route_capacity_rps), not here. Without `with_rate`
+    service_rate_rps is left NaN for the caller to fill (saturation_rates, one call for many tables).
     Source: physics.serving.llm_replica (calibrated roofline) and queueing.batching_saturation_rps.
     """
     kv_heads = card.kv_heads or card.heads
@@ -124,11 +125,26 @@ def transformer_configs(card: TransformerCard, svc: ServingService,
             & (fits >= 1) & (previous_rung < fits))
     tp, code, batch = (np.broadcast_to(a, keep.shape)[keep] for a in (tp, code, np.minimum(rung, fits)))
     rep = transformer_replica(card, svc, acc, tp, PRECISIONS[code], batch)
-    rate = queueing.batching_saturation_rps(batch, rep["engine_prefill_s"], rep["step_s"], rep["step_full_s"],
-                                            svc.output_tokens, rep["chunks"])
-    return _config_table(tp, code, batch, tp, rate, rep["prefill_s"], rep["decode_s"], llm=True, slots=batch,
-                         **{k: rep[k] for k in ("engine_prefill_s", "step_s", "step_full_s", "chunks")},
-                         output_tokens=svc.output_tokens)
+    table = _config_table(tp, code, batch, tp, np.nan, rep["prefill_s"], rep["decode_s"], llm=True, slots=batch,
+                          **{k: rep[k] for k in ("engine_prefill_s", "step_s", "step_full_s", "chunks")},
+                          output_tokens=svc.output_tokens)
+    return saturation_rates([table])[0] if with_rate else table
+
+
+def saturation_rates(tables: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+    """The tables with service_rate_rps (= shard_rate_rps) set to each LLM option's saturation rate, from one
+    vectorized call over all of them (its bisection costs the same for one option or thousands).
+
+    Source: queueing.batching_saturation_rps.
+    """
+    if not tables:
+        return tables
+    joined = {k: np.concatenate([t[k] for t in tables]) for k in ("slots", "engine_prefill_s", "step_s",
+                                                                  "step_full_s", "output_tokens", "chunks")}
+    rate = queueing.batching_saturation_rps(joined["slots"], joined["engine_prefill_s"], joined["step_s"],
+                                            joined["step_full_s"], joined["output_tokens"], joined["chunks"])
+    parts = np.split(rate, np.cumsum([len(t["slots"]) for t in tables])[:-1])
+    return [{**t, "service_rate_rps": part, "shard_rate_rps": part} for t, part in zip(tables, parts, strict=True)]
 
 
 def transformer_replica(card: TransformerCard, svc: ServingService, acc: Accelerator, tp, precision,
@@ -238,16 +254,19 @@ def _configs(card, svc, acc, region, cache, key) -> tuple[dict[str, np.ndarray],
     """Configs that can meet the SLO at zero RTT, Pareto-pruned, and the least service time + zero-load p99
     queueing over all configs that fit (inf when none fits).
 
-    Transformer and CNN physics does not depend on the region: computed once per (service, accelerator).
+    Transformer and CNN physics does not depend on the region or the SLO: computed once per (model, request
+    shape, fp8 allowed, accelerator), shared by services that differ only in demand and SLO.
     """
     if key in cache:
         return cache[key]
     if isinstance(card, DlrmCard):
         raw = dlrm_configs(card, svc, acc, region)
-    elif isinstance(card, TransformerCard):
-        raw = transformer_configs(card, svc, acc)
     else:
-        raw = cnn_configs(card, svc, acc)
+        physics_key = _physics_key(svc, key[1])
+        if physics_key not in cache:
+            cache[physics_key] = (transformer_configs(card, svc, acc) if isinstance(card, TransformerCard)
+                                  else cnn_configs(card, svc, acc))
+        raw = cache[physics_key]
     latency = raw["prefill_s"] + raw["decode_s"]
     # an idle LLM replica has a free slot: no wait; a batch server's M/M/1 tail never vanishes
     best = latency + np.where(raw["llm"], 0.0, zero_load_queue_s(raw["shard_rate_rps"], raw["fanout"]))
@@ -260,6 +279,39 @@ def _configs(card, svc, acc, region, cache, key) -> tuple[dict[str, np.ndarray],
     return out
 
 
+def _placements(inst: Instance, svc: ServingService):
+    """(region index, region, accelerator name) where the service may run: datacenters stocking an accelerator
+    it may use."""
+    for r, region in enumerate(inst.regions.values()):
+        if region.kind == "edge":
+            continue
+        for aname, stock in region.gpus.items():
+            if stock.count <= 0 or aname not in inst.accelerators:
+                continue
+            if svc.allowed_accelerators is not None and aname not in svc.allowed_accelerators:
+                continue
+            yield r, region, aname
+
+
+def _physics_key(svc: ServingService, aname: str) -> tuple:
+    return ("physics", svc.model, svc.prompt_tokens, svc.output_tokens, svc.allow_fp8, aname)
+
+
+def _llm_physics(inst: Instance, cache: dict) -> None:
+    """Every LLM config table the services may use, into `cache` by physics key, their saturation rates from
+    one call."""
+    tables = {}
+    for svc in inst.serving.values():
+        card = inst.models[svc.model]
+        if not isinstance(card, TransformerCard):
+            continue
+        for _, _, aname in _placements(inst, svc):
+            key = _physics_key(svc, aname)
+            if key not in tables:
+                tables[key] = transformer_configs(card, svc, inst.accelerators[aname], with_rate=False)
+    cache.update(zip(tables, saturation_rates(list(tables.values())), strict=True))
+
+
 def enumerate_serving(inst: Instance, prune: bool = True) -> ServingCandidates:
     """All replica options and routes of the instance's serving services, as flat arrays; with `prune`, only
     options that have a route and that no option of the same region and accelerator dominates."""
@@ -270,26 +322,20 @@ def enumerate_serving(inst: Instance, prune: bool = True) -> ServingCandidates:
     # Per (service, region): the least service time + zero-load p99 queueing of any fitting config, and where.
     fastest_s = np.full((len(service_names), len(region_names)), np.inf)
     fastest_accel = np.full(fastest_s.shape, -1)
+    _llm_physics(inst, cache)
     for s, (sname, svc) in enumerate(inst.serving.items()):
         card = inst.models[svc.model]
-        for r, region in enumerate(inst.regions.values()):
-            if region.kind == "edge":
+        for r, region, aname in _placements(inst, svc):
+            acc, a = inst.accelerators[aname], accel_names.index(aname)
+            cfg, best = _configs(card, svc, acc, region, cache, (sname, aname))
+            if best < fastest_s[s, r] or fastest_accel[s, r] < 0:
+                fastest_s[s, r], fastest_accel[s, r] = best, a
+            n = cfg["tp"].shape[0]
+            if n == 0:
                 continue
-            for aname, stock in region.gpus.items():
-                if stock.count <= 0 or aname not in inst.accelerators:
-                    continue
-                if svc.allowed_accelerators is not None and aname not in svc.allowed_accelerators:
-                    continue
-                acc, a = inst.accelerators[aname], accel_names.index(aname)
-                cfg, best = _configs(card, svc, acc, region, cache, (sname, aname))
-                if best < fastest_s[s, r] or fastest_accel[s, r] < 0:
-                    fastest_s[s, r], fastest_accel[s, r] = best, a
-                n = cfg["tp"].shape[0]
-                if n == 0:
-                    continue
-                block = dict(cfg)
-                block.update(service=np.full(n, s), region=np.full(n, r), accel=np.full(n, a))
-                blocks.append(block)
+            block = dict(cfg)
+            block.update(service=np.full(n, s), region=np.full(n, r), accel=np.full(n, a))
+            blocks.append(block)
 
     opt = {k: (np.concatenate([b[k] for b in blocks]) if blocks else np.zeros(0)) for k in
            _CONFIG_FIELDS + ("service", "region", "accel")}

@@ -26,8 +26,7 @@ from fleetopt.physics.tails import per_shard_quantile
 # Assumption, overridable: coefficient of variation of output lengths in production traffic (1: exponential-like
 # lengths, as the geometric stop of sampling gives); fixed-length benchmarks have 0.
 OUTPUT_LENGTH_CV = 1.0
-_FIXED_POINT_STEPS = 30
-_BISECTION_STEPS = 40
+_BISECTION_STEPS = 30  # relative precision 2^-30 of the bracket
 
 
 def mm1_sojourn_quantile_s(service_rate_rps, arrival_rate_rps, quantile):
@@ -137,23 +136,33 @@ def decode_phase_s(arrival_rps, prefill_s, step_s, step_full_s, slots, output_to
     step_full_s (m = slots - 1); inf where the prefills leave no time to decode.
 
     Each prefill's c chunk steps also advance every running sequence, so only (p - c s)+ of its time stalls them.
+    The least fixed point in closed form: with m below the cap and a stall, a quadratic in D
+    (lambda^2 c k D^2 + (1 - lambda p + lambda c s1 - O k lambda) D - O s1 = 0, k the step's slope); without a
+    stall D = O s1 / (1 - O k lambda); at the cap D = O sF / (1 - lambda (p - c sF)+).
     Source: Orca iteration-level scheduling (Yu et al. 2022), chunked prefill (Agrawal et al. 2024,
-    Sarathi-Serve), Little's law (Little 1961) for the decode batch; solved by fixed-point iteration.
+    Sarathi-Serve), Little's law (Little 1961) for the decode batch.
     """
     lam, p = np.asarray(arrival_rps, dtype=float), np.asarray(prefill_s, dtype=float)
     s1, sf = np.asarray(step_s, dtype=float), np.asarray(step_full_s, dtype=float)
-    others = np.maximum(np.asarray(slots, dtype=float) - 1.0, 1.0)
-    slope = np.where(np.asarray(slots, dtype=float) > 1.0, (sf - s1) / others, 0.0)
+    slots = np.asarray(slots, dtype=float)
+    cap = np.where(slots > 1.0, slots - 1.0, np.inf)   # one slot: no others, the step stays step_s
+    k = np.where(slots > 1.0, (sf - s1) / np.where(slots > 1.0, slots - 1.0, 1.0), 0.0)
     out, c = np.asarray(output_tokens, dtype=float), np.asarray(chunks, dtype=float)
-    decode = out * s1 + 0.0 * lam
-    for _ in range(_FIXED_POINT_STEPS):
-        step = s1 + slope * np.minimum(lam * decode, others)
-        left = 1.0 - lam * np.maximum(p - c * step, 0.0)
-        # where the prefills leave no time, park D at a huge finite value (inf would make lam x D nan)
-        decode = np.where(left > 0.0, out * step / np.where(left > 0.0, left, 1.0), 1e30)
-    step = s1 + slope * np.minimum(lam * decode, others)
-    left = 1.0 - lam * np.maximum(p - c * step, 0.0)
-    return np.where((left > 0.0) & (decode < 1e29), decode, np.inf)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        quad_a, quad_b = lam**2 * c * k, 1.0 - lam * p + lam * c * s1 - out * k * lam
+        root = np.sqrt(quad_b**2 + 4.0 * quad_a * out * s1)
+        stall = np.where(quad_b + root > 0.0, 2.0 * out * s1 / (quad_b + root), np.inf)
+        no_stall = np.where(1.0 - out * k * lam > 0.0, out * s1 / (1.0 - out * k * lam), np.inf)
+        left_full = 1.0 - lam * np.maximum(p - c * sf, 0.0)
+        full = np.where(left_full > 0.0, out * sf / left_full, np.inf)
+
+        def below_cap(d, stalls):
+            step = s1 + k * lam * d
+            return np.isfinite(d) & (lam * d < cap) & ((p - c * step > 0.0) == stalls)
+
+        return np.minimum(np.minimum(np.where(below_cap(stall, True), stall, np.inf),
+                                     np.where(below_cap(no_stall, False), no_stall, np.inf)),
+                          np.where(lam * full >= cap, full, np.inf))
 
 
 def batching_state(arrival_rps, slots, prefill_s, step_s, step_full_s, output_tokens, chunks, overhead_s=0.0,
@@ -173,8 +182,9 @@ def batching_state(arrival_rps, slots, prefill_s, step_s, step_full_s, output_to
     decode = decode_phase_s(arrival_rps, prefill_s, step_s, step_full_s, slots, output_tokens, chunks)
     itl = decode / np.asarray(output_tokens, dtype=float)
     with np.errstate(invalid="ignore"):
-        others = np.nan_to_num(np.minimum(np.asarray(seen_fraction, dtype=float)
-                                          * np.asarray(arrival_rps, dtype=float) * decode, 1.0), nan=1.0)
+        others = np.minimum(np.asarray(seen_fraction, dtype=float) * np.asarray(arrival_rps, dtype=float) * decode,
+                            1.0)
+    others = np.where(np.isnan(others), 1.0, others)   # 0 x inf: no rate, no decode
     engine_wait = md1_mean_wait_s(arrival_rps, prefill_s) + 1.5 * itl * others
     holding = engine_wait + np.asarray(prefill_s, dtype=float) + decode
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -182,7 +192,8 @@ def batching_state(arrival_rps, slots, prefill_s, step_s, step_full_s, output_to
         utilization = np.asarray(arrival_rps, dtype=float) * holding / np.asarray(slots, dtype=float)
     return {"decode_s": decode, "itl_s": itl,
             "ttft_s": np.asarray(overhead_s, dtype=float) + engine_wait + np.asarray(prefill_s, dtype=float),
-            "holding_s": holding, "utilization": np.nan_to_num(utilization, nan=np.inf), "holding_cv2": cv2}
+            "holding_s": holding, "utilization": np.where(np.isnan(utilization), np.inf, utilization),
+            "holding_cv2": cv2}
 
 
 def batching_latency_quantile_s(arrival_rps, slots, prefill_s, step_s, step_full_s, output_tokens, chunks,
