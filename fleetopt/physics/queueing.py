@@ -104,8 +104,7 @@ def mgc_wait_quantile_s(servers, arrival_rps, holding_s, holding_cv2, quantile):
 
     M/M/c's exponential wait tail with its rate scaled by 2/(1 + cs^2), the Allen-Cunneen factor (M/D/1: the
     mean wait is half M/M/1's, Pollaczek-Khinchine).
-    Source: Allen 1990, Probability, Statistics and Queueing Theory (Allen-Cunneen); Whitt 1993, "Approximations
-    for the GI/G/m queue", Production and Operations Management 2(2).
+    Source: Allen-Cunneen (Allen 1990, Probability, Statistics and Queueing Theory); Whitt 1993, GI/G/m approx.
     """
     c, lam = np.asarray(servers, dtype=float), np.asarray(arrival_rps, dtype=float)
     holding = np.asarray(holding_s, dtype=float)
@@ -139,8 +138,7 @@ def decode_phase_s(arrival_rps, prefill_s, step_s, step_full_s, slots, output_to
     The least fixed point in closed form: with m below the cap and a stall, a quadratic in D
     (lambda^2 c k D^2 + (1 - lambda p + lambda c s1 - O k lambda) D - O s1 = 0, k the step's slope); without a
     stall D = O s1 / (1 - O k lambda); at the cap D = O sF / (1 - lambda (p - c sF)+).
-    Source: Orca iteration-level scheduling (Yu et al. 2022), chunked prefill (Agrawal et al. 2024,
-    Sarathi-Serve), Little's law (Little 1961) for the decode batch.
+    Source: Orca (Yu et al. 2022), Sarathi-Serve chunked prefill (Agrawal et al. 2024), Little's law (1961).
     """
     lam, p = np.asarray(arrival_rps, dtype=float), np.asarray(prefill_s, dtype=float)
     s1, sf = np.asarray(step_s, dtype=float), np.asarray(step_full_s, dtype=float)
@@ -175,9 +173,8 @@ def batching_state(arrival_rps, slots, prefill_s, step_s, step_full_s, output_to
     step (half a step) and shares its own prefill's step with their decodes (one more): 1.5 token gaps, times
     the chance others decode, min(1, seen_fraction x lambda D) (Poisson arrivals see the time average: 1; in a
     closed loop of C clients an arrival sees C - 1 of them, seen_fraction (C - 1) / C).
-    Source: Pollaczek-Khinchine (M/D/1) and mean residual of a deterministic step (Kleinrock 1975, sec. 5.2);
-    arrival theorem (Lavenberg & Reiser 1980);
-    decode_phase_s; holding variance = (cv x D)^2 (the decode phase scales with the output length).
+    The holding time's variance is (cv x D)^2: the decode phase scales with the output length.
+    Source: Pollaczek-Khinchine and step residual (Kleinrock 1975, 5.2); arrival theorem (Lavenberg & Reiser 1980).
     """
     decode = decode_phase_s(arrival_rps, prefill_s, step_s, step_full_s, slots, output_tokens, chunks)
     itl = decode / np.asarray(output_tokens, dtype=float)
@@ -254,8 +251,7 @@ def closed_loop(concurrency, slots, prefill_s, step_s, step_full_s, output_token
 
     Throughput X solves X (overhead + holding(X)) = C while C fits the slots, else X holding(X) = slots and
     the rest wait for a slot: wait = C / X - overhead - holding (Little's law on the whole loop).
-    Source: interactive-system law N = X (R + Z) (Denning & Buzen 1978, operational analysis); batching_state
-    with the arrival theorem (Lavenberg & Reiser 1980).
+    Source: interactive-system law N = X (R + Z) (Denning & Buzen 1978); batching_state (arrival theorem).
     """
     c = np.asarray(concurrency, dtype=float)
     seen = (c - 1.0) / c   # arrival theorem: an arrival sees the other C - 1 clients
@@ -284,8 +280,7 @@ def route_capacity_rps(time_left_s, prefill_s, decode_s, shard_rate_rps, fanout,
     their prefill_s + decode_s (replica_capacity_rps), times their group scale. The one law the candidates'
     routes and the verifier call.
 
-    Source: batching_capacity_rps (Orca/vLLM continuous batching, M/G/c Allen-Cunneen) and
-    replica_capacity_rps (M/M/1, Kleinrock 1975), each with the per-shard quantile (Dean & Barroso 2013).
+    Source: batching_capacity_rps (M/G/c slots) and replica_capacity_rps (M/M/1), per-shard q (Dean & Barroso 2013).
     """
     time_left = np.asarray(time_left_s, dtype=float)
     llm = np.asarray(batching["llm"], dtype=bool)

@@ -177,8 +177,8 @@ def serving_decode_step_s(params, layers, hidden, heads, kv_heads, context_token
     rows at DECODE_FLOPS_EFFICIENCY plus the TP AllReduces (the sum, not the roofline max: measured ITL grows
     linearly with the batch from batch 1, so weight streaming and the skinny GEMMs do not overlap).
 
-    Source: roofline terms of Pope et al. 2023, summed and calibrated on NVIDIA NIM 1.8.0 H100 ITL
-    (data/calibration/serving_nim_h100.csv; Llama 3 70B fp8 TP2 at batch 1: 18.6 ms).
+    Calibrated on data/calibration/serving_nim_h100.csv (Llama 3 70B fp8 TP2 at batch 1: 18.6 ms).
+    Source: roofline terms of Pope et al. 2023, summed; calibrated on NVIDIA NIM 1.8.0 H100 ITL.
     """
     tp = np.asarray(tp, dtype=float)
     batch = np.asarray(batch, dtype=float)
@@ -195,8 +195,7 @@ def serving_allreduce_s(tokens, hidden, layers, tp, link_gb_s):
     """TP AllReduces of one serving forward over `tokens` tokens: 2 per layer, each a fixed latency plus the
     ring's bandwidth term (a one-shot NVSwitch AllReduce's latency does not grow with tp as a ring's does).
 
-    Source: Shoeybi et al. 2019 (two AllReduces per layer); TensorRT-LLM's custom one-shot/two-shot AllReduce
-    for small messages over NVLink/NVSwitch; latency calibrated on NVIDIA NIM 1.8.0 (70B fp8 TP2 ITL).
+    Source: Shoeybi et al. 2019 (2 per layer); TensorRT-LLM one-shot NVSwitch AllReduce; NIM 1.8.0 70B TP2 ITL.
     """
     ring = tensor_parallel_allreduce_s(tokens, hidden, layers, tp, link_gb_s, 0.0)
     latency = (TP_ALLREDUCES_PER_LAYER * np.asarray(layers, dtype=float) * SERVING_ALLREDUCE_LATENCY_S
@@ -211,8 +210,7 @@ def llm_replica(params, layers, hidden, heads, kv_heads, prompt_tokens, output_t
     step_full_s (of `slots` sequences; both at the mean decode context, with the per-step overhead),
     max_slots (sequences whose KV cache fits) and chunks (engine steps one prefill takes).
 
-    Source: roofline prefill and decode (Williams et al. 2009; Pope et al. 2023), chunked prefill
-    (Agrawal et al. 2024), calibrated on NVIDIA NIM 1.8.0 H100 benchmarks (data/calibration/serving_nim_h100.csv).
+    Source: roofline (Williams et al. 2009; Pope et al. 2023), chunked prefill (Agrawal et al. 2024), NIM 1.8.0.
     """
     context = mean_decode_context_tokens(prompt_tokens, output_tokens)
     kv_value = bytes_per_weight(kv_precision)
