@@ -16,7 +16,8 @@ from fleetopt.physics.serving import REQUEST_OVERHEAD_S
 
 # The continuous-batching fields of an option (candidates/serving.py's table), as route_capacity_rps names them.
 BATCHING_FIELDS = {"llm": "llm", "slots": "slots", "prefill_s": "engine_prefill_s", "step_s": "step_s",
-                   "step_full_s": "step_full_s", "output_tokens": "output_tokens", "chunks": "chunks"}
+                   "step_full_s": "step_full_s", "output_tokens": "output_tokens", "chunks": "chunks",
+                   "saturation_rps": "shard_rate_rps"}
 
 SLO_QUANTILE = 0.99
 

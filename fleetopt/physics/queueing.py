@@ -90,10 +90,11 @@ def erlang_c(servers, offered_load):
     Source: Erlang 1917; Kleinrock 1975, Queueing Systems Vol. 1, eq. 3.40 (M/M/2 at a = 1: C = 1/3).
     """
     c = np.asarray(servers, dtype=float)
-    a = np.maximum(np.asarray(offered_load, dtype=float), 1e-300)
+    a = np.asarray(offered_load, dtype=float)
+    a = np.where(np.isnan(a), np.inf, np.maximum(a, 1e-300))   # nan (0 x inf): no capacity
     rho = a / c
-    log_pmf = c * np.log(a) - a - gammaln(c + 1.0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_pmf = c * np.log(a) - a - gammaln(c + 1.0)
         blocking = np.exp(log_pmf) / gammaincc(c + 1.0, a)
         wait = blocking / (1.0 - rho * (1.0 - blocking))
     return np.where(rho >= 1.0, 1.0, np.clip(np.nan_to_num(wait, nan=1.0), 0.0, 1.0))
@@ -108,12 +109,14 @@ def mgc_wait_quantile_s(servers, arrival_rps, holding_s, holding_cv2, quantile):
     """
     c, lam = np.asarray(servers, dtype=float), np.asarray(arrival_rps, dtype=float)
     holding = np.asarray(holding_s, dtype=float)
-    load = lam * holding
+    with np.errstate(invalid="ignore"):
+        load = lam * holding
+    load = np.where(np.isnan(load), np.inf, load)   # 0 x inf: a replica that never finishes
     rho = load / c
     waits = erlang_c(c, load)
-    rate = (c / holding) * (1.0 - rho) * 2.0 / (1.0 + np.asarray(holding_cv2, dtype=float))
     tail = 1.0 - np.asarray(quantile, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
+        rate = (c / holding) * (1.0 - rho) * 2.0 / (1.0 + np.asarray(holding_cv2, dtype=float))
         t = np.log(np.maximum(waits, 1e-300) / tail) / rate
     return np.where(rho >= 1.0, np.inf, np.where(waits <= tail, 0.0, t))
 
@@ -227,14 +230,16 @@ def batching_saturation_rps(slots, prefill_s, step_s, step_full_s, output_tokens
 
 
 def batching_capacity_rps(time_left_s, slots, prefill_s, step_s, step_full_s, output_tokens, chunks,
-                          overhead_s=0.0, output_cv=OUTPUT_LENGTH_CV, quantile=0.99, fanout=1):
+                          overhead_s=0.0, output_cv=OUTPUT_LENGTH_CV, quantile=0.99, fanout=1, saturation_rps=None):
     """Largest arrival rate whose latency quantile fits `time_left_s` (the SLO less the RTT); 0 when even an
     idle replica is too slow. The one capacity law of LLM replicas (candidates, verify and estimate call it).
 
+    `saturation_rps` (batching_saturation_rps of the same replicas, when the caller has it) saves its bisection.
     Source: batching_latency_quantile_s solved for lambda by bisection (it grows with lambda).
     """
     args = (slots, prefill_s, step_s, step_full_s, output_tokens, chunks)
-    high = batching_saturation_rps(*args)
+    high = np.array(batching_saturation_rps(*args) if saturation_rps is None else saturation_rps, dtype=float)
+    high = high + 0.0 * np.asarray(time_left_s, dtype=float)
     low = np.zeros_like(high)
     budget = np.asarray(time_left_s, dtype=float)
     idle_ok = batching_latency_quantile_s(0.0, *args, overhead_s, output_cv, quantile, fanout) <= budget
@@ -276,9 +281,9 @@ def route_capacity_rps(time_left_s, prefill_s, decode_s, shard_rate_rps, fanout,
                        overhead_s=0.0, output_cv=OUTPUT_LENGTH_CV, quantile=0.99):
     """Requests/s one replica of each option takes on a route with `time_left_s` (SLO - RTT) for the quantile:
     LLM options (batching["llm"]) by continuous batching (batching_capacity_rps on batching's slots,
-    prefill_s, step_s, step_full_s, output_tokens, chunks); batch servers by M/M/1 on the budget left after
-    their prefill_s + decode_s (replica_capacity_rps), times their group scale. The one law the candidates'
-    routes and the verifier call.
+    prefill_s, step_s, step_full_s, output_tokens, chunks, and saturation_rps if known); batch servers by
+    M/M/1 on the budget left after their prefill_s + decode_s (replica_capacity_rps), times their group
+    scale. The one law the candidates' routes and the verifier call.
 
     Source: batching_capacity_rps (M/G/c slots) and replica_capacity_rps (M/M/1), per-shard q (Dean & Barroso 2013).
     """
@@ -290,5 +295,5 @@ def route_capacity_rps(time_left_s, prefill_s, decode_s, shard_rate_rps, fanout,
         return np.where(llm, 0.0, mm1)
     llm_cap = batching_capacity_rps(time_left, batching["slots"], batching["prefill_s"], batching["step_s"],
                                     batching["step_full_s"], batching["output_tokens"], batching["chunks"],
-                                    overhead_s, output_cv, quantile, fanout)
+                                    overhead_s, output_cv, quantile, fanout, batching.get("saturation_rps"))
     return np.where(llm, llm_cap, mm1)
