@@ -11,15 +11,26 @@ import numpy as np
 from fleetopt.candidates.tables import ServingCandidates
 from fleetopt.io.schema import Instance
 from fleetopt.physics import queueing
+from fleetopt.physics.queueing import OUTPUT_LENGTH_CV
+from fleetopt.physics.serving import REQUEST_OVERHEAD_S
+
+# The continuous-batching fields of an option (candidates/serving.py's table), as route_capacity_rps names them.
+BATCHING_FIELDS = {"llm": "llm", "slots": "slots", "prefill_s": "engine_prefill_s", "step_s": "step_s",
+                   "step_full_s": "step_full_s", "output_tokens": "output_tokens", "chunks": "chunks",
+                   "saturation_rps": "shard_rate_rps"}
 
 SLO_QUANTILE = 0.99
 
 
 def routes_for(inst, opt, population_names, fastest_s, fastest_accel):
-    """Routes (option, population) that meet residency and the p99 SLO; demand pairs; unroutable pairs."""
-    routes = defaultdict(list)
+    """Routes (option, population) that meet residency and the p99 SLO; demand pairs; unroutable pairs.
+
+    The capacities of every pair's candidate routes come from one vectorized call (route_capacity_rps solves
+    for each by bisection; per pair the call overhead would dominate on large fleets).
+    """
     demand = defaultdict(list)
-    unroutable: list[tuple[str, str, str]] = []
+    unroutable: list = []   # (service, population, why), or a pair's index until its routes are known
+    pairs = []   # (service index, name, population index, name, allowed regions, rtt by region, candidate options)
     datacenter = np.array([reg.kind == "datacenter" for reg in inst.regions.values()])
     jurisdiction = np.array([reg.jurisdiction for reg in inst.regions.values()])
     for s, (sname, svc) in enumerate(inst.serving.items()):
@@ -42,21 +53,30 @@ def routes_for(inst, opt, population_names, fastest_s, fastest_accel):
             rtt = rtt_by_region[opt["region"][mine]]
             budget = queueing.latency_budget_s(svc.slo_p99_ms, np.nan_to_num(rtt), opt["prefill_s"][mine],
                                                opt["decode_s"][mine])
-            capacity = queueing.replica_capacity_rps(opt["shard_rate_rps"][mine], budget, SLO_QUANTILE,
-                                                     opt["fanout"][mine]) * opt["group_scale"][mine]
-            ok = allowed[opt["region"][mine]] & (budget > 0) & (capacity > 0)
-            if ok.any():
-                routes["option"].append(mine[ok])
-                routes["population"].append(np.full(int(ok.sum()), u))
-                routes["capacity"].append(capacity[ok])
-                routes["rtt"].append(rtt[ok])
-            else:
-                unroutable.append((sname, pname, unroutable_reason(inst, sname, pname, allowed, rtt_by_region,
-                                                                   fastest_s[s], fastest_accel[s])))
-    out = {k: np.concatenate(routes[k]) if routes[k] else np.zeros(0) for k in ("option", "population",
-                                                                                 "capacity", "rtt")}
-    out["option"] = out["option"].astype(np.int64)
-    out["population"] = out["population"].astype(np.int64)
+            unroutable.append(len(pairs))   # replaced below when the pair has no route (keeps the order)
+            candidates = mine[allowed[opt["region"][mine]] & (budget > 0)]
+            pairs.append((s, sname, u, pname, allowed, rtt_by_region, candidates))
+    candidate = np.concatenate([p[-1] for p in pairs]) if pairs else np.zeros(0, dtype=np.int64)
+    rtt = np.concatenate([p[5][opt["region"][p[-1]]] for p in pairs]) if pairs else np.zeros(0)
+    slo_ms = np.array([inst.serving[p[1]].slo_p99_ms for p in pairs for _ in p[-1]], dtype=float)
+    capacity = queueing.route_capacity_rps(
+        (slo_ms - rtt) / 1e3, opt["prefill_s"][candidate], opt["decode_s"][candidate],
+        opt["shard_rate_rps"][candidate], opt["fanout"][candidate], opt["group_scale"][candidate],
+        {name: opt[field][candidate] for name, field in BATCHING_FIELDS.items()},
+        REQUEST_OVERHEAD_S, OUTPUT_LENGTH_CV, SLO_QUANTILE) if len(candidate) else np.zeros(0)
+    ok = capacity > 0
+    pair_of = np.repeat(np.arange(len(pairs)), [len(p[-1]) for p in pairs])
+    routed = np.zeros(len(pairs), dtype=bool)
+    routed[pair_of[ok]] = True
+    for i, entry in enumerate(unroutable):
+        if isinstance(entry, int) and not routed[entry]:
+            s, sname, _, pname, allowed, rtt_by_region, _ = pairs[entry]
+            unroutable[i] = (sname, pname, unroutable_reason(inst, sname, pname, allowed, rtt_by_region,
+                                                             fastest_s[s], fastest_accel[s]))
+    unroutable = [entry for entry in unroutable if not isinstance(entry, int)]
+    out = {"option": candidate[ok].astype(np.int64),
+           "population": np.array([p[2] for p in pairs], dtype=np.int64)[pair_of[ok]],
+           "capacity": capacity[ok], "rtt": rtt[ok]}
     demand_arrays = {"service": np.array(demand["service"], dtype=np.int64),
                      "population": np.array(demand["population"], dtype=np.int64),
                      "rps": np.array(demand["rps"], dtype=float)}

@@ -7,16 +7,18 @@ Modelling choices (the physics lives in fleetopt/physics; this module lays it ov
   and the accelerator has an FP8 peak; the KV cache stays bf16), batch from the ladder 1, 4, 16, 64, 256 with
   the first rung above the memory limit replaced by the limit itself (max_batch_that_fits at the mean decode
   context). Parameters: the card's params_b if given, else training_flops.dense_param_count.
-  A request's latency is its prefill plus its decode steps, plus the prefills of the rest of the batch that
-  interleave with its decode: at full batch a request stays batch x prefill + output x step (Little's law, as
-  in replica_throughput_rps), so decode_s = output x step + (batch - 1) x prefill. Without that term the
-  biggest batch would always look free in latency.
+  The batch is the replica's slot count under continuous batching. The physics is serving.llm_replica
+  (calibrated on NVIDIA NIM H100 benchmarks); prefill_s and decode_s are a request's idle latency (request
+  overhead + prefill, output x one-sequence step), service_rate_rps the saturation rate. A route's capacity is
+  queueing.route_capacity_rps: the largest Poisson rate whose p99 (slot wait + TTFT + a decode stretched by
+  the load's prefills and larger decode batch) fits SLO - RTT.
 - DLRM replica: a shard group of embedding_shard_count GPUs holding the tables. One request is one sample.
   It fans out to F shards (the service's fanout, at most the shard count; fanout 1 means "derive it":
   shards_touched by the card's lookups). Each shard is an M/M/1 server; per visit it sends 1/F of the
   request's embedding all-to-all bytes over its NIC (region nic_gb_s) and runs 1/F of the dense FLOPs; a step
   serves `batch` visits plus one network latency (region net_latency_us). Each shard must meet 0.99^(1/F)
-  (queueing.replica_capacity_rps with fanout) and each request loads F of the S shards, so a group takes S/F
+  (queueing.replica_capacity_rps with fanout; batch servers stay M/M/1) and each request loads F of the S
+  shards, so a group takes S/F
   times one shard's capacity. The service time sits in prefill_s; decode_s is 0.
 - CNN replica: one GPU, a batched forward pass at the roofline max(FLOPs / sustained peak, weight bytes / HBM
   bandwidth): compute bound except at tiny batches. The service time sits in prefill_s; decode_s is 0.
@@ -32,8 +34,8 @@ Modelling choices (the physics lives in fleetopt/physics; this module lays it ov
   replacement hours (physics/reliability.replicas_down_fraction): the headroom that covers the replicas lost
   to preemption until replaced, at the SLO. Twins are pruned apart from on-demand options (their own stock).
 - Routes: population u may use an option when the region is a datacenter in u's allowed jurisdictions, u has
-  an RTT to it, the latency budget SLO - RTT - prefill - decode is positive and the replica's p99 capacity at
-  that budget is positive. Headroom is left to the formulation.
+  an RTT to it, the latency budget SLO - RTT - prefill - decode is positive and the replica's p99 capacity
+  (queueing.route_capacity_rps) is positive. Headroom is left to the formulation.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from fleetopt.io.schema import (
     ServingService,
     TransformerCard,
 )
-from fleetopt.physics import serving
+from fleetopt.physics import queueing, serving
 from fleetopt.physics.economics import horizon_charges
 from fleetopt.physics.reliability import replicas_down_fraction
 from fleetopt.physics.serving import HBM_BANDWIDTH_EFFICIENCY, PREFILL_FLOPS_EFFICIENCY
@@ -69,7 +71,9 @@ HBM_USABLE_FRACTION = 0.9  # as in serving.max_batch_that_fits
 # Per-option arrays a config builder returns; the queueing fields are kept apart from the table because a
 # sharded replica queues per shard (shard_rate_rps, fanout) and scales by shards / fanout.
 _CONFIG_FIELDS = ("tp", "precision", "batch", "gpus", "service_rate_rps", "prefill_s", "decode_s",
-                  "shard_rate_rps", "fanout", "group_scale")
+                  "shard_rate_rps", "fanout", "group_scale", "llm", "slots", "engine_prefill_s", "step_s",
+                  "step_full_s", "chunks", "output_tokens")
+
 
 
 def transformer_params(card: TransformerCard) -> float:
@@ -90,21 +94,25 @@ def _tp_link_gb_s(acc: Accelerator) -> float:
 
 
 def _config_table(tp, precision, batch, gpus, service_rate_rps, prefill_s, decode_s, shard_rate_rps=None,
-                  fanout=1.0, group_scale=1.0) -> dict[str, np.ndarray]:
-    """One dict of equal-length 1-D arrays per config (scalars broadcast)."""
+                  fanout=1.0, group_scale=1.0, llm=False, slots=1, engine_prefill_s=1.0, step_s=1.0,
+                  step_full_s=1.0, chunks=1.0, output_tokens=1) -> dict[str, np.ndarray]:
+    """One dict of equal-length 1-D arrays per config (scalars broadcast); batch servers carry placeholder
+    continuous-batching fields (llm False)."""
     shard_rate_rps = service_rate_rps if shard_rate_rps is None else shard_rate_rps
     values = (tp, precision, batch, gpus, service_rate_rps, prefill_s, decode_s, shard_rate_rps, fanout,
-              group_scale)
+              group_scale, llm, slots, engine_prefill_s, step_s, step_full_s, chunks, output_tokens)
     return dict(zip(_CONFIG_FIELDS, np.broadcast_arrays(*(np.asarray(v) for v in values)), strict=True))
 
 
-def transformer_configs(card: TransformerCard, svc: ServingService,
-                        acc: Accelerator) -> dict[str, np.ndarray]:
-    """Every (tp, precision, batch) replica that fits, with its service rate and latencies (1-D arrays).
+def transformer_configs(card: TransformerCard, svc: ServingService, acc: Accelerator,
+                        with_rate: bool = True) -> dict[str, np.ndarray]:
+    """Every (tp, precision, batch) replica that fits, with its saturation rate and idle latencies (1-D arrays).
 
-    decode_s = output x step + (batch - 1) x prefill: a request's own decode plus the others' prefills.
-    Source: roofline serving physics (Pope et al. 2023) and Little's law residence (Little 1961), as in
-    physics/serving.replica_throughput_rps.
+    The batch is the replica's slot count (continuous batching); prefill_s is the idle TTFT (request overhead +
+    one prompt's prefill), decode_s the idle decode (output x a one-sequence step). Load-dependent latency and
+    the slot queue are in the route capacity (queueing.route_capacity_rps), not here. Without `with_rate`
+    service_rate_rps is left NaN for the caller to fill (saturation_rates, one call for many tables).
+    Source: physics.serving.llm_replica (calibrated roofline) and queueing.batching_saturation_rps.
     """
     kv_heads = card.kv_heads or card.heads
     params = transformer_params(card)
@@ -121,16 +129,44 @@ def transformer_configs(card: TransformerCard, svc: ServingService,
     keep = ((tp <= acc.gpus_per_node) & (card.heads % tp == 0) & (kv_heads % tp == 0)
             & (fits >= 1) & (previous_rung < fits))
     tp, code, batch = (np.broadcast_to(a, keep.shape)[keep] for a in (tp, code, np.minimum(rung, fits)))
-    precision = PRECISIONS[code]
+    rep = transformer_replica(card, svc, acc, tp, PRECISIONS[code], batch)
+    table = _config_table(tp, code, batch, tp, np.nan, rep["prefill_s"], rep["decode_s"], llm=True, slots=batch,
+                          **{k: rep[k] for k in ("engine_prefill_s", "step_s", "step_full_s", "chunks")},
+                          output_tokens=svc.output_tokens)
+    return saturation_rates([table])[0] if with_rate else table
+
+
+def saturation_rates(tables: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+    """The tables with service_rate_rps (= shard_rate_rps) set to each LLM option's saturation rate, from one
+    vectorized call over all of them (its bisection costs the same for one option or thousands).
+
+    Source: queueing.batching_saturation_rps.
+    """
+    if not tables:
+        return tables
+    joined = {k: np.concatenate([t[k] for t in tables]) for k in ("slots", "engine_prefill_s", "step_s",
+                                                                  "step_full_s", "output_tokens", "chunks")}
+    rate = queueing.batching_saturation_rps(joined["slots"], joined["engine_prefill_s"], joined["step_s"],
+                                            joined["step_full_s"], joined["output_tokens"], joined["chunks"])
+    parts = np.split(rate, np.cumsum([len(t["slots"]) for t in tables])[:-1])
+    return [{**t, "service_rate_rps": part, "shard_rate_rps": part} for t, part in zip(tables, parts, strict=True)]
+
+
+def transformer_replica(card: TransformerCard, svc: ServingService, acc: Accelerator, tp, precision,
+                        batch) -> dict[str, np.ndarray]:
+    """The LLM replica physics of (tp, precision, batch) arrays: llm_replica's engine_prefill_s, step_s,
+    step_full_s, chunks, and the idle prefill_s (request overhead + prefill) and decode_s (output x step).
+    The verifier restates this call (it may import physics, not candidates).
+
+    Source: physics.serving.llm_replica (bf16 KV cache; NVLink, else PCIe, for the TP AllReduce).
+    """
     fp8_tflops = acc.fp8_tflops if acc.fp8_tflops is not None else np.nan
-    link = _tp_link_gb_s(acc)
-    prefill = serving.prefill_time_s(params, card.layers, card.hidden, svc.prompt_tokens, 1, tp,
-                                     acc.peak_tflops, link, precision, fp8_tflops)
-    step = serving.decode_step_time_s(params, card.layers, card.hidden, card.heads, kv_heads, context, batch,
-                                      tp, acc.peak_tflops, acc.hbm_gb_s, link, precision, fp8_tflops)
-    rate = serving.replica_throughput_rps(prefill, step, svc.output_tokens, batch)
-    decode = svc.output_tokens * step + (batch - 1) * prefill
-    return _config_table(tp, code, batch, tp, rate, prefill, decode)
+    rep = serving.llm_replica(transformer_params(card), card.layers, card.hidden, card.heads,
+                              card.kv_heads or card.heads, svc.prompt_tokens, svc.output_tokens, batch, tp,
+                              acc.peak_tflops, acc.hbm_gb, acc.hbm_gb_s, _tp_link_gb_s(acc), precision, fp8_tflops)
+    return {"engine_prefill_s": rep["prefill_s"], "step_s": rep["step_s"], "step_full_s": rep["step_full_s"],
+            "chunks": rep["chunks"], "prefill_s": rep["prefill_s"] + serving.REQUEST_OVERHEAD_S,
+            "decode_s": svc.output_tokens * rep["step_s"]}
 
 
 def dlrm_configs(card: DlrmCard, svc: ServingService, acc: Accelerator,
@@ -225,18 +261,22 @@ def _configs(card, svc, acc, region, cache, key) -> tuple[dict[str, np.ndarray],
     """Configs that can meet the SLO at zero RTT, Pareto-pruned, and the least service time + zero-load p99
     queueing over all configs that fit (inf when none fits).
 
-    Transformer and CNN physics does not depend on the region: computed once per (service, accelerator).
+    Transformer and CNN physics does not depend on the region or the SLO: computed once per (model, request
+    shape, fp8 allowed, accelerator), shared by services that differ only in demand and SLO.
     """
     if key in cache:
         return cache[key]
     if isinstance(card, DlrmCard):
         raw = dlrm_configs(card, svc, acc, region)
-    elif isinstance(card, TransformerCard):
-        raw = transformer_configs(card, svc, acc)
     else:
-        raw = cnn_configs(card, svc, acc)
+        physics_key = _physics_key(svc, key[1])
+        if physics_key not in cache:
+            cache[physics_key] = (transformer_configs(card, svc, acc) if isinstance(card, TransformerCard)
+                                  else cnn_configs(card, svc, acc))
+        raw = cache[physics_key]
     latency = raw["prefill_s"] + raw["decode_s"]
-    best = latency + zero_load_queue_s(raw["shard_rate_rps"], raw["fanout"])
+    # an idle LLM replica has a free slot: no wait; a batch server's M/M/1 tail never vanishes
+    best = latency + np.where(raw["llm"], 0.0, zero_load_queue_s(raw["shard_rate_rps"], raw["fanout"]))
     fast = best < svc.slo_p99_ms / 1e3
     raw = {k: v[fast] for k, v in raw.items()}
     keep = pareto_front(raw["gpus"], raw["service_rate_rps"] / raw["gpus"], latency[fast])
@@ -244,6 +284,39 @@ def _configs(card, svc, acc, region, cache, key) -> tuple[dict[str, np.ndarray],
     if not isinstance(card, DlrmCard):
         cache[key] = out
     return out
+
+
+def _placements(inst: Instance, svc: ServingService):
+    """(region index, region, accelerator name) where the service may run: datacenters stocking an accelerator
+    it may use."""
+    for r, region in enumerate(inst.regions.values()):
+        if region.kind == "edge":
+            continue
+        for aname, stock in region.gpus.items():
+            if stock.count <= 0 or aname not in inst.accelerators:
+                continue
+            if svc.allowed_accelerators is not None and aname not in svc.allowed_accelerators:
+                continue
+            yield r, region, aname
+
+
+def _physics_key(svc: ServingService, aname: str) -> tuple:
+    return ("physics", svc.model, svc.prompt_tokens, svc.output_tokens, svc.allow_fp8, aname)
+
+
+def _llm_physics(inst: Instance, cache: dict) -> None:
+    """Every LLM config table the services may use, into `cache` by physics key, their saturation rates from
+    one call."""
+    tables = {}
+    for svc in inst.serving.values():
+        card = inst.models[svc.model]
+        if not isinstance(card, TransformerCard):
+            continue
+        for _, _, aname in _placements(inst, svc):
+            key = _physics_key(svc, aname)
+            if key not in tables:
+                tables[key] = transformer_configs(card, svc, inst.accelerators[aname], with_rate=False)
+    cache.update(zip(tables, saturation_rates(list(tables.values())), strict=True))
 
 
 def enumerate_serving(inst: Instance, prune: bool = True) -> ServingCandidates:
@@ -256,26 +329,20 @@ def enumerate_serving(inst: Instance, prune: bool = True) -> ServingCandidates:
     # Per (service, region): the least service time + zero-load p99 queueing of any fitting config, and where.
     fastest_s = np.full((len(service_names), len(region_names)), np.inf)
     fastest_accel = np.full(fastest_s.shape, -1)
+    _llm_physics(inst, cache)
     for s, (sname, svc) in enumerate(inst.serving.items()):
         card = inst.models[svc.model]
-        for r, region in enumerate(inst.regions.values()):
-            if region.kind == "edge":
+        for r, region, aname in _placements(inst, svc):
+            acc, a = inst.accelerators[aname], accel_names.index(aname)
+            cfg, best = _configs(card, svc, acc, region, cache, (sname, aname))
+            if best < fastest_s[s, r] or fastest_accel[s, r] < 0:
+                fastest_s[s, r], fastest_accel[s, r] = best, a
+            n = cfg["tp"].shape[0]
+            if n == 0:
                 continue
-            for aname, stock in region.gpus.items():
-                if stock.count <= 0 or aname not in inst.accelerators:
-                    continue
-                if svc.allowed_accelerators is not None and aname not in svc.allowed_accelerators:
-                    continue
-                acc, a = inst.accelerators[aname], accel_names.index(aname)
-                cfg, best = _configs(card, svc, acc, region, cache, (sname, aname))
-                if best < fastest_s[s, r] or fastest_accel[s, r] < 0:
-                    fastest_s[s, r], fastest_accel[s, r] = best, a
-                n = cfg["tp"].shape[0]
-                if n == 0:
-                    continue
-                block = dict(cfg)
-                block.update(service=np.full(n, s), region=np.full(n, r), accel=np.full(n, a))
-                blocks.append(block)
+            block = dict(cfg)
+            block.update(service=np.full(n, s), region=np.full(n, r), accel=np.full(n, a))
+            blocks.append(block)
 
     opt = {k: (np.concatenate([b[k] for b in blocks]) if blocks else np.zeros(0)) for k in
            _CONFIG_FIELDS + ("service", "region", "accel")}

@@ -80,7 +80,7 @@ def _print_search(found: dict, gpus: int) -> None:
 def estimate(
     model: str = typer.Option(..., "--model", help="shipped model name (e.g. llama3-70b) or a card YAML path"),
     accelerator: str = typer.Option(..., "--accelerator", help="e.g. a100-sxm4-80gb, h100-sxm5-80gb, h100-pcie, l4"),
-    gpus: int = typer.Option(..., "--gpus", help="GPUs of the job: tp x cp x pp x dp exactly"),
+    gpus: int | None = typer.Option(None, "--gpus", help="GPUs of the job: tp x cp x pp x dp exactly (training)"),
     tp: int | None = typer.Option(None, "--tp", help="tensor-parallel degree"),
     pp: int | None = typer.Option(None, "--pp", help="pipeline stages (uneven: first and last one layer lighter)"),
     cp: int = typer.Option(1, "--cp", help="context-parallel degree: each sequence split over cp GPUs"),
@@ -108,10 +108,37 @@ def estimate(
     search: bool = typer.Option(False, "--search", help="rank every layout that fits, fastest first"),
     top: int = typer.Option(10, "--top", help="with --search: how many layouts to print"),
     as_json: bool = typer.Option(False, "--json", help="print JSON (a list with --search)"),
+    serving: bool = typer.Option(False, "--serving", help="estimate one LLM serving replica instead"),
+    precision: str | None = typer.Option(None, "--precision", help="--serving: bf16 | fp8 weights (default bf16)"),
+    prompt_tokens: int | None = typer.Option(None, "--prompt-tokens", help="--serving: tokens per prompt"),
+    output_tokens: int | None = typer.Option(None, "--output-tokens", help="--serving: tokens per answer"),
+    concurrency: int | None = typer.Option(None, "--concurrency", help="--serving: closed-loop clients"),
+    slo_p99_ms: float | None = typer.Option(None, "--slo-p99-ms", help="--serving: capacity at this p99"),
+    max_batch: int | None = typer.Option(None, "--max-batch",
+                                         help="--serving: slots (default: KV-cache fit, at most 256)"),
 ):
-    """Estimate one training job: step time, TFLOP/s, MFU, memory and the fleet-law breakdown, or --search."""
+    """Estimate one training job: step time, TFLOP/s, MFU, memory and the fleet-law breakdown, or --search;
+    with --serving, one LLM replica's TTFT, inter-token latency and throughput."""
     from fleetopt.candidates.estimate import estimate_training, search_training_detail
     from fleetopt.cli.common import fail_input
+
+    if serving:
+        from fleetopt.cli.estimate_serving import run_serving
+
+        run_serving(model, accelerator, tp, precision, prompt_tokens, output_tokens, concurrency, slo_p99_ms,
+                    max_batch, as_json, {"gpus": gpus, "pp": pp, "micro_batch": micro_batch,
+                                         "global_batch": global_batch, "recompute": recompute, "search": search})
+        return
+    serving_set = {"precision": precision, "prompt_tokens": prompt_tokens, "output_tokens": output_tokens,
+                   "concurrency": concurrency, "slo_p99_ms": slo_p99_ms, "max_batch": max_batch}
+    try:
+        for argument, value in serving_set.items():
+            if value is not None:
+                raise bad_argument(argument, "is a serving option; add --serving")
+        if gpus is None:
+            raise bad_argument("gpus", "is required for a training estimate (or add --serving)")
+    except InputError as err:
+        fail_input(err)
 
     network = dict(nic_gb_s=nic_gb_s, pod_gpus=pod_gpus, oversubscription=oversubscription)
     try:

@@ -10,7 +10,8 @@ Serving (per route, then demand-weighted per service): the ideal is the request'
 to the nearest region the population may use (the speed-of-light floor no fleet decision can move). Above it:
   compute       prefill + decode - collectives - ideal FLOP time (memory-bound decode, batching)
   communication collectives inside the service time (TP AllReduce, embedding all-to-all)
-  coordination  p99 queueing at the routed load (per-shard quantile 0.99^(1/F) with fan-out) plus the RTT
+  coordination  p99 queueing at the routed load (LLM replicas: the p99 at that load above the idle latency,
+                continuous batching; others M/M/1 with the per-shard quantile 0.99^(1/F) with fan-out) plus the RTT
                 added by routing away from the nearest region (placement and routing: Table 2, archetype B).
 """
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from fleetopt.pipeline.problem import Problem
 from fleetopt.candidates.routes import SLO_QUANTILE
-from fleetopt.candidates.serving import DLRM_BYTES_PER_VALUE, transformer_params
+from fleetopt.candidates.serving import DLRM_BYTES_PER_VALUE, transformer_params, transformer_replica
 from fleetopt.candidates.training import CHECKPOINT_BYTES_PER_PARAM
 from fleetopt.plan.explanation import C3Terms, JobExplanation, RouteLatency
 from fleetopt.io.schema import DlrmCard, TransformerCard
@@ -106,12 +107,14 @@ def _service_physics(problem: Problem, o: int) -> dict[str, float]:
         tp = float(sc.tp[o])
         flops = (serving.prefill_flops(params, card.layers, card.hidden, svc.prompt_tokens, 1)
                  + svc.output_tokens * serving.decode_step_flops(params, card.layers, card.hidden, context, 1))
-        # a request's own prefill, the batch's interleaved prefills and its decode steps each carry AllReduces
-        collective = (batch * serving.tensor_parallel_allreduce_s(svc.prompt_tokens, card.hidden, card.layers, tp,
-                                                                  link)
-                      + svc.output_tokens * serving.tensor_parallel_allreduce_s(batch, card.hidden, card.layers,
-                                                                                tp, link)) if tp > 1 else 0.0
-        return {"ideal": float(flops) / (tp * peak), "collective": float(collective), "fanout": 1.0, "scale": 1.0}
+        # a request's own prefill and its (idle, one-sequence) decode steps each carry AllReduces
+        collective = float(serving.serving_allreduce_s(svc.prompt_tokens, card.hidden, card.layers, tp, link)
+                           + svc.output_tokens * serving.serving_allreduce_s(1, card.hidden, card.layers, tp, link))
+        rep = transformer_replica(card, svc, acc, tp, precision, batch)
+        batching = (batch, rep["engine_prefill_s"], rep["step_s"], rep["step_full_s"], svc.output_tokens,
+                    rep["chunks"])
+        return {"ideal": float(flops) / (tp * peak), "collective": float(collective), "fanout": 1.0, "scale": 1.0,
+                "batching": batching}
     flops = card.gflops_per_sample * 1e9
     return {"ideal": flops / peak, "collective": 0.0, "fanout": 1.0, "scale": 1.0}
 
@@ -135,12 +138,17 @@ def route_latencies(problem: Problem, x: np.ndarray, service: int) -> list[Route
         phys = _service_physics(problem, o)
         per_replica = per_replica_load[o]
         # each request loads F of a group's S shards: per-shard rate and load are the group's / (S / F)
-        queue = float(queueing.mm1_sojourn_quantile_s(sc.service_rate_rps[o] / phys["scale"],
-                                                      per_replica / phys["scale"],
-                                                      per_shard_quantile(SLO_QUANTILE, phys["fanout"])))
+        prefill, decode = float(sc.prefill_s[o]), float(sc.decode_s[o])
+        if "batching" in phys:   # continuous batching: the p99 at this load above the idle latency
+            queue = float(queueing.batching_latency_quantile_s(
+                per_replica, *phys["batching"], serving.REQUEST_OVERHEAD_S, queueing.OUTPUT_LENGTH_CV,
+                SLO_QUANTILE)) - prefill - decode
+        else:
+            queue = float(queueing.mm1_sojourn_quantile_s(sc.service_rate_rps[o] / phys["scale"],
+                                                          per_replica / phys["scale"],
+                                                          per_shard_quantile(SLO_QUANTILE, phys["fanout"])))
         population = sc.population_names[sc.route_population[i]]
         rtt, nearest = float(sc.route_rtt_ms[i]), nearest_rtt_ms(problem, population)
-        prefill, decode = float(sc.prefill_s[o]), float(sc.decode_s[o])
         compute = prefill + decode - phys["collective"] - phys["ideal"]
         out.append(RouteLatency(
             population=population, region=sc.region_names[sc.region[o]], rps=float(flows[i]), slo_ms=svc.slo_p99_ms,

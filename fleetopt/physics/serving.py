@@ -21,6 +21,20 @@ NVLINK_ALPHA_S = 1e-6
 TP_ALLREDUCES_PER_LAYER = 2
 ACTIVATION_BYTES = 2  # bf16 activations on the TP AllReduce
 
+# Continuous batching, calibrated once on data/calibration/serving_nim_h100.csv (NVIDIA NIM 1.8.0 on H100;
+# benchmarks/bench_serving_calibration.py prints the per-row error). These replace the two assumptions above
+# on the LLM serving path (llm_replica); the training and CNN/DLRM paths keep theirs.
+SERVING_PREFILL_FLOPS_EFFICIENCY = 0.5   # fraction of dense peak a prefill forward sustains (calibrated)
+SERVING_HBM_EFFICIENCY = 0.8             # fraction of spec HBM bandwidth a decode step streams (calibrated)
+DECODE_FLOPS_EFFICIENCY = 0.35          # fraction of dense peak the decode GEMMs (batch rows) sustain (calibrated)
+SERVING_ALLREDUCE_LATENCY_S = 16e-6      # fixed latency of one small TP AllReduce, any tp (calibrated at tp 2)
+DECODE_STEP_OVERHEAD_S = 1.2e-3          # per engine step: scheduling, sampling, launches (calibrated)
+REQUEST_OVERHEAD_S = 5e-3                # per request outside the GPU: HTTP, tokenizer, detokenizer (calibrated)
+# TensorRT-LLM's default max_num_tokens (tokens one engine step takes): a prompt longer than this is prefilled
+# in chunks, each carrying the running decodes (Agrawal et al. 2024, Sarathi-Serve, chunked prefill).
+PREFILL_CHUNK_TOKENS = 8192
+MAX_NUM_SEQS = 256                       # TensorRT-LLM and vLLM default max batch (max_batch_size, max_num_seqs)
+
 _BYTES_PER_WEIGHT = {"bf16": 2.0, "fp8": 1.0}
 
 
@@ -93,14 +107,19 @@ def tensor_parallel_allreduce_s(tokens, hidden, layers, tp, nvlink_gb_s, alpha_s
 
 def prefill_time_s(params, layers, hidden, prompt_tokens, batch, tp, peak_tflops, nvlink_gb_s,
                    precision="bf16", fp8_tflops=None, flops_efficiency=PREFILL_FLOPS_EFFICIENCY,
-                   alpha_s=NVLINK_ALPHA_S):
-    """Prefill time, compute bound: prefill FLOPs / (tp x peak x efficiency) plus the TP AllReduces.
+                   alpha_s=NVLINK_ALPHA_S, hbm_gb_s=None, hbm_efficiency=HBM_BANDWIDTH_EFFICIENCY):
+    """Prefill time: prefill FLOPs / (tp x peak x efficiency), at least the weights' HBM read when hbm_gb_s
+    is given (short prompts), plus the TP AllReduces.
 
     Source: roofline model (Williams et al. 2009) applied to transformer inference (Pope et al. 2023).
     """
     flops_per_s = (np.asarray(tp, dtype=float) * peak_flops_per_s(peak_tflops, precision, fp8_tflops)
                    * flops_efficiency)
     compute = prefill_flops(params, layers, hidden, prompt_tokens, batch) / flops_per_s
+    if hbm_gb_s is not None:
+        reads = weight_bytes(params, precision) / np.asarray(tp, dtype=float) / (
+            np.asarray(hbm_gb_s, dtype=float) * 1e9 * hbm_efficiency)
+        compute = np.maximum(compute, reads)
     tokens = np.asarray(prompt_tokens, dtype=float) * np.asarray(batch, dtype=float)
     return compute + tensor_parallel_allreduce_s(tokens, hidden, layers, tp, nvlink_gb_s, alpha_s)
 
@@ -150,6 +169,64 @@ def decode_flops_utilization(params, layers, hidden, heads, kv_heads, context_to
                               hbm_efficiency, flops_efficiency, alpha_s)
     achieved = decode_step_flops(params, layers, hidden, context_tokens, batch) / step
     return achieved / (np.asarray(tp, dtype=float) * peak_flops_per_s(peak_tflops, precision, fp8_tflops))
+
+
+def serving_decode_step_s(params, layers, hidden, heads, kv_heads, context_tokens, batch, tp, peak_tflops,
+                          hbm_gb_s, link_gb_s, precision="bf16", fp8_tflops=None, kv_bytes_per_value=2):
+    """A serving engine's decode step: HBM time of (weights + batch KV)/tp plus the dense FLOPs of the batch's
+    rows at DECODE_FLOPS_EFFICIENCY plus the TP AllReduces (the sum, not the roofline max: measured ITL grows
+    linearly with the batch from batch 1, so weight streaming and the skinny GEMMs do not overlap).
+
+    Calibrated on data/calibration/serving_nim_h100.csv (Llama 3 70B fp8 TP2 at batch 1: 18.6 ms).
+    Source: roofline terms of Pope et al. 2023, summed; calibrated on NVIDIA NIM 1.8.0 H100 ITL.
+    """
+    tp = np.asarray(tp, dtype=float)
+    batch = np.asarray(batch, dtype=float)
+    kv_bytes = batch * np.asarray(context_tokens, dtype=float) * kv_cache_bytes_per_token(
+        layers, hidden, heads, kv_heads, kv_bytes_per_value)
+    memory = (weight_bytes(params, precision) + kv_bytes) / tp / (
+        np.asarray(hbm_gb_s, dtype=float) * 1e9 * SERVING_HBM_EFFICIENCY)
+    compute = 2.0 * np.asarray(params, dtype=float) * batch / (
+        tp * peak_flops_per_s(peak_tflops, precision, fp8_tflops) * DECODE_FLOPS_EFFICIENCY)
+    return memory + compute + serving_allreduce_s(batch, hidden, layers, tp, link_gb_s)
+
+
+def serving_allreduce_s(tokens, hidden, layers, tp, link_gb_s):
+    """TP AllReduces of one serving forward over `tokens` tokens: 2 per layer, each a fixed latency plus the
+    ring's bandwidth term (a one-shot NVSwitch AllReduce's latency does not grow with tp as a ring's does).
+
+    Source: Shoeybi et al. 2019 (2 per layer); TensorRT-LLM one-shot NVSwitch AllReduce; NIM 1.8.0 70B TP2 ITL.
+    """
+    ring = tensor_parallel_allreduce_s(tokens, hidden, layers, tp, link_gb_s, 0.0)
+    latency = (TP_ALLREDUCES_PER_LAYER * np.asarray(layers, dtype=float) * SERVING_ALLREDUCE_LATENCY_S
+               * (np.asarray(tp, dtype=float) > 1))
+    return ring + latency
+
+
+def llm_replica(params, layers, hidden, heads, kv_heads, prompt_tokens, output_tokens, slots, tp, peak_tflops,
+                hbm_gb, hbm_gb_s, link_gb_s, precision="bf16", fp8_tflops=None, kv_precision="bf16"):
+    """One LLM replica's serving physics at the calibrated constants, the single law candidates, verify and
+    estimate call: a dict of arrays prefill_s (one prompt alone), step_s (a decode step of one sequence),
+    step_full_s (of `slots` sequences; both at the mean decode context, with the per-step overhead),
+    max_slots (sequences whose KV cache fits) and chunks (engine steps one prefill takes).
+
+    Source: roofline (Williams et al. 2009; Pope et al. 2023), chunked prefill (Agrawal et al. 2024), NIM 1.8.0.
+    """
+    context = mean_decode_context_tokens(prompt_tokens, output_tokens)
+    kv_value = bytes_per_weight(kv_precision)
+    kv_per_token = kv_cache_bytes_per_token(layers, hidden, heads, kv_heads, kv_value)
+    prefill = prefill_time_s(params, layers, hidden, prompt_tokens, 1, tp, peak_tflops, link_gb_s, precision,
+                             fp8_tflops, SERVING_PREFILL_FLOPS_EFFICIENCY, 0.0, hbm_gb_s, SERVING_HBM_EFFICIENCY)
+    prefill = prefill + serving_allreduce_s(0.0, hidden, layers, tp, link_gb_s)
+    decode = (params, layers, hidden, heads, kv_heads, context)
+    tail = (tp, peak_tflops, hbm_gb_s, link_gb_s, precision, fp8_tflops, kv_value)
+    step = serving_decode_step_s(*decode, 1, *tail)
+    step_full = serving_decode_step_s(*decode, slots, *tail)
+    fits = max_batch_that_fits(hbm_gb, weight_bytes(params, precision), kv_per_token, context, tp)
+    chunks = np.ceil(np.asarray(prompt_tokens, dtype=float) / PREFILL_CHUNK_TOKENS)
+    return {"prefill_s": prefill + DECODE_STEP_OVERHEAD_S, "step_s": step + DECODE_STEP_OVERHEAD_S,
+            "step_full_s": step_full + DECODE_STEP_OVERHEAD_S, "max_slots": fits,
+            "chunks": np.maximum(chunks, 1.0)}
 
 
 def max_batch_that_fits(hbm_gb, model_weight_bytes, kv_bytes_per_token, context_tokens, tp,

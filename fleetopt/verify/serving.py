@@ -5,9 +5,9 @@ option (families config, memory, route, demand, replica_capacity, reported).
 Modelling rules re-derived here (they restate fleetopt/candidates/serving.py):
 - transformer replica: tp GPUs of one node (tp <= gpus_per_node, tp divides heads and kv_heads); fp8 weights
   only when the service allows fp8 and the accelerator has an FP8 peak; KV cache in bf16; the batch must fit
-  (physics.serving.max_batch_that_fits at the mean decode context); prefill of one prompt and one decode step
-  from the roofline over the TP link (NVLink, else PCIe); service rate = replica_throughput_rps; a request's
-  decode time = output x step + (batch - 1) x prefill (the others' prefills interleave with its decode).
+  (physics.serving.max_batch_that_fits at the mean decode context); physics.serving.llm_replica over the TP
+  link (NVLink, else PCIe); the batch is the slot count; prefill = request overhead + prefill, decode = output x
+  a one-sequence step (idle latency); service rate = queueing.batching_saturation_rps.
 - dlrm replica: tp 1, bf16; S = embedding_shard_count GPUs; fan-out F = min(fanout, S) when fanout > 1, else
   shards_touched(S, lookups); per visit 1/F of the all-to-all bytes (4 B values, items per request) over the
   region's NIC and 1/F of the dense FLOPs at PREFILL_FLOPS_EFFICIENCY of peak; step = net latency + batch x
@@ -19,7 +19,8 @@ Modelling rules re-derived here (they restate fleetopt/candidates/serving.py):
   PREFILL_FLOPS_EFFICIENCY), weight bytes / (HBM rate x HBM_BANDWIDTH_EFFICIENCY)); rate = batch / step.
 - a route (population -> option) needs a datacenter region in the population's allowed jurisdictions with an
   RTT from it, and a positive p99 latency budget SLO - RTT - prefill - decode; its capacity per replica is
-  queueing.replica_capacity_rps(shard rate, budget, 0.99, F) x the group scale (1 unless sharded).
+  queueing.route_capacity_rps (continuous batching for LLM replicas, M/M/1 x the group scale otherwise), the
+  law the candidates' routes use.
 - replica_capacity: sum over routes of rps x (1 + headroom) / capacity <= replicas.
 - route_needs_replica: a route's rps <= min(demand, capacity / (1 + headroom)) x replicas of its option (traffic
   only where a replica runs; implied by replica_capacity for whole replicas, checked on its own as the solver
@@ -62,6 +63,7 @@ class Replica:
     group_scale: float
     prefill_s: float
     decode_s: float
+    batching: dict  # continuous-batching fields for queueing.route_capacity_rps (llm False: a batch server)
     mw: float
     carbon_t: float
     cost_usd: float
@@ -122,8 +124,10 @@ def replica_physics(inst: Instance, sname: str, rname: str, aname: str, tp: int,
         price_includes_energy=stock is None or stock.includes_energy, include_embodied=inst.policy.include_embodied,
         embodied_kgco2e=acc.embodied_kgco2e, lifetime_hours=acc.lifetime_hours)
     power_w, kwh, carbon, cost = (float(charges[k]) for k in ("power_w", "energy_kwh", "carbon_t", "cost_usd"))
+    batching = rep.get("batching", {"llm": False, "slots": 1, "prefill_s": 1.0, "step_s": 1.0,
+                                    "step_full_s": 1.0, "output_tokens": 1, "chunks": 1.0})
     return Replica(int(rep["gpus"]), rep["shard_rate"], rep["fanout"], rep["scale"], rep["prefill"],
-                   rep["decode"], power_w / 1e6, carbon, cost, kwh, up), broken
+                   rep["decode"], batching, power_w / 1e6, carbon, cost, kwh, up), broken
 
 
 def _fp8(acc: Accelerator) -> float:
@@ -145,14 +149,17 @@ def _transformer(card: TransformerCard, svc, acc: Accelerator, tp: int, precisio
         broken.append(("memory", f"batch {batch} does not fit beside the weights in HBM (at most {fits:.0f})",
                        batch - fits, "sequences"))
     link = acc.nvlink_gb_s if acc.nvlink_gb_s > 0 else acc.pcie_gb_s
-    prefill = float(serving.prefill_time_s(_params(card), card.layers, card.hidden, svc.prompt_tokens, 1, tp,
-                                           acc.peak_tflops, link, precision, _fp8(acc)))
-    step = float(serving.decode_step_time_s(params, card.layers, card.hidden, card.heads, kv, context, batch, tp,
-                                            acc.peak_tflops, acc.hbm_gb_s, link, precision, _fp8(acc)))
-    rate = float(serving.replica_throughput_rps(prefill, step, svc.output_tokens, batch))
-    decode = svc.output_tokens * step + (batch - 1) * prefill
-    return {"gpus": tp, "shard_rate": rate, "fanout": 1.0, "scale": 1.0, "prefill": prefill,
-            "decode": decode}, broken
+    rep = serving.llm_replica(params, card.layers, card.hidden, card.heads, kv, svc.prompt_tokens,
+                              svc.output_tokens, batch, tp, acc.peak_tflops, acc.hbm_gb, acc.hbm_gb_s, link,
+                              precision, _fp8(acc))
+    batching = {"llm": True, "slots": batch, "prefill_s": float(rep["prefill_s"]), "step_s": float(rep["step_s"]),
+                "step_full_s": float(rep["step_full_s"]), "output_tokens": svc.output_tokens,
+                "chunks": float(rep["chunks"])}
+    rate = float(queueing.batching_saturation_rps(batch, rep["prefill_s"], rep["step_s"], rep["step_full_s"],
+                                                  svc.output_tokens, rep["chunks"]))
+    return {"gpus": tp, "shard_rate": rate, "fanout": 1.0, "scale": 1.0,
+            "prefill": float(rep["prefill_s"]) + serving.REQUEST_OVERHEAD_S,
+            "decode": svc.output_tokens * float(rep["step_s"]), "batching": batching}, broken
 
 
 def _dlrm(card: DlrmCard, svc, acc: Accelerator, region, tp: int, precision: str, batch: int):
@@ -284,8 +291,10 @@ def _check_route(inst: Instance, sname: str, route, report: Report, physics, loa
     if rep is None:
         return
     budget = float(queueing.latency_budget_s(svc.slo_p99_ms, rtt, rep.prefill_s, rep.decode_s))
-    capacity = float(queueing.replica_capacity_rps(rep.shard_rate_rps, budget, SLO_QUANTILE,
-                                                   rep.fanout)) * rep.group_scale * rep.up
+    capacity = float(queueing.route_capacity_rps((svc.slo_p99_ms - rtt) / 1e3, rep.prefill_s, rep.decode_s,
+                                                 rep.shard_rate_rps, rep.fanout, rep.group_scale, rep.batching,
+                                                 serving.REQUEST_OVERHEAD_S, queueing.OUTPUT_LENGTH_CV,
+                                                 SLO_QUANTILE)) * rep.up
     if budget <= 0 or capacity <= 0:
         short_ms = max(-budget * 1e3, 0.0)
         report.add("route", key, short_ms, "ms", f"the p99 SLO of {svc.slo_p99_ms:g} ms cannot be met: RTT "

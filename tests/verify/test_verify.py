@@ -129,7 +129,7 @@ def edit_memory(p):
 
 def edit_route(p):
     r = route(p, "eu-users")
-    r["region"], r["accelerator"], r["config"] = "home", H100, "tp1-bf16-b64"
+    r["region"], r["accelerator"], r["config"] = "home", H100, group(p, "home", H100)["config"]
 
 
 def edit_config(p):
@@ -147,8 +147,12 @@ CASES = {
     "assign": (edit_assign, ("tune",), set()),
     "deadline": (edit_deadline, ("tune",), set()),
     "demand": (edit_demand, ("chat", "eu-users"), set()),
-    "replica_capacity": (edit_replica_capacity, ("chat", "eu", A100, "tp4-bf16-b64"), {"route_needs_replica"}),
-    "route_needs_replica": (edit_route_needs_replica, ("chat", "home", H100, "tp1-bf16-b64", "us-users"),
+    # keys with a replica config name the config the plan chose (a callable of the plan): it moves with the
+    # serving physics
+    "replica_capacity": (edit_replica_capacity, lambda p: ("chat", "eu", A100, group(p, "eu", A100)["config"]),
+                         {"route_needs_replica"}),
+    "route_needs_replica": (edit_route_needs_replica,
+                            lambda p: ("chat", "home", H100, group(p, "home", H100)["config"], "us-users"),
                             {"replica_capacity"}),
     "inventory": (edit_inventory, ("home", H100), set()),
     "power_cap": (edit_power_cap, ("away",), set()),
@@ -161,7 +165,7 @@ CASES = {
                            {"monitoring_coverage"}),  # the added population also needs evaluator time
     "monitoring_coverage": (edit_monitoring_coverage, ("chat", "eu"), set()),
     "memory": (edit_memory, ("tune",), {"deadline"}),
-    "route": (edit_route, ("chat", "home", H100, "tp1-bf16-b64", "eu-users"),
+    "route": (edit_route, lambda p: ("chat", "home", H100, group(p, "home", H100)["config"], "eu-users"),
               {"replica_capacity", "monitoring_traffic", "monitoring_samples"}),
     "config": (edit_config, ("tune",), {"memory"}),
     "reported": (edit_reported, ("training", "tune"), set()),
@@ -172,6 +176,7 @@ CASES = {
 def test_a_hand_edited_plan_is_caught_in_its_family(solved, family):
     _, inst, data = solved
     edit, key, also = CASES[family]
+    key = key(data) if callable(key) else key
     edited = copy.deepcopy(data)
     edit(edited)
     report = verify_plan(inst, Plan.model_validate(edited))
