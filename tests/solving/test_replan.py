@@ -2,8 +2,9 @@
 is, zero change cost gives the fresh plan, a change cap too tight is diagnosed with its cheapest relaxation, a job
 that moves region pays its checkpoint transfer and restart, and progress (policy.as_of_hour) is kept.
 
-replan-fleet (tests/data/replan/) is built so that 5% more demand no longer fits us-east's power: planned
-afresh, the training job halves its GPUs (72 GPUs change); with a change cost only 8 serving GPUs do."""
+replan-fleet (tests/data/replan/): planned afresh at 5% more demand, serving reshuffles its replicas between
+regions (179 GPUs change under fidelity v2's serving law); with a change cost only the few new replicas (5 GPUs)
+do. The assertions are relative (far fewer, at most the cap), not these counts."""
 
 from __future__ import annotations
 
@@ -64,15 +65,19 @@ def test_a_change_cap_is_priced_and_the_cheapest_plan_named(tmp_path, deployed, 
     problem = build_problem(inst)
     plan, result = solve_problem(problem, name, options)
     assert_verified(inst, plan)
-    assert plan.change.changed_gpus == 8
+    assert plan.change.changed_gpus <= 8 < diff_plans(deployed[0], fresh).changed_gpus
     e = explain(problem, plan, result.x, options).change
     assert e.cheapest_changed_gpus == diff_plans(deployed[0], fresh).changed_gpus
     assert e.cheapest_saves == pytest.approx(plan.objective - fresh.objective, rel=1e-6)
-    assert any(f"changes {e.cheapest_changed_gpus - 8} GPUs more and saves" in line for line in e.lines)
+    more = e.cheapest_changed_gpus - plan.change.changed_gpus
+    assert any(f"changes {more} GPUs more and saves" in line for line in e.lines)
 
 
 def test_an_infeasible_change_cap_is_named_with_its_cheapest_relaxation(tmp_path, deployed):
-    inst = replan_instance(tmp_path, deployed[1], max_changed_gpus=4)
+    # the fewest GPUs any plan must change: what a prohibitive change cost leaves
+    least = solve_and_verify(replan_instance(tmp_path, deployed[1], change_usd_per_gpu=1e6)).change.changed_gpus
+    assert least > 0
+    inst = replan_instance(tmp_path, deployed[1], max_changed_gpus=least - 1)
     name, options = options_for(inst)
     problem = build_problem(inst)
     plan, result = solve_problem(problem, name, options)
@@ -81,7 +86,7 @@ def test_an_infeasible_change_cap_is_named_with_its_cheapest_relaxation(tmp_path
     inf = explain(problem, plan, None, options).infeasibility
     assert "change_cap" in inf.families
     cheapest = [r for r in inf.relaxations + inf.alternatives if r.family == "change_cap"]
-    assert cheapest and cheapest[0].setting == "policy.max_changed_gpus" and cheapest[0].suggested == 8
+    assert cheapest and cheapest[0].setting == "policy.max_changed_gpus" and cheapest[0].suggested == least
 
 
 def tiny_v2(folder, **changes) -> dict:
