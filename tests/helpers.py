@@ -299,7 +299,7 @@ training:
 serving:
   chat:
     model: llama3-8b
-    demand_rps: {users: 20}
+    demand_rps: {users: 100}
     slo_p99_ms: 3000
 """
 CLEAN_HOURS = range(0, 6)   # north's grid is clean from midnight to 6 am
@@ -307,7 +307,8 @@ CLEAN_HOURS = range(0, 6)   # north's grid is clean from midnight to 6 am
 
 def clean_night_timeline(inst: Instance, carbon: bool = True, demand: bool = True, scale: float = 1.0):
     """A typical day of 24 hourly slices over the instance's horizon: north clean at night (40 g/kWh in
-    CLEAN_HOURS, 400 otherwise), chat's demand following the day (10 to 30 requests/s); `carbon`/`demand` False
+    CLEAN_HOURS, 400 otherwise), chat's demand following the day (50 to 150 requests/s:
+    two to four replicas of ~55 requests/s); `carbon`/`demand` False
     leave that profile out, and `scale` multiplies every profile (1 with constant values gives the static plan)."""
     from fleetopt.io.timeline import Timeline
     days = int(inst.horizon_hours // 24)
@@ -316,7 +317,7 @@ def clean_night_timeline(inst: Instance, carbon: bool = True, demand: bool = Tru
     if carbon:
         values["regions.north.carbon_g_per_kwh"] = scale * np.where(np.isin(hour, CLEAN_HOURS), 40.0, 400.0)
     if demand:
-        values["serving.chat.demand_rps.users"] = scale * (20.0 - 10.0 * np.cos(2 * np.pi * (hour - 2) / 24))
+        values["serving.chat.demand_rps.users"] = scale * (100.0 - 50.0 * np.cos(2 * np.pi * (hour - 2) / 24))
     return Timeline(step_hours=1.0, weights=np.full(24, float(days)), start_hour=hour.astype(float),
                     day=np.zeros(24, dtype=np.int64), members=tuple(np.arange(days) * 24 + h for h in hour),
                     values=values)

@@ -63,7 +63,7 @@ def test_constant_profiles_give_the_static_plan(tmp_path):
         step_hours=1.0, weights=np.full(24, float(days)), start_hour=hour.astype(float),
         day=np.zeros(24, dtype=np.int64), members=tuple(np.arange(days) * 24 + h for h in hour),
         values={"regions.north.carbon_g_per_kwh": np.full(24, 300.0),
-                "serving.chat.demand_rps.users": np.full(24, 20.0)})
+                "serving.chat.demand_rps.users": np.full(24, 100.0)})
     sliced = solve_and_verify(inst, mip_rel_gap=0.0)
     assert sliced.objective == pytest.approx(static.objective, rel=1e-9)
     assert sliced.totals.cost_usd == pytest.approx(static.totals.cost_usd, rel=1e-9)
