@@ -13,7 +13,7 @@ from fleetopt.candidates.training import enumerate_training
 from fleetopt.io.load import load_instance
 from fleetopt.physics.reliability import replicas_down_fraction
 from helpers import TINY
-from procurement_instances import load_text, spot_jobs
+from helpers import spot_jobs, text_instance
 
 SPOT_SERVING = """\
 fleetopt: 2
@@ -61,7 +61,7 @@ def test_a_spot_layout_loses_goodput_and_wall_hours_to_preemption():
 
 
 def test_a_spot_replica_carries_less_by_the_share_down():
-    sc = enumerate_serving(load_text(SPOT_SERVING), prune=False)
+    sc = enumerate_serving(text_instance(SPOT_SERVING), prune=False)
     spot = np.flatnonzero(sc.procurement == SPOT)
     assert len(spot) == (sc.procurement != SPOT).sum()   # one twin per option
     key = np.stack([sc.tp, sc.precision, sc.batch], axis=1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fleetopt.api import build_problem, options_for, solve_problem
 from fleetopt.explain.binding import price_in_words
 from fleetopt.explain.infeasible import explain_infeasible
-from procurement_instances import load_text
+from helpers import text_instance
 
 SHORT_OF_SPOT = """\
 fleetopt: 2
@@ -41,7 +41,7 @@ def test_each_class_stock_is_priced_in_its_own_words():
 
 
 def test_a_fleet_short_of_spot_gpus_is_told_to_raise_the_spot_count():
-    inst = load_text(SHORT_OF_SPOT)
+    inst = text_instance(SHORT_OF_SPOT)
     problem = build_problem(inst)
     backend, options = options_for(inst)
     plan, _ = solve_problem(problem, backend, options)   # infeasible: no plan to verify

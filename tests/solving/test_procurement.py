@@ -10,7 +10,7 @@ from fleetopt.api import build_problem
 from fleetopt.candidates.tables import SPOT
 from fleetopt.io.load import load_instance
 from helpers import CLEAN_NIGHT, TINY, clean_night_timeline, load_text, solve_and_verify
-from procurement_instances import reserved_serving, spot_jobs
+from helpers import reserved_serving, spot_jobs
 
 
 def test_a_cheap_checkpoint_runs_on_spot_and_a_huge_group_does_not():

@@ -14,7 +14,7 @@ from fleetopt.physics.reliability import (
 from fleetopt.plan import Plan
 from fleetopt.verify import verify_plan
 from helpers import solve_and_verify
-from procurement_instances import load_text, reserved_serving, spot_jobs, SPOT_JOBS
+from helpers import SPOT_JOBS, reserved_serving, spot_jobs, text_instance
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_a_spot_job_stated_as_on_demand_is_caught(spot_plan):
 
 def test_spot_gpus_beyond_the_spot_stock_are_caught(spot_plan):
     _, plan = spot_plan
-    scarce = load_text(SPOT_JOBS.replace("spot: {count: 2048", "spot: {count: 2"), spot_price=1.6)
+    scarce = text_instance(SPOT_JOBS.replace("spot: {count: 2048", "spot: {count: 2"), spot_price=1.6)
     found = _families(scarce, plan)
     assert "spot_stock" in found and "inventory" not in found
 
