@@ -130,6 +130,23 @@ def replica_physics(inst: Instance, sname: str, rname: str, aname: str, tp: int,
                    rep["decode"], batching, power_w / 1e6, carbon, cost, kwh, up), broken
 
 
+def replica_lookup(inst: Instance, report: Report):
+    """physics(service, option_key, where): a replica's physics once per option (None when its config does not
+    parse or its physics breaks; each problem reported once, at `where`)."""
+    cache: dict[tuple, tuple] = {}
+
+    def physics(sname, option_key, where):
+        if option_key not in cache:
+            _, rname, aname, config = option_key
+            parsed = parse_config(config)
+            cache[option_key] = (None, [("config", f"config '{config}' is not tpN-bf16|fp8-bB", 1, "decisions")]) \
+                if parsed is None else replica_physics(inst, sname, rname, aname, *parsed)
+            for family, message, amount, units in cache[option_key][1]:
+                report.add(family, where, amount, units, message)
+        return cache[option_key][0]
+    return physics
+
+
 def _fp8(acc: Accelerator) -> float:
     return acc.fp8_tflops if acc.fp8_tflops is not None else math.nan
 
@@ -205,17 +222,7 @@ def verify_serving(inst: Instance, plan: Plan, report: Report) -> tuple[list[Dra
     routed requests/s per (service, population, region) for the monitoring checks."""
     draws: list[Draw] = []
     routed: dict[tuple[str, str, str], float] = defaultdict(float)
-    cache: dict[tuple, tuple] = {}
-
-    def physics(sname, option_key, where):
-        if option_key not in cache:
-            _, rname, aname, config = option_key
-            parsed = parse_config(config)
-            cache[option_key] = (None, [("config", f"config '{config}' is not tpN-bf16|fp8-bB", 1, "decisions")]) \
-                if parsed is None else replica_physics(inst, sname, rname, aname, *parsed)
-            for family, message, amount, units in cache[option_key][1]:
-                report.add(family, where, amount, units, message)
-        return cache[option_key][0]
+    physics = replica_lookup(inst, report)
 
     for sname in plan.serving:
         report.check("config")

@@ -28,7 +28,7 @@ from fleetopt.physics.fairness import samples_to_detect_gap
 from fleetopt.plan import Plan
 from fleetopt.verify.draw import Draw
 from fleetopt.verify.report import ABS_TOL, REL_TOL, Report
-from fleetopt.verify.serving import _check_route, config_name, parse_config, replica_physics
+from fleetopt.verify.serving import _check_route, config_name, replica_lookup
 
 
 class SliceView:
@@ -122,18 +122,8 @@ def verify_serving_over_slices(inst: Instance, plan: Plan, sv: SliceView, report
     """Replicas, routes, demand and replica capacity in every slice. Returns the replica draws and the routed
     requests/s per (service, population, region) in the quietest slice (what monitoring's samples rest on)."""
     draws: list[Draw] = []
-    cache: dict[tuple, tuple] = {}
+    physics = replica_lookup(inst, report)
     n = sv.n
-
-    def physics(sname, option_key, where):
-        if option_key not in cache:
-            _, rname, aname, config = option_key
-            parsed = parse_config(config)
-            cache[option_key] = (None, [("config", f"config '{config}' is not tpN-bf16|fp8-bB", 1, "decisions")]) \
-                if parsed is None else replica_physics(inst, sname, rname, aname, *parsed)
-            for family, message, amount, units in cache[option_key][1]:
-                report.add(family, where, amount, units, message)
-        return cache[option_key][0]
 
     replicas: dict[tuple, np.ndarray] = defaultdict(lambda: np.zeros(n))
     load: dict[tuple, np.ndarray] = defaultdict(lambda: np.zeros(n))
