@@ -4,7 +4,9 @@ Run: python benchmarks/bench_serving_calibration.py [--markdown]
 Prints, per row, measured vs predicted TTFT, inter-token latency (ITL) and output tokens/s of one replica under
 the row's closed-loop concurrency (fleetopt.candidates.estimate_serving, the laws the planner uses), the signed
 error of each, the MAPE per model and metric, and each model's rank correlation of measured and predicted
-values. --markdown prints the README's table instead.
+values. --markdown prints the README's table instead; --ttft prints, per row, how far the measured TTFT exceeds
+the model's, counted in the row's own prefills and in its decode steps, and the TTFT MAPE per model of the
+closed-loop laws tried for it (ttft_laws): none fits both models (README, "LLM replicas").
 
 Setup: the rows' model, accelerator, tp and fp8 weights; the KV cache in fp8 too (NIM's FP8 profiles quantize
 it; at bf16 the 70B 5000/500 table would saturate near 43 sequences, it saturates between 50 and 100), slots =
@@ -21,6 +23,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from fleetopt.candidates.estimate_serving import estimate_serving
+from fleetopt.physics.serving import DECODE_STEP_OVERHEAD_S, PREFILL_CHUNK_TOKENS
 
 CSV_PATH = Path(__file__).resolve().parents[1] / "data" / "calibration" / "serving_nim_h100.csv"
 METRICS = (("ttft", "ttft_ms", "ttft_s", 1e3), ("itl", "itl_ms", "itl_s", 1e3),
@@ -44,6 +47,7 @@ def predictions(rows: list[dict]) -> list[dict]:
             measured, predicted = float(row[measured_key]), est[predicted_key] * scale
             item[name] = (measured, predicted, predicted / measured - 1.0)
         item["slots"] = est["slots"]
+        item["prefill_s"], item["itl_s"] = est["prefill_s"] - DECODE_STEP_OVERHEAD_S, est["itl_s"]
         out.append(item)
     return out
 
@@ -75,11 +79,56 @@ def markdown(table: dict) -> str:
     return "\n".join(lines)
 
 
+def ttft_laws(p: dict) -> dict[str, float]:
+    """Predicted TTFT (s) of one row under the closed-loop laws tried for the benchmark's clients: the model's
+    (Poisson-like arrivals spread over the cycle: M/D/1 prefill wait and 1.5 decode steps), lockstep (the C
+    clients arrive together and a request waits behind the (C - 1)/2 prefills admitted before it on average),
+    lockstep in chunks (its first token comes when the PREFILL_CHUNK_TOKENS-token chunk holding the end of its
+    prompt is done) and a fixed admission delay of 5 decode steps in place of the model's 1.5.
+    Source: iteration-level scheduling (Orca, Yu et al. 2022); chunked prefill (Sarathi-Serve, Agrawal et al.
+    2024); measured TTFT of data/calibration/serving_nim_h100.csv for the comparison."""
+    clients, model = min(int(p["concurrency"]), p["slots"]), p["ttft"][1] / 1e3
+    prompt, prefill = int(p["prompt_tokens"]), p["prefill_s"]
+    ahead = np.ceil(np.arange(1, clients + 1) * prompt / PREFILL_CHUNK_TOKENS) * PREFILL_CHUNK_TOKENS
+    chunked = np.minimum(ahead, clients * prompt).mean() / prompt * prefill
+    others = (int(p["concurrency"]) - 1) / int(p["concurrency"])
+    return {"model": model, "lockstep": model + (clients - 1) / 2 * prefill,
+            "lockstep_chunks": model - prefill + chunked, "five_steps": model + 3.5 * p["itl_s"] * others}
+
+
+def ttft_excess(p: dict) -> dict[str, float]:
+    """How far the measured TTFT exceeds the model's: in ms, in the row's own prefills (as a lockstep cohort:
+    1 + 2 x excess / prefill clients arriving together) and in decode steps (excess / ITL)."""
+    excess = (p["ttft"][0] - p["ttft"][1]) / 1e3
+    return {"excess_ms": excess * 1e3, "cohort": 1.0 + 2.0 * excess / p["prefill_s"],
+            "decode_steps": excess / p["itl_s"]}
+
+
+def ttft_report(preds: list[dict]) -> str:
+    lines = [f"{'model':<11}{'in':>6}{'out':>6}{'conc':>5} {'excess ms':>10} {'cohort':>7} {'steps':>6}"]
+    for p in preds:
+        x = ttft_excess(p)
+        lines.append(f"{p['model']:<11}{p['prompt_tokens']:>6}{p['output_tokens']:>6}{p['concurrency']:>5} "
+                     f"{x['excess_ms']:>10.0f} {x['cohort']:>7.1f} {x['decode_steps']:>6.1f}")
+    lines += ["", "TTFT MAPE (share of rows within 15%) per closed-loop law:"]
+    for model in sorted({p["model"] for p in preds}):
+        mine = [p for p in preds if p["model"] == model]
+        cells = []
+        for law in ttft_laws(mine[0]):
+            err = np.abs([ttft_laws(p)[law] / (p["ttft"][0] / 1e3) - 1.0 for p in mine])
+            cells.append(f"{law} {err.mean():.0%} ({(err <= 0.15).mean():.0%})")
+        lines.append(f"{model:<11}" + ", ".join(cells))
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> None:
     preds = predictions(load_rows())
     table = summary(preds)
     if "--markdown" in argv:
         print(markdown(table))
+        return
+    if "--ttft" in argv:
+        print(ttft_report(preds))
         return
     print(f"{'model':<11}{'in':>6}{'out':>6}{'conc':>5} {'TTFT ms':>17} {'err':>5} {'ITL ms':>13} {'err':>5}"
           f" {'tokens/s':>15} {'err':>5}")
