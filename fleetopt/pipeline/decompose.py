@@ -109,7 +109,7 @@ def _by_parts(form: Formulation, backend: Backend, options: SolveOptions) -> Sol
             whole.decomposition = _summary(form, kept & shared, 1, rounds)
             return whole
         parts = split(form, labels, kept)
-        _solve_parts(parts, solved, backend, options, lp, cost, deadline)
+        _solve_parts(parts, solved, backend, options, lp, cost, deadline, _slice_labels(form))
         results = [solved[_key(p)] for p in parts]
         failed = _first_failure(parts, results)
         if failed is not None:
@@ -150,8 +150,9 @@ def _joined_x(form: Formulation, parts: list[Part], results: list[SolveResult]) 
 
 
 def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: SolveOptions, lp: SolveResult,
-                 cost: np.ndarray, deadline: float) -> None:
-    """Solve the parts not solved in an earlier round, within the gap budget (module docstring, step 3)."""
+                 cost: np.ndarray, deadline: float, slices: frozenset[str] = frozenset()) -> None:
+    """Solve the parts not solved in an earlier round, within the gap budget (module docstring, step 3);
+    `slices`: the model's time-slice labels (empty on a static model)."""
     todo = [p for p in parts if _key(p) not in solved]
     if not todo:
         return
@@ -196,17 +197,61 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
         allowance[pending] = max(left, 0.0) * share / share.sum()
         if options.replica_bound is None and node_limit == FIRST_NODE_LIMIT:
             for i in pending:   # open after a cheap round: worth its services' whole-replica bounds
-                running[i] = _with_replica_bounds(todo[i])
+                running[i] = _with_replica_bounds(todo[i], slices)
         node_limit *= NODE_GROWTH
     for p, r in zip(todo, best):
         solved[_key(p)] = r
 
 
-def _with_replica_bounds(p: Part) -> Part:
+def _with_replica_bounds(p: Part, slices: frozenset[str] = frozenset()) -> Part:
     """The part with a replica_bound row per service whose whole-replica bound beats its LP
     (formulation/replica_bound.py): valid rows on the part's own columns, so its plans and bounds stay the
-    part's."""
-    return Part(with_form_replica_bounds(p.form), p.cols, p.rows)
+    part's. Over time slices, one row per service and slice where every route stays in its slice."""
+    per_slice = _per_slice_replica_bounds(p.form, slices) if slices else None
+    return Part(per_slice or with_form_replica_bounds(p.form), p.cols, p.rows)
+
+
+def _per_slice_replica_bounds(form: Formulation, slices: frozenset[str]) -> Formulation | None:
+    """`form` with one replica_bound row per (service, slice): each slice's demand is met by that slice's
+    replicas alone, so each is a knapsack of its own, and the sum of per-slice roundings bounds tighter than one
+    per service (global-fleet-hourly's assistant-eu part: proven in 3.3 s, against 0.13% open at 12 s).
+    None unless every replica, flow and demand key ends in a slice label and every route stays in its slice."""
+    n, f = form.blocks.get("replicas"), form.blocks.get("flow")
+    cap, dem = form.families.get("replica_capacity"), form.families.get("demand")
+    if n is None or f is None or cap is None or dem is None:
+        return None
+    keyed = [n.keys, f.keys, dem.keys]
+    if not all(k and k[-1] in slices for keys in keyed for k in keys):
+        return None
+    slice_of = {name: np.array([k[-1] for k in keys], dtype=object)
+                for name, keys in zip(("replicas", "flow", "demand"), keyed)}
+    # a route's slice must be its replica's (capacity row) and its demand row's
+    for fam, block in ((cap, "replicas"), (dem, "demand")):
+        on_flow = (fam.cols >= f.start) & (fam.cols < f.start + f.size)
+        row_slice = np.empty(fam.size, dtype=object)
+        if block == "replicas":
+            on_rep = (fam.cols >= n.start) & (fam.cols < n.start + n.size)
+            row_slice[fam.rows[on_rep]] = slice_of["replicas"][fam.cols[on_rep] - n.start]
+        else:
+            row_slice[:] = slice_of["demand"]
+        if (row_slice[fam.rows[on_flow]] != slice_of["flow"][fam.cols[on_flow] - f.start]).any():
+            return None
+    # form_knapsacks groups by a key's first element: name each group "service@slice" on a relabelled copy
+    relabelled = Formulation(dict(form.blocks), dict(form.families), form.objective_name, form.n_cols,
+                             form.n_rows)
+    relabelled.blocks["replicas"] = replace(n, keys=[(f"{k[0]}@{k[-1]}",) + tuple(k[1:]) for k in n.keys])
+    relabelled.families["demand"] = replace(dem, keys=[(f"{k[0]}@{k[-1]}",) + tuple(k[1:]) for k in dem.keys])
+    bounded = with_form_replica_bounds(relabelled).families.get("replica_bound")
+    out = Formulation(dict(form.blocks), dict(form.families), form.objective_name, form.n_cols, form.n_rows)
+    if bounded is not None:
+        out.add_rows("replica_bound", [tuple(k[0].rsplit("@", 1)) for k in bounded.keys], bounded.rows,
+                     bounded.cols, bounded.vals, lower=bounded.lower, units=bounded.units, meaning=bounded.meaning)
+    return out
+
+
+def _slice_labels(form: Formulation) -> frozenset[str]:
+    """The time-slice labels of a model over more than one slice; empty on a static one."""
+    return frozenset(form.time.slices.labels) if form.time is not None else frozenset()
 
 
 def _better(old: SolveResult | None, new: SolveResult) -> SolveResult:
