@@ -37,14 +37,15 @@ def _bad(argument: str, message: str) -> InputError:
     return bad_argument(argument, message)
 
 
-def resolve_model(model: str | TransformerCard) -> tuple[str, TransformerCard]:
-    """(name, card) for a shipped card name, a card file path, or a card object."""
+def resolve_model(model: str | TransformerCard, models: str = "the estimator models transformer training only"
+                  ) -> tuple[str, TransformerCard]:
+    """(name, card) for a shipped card name, a card file path, or a card object; `models` says what the caller
+    models when the card is not a transformer."""
     if isinstance(model, TransformerCard):
         return "custom", model
     card = load_model_card(str(model))
     if not isinstance(card, TransformerCard):
-        raise _bad("model", f"model '{model}' is a {card.kind} card; the estimator models "
-                   "transformer training only")
+        raise _bad("model", f"model '{model}' is a {card.kind} card; {models}")
     return str(model), card
 
 

@@ -12,34 +12,15 @@ import math
 
 import numpy as np
 
+from fleetopt.candidates.estimate import resolve_accelerator, resolve_model
 from fleetopt.candidates.serving import transformer_params
-from fleetopt.errors import bad_argument, check_number, check_whole, did_you_mean
-from fleetopt.io.load import accelerator_catalog, load_model_card
+from fleetopt.errors import bad_argument, check_number, check_whole
 from fleetopt.io.schema import Accelerator, TransformerCard
 from fleetopt.physics import queueing, serving
 
 PRECISIONS = ("bf16", "fp8")
 MAX_TOKENS = 10**7
 MAX_CONCURRENCY = 10**6
-
-
-def _card(model: str | TransformerCard) -> tuple[str, TransformerCard]:
-    if isinstance(model, TransformerCard):
-        return "custom", model
-    card = load_model_card(str(model))
-    if not isinstance(card, TransformerCard):
-        raise bad_argument("model", f"model '{model}' is a {card.kind} card; the serving estimator models "
-                           "transformer (LLM) serving only")
-    return str(model), card
-
-
-def _accelerator(name: str | Accelerator) -> tuple[str, Accelerator]:
-    if isinstance(name, Accelerator):
-        return "custom", name
-    catalog = accelerator_catalog()
-    if name not in catalog:
-        raise bad_argument("accelerator", f"unknown accelerator '{name}'" + did_you_mean(str(name), catalog))
-    return str(name), Accelerator(**catalog[name])
 
 
 def _check(card: TransformerCard, acc: Accelerator, tp, precision, kv_precision, prompt_tokens, output_tokens,
@@ -78,8 +59,8 @@ def estimate_serving(model, accelerator, tp: int, precision: str, prompt_tokens:
     Raises fleetopt.errors.InputError for bad arguments or a model whose weights and one sequence do not fit
     the tp GPUs.
     """
-    mname, card = _card(model)
-    aname, acc = _accelerator(accelerator)
+    mname, card = resolve_model(model, "the serving estimator models transformer (LLM) serving only")
+    aname, acc = resolve_accelerator(accelerator)
     _check(card, acc, tp, precision, kv_precision, prompt_tokens, output_tokens, concurrency, slo_p99_ms,
            max_batch)
     check_number("output_cv", output_cv, 0)

@@ -16,26 +16,15 @@ Rules (as README "The fleet as deployed" states them):
 
 from __future__ import annotations
 
-from collections import Counter
 
 from fleetopt.io.schema import Instance, TransformerCard
 from fleetopt.physics.economics import horizon_charges
 from fleetopt.physics.training import checkpoint_bytes_per_gpu
 from fleetopt.physics.training_flops import dense_param_count
 from fleetopt.plan import Plan
+from fleetopt.plan.diff import held_gpus
 from fleetopt.verify.network import lowest_rtt_paths
 from fleetopt.verify.report import Report, differs
-
-
-def held_gpus(plan: Plan) -> Counter:
-    """GPUs per (workload, region, accelerator) in the plan's decisions."""
-    held: Counter = Counter()
-    for name, dec in plan.training.items():
-        held[(f"training.{name}", dec.region, dec.accelerator)] += dec.gpus
-    for name, svc in plan.serving.items():
-        for g in svc.replicas:
-            held[(f"serving.{name}", g.region, g.accelerator)] += g.gpus
-    return held
 
 
 def _checkpoint_gb(inst: Instance, job: str) -> float:

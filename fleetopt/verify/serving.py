@@ -130,6 +130,15 @@ def replica_physics(inst: Instance, sname: str, rname: str, aname: str, tp: int,
                    rep["decode"], batching, power_w / 1e6, carbon, cost, kwh, up), broken
 
 
+def check_config_name(report: Report, key: tuple, group) -> None:
+    """The replica group's config name must be the one its tp, precision, batch and class spell."""
+    report.check("config")
+    if group.config != config_name(group):
+        report.add("config", key, 1, "decisions", f"config '{group.config}' disagrees with tp {group.tp}, "
+                                                  f"{group.precision}, batch {group.batch}, "
+                                                  f"{group.procurement or 'on-demand'}")
+
+
 def replica_lookup(inst: Instance, report: Report):
     """physics(service, option_key, where): a replica's physics once per option (None when its config does not
     parse or its physics breaks; each problem reported once, at `where`)."""
@@ -236,11 +245,7 @@ def verify_serving(inst: Instance, plan: Plan, report: Report) -> tuple[list[Dra
             continue
         for group in dec.replicas:
             key = (sname, group.region, group.accelerator, group.config)
-            report.check("config")
-            if group.config != config_name(group):
-                report.add("config", key, 1, "decisions", f"config '{group.config}' disagrees with tp {group.tp}, "
-                                                          f"{group.precision}, batch {group.batch}, "
-                                                          f"{group.procurement or 'on-demand'}")
+            check_config_name(report, key, group)
             if group.replicas < 0:
                 report.add("config", key, -group.replicas, "replicas", "a negative number of replicas")
                 continue

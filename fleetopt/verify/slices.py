@@ -28,7 +28,7 @@ from fleetopt.physics.fairness import samples_to_detect_gap
 from fleetopt.plan import Plan
 from fleetopt.verify.draw import Draw
 from fleetopt.verify.report import ABS_TOL, REL_TOL, Report
-from fleetopt.verify.serving import _check_route, config_name, replica_lookup
+from fleetopt.verify.serving import _check_route, check_config_name, replica_lookup
 
 
 class SliceView:
@@ -135,11 +135,7 @@ def verify_serving_over_slices(inst: Instance, plan: Plan, sv: SliceView, report
             continue
         for group in dec.replicas:
             key = (sname, group.region, group.accelerator, group.config)
-            report.check("config")
-            if group.config != config_name(group):
-                report.add("config", key, 1, "decisions", f"config '{group.config}' disagrees with tp {group.tp}, "
-                                                          f"{group.precision}, batch {group.batch}, "
-                                                          f"{group.procurement or 'on-demand'}")
+            check_config_name(report, key, group)
             counts = _schedule(report, key, group.replicas_by_slice, n, "replicas_by_slice")
             report.check("memory")
             rep = physics(sname, key, key)
