@@ -16,11 +16,12 @@ def diff(old: Path = typer.Argument(..., help="the plan as deployed (JSON writte
     """Per job and service what moves, starts, stops or changes from OLD to NEW, with GPUs, cost and carbon
     deltas and the GPUs whose assignment changes."""
     from fleetopt.errors import InputError
-    from fleetopt.plan.diff import diff_lines, diff_plans, read_plan
+    from fleetopt.plan.diff import diff_lines, diff_plans
+    from fleetopt.plan.read import read_plan
     from fleetopt.plan.terminal import fit
 
     try:
-        a, b = read_plan(old), read_plan(new)
+        a, b = read_plan(old, decisions=True), read_plan(new, decisions=True)
     except InputError as err:
         fail_input(err)
     result = diff_plans(a, b, str(old), str(new))

@@ -15,7 +15,8 @@ from fleetopt.io.numbers import money, num, pct, whole
 from fleetopt.plan.explanation import Explanation
 from fleetopt.io.output import write_bytes_atomic, write_text_atomic
 from fleetopt.plan import Plan
-from fleetopt.plan.diff import diff_plans, read_plan
+from fleetopt.plan.diff import diff_plans
+from fleetopt.plan.read import read_plan
 from fleetopt.plan.terminal import evaluator_gpus, gpu_note, headline, megawatts, price_text
 
 COLORS = {"ideal": "#4c72b0", "compute": "#55a868", "communication": "#c44e52", "coordination": "#8172b2"}
@@ -136,7 +137,7 @@ def change_section(plan: Plan, e: Explanation) -> list[str]:
     c = plan.change
     out = [f"## Change against the deployed plan ({c.current})\n"]
     try:
-        diff = diff_plans(read_plan(c.current), plan, "deployed", "this plan")
+        diff = diff_plans(read_plan(c.current, decisions=True), plan, "deployed", "this plan")
     except InputError as err:
         out.append(f"The deployed plan cannot be read any more ({err.problems[0]}); its decisions are in the "
                    "plan JSON's `change`.\n")

@@ -9,14 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-from pydantic import ValidationError
-
-from fleetopt.errors import InputError, Problem
-from fleetopt.io.errors_pydantic import problems_from
 from fleetopt.io.numbers import money, num, whole
-from fleetopt.io.yamlsafe import read_document
 from fleetopt.plan.model import Plan, TrainingDecision
 
 
@@ -50,24 +44,6 @@ class PlanDiff:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def read_plan(path: str | Path) -> Plan:
-    """A plan file with decisions (InputError otherwise: one line naming the file)."""
-    file = Path(path)
-    if not file.is_file():
-        raise InputError([Problem(str(file), "", "no such plan file")])
-    data, lines = read_document(file)
-    if not isinstance(data, dict):
-        raise InputError([Problem(str(file), "", "expected a plan: a JSON object as `fleetopt solve -o` writes")])
-    try:
-        plan = Plan.model_validate(data)
-    except ValidationError as err:
-        raise InputError(problems_from(err, Plan, data, str(file), lines)[:1]) from None
-    if not plan.has_plan:
-        raise InputError([Problem(str(file), "status", f"the plan's status is '{plan.status}': it holds no "
-                                  "decisions to compare")])
-    return plan
 
 
 def _layout(d: TrainingDecision) -> str:

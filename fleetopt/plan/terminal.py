@@ -135,7 +135,7 @@ def totals_lines(plan: Plan) -> list[str]:
     note = gpu_note(plan)
     if note:
         lines += textwrap.wrap("GPUs: " + note, 78, initial_indent="  ", subsequent_indent="  ")
-    if tot.reserved_usd is not None:   # reserved stock: in the total whether used or not
+    if tot.reserved_usd:   # reserved stock: in the total whether used or not
         lines += textwrap.wrap(f"Reserved: {money(tot.reserved_usd)} committed, replacing "
                                f"{money(tot.reserved_saving_usd or 0.0)} of on-demand rental", 78,
                                initial_indent="  ", subsequent_indent="  ")
