@@ -95,9 +95,11 @@ def _merge_models(data: dict, file: Path, trusted_dirs: Iterable[Path], lines: d
 
 
 def load_document(data: Any, file: Path, lines: dict | None = None,
-                  trusted_dirs: Iterable[Path] = (), current: Path | None = None) -> Instance:
+                  trusted_dirs: Iterable[Path] = (), current: Path | None = None,
+                  profile_overrides: dict[str, float | None] | None = None) -> Instance:
     """Validate already-parsed data as an instance (used by the loader and by what-if sweeps); `current`, a
-    deployed plan's file, overrides the instance's `current:` (io/current.py)."""
+    deployed plan's file, overrides the instance's `current:` (io/current.py); `profile_overrides` are the
+    paths a what-if setting wrote, which win over the profiles CSV (io/profiles.apply_time)."""
     name = str(file)
     lines = lines or {}
     if not isinstance(data, dict):
@@ -118,7 +120,8 @@ def load_document(data: Any, file: Path, lines: dict | None = None,
         problems = check_references(instance, name, lines, known_models=shipped_models())
     if problems:
         raise InputError(problems)
-    profiles_digest = apply_time(instance, file, lines, trusted_dirs)  # the timeline, from `time:` and profiles
+    # the timeline, from `time:` and profiles
+    profiles_digest = apply_time(instance, file, lines, trusted_dirs, profile_overrides)
     if profiles_digest is not None:  # the CSV is part of the input
         data = {**data, "profiles": [data["profiles"], profiles_digest]}
     instance._source = name

@@ -293,10 +293,24 @@ def read_profiles_csv(path: Path, paths: dict[str, tuple[KeyPath, bool]], steps:
 # ------------------------------------------------------------------ the loader's step
 
 
-def apply_time(inst: Instance, file: Path, lines: dict[KeyPath, int],
-               trusted_dirs: Iterable[Path] = ()) -> str | None:
+def overridden(series: dict[str, np.ndarray], overrides: dict[str, float | None]) -> dict[str, np.ndarray]:
+    """The CSV's columns after what-if settings: a column under a path set to a value is dropped (the value
+    stands for every step), one under a scaled path is scaled; the rest are as read."""
+    out = {}
+    for column, values in series.items():
+        wrote = [w for w in overrides if column == w or column.startswith(w + ".")]
+        if not wrote:
+            out[column] = values
+        elif overrides[wrote[-1]] is not None:
+            out[column] = values * overrides[wrote[-1]]
+    return out
+
+
+def apply_time(inst: Instance, file: Path, lines: dict[KeyPath, int], trusted_dirs: Iterable[Path] = (),
+               overrides: dict[str, float | None] | None = None) -> str | None:
     """Lay the instance's profiles over its horizon: set its timeline (with `time:`) and the horizon mean of
-    every profiled number. Returns the profiles CSV's SHA-256 (for the instance's digest) or None."""
+    every profiled number; `overrides` (path -> scale factor, or None for a value) are what-if settings, which
+    win over the CSV. Returns the profiles CSV's SHA-256 (for the instance's digest) or None."""
     if inst.time is None and inst.profiles is None:
         return None
     step = inst.time.step_hours if inst.time is not None else 1.0
@@ -318,7 +332,7 @@ def apply_time(inst: Instance, file: Path, lines: dict[KeyPath, int],
         if absurd:
             raise InputError(absurd)
         inst._profile_warnings = warnings
-        series.update(csv_series)  # the CSV overrides the file's numbers
+        series.update(overridden(csv_series, overrides or {}))  # the CSV overrides the file's numbers
     for path_name, values in series.items():
         path = paths[path_name][0]
         written = _get(inst, path)

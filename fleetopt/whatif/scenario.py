@@ -170,8 +170,10 @@ def instance_for(base: Base, settings: Sequence[Setting]):
     from fleetopt.io.load import load_document
 
     doc, wrote = apply(base.document, settings)
+    overrides = {where: (s.value if s.scale else None) for where, s in wrote.items()}  # they beat the CSV
     try:
-        return load_document(doc, base.file, {} if settings else base.lines, base.trusted_dirs)
+        return load_document(doc, base.file, {} if settings else base.lines, base.trusted_dirs,
+                             profile_overrides=overrides)
     except InputError as err:
         raise InputError([_blame(p, wrote) for p in err.problems]) from None
 
