@@ -32,6 +32,7 @@ from fleetopt.explain.screening import number, relaxation, round_up, screening_d
 from fleetopt.facts import FAMILIES, facts
 from fleetopt.formulation.families import build
 from fleetopt.formulation.model import Formulation
+from fleetopt.formulation.time import slice_labels
 from fleetopt.io.schema import Instance
 
 CANDIDATE_SPANS = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0)
@@ -131,7 +132,13 @@ def residency_notes(inst: Instance, members: list[IisMember]) -> list[str]:
 
 
 def setting_value(inst: Instance, family: str, key) -> float | None:
-    """The current value of the setting that loosens row family[key] (None when it has none, or no limit)."""
+    """The current value of the setting that loosens row family[key] (None when it has none, or no limit); a
+    profiled number's value in the row's slice."""
+    f = facts(family)
+    label = f.key_fields(key).get("slice")
+    series = inst.timeline.values.get(f.setting_path(key)) if label is not None else None
+    if series is not None:
+        return float(series[slice_labels(inst.timeline).index(label)])
     node = inst
     for part in facts(family).setting_parts(key):
         node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
@@ -140,22 +147,45 @@ def setting_value(inst: Instance, family: str, key) -> float | None:
     return float(node)
 
 
+def slice_of(inst: Instance, r: Relaxation) -> int | None:
+    """The slice a per-slice row's relaxation names (its key's last field), or None for a horizon-wide row."""
+    label = facts(r.family).key_fields(r.key).get("slice")
+    labels = slice_labels(inst.timeline) if label is not None else []
+    return labels.index(label) if label in labels else None
+
+
+def target(r: Relaxation) -> tuple[str, str | None]:
+    """What a relaxation changes: its setting, and the slice when the row holds per slice."""
+    return r.setting, facts(r.family).key_fields(r.key).get("slice")
+
+
 def apply_relaxations(inst: Instance, relaxations: list[Relaxation]) -> Instance:
-    """A copy of `inst` with each relaxation's setting at its suggested value."""
+    """A copy of `inst` with each relaxation's setting at its suggested value. A profiled number (a per-slice
+    value in the timeline) changes in the row's slice only: its static value would not reach the slices."""
     out = inst.model_copy(deep=True)
+    profiled, changed = dict(out.timeline.values), False
     for r in relaxations:
         if r.suggested is None:
             continue
         f = facts(r.family)
+        value = int(r.suggested) if f.setting.integer else r.suggested
+        k = slice_of(inst, r)
+        if r.setting in profiled and k is not None:
+            profiled[r.setting] = profiled[r.setting].copy()
+            profiled[r.setting][k], changed = value, True
+            continue
         *parents, last = f.setting_parts(r.key)
         node = out
         for part in parents:
             node = node[part] if isinstance(node, dict) else getattr(node, part)
-        value = int(r.suggested) if f.setting.integer else r.suggested
         if isinstance(node, dict):
             node[last] = value
         else:
             setattr(node, last, value)
+        if r.setting in profiled:   # a horizon-wide row of a profiled number: the value holds in every slice
+            profiled[r.setting], changed = np.full(len(profiled[r.setting]), float(value)), True
+    if changed:
+        out._timeline = replace(out.timeline, values=profiled)
     return out
 
 
@@ -298,11 +328,16 @@ def least_alone(elastic: Elastic, tried: list[int], limit_s: float) -> tuple[lis
     return why, singles
 
 
+def _named(r: Relaxation) -> str:
+    setting, label = target(r)
+    return setting if label is None else f"{setting} in slice {label}"
+
+
 def confirmed(inst: Instance, changes: list[Relaxation], options: SolveOptions, checks: list[str]) -> bool:
     """Whether `changes` applied together make a plan exist, by a re-solve (recorded in `checks`)."""
     ok, status = plan_exists(apply_relaxations(inst, changes), options)
-    what = (f"{changes[0].setting} = {number(changes[0].suggested)} alone" if len(changes) == 1
-            else f"all of {', '.join(r.setting for r in changes)}")
+    what = (f"{_named(changes[0])} = {number(changes[0].suggested)} alone" if len(changes) == 1
+            else f"all of {', '.join(_named(r) for r in changes)}")
     checks.append(f"re-solved with {what}: {status}")
     return ok
 
@@ -323,8 +358,8 @@ def verified_relaxations(problem: Problem, iis_names: list[str], options: SolveO
     tried += [j for j, s in enumerate(slack) if s > SLACK_TOL * max(1.0, abs(elastic.limits[j])) and j not in tried]
     why, singles = least_alone(elastic, tried, limit_s)
     checks: list[str] = []
-    moved = {r.setting for r in cheapest}
-    together = [r for r in base if r.setting not in moved] + cheapest
+    moved = {target(r) for r in cheapest}
+    together = [r for r in base if target(r) not in moved] + cheapest
     if not confirmed(inst, together, options, checks):
         together = []
     # with screening changes in `base`, no change alone can make a plan exist: there are no single changes
@@ -336,8 +371,8 @@ def verified_relaxations(problem: Problem, iis_names: list[str], options: SolveO
             alternatives, together = alternatives + enough, []
     if len(together) == 1 and not base:   # a set of one change is a single change
         alternatives, together = alternatives + together, []
-    # one change per setting (the smallest), the smallest relative raise first
-    alternatives = list({r.setting: r for r in sorted(alternatives, key=lambda r: -r.suggested)}.values())
+    # one change per setting and slice (the smallest), the smallest relative raise first
+    alternatives = list({target(r): r for r in sorted(alternatives, key=lambda r: -r.suggested)}.values())
     alternatives.sort(key=lambda r: r.suggested / max(abs(r.current), 1e-12))
     return together, alternatives, why, checks
 
@@ -379,7 +414,7 @@ def _screening(problem: Problem, options: SolveOptions) -> Infeasibility:
     if proposed and not blocked:
         repaired = apply_relaxations(problem.inst, proposed)
         ok, status = plan_exists(repaired, options)
-        checks.append(f"re-solved with all of {', '.join(r.setting for r in proposed)}: {status}")
+        checks.append(f"re-solved with all of {', '.join(_named(r) for r in proposed)}: {status}")
         if ok:
             together = proposed
             if len(proposed) == 1:
@@ -407,6 +442,19 @@ def _wrapped(text: str, indent: str, more: str) -> list[str]:
                          break_long_words=False)
 
 
+def together_lines(relaxations: list[Relaxation]) -> list[str]:
+    """Changes needed together, a line each; the same raise of one setting in several slices is one line."""
+    groups: dict[tuple, list[str]] = {}
+    for r in relaxations:
+        setting, label = target(r)
+        if label is None:
+            groups[(r.line,)] = []
+        else:
+            groups.setdefault((r.line.replace(f" in slice {label} ", " in slices {} ", 1), setting), []).append(label)
+    return [key[0] if not labels else key[0].format(", ".join(labels)) if len(labels) > 1
+            else key[0].replace(" in slices {} ", f" in slice {labels[0]} ") for key, labels in groups.items()]
+
+
 def infeasibility_lines(inf: Infeasibility) -> list[str]:
     """The diagnosis for an 80-column terminal: the conflicting rows, why, and the verified changes, saying
     whether they are needed all together or any one of them suffices."""
@@ -428,7 +476,7 @@ def infeasibility_lines(inf: Infeasibility) -> list[str]:
     if inf.relaxations:
         head = "or all of these together" if inf.alternatives else "all of these together"
         lines.append(f"  {head} make a plan exist (checked by a re-solve):")
-        lines += [w for r in inf.relaxations for w in _wrapped(r.line, "    ", "      ")]
+        lines += [w for line in together_lines(inf.relaxations) for w in _wrapped(line, "    ", "      ")]
     if not inf.alternatives and not inf.relaxations:
         settable = [f.name for f in FAMILIES.values() if f.setting is not None]
         lines += _wrapped(f"no change of the relaxable limits ({', '.join(settable)}) was found that a re-solve "
@@ -445,7 +493,7 @@ def relaxation_markdown(inf: Infeasibility) -> list[str]:
     if inf.relaxations:
         out += [f"{'Or all' if inf.alternatives else 'All'} of these together make a plan exist (checked by a "
                 "re-solve):\n"]
-        out += [f"- {r.line}" for r in inf.relaxations] + [""]
+        out += [f"- {line}" for line in together_lines(inf.relaxations)] + [""]
     if not (inf.alternatives or inf.relaxations):
         out += ["No change of a relaxable limit was found that a re-solve confirms.\n"]
     if inf.checks:

@@ -45,7 +45,8 @@ def relaxation(family: str, key: list[str], current: float, suggested: float) ->
     if (suggested > current) != s.loosens_upward:
         raise ValueError(f"{f.row_name(key)}: {suggested:g} does not loosen {current:g}")
     units = f" {s.units}" if s.units else ""
-    line = (f"{s.verb} {f.setting_label(key)} from {number(current, s.integer)}{units} to "
+    when = f" in slice {f.key_fields(key)['slice']}" if "slice" in f.key_fields(key) else ""
+    line = (f"{s.verb} {f.setting_label(key)}{when} from {number(current, s.integer)}{units} to "
             f"{number(suggested, s.integer)}{units}")
     return Relaxation(family=family, key=list(key), setting=f.setting_path(key), current=current,
                       suggested=suggested, units=s.units, line=line)

@@ -84,3 +84,25 @@ def test_an_infeasible_plan_over_slices_names_the_slices_that_conflict(tmp_path)
     assert {"coverage", "run_steady", "power_cap"} <= {m.family for m in e.infeasibility.iis}
     assert any(n.startswith("power_cap[north,d0h1") for n in names)
     assert not any(n.startswith("power_cap[north,d0h0]") for n in names)   # a morning slice has room
+
+
+def test_an_infeasible_plan_over_slices_is_repaired_in_its_slices(tmp_path):
+    """The advice raises the profiled cap in the slices that conflict (a re-solve confirms it) and reads
+    each row's limit from its slice, not from the horizon mean."""
+    from fleetopt.explain.infeasible import apply_relaxations, infeasibility_lines, plan_exists
+    from fleetopt.io.timeline import Timeline
+    inst = load_text(CLEAN_NIGHT, tmp_path)
+    tl = clean_night_timeline(inst)
+    cap = np.where(np.arange(24) >= 12, 1e-4, 2.0)
+    inst._timeline = Timeline(tl.step_hours, tl.weights, tl.start_hour, tl.day, tl.members,
+                              {**tl.values, "regions.north.power_cap_mw": cap})
+    name, options = options_for(inst, mip_rel_gap=0.0)
+    problem = build_problem(inst)
+    plan, result = solve_problem(problem, name, options)
+    e = explain(problem, plan, None if result is None else result.x, options).infeasibility
+    changes = e.relaxations + e.alternatives
+    assert changes and all(r.family == "power_cap" and r.current == pytest.approx(1e-4) for r in changes)
+    assert {r.key[-1] for r in changes} <= {f"d0h{h}" for h in range(12, 24)}
+    assert plan_exists(apply_relaxations(inst, e.relaxations or e.alternatives[:1]), options)[0]
+    text = "\n".join(infeasibility_lines(e))
+    assert "power_cap_mw of north in slice" in text and "no change of the relaxable limits" not in text
