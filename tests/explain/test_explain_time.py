@@ -67,39 +67,37 @@ def test_the_report_has_a_time_section(explained):
     assert "## Time slices" in text and "as early as possible t" in text and "d0h13" in text
 
 
-def test_an_infeasible_plan_over_slices_names_the_slices_that_conflict(tmp_path):
+@pytest.fixture(scope="module")
+def afternoon_without_power(tmp_path_factory):
+    """North can hold nothing in the afternoon, and the job that cannot pause must run there every hour:
+    (instance, options, plan status, its explanation)."""
     from fleetopt.io.timeline import Timeline
-    inst = load_text(CLEAN_NIGHT, tmp_path)
+    inst = load_text(CLEAN_NIGHT, tmp_path_factory.mktemp("afternoon"))
     tl = clean_night_timeline(inst)
-    # north can hold nothing in the afternoon, and the job that cannot pause must run there every hour
     cap = np.where(np.arange(24) >= 12, 1e-4, 2.0)
     inst._timeline = Timeline(tl.step_hours, tl.weights, tl.start_hour, tl.day, tl.members,
                               {**tl.values, "regions.north.power_cap_mw": cap})
     name, options = options_for(inst, mip_rel_gap=0.0)
     problem = build_problem(inst)
     plan, result = solve_problem(problem, name, options)
-    assert plan.status == "infeasible"
-    e = explain(problem, plan, None if result is None else result.x, options)
+    return inst, options, plan.status, explain(problem, plan, None if result is None else result.x, options)
+
+
+def test_an_infeasible_plan_over_slices_names_the_slices_that_conflict(afternoon_without_power):
+    _, _, status, e = afternoon_without_power
+    assert status == "infeasible"
     names = {m.name for m in e.infeasibility.iis}
     assert {"coverage", "run_steady", "power_cap"} <= {m.family for m in e.infeasibility.iis}
     assert any(n.startswith("power_cap[north,d0h1") for n in names)
     assert not any(n.startswith("power_cap[north,d0h0]") for n in names)   # a morning slice has room
 
 
-def test_an_infeasible_plan_over_slices_is_repaired_in_its_slices(tmp_path):
+def test_an_infeasible_plan_over_slices_is_repaired_in_its_slices(afternoon_without_power):
     """The advice raises the profiled cap in the slices that conflict (a re-solve confirms it) and reads
     each row's limit from its slice, not from the horizon mean."""
     from fleetopt.explain.infeasible import apply_relaxations, infeasibility_lines, plan_exists
-    from fleetopt.io.timeline import Timeline
-    inst = load_text(CLEAN_NIGHT, tmp_path)
-    tl = clean_night_timeline(inst)
-    cap = np.where(np.arange(24) >= 12, 1e-4, 2.0)
-    inst._timeline = Timeline(tl.step_hours, tl.weights, tl.start_hour, tl.day, tl.members,
-                              {**tl.values, "regions.north.power_cap_mw": cap})
-    name, options = options_for(inst, mip_rel_gap=0.0)
-    problem = build_problem(inst)
-    plan, result = solve_problem(problem, name, options)
-    e = explain(problem, plan, None if result is None else result.x, options).infeasibility
+    inst, options, _, e = afternoon_without_power
+    e = e.infeasibility
     changes = e.relaxations + e.alternatives
     assert changes and all(r.family == "power_cap" and r.current == pytest.approx(1e-4) for r in changes)
     assert {r.key[-1] for r in changes} <= {f"d0h{h}" for h in range(12, 24)}
