@@ -3,7 +3,7 @@ benchmark loads it (data/calibration/serving_nim_h100.csv). For understanding th
 planner, the verifier and `fleetopt estimate --serving` use fleetopt.physics.queueing's laws, not this.
 
 Run: python benchmarks/sim_serving_closed_loop.py [--budget-8b N] [--budget-70b N] [--policy mixed|prefill-first]
-     [--jitter-ms J] [--max-concurrency C] [--cycles K]
+     [--jitter-ms J] [--max-concurrency C] [--cycles K] [--model M] [--cohort-law]
 prints, per calibration row, the measured and simulated TTFT, ITL and output tokens/s, and the TTFT MAPE per model.
 
 Engine (in-flight batching as TensorRT-LLM runs it; Yu et al. 2022 Orca, Agrawal et al. 2024 Sarathi-Serve):
@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_serving_calibration import load_rows  # noqa: E402
 
 from fleetopt.candidates.estimate import resolve_accelerator, resolve_model  # noqa: E402
+from fleetopt.candidates.estimate_serving import estimate_serving  # noqa: E402
 from fleetopt.candidates.serving import transformer_params  # noqa: E402
 from fleetopt.physics import serving  # noqa: E402
 
@@ -141,6 +142,20 @@ def simulate(eng: dict, clients: int, prompt: int, output: int, budget: int = DE
             "output_tokens_per_s": float(rps * output)}
 
 
+def cohort_ttft_s(eng: dict, clients: int, prompt: int, budget: int, decoding: float, itl_s: float) -> float:
+    """Closed-form cohort law tried for the deterministic closed loop (not adopted: it does not follow the
+    simulation; RESULTS.md): the first wave is cut by the budget into cohorts of k = floor((budget - decoding) /
+    prompt) requests (at least 1, at most C) that stay together; a cohort's prompts take ceil(k x prompt / room)
+    steps of the running decode plus its prompt tokens, and with more than one cohort it arrives while the
+    cohort ahead is in its prefill steps and waits for them (else half a decode step).
+    Source: in-flight batching with a token budget (Yu et al. 2022; Agrawal et al. 2024); step_time_s."""
+    room = max(budget - decoding, 1.0)
+    k = min(clients, max(1.0, np.floor(room / prompt)))
+    own = np.ceil(k * prompt / room) * (itl_s + eng["token_s"] * min(k * prompt, room))
+    ahead = own if np.ceil(clients / k) > 1 else 0.5 * itl_s
+    return float(serving.REQUEST_OVERHEAD_S + ahead + own)
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget-8b", type=int, default=DEFAULT_BUDGET)
@@ -149,18 +164,28 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--jitter-ms", type=float, default=0.0)
     parser.add_argument("--max-concurrency", type=int, default=250)
     parser.add_argument("--cycles", type=int, default=5)
+    parser.add_argument("--model", help="only this model's rows (llama3-8b or llama3-70b)")
+    parser.add_argument("--cohort-law", action="store_true",
+                        help="the closed-form cohort law (cohort_ttft_s) below saturation instead of the simulation")
     args = parser.parse_args(argv)
     errors: dict[str, list[float]] = {}
     print(f"{'model':<11}{'in':>6}{'out':>6}{'conc':>5} {'TTFT ms meas/sim':>19} {'err':>5} "
           f"{'ITL ms':>12} {'tokens/s':>13}")
     for row in load_rows():
         clients = int(row["concurrency"])
-        if clients > args.max_concurrency:
+        if clients > args.max_concurrency or args.model not in (None, row["model"]):
             continue
         prompt, output = int(row["prompt_tokens"]), int(row["output_tokens"])
         eng = engine(row["model"], row["accelerator"], int(row["tp"]), prompt, output, row["precision"])
         budget = args.budget_70b if row["model"] == "llama3-70b" else args.budget_8b
-        sim = simulate(eng, clients, prompt, output, budget, args.policy, args.jitter_ms / 1e3, args.cycles)
+        if args.cohort_law:
+            est = estimate_serving(row["model"], row["accelerator"], int(row["tp"]), row["precision"], prompt,
+                                   output, concurrency=clients, kv_precision="fp8")
+            sim = dict(est)
+            if 1 < clients and est["in_slots"] < 0.999 * est["slots"]:   # past saturation: the model's slot wait
+                sim["ttft_s"] = cohort_ttft_s(eng, clients, prompt, budget, est["in_slots"], est["itl_s"])
+        else:
+            sim = simulate(eng, clients, prompt, output, budget, args.policy, args.jitter_ms / 1e3, args.cycles)
         measured = float(row["ttft_ms"])
         err = sim["ttft_s"] * 1e3 / measured - 1.0
         errors.setdefault(row["model"], []).append(abs(err))
