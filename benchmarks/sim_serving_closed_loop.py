@@ -45,7 +45,8 @@ def engine(model: str, accelerator: str, tp: int, prompt: int, output: int, prec
            kv_precision: str = "fp8") -> dict:
     """The replica's step-time constants at the calibrated physics: slots, step_s (decode step of one
     sequence, with the step overhead), slope_s (per further sequence), token_s (prompt FLOPs per token),
-    weights_s (one read of the weights), prefill_s (one prompt alone, the model's)."""
+    weights_s (one read of the weights), prefill_s (one prompt alone, the model's).
+    Source: fleetopt.physics.serving.llm_replica, prefill_flops and weight_bytes at the calibrated constants."""
     _, card = resolve_model(model, "the simulation models transformer (LLM) serving only")
     _, acc = resolve_accelerator(accelerator)
     params, kv_heads = transformer_params(card), card.kv_heads or card.heads
@@ -81,7 +82,8 @@ def simulate(eng: dict, clients: int, prompt: int, output: int, budget: int = DE
              seed: int = 0) -> dict:
     """Mean TTFT, ITL (s) and output tokens/s of `clients` closed-loop clients over `cycles` requests each
     (the first `warmup` not counted); requests/s is the sum over clients of 1 / their mean time between
-    completions."""
+    completions.
+    Source: in-flight batching with a token budget (Yu et al. 2022 Orca; Agrawal et al. 2024 Sarathi-Serve)."""
     rng = np.random.default_rng(seed)
     think = serving.REQUEST_OVERHEAD_S
     arrive = np.zeros(clients)                 # next send time of each client (inf: in the engine)
