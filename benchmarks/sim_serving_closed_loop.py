@@ -170,6 +170,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--cohort-law", action="store_true",
                         help="the closed-form cohort law (cohort_ttft_s) below saturation instead of the simulation")
     args = parser.parse_args(argv)
+    for name in ("budget_8b", "budget_70b", "cycles", "max_concurrency"):
+        if getattr(args, name) < (2 if name == "cycles" else 1):
+            parser.error(f"--{name.replace('_', '-')} must be at least {2 if name == 'cycles' else 1}")
+    if args.jitter_ms < 0:
+        parser.error("--jitter-ms must be at least 0")
     errors: dict[str, list[float]] = {}
     print(f"{'model':<11}{'in':>6}{'out':>6}{'conc':>5} {'TTFT ms meas/sim':>19} {'err':>5} "
           f"{'ITL ms':>12} {'tokens/s':>13}")
