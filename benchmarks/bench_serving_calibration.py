@@ -1,12 +1,14 @@
 """Calibration of the serving model against NVIDIA NIM 1.8.0 benchmarks on H100 (data/calibration/serving_nim_h100.csv).
 
-Run: python benchmarks/bench_serving_calibration.py [--markdown]
+Run: python benchmarks/bench_serving_calibration.py [--markdown | --ttft | --little]
 Prints, per row, measured vs predicted TTFT, inter-token latency (ITL) and output tokens/s of one replica under
 the row's closed-loop concurrency (fleetopt.candidates.estimate_serving, the laws the planner uses), the signed
 error of each, the MAPE per model and metric, and each model's rank correlation of measured and predicted
 values. --markdown prints the README's table instead; --ttft prints, per row, how far the measured TTFT exceeds
 the model's, counted in the row's own prefills and in its decode steps, and the TTFT MAPE per model of the
-closed-loop laws tried for it (ttft_laws): none fits both models (README, "LLM replicas").
+closed-loop laws tried for it (ttft_laws): none fits both models (README, "LLM replicas"); --little prints, per
+row, the TTFT that Little's law gives from the row's own throughput and ITL (little_ttft) beside the measured one,
+and the cycle-to-TTFT ratio: the factor by which a throughput error becomes a TTFT error in a closed loop.
 
 Setup: the rows' model, accelerator, tp and fp8 weights; the KV cache in fp8 too (NIM's FP8 profiles quantize
 it; at bf16 the 70B 5000/500 table would saturate near 43 sequences, it saturates between 50 and 100), slots =
@@ -104,6 +106,32 @@ def ttft_excess(p: dict) -> dict[str, float]:
             "decode_steps": excess / p["itl_s"]}
 
 
+def little_ttft(row: dict) -> dict[str, float]:
+    """TTFT (s) that Little's law gives a closed loop of C clients from the row's measured output tokens/s and
+    ITL: C / X - (O - 1) x ITL (X = tokens/s / O requests/s; client think time ~0), the measured TTFT's ratio to
+    it, and `amplification` = (C / X) / TTFT: a relative error e in X moves that TTFT by about -e x amplification.
+    Source: Little 1961 (N = X R over the whole loop); data/calibration/serving_nim_h100.csv."""
+    clients, output = int(row["concurrency"]), int(row["output_tokens"])
+    cycle = clients * output / float(row["output_tokens_per_s"])
+    little = cycle - (output - 1) * float(row["itl_ms"]) / 1e3
+    measured = float(row["ttft_ms"]) / 1e3
+    return {"little_s": little, "ratio": measured / little, "amplification": cycle / measured}
+
+
+def little_report(rows: list[dict]) -> str:
+    lines = [f"{'model':<11}{'in':>6}{'out':>6}{'conc':>5} {'TTFT ms':>10} {'Little ms':>10} {'ratio':>6} "
+             f"{'cycle/TTFT':>10}"]
+    for row in rows:
+        x = little_ttft(row)
+        lines.append(f"{row['model']:<11}{row['prompt_tokens']:>6}{row['output_tokens']:>6}{row['concurrency']:>5} "
+                     f"{float(row['ttft_ms']):>10.0f} {x['little_s'] * 1e3:>10.0f} {x['ratio']:>6.2f} "
+                     f"{x['amplification']:>10.1f}")
+    ratios = np.array([little_ttft(r)["ratio"] for r in rows])
+    lines.append(f"measured / Little: median {np.median(ratios):.2f}, within 10% on "
+                 f"{(np.abs(ratios - 1) <= 0.1).mean():.0%} of {len(rows)} rows")
+    return "\n".join(lines)
+
+
 def ttft_report(preds: list[dict]) -> str:
     lines = [f"{'model':<11}{'in':>6}{'out':>6}{'conc':>5} {'excess ms':>10} {'cohort':>7} {'steps':>6}"]
     for p in preds:
@@ -122,6 +150,9 @@ def ttft_report(preds: list[dict]) -> str:
 
 
 def main(argv: list[str]) -> None:
+    if "--little" in argv:
+        print(little_report(load_rows()))
+        return
     preds = predictions(load_rows())
     table = summary(preds)
     if "--markdown" in argv:
