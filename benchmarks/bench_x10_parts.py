@@ -40,6 +40,7 @@ def main() -> None:
     from fleetopt.backends import highs
     from fleetopt.backends.result import SolveOptions
     from fleetopt.formulation.replica_bound import form_knapsacks, lower_bound, lp_floor, with_form_replica_bounds
+    from fleetopt.formulation.replica_cover import with_cover_rows
     from fleetopt.formulation.split import components, relaxed, shared_rows, split
 
     print("load", os.getloadavg(), file=sys.stderr)
@@ -66,19 +67,27 @@ def main() -> None:
             services.append({"service": name, "populations": int((sk.demand > 0).sum()),
                              "options": len(sk.cost), "lp_floor": lp_floor(sk), "replica_bound": b,
                              "bound_cpu_s": time.process_time() - t})
-        row = {"part": i, "columns": p.form.n_cols, "integer": int(integer.sum()), "rows": p.form.n_rows,
+        row = {"part": i, "columns": p.form.n_cols, "integer": int(integer.sum()), "n_rows": p.form.n_rows,
                "lp": lp.objective, "first_status": first.status, "first_objective": first.objective,
                "first_bound": first.bound, "first_gap": gap, "first_cpu_s": cpu_first, "services": services}
         rows.append(row)
         is_open = gap is None or gap > 1e-6
         if is_open or args.only == "all":
-            for label, f in (("bounded", with_form_replica_bounds(p.form)),) + ((("plain", p.form),) if args.exact
-                                                                             else ()):
+            t = time.process_time()
+            bounded = with_form_replica_bounds(p.form)
+            row["rows_cpu_s"] = time.process_time() - t
+            t = time.process_time()
+            covered = with_cover_rows(bounded)
+            row["covers_cpu_s"] = time.process_time() - t
+            row["covers"] = covered.families["replica_cover"].size if "replica_cover" in covered.families else 0
+            for label, f in [("bounded", bounded), ("covered", covered)] + ([("plain", p.form)] if args.exact else []):
+                lp_rows = highs.solve(relaxed(f), SolveOptions(threads=1)).objective
                 t = time.process_time()
                 r = highs.solve(f, SolveOptions(threads=1, mip_rel_gap=1e-5, time_limit_s=args.time_limit))
+                cpu = time.process_time() - t
                 root = highs.solve(f, replace(base, node_limit=1, time_limit_s=args.time_limit))
                 row[label] = {"status": r.status, "objective": r.objective, "bound": r.bound, "gap": r.gap,
-                              "cpu_s": time.process_time() - t, "root_bound": root.bound}
+                              "cpu_s": cpu, "root_bound": root.bound, "lp": lp_rows}
         print(json.dumps(row), flush=True)
     print("load", os.getloadavg(), file=sys.stderr)
     if args.json:

@@ -34,6 +34,9 @@ MAX_UNITS = 256        # rows asking for more units than this gain under 1/256 f
 ALL_SETS_UP_TO = 5     # populations of a service up to which every set is tried (else singletons, reach sets, all)
 ROUNDS = 8             # LP solves of the separation
 MIN_VIOLATION = 0.02   # in units (a unit is d req/s): what the LP must fall short by for a row to be added
+MOST_POPULATIONS = 3   # services with more populations get none: on x10's four-population chat services the rows
+                       # slowed HiGHS (28 -> 39 CPU s over five parts) where they sped up those of two and three
+                       # (code-assist 20 -> 6, summarize 23 -> 21; benchmarks/RESULTS.md)
 
 
 def population_sets(sk: ServiceKnapsack) -> list[np.ndarray]:
@@ -95,9 +98,10 @@ def _lp_replicas(form: Formulation) -> np.ndarray | None:
 
 def with_cover_rows(form: Formulation, services: set[str] | None = None) -> Formulation:
     """A copy of `form` with the replica_cover rows its LP violates (module docstring), for each service of
-    `form_knapsacks` (`services` limits which). Appended after every other row, no column added, so a solution
+    `form_knapsacks` with up to MOST_POPULATIONS populations (`services` limits which). Appended after every other row, no column added, so a solution
     of the copy reads back on `form`; the same copy when nothing is violated or the rows are not of that shape."""
-    knapsacks = [k for k in form_knapsacks(form) if services is None or k[0] in services]
+    knapsacks = [k for k in form_knapsacks(form) if (services is None or k[0] in services)
+                 and 0 < (k[2].demand > 0).sum() <= MOST_POPULATIONS]
     candidates = []   # per (service, set): replica columns, coefficient rows, right-hand sides
     for name, rep_cols, sk in knapsacks:
         for pops in population_sets(sk):

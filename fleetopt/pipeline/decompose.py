@@ -37,6 +37,7 @@ from fleetopt.backends.capabilities import solver_for
 from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.replica_bound import with_form_replica_bounds
+from fleetopt.formulation.replica_cover import with_cover_rows
 from fleetopt.formulation.split import Part, components, relaxed, shared_rows, split
 from fleetopt.pipeline.cluster import DaskCluster, solve_named
 
@@ -208,7 +209,7 @@ def _with_replica_bounds(p: Part, slices: frozenset[str] = frozenset()) -> Part:
     (formulation/replica_bound.py): valid rows on the part's own columns, so its plans and bounds stay the
     part's. Over time slices, one row per service and slice where every route stays in its slice."""
     per_slice = _per_slice_replica_bounds(p.form, slices) if slices else None
-    return Part(per_slice or with_form_replica_bounds(p.form), p.cols, p.rows)
+    return Part(per_slice or with_cover_rows(with_form_replica_bounds(p.form)), p.cols, p.rows)
 
 
 def _per_slice_replica_bounds(form: Formulation, slices: frozenset[str]) -> Formulation | None:
