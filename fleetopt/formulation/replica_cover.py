@@ -98,8 +98,9 @@ def _lp_replicas(form: Formulation) -> np.ndarray | None:
 
 def with_cover_rows(form: Formulation, services: set[str] | None = None) -> Formulation:
     """A copy of `form` with the replica_cover rows its LP violates (module docstring), for each service of
-    `form_knapsacks` with up to MOST_POPULATIONS populations (`services` limits which). Appended after every other row, no column added, so a solution
-    of the copy reads back on `form`; the same copy when nothing is violated or the rows are not of that shape."""
+    `form_knapsacks` with up to MOST_POPULATIONS populations (`services` limits which). Appended after every
+    other row, no column added, so a solution of the copy reads back on `form`; the same copy when nothing is
+    violated or the rows are not of that shape."""
     knapsacks = [k for k in form_knapsacks(form) if (services is None or k[0] in services)
                  and 0 < (k[2].demand > 0).sum() <= MOST_POPULATIONS]
     candidates = []   # per (service, set): replica columns, coefficient rows, right-hand sides

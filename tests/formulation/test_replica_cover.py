@@ -133,3 +133,16 @@ def test_the_rows_raise_the_lp_of_few_large_replicas():
         lp = highs.solve(relaxed(form), EXACT).objective
         raised += highs.solve(relaxed(with_cover_rows(form)), EXACT).objective > lp * (1 + 1e-6)
     assert raised >= 10
+
+
+def test_services_of_more_populations_get_no_rows():
+    """Four populations: the rows slowed HiGHS on x10's chat services (replica_cover.MOST_POPULATIONS)."""
+    from fleetopt.formulation import replica_cover
+
+    rng = np.random.default_rng(7)
+    form = service(rng, n_pop=replica_cover.MOST_POPULATIONS + 1)
+    assert "replica_cover" not in with_cover_rows(form).families
+    fewer = service(rng, n_pop=2)
+    lp = highs.solve(relaxed(fewer), EXACT).objective
+    covered = with_cover_rows(fewer)
+    assert ("replica_cover" in covered.families) == (highs.solve(relaxed(covered), EXACT).objective > lp)
