@@ -13,7 +13,8 @@ Why: branch and bound on the whole fleet multiplies the trees of independent par
      what finished parts left unused is shared again among the rest in proportion to their open gaps, and the
      smallest open gaps that fit in half of what is spare are accepted as they are. Node limits, not clocks, end
      a round, so the plan is the same on every run, whichever executor runs the parts. A part the first round
-     leaves open runs on with its services' whole-replica bound rows (formulation/replica_bound.py; valid rows,
+     leaves open runs on with its services' whole-replica bound rows (formulation/replica_bound.py) and, static and
+     of up to three populations, their rounded cover rows (formulation/replica_cover.py) (valid rows,
      so its plans and bounds are the part's), computed only where cheap rounds did not suffice
      (SolveOptions.replica_bound None, the default). A whole model that the kept rows join gets none by default:
      global-fleet gains 1.2-1.9x with them, scarce x1 loses (benchmarks/RESULTS.md); replica_bound=True adds them.
@@ -37,6 +38,7 @@ from fleetopt.backends.capabilities import solver_for
 from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.replica_bound import with_form_replica_bounds
+from fleetopt.formulation.replica_cover import with_cover_rows
 from fleetopt.formulation.split import Part, components, relaxed, shared_rows, split
 from fleetopt.pipeline.cluster import DaskCluster, solve_named
 
@@ -197,7 +199,7 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
         allowance[pending] = max(left, 0.0) * share / share.sum()
         if options.replica_bound is None and node_limit == FIRST_NODE_LIMIT:
             for i in pending:   # open after a cheap round: worth its services' whole-replica bounds
-                running[i] = _with_replica_bounds(todo[i], slices)
+                running[i] = _with_cover_rows(_with_replica_bounds(todo[i], slices), slices)
         node_limit *= NODE_GROWTH
     for p, r in zip(todo, best):
         solved[_key(p)] = r
@@ -209,6 +211,12 @@ def _with_replica_bounds(p: Part, slices: frozenset[str] = frozenset()) -> Part:
     part's. Over time slices, one row per service and slice where every route stays in its slice."""
     per_slice = _per_slice_replica_bounds(p.form, slices) if slices else None
     return Part(per_slice or with_form_replica_bounds(p.form), p.cols, p.rows)
+
+
+def _with_cover_rows(p: Part, slices: frozenset[str] = frozenset()) -> Part:
+    """The part with rounded cover rows for its services of up to three populations (formulation/replica_cover.py;
+    valid rows, so its plans and bounds stay the part's); a model over time slices gets none."""
+    return p if slices else Part(with_cover_rows(p.form), p.cols, p.rows)
 
 
 def _per_slice_replica_bounds(form: Formulation, slices: frozenset[str]) -> Formulation | None:

@@ -1,0 +1,98 @@
+"""x10 part by part: which parts a first node-limited round leaves open, and what bounds them.
+
+Run: python benchmarks/bench_x10_parts.py [--tier x10] [--nodes 200] [--time-limit 60] [--json out.json]
+         [--only open|all] [--exact]
+The tier's model is split as the default path splits it when no shared row binds (formulation/split.py, every
+shared row left out) and each part is solved alone, single-threaded, at gap 0 with a node limit of --nodes (the
+default path's first round, pipeline/decompose.FIRST_NODE_LIMIT). Per part: services, populations per service,
+columns and integers, LP value, the HiGHS bound and plan after the round, and per service the whole-replica bound
+(formulation/replica_bound.py) against its LP floor. Parts still open after the round are then solved at gap
+1e-5 with --time-limit (with the replica_bound rows, as the default path runs them) and, with --exact, without
+them as well. CPU seconds are this process's. The machine is shared: read CPU, and the load printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tier", default="x10")
+    parser.add_argument("--nodes", type=int, default=200)
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--only", default="open", choices=("open", "all"))
+    parser.add_argument("--exact", action="store_true", help="also solve open parts without the rows")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    from bench_solve import load
+
+    from fleetopt.api import build_problem
+    from fleetopt.backends import highs
+    from fleetopt.backends.result import SolveOptions
+    from fleetopt.formulation.replica_bound import form_knapsacks, lower_bound, lp_floor, with_form_replica_bounds
+    from fleetopt.formulation.replica_cover import with_cover_rows
+    from fleetopt.formulation.split import components, relaxed, shared_rows, split
+
+    print("load", os.getloadavg(), file=sys.stderr)
+    problem = build_problem(load(args.tier))
+    form = problem.form
+    kept = ~shared_rows(form)
+    parts = split(form, components(form, kept), kept)
+    base = SolveOptions(threads=1, mip_rel_gap=0.0, mip_abs_gap=1e-6)
+    rows = []
+    for i, p in enumerate(parts):
+        _, _, _, integer = p.form.col_arrays()
+        if not integer.any():
+            continue
+        c0 = time.process_time()
+        lp = highs.solve(relaxed(p.form), SolveOptions(threads=1))
+        first = highs.solve(p.form, replace(base, node_limit=args.nodes, time_limit_s=args.time_limit))
+        cpu_first = time.process_time() - c0
+        gap = (first.objective - first.bound) / max(abs(first.objective), 1e-9) if first.objective else None
+        knaps = form_knapsacks(p.form)
+        services = []
+        for name, _, sk in knaps:
+            t = time.process_time()
+            b = lower_bound(sk)
+            services.append({"service": name, "populations": int((sk.demand > 0).sum()),
+                             "options": len(sk.cost), "lp_floor": lp_floor(sk), "replica_bound": b,
+                             "bound_cpu_s": time.process_time() - t})
+        row = {"part": i, "columns": p.form.n_cols, "integer": int(integer.sum()), "n_rows": p.form.n_rows,
+               "lp": lp.objective, "first_status": first.status, "first_objective": first.objective,
+               "first_bound": first.bound, "first_gap": gap, "first_cpu_s": cpu_first, "services": services}
+        rows.append(row)
+        is_open = gap is None or gap > 1e-6
+        if is_open or args.only == "all":
+            t = time.process_time()
+            bounded = with_form_replica_bounds(p.form)
+            row["rows_cpu_s"] = time.process_time() - t
+            t = time.process_time()
+            covered = with_cover_rows(bounded)
+            row["covers_cpu_s"] = time.process_time() - t
+            row["covers"] = covered.families["replica_cover"].size if "replica_cover" in covered.families else 0
+            for label, f in [("bounded", bounded), ("covered", covered)] + ([("plain", p.form)] if args.exact else []):
+                lp_rows = highs.solve(relaxed(f), SolveOptions(threads=1)).objective
+                t = time.process_time()
+                r = highs.solve(f, SolveOptions(threads=1, mip_rel_gap=1e-5, time_limit_s=args.time_limit))
+                cpu = time.process_time() - t
+                root = highs.solve(f, replace(base, node_limit=1, time_limit_s=args.time_limit))
+                row[label] = {"status": r.status, "objective": r.objective, "bound": r.bound, "gap": r.gap,
+                              "cpu_s": cpu, "root_bound": root.bound, "lp": lp_rows}
+        print(json.dumps(row), flush=True)
+    print("load", os.getloadavg(), file=sys.stderr)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
