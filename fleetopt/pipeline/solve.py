@@ -22,6 +22,7 @@ from fleetopt.errors import INFEASIBLE, OPTIMAL, InputError, Problem as InputPro
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.replica_bound import with_replica_bounds
 from fleetopt.io.schema import Instance
+from fleetopt.pipeline.carbon_cuts import CarbonCuts, free_answer, signature, with_cuts
 from fleetopt.pipeline.cluster import DaskCluster
 from fleetopt.pipeline.decompose import EXECUTORS, Backend, default_workers, solve_by_parts
 from fleetopt.pipeline.problem import ExtraFunctionality, Problem, build_problem
@@ -111,9 +112,12 @@ def run_backend(name: str, form: Formulation, options: SolveOptions) -> SolveRes
     return solve_by_parts(form, parts, options)
 
 
-def solve_problem(problem: Problem, backend: str, options: SolveOptions) -> tuple[Plan, SolveResult | None]:
+def solve_problem(problem: Problem, backend: str, options: SolveOptions,
+                  carbon_cuts: CarbonCuts | None = None) -> tuple[Plan, SolveResult | None]:
     """Solve a built problem and read the answer back in the user's names. The result is None when
-    screening already shows that no plan exists (nothing was handed to a solver)."""
+    screening already shows that no plan exists (nothing was handed to a solver). `carbon_cuts`: per-part
+    Lagrangian rows made on this model or one that differs only in its carbon budget (a sweep's base,
+    pipeline/carbon_cuts.py): a budget the parts' free plans meet is answered by them, else the rows are added."""
     inst, tc, sc, form = problem.inst, problem.training, problem.serving, problem.form
     timing = dict(problem.timing)
     provenance = Provenance(
@@ -133,7 +137,12 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions) -> tupl
     t0 = time.perf_counter()
     # the bound rows are appended to a copy and add no column: the solution reads back on `form`
     solver_form = with_replica_bounds(form, sc) if options.replica_bound else form
-    result = run_backend(backend, solver_form, options)
+    result = None
+    if carbon_cuts is not None and carbon_cuts.signature == signature(form):
+        result = free_answer(form, carbon_cuts, options, backend)
+        solver_form = with_cuts(solver_form, carbon_cuts)
+    if result is None:
+        result = run_backend(backend, solver_form, options)
     timing["solve"] = time.perf_counter() - t0
     provenance.solver_version = result.solver_version
     provenance.decomposition = result.decomposition
