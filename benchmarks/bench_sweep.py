@@ -9,7 +9,8 @@ Run: /tmp/venv/bin/python benchmarks/bench_sweep.py [--gap 1e-3] [--budgets 150:
 --against-one: instead, issue #12's ratio: one default solve of the base (`fleetopt.solve`, the instance's gap)
 against the default sweep of the 32 budgets (`fleetopt.sweep`: local process pool, warm starts, the instance's
 gap, one HiGHS thread per solve), in one run; wall seconds, and CPU seconds of this process plus its ended
-children (the pool's workers).
+children (the pool's workers). A sweep of the budget alone shares per-part Lagrangian rows made once by its first
+scenario (fleetopt/pipeline/carbon_cuts.py); --no-cuts measures the sweep without them, for comparison.
 """
 
 from __future__ import annotations
@@ -41,8 +42,12 @@ def cpu_seconds() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
-def against_one(budgets: str, out: str | None) -> None:
+def against_one(budgets: str, out: str | None, cuts: bool = True) -> None:
     """One default solve of the base against the default sweep, measured back to back (module docstring)."""
+    if not cuts:   # the parent decides whether a sweep shares rows: without it every scenario solves alone
+        import fleetopt.whatif.run as run
+
+        run.budget_sweep = lambda *args: None
     inst = fleetopt.load_instance(default_instance())
     w, c = time.perf_counter(), cpu_seconds()
     plan = fleetopt.solve(inst)
@@ -55,9 +60,14 @@ def against_one(budgets: str, out: str | None) -> None:
     print(f"sweep of {len(frame) - 1} budgets + base: {many[0]:.1f} s wall, {many[1]:.1f} s CPU, statuses "
           f"{statuses}, max gap {frame['gap'].max():.1e}; ratio {many[0] / one[0]:.1f}x wall, "
           f"{many[1] / one[1]:.1f}x CPU; load {load:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
+    for _, row in frame.iterrows():
+        print(f"  {row['scenario'][:34]:34} {row['status']:9} {row['objective']:>13,.0f} gap {row['gap']:.1e} "
+              f"{row['solve_s']:6.1f} s", flush=True)
     if out:
         with open(out, "w") as handle:
-            json.dump({"one_s": one, "sweep_s": many, "statuses": statuses, "budgets": budgets}, handle)
+            json.dump({"one_s": one, "sweep_s": many, "statuses": statuses, "budgets": budgets, "cuts": cuts,
+                       "rows": frame[["scenario", "status", "objective", "gap", "solve_s"]].to_dict("records")},
+                      handle)
 
 
 def main() -> None:
@@ -67,9 +77,10 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=1e-3, help="relative MIP gap of every solve")
     parser.add_argument("--workers", type=int, default=None, help="parallel run: workers (default: CPUs)")
     parser.add_argument("--json", default=None, help="also write the numbers as JSON")
+    parser.add_argument("--no-cuts", action="store_true", help="--against-one: the sweep without shared rows")
     args = parser.parse_args()
     if args.against_one:
-        against_one(args.budgets, args.json)
+        against_one(args.budgets, args.json, cuts=not args.no_cuts)
         return
 
     cpus = len(os.sched_getaffinity(0))

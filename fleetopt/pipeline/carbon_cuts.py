@@ -38,6 +38,7 @@ from fleetopt.formulation.split import components, shared_rows, split
 FAMILY = "carbon_cut"     # the rows' family in the whole model (not shared: each row lies in one part)
 BUDGET = "carbon_budget"
 ROW_TOL = 1e-6            # relative slack within which a plan meets a row (as decompose.ROW_TOL)
+PRICE_STEP = 0.02         # LP prices closer than 2% make one row per part
 
 
 @dataclass
@@ -181,7 +182,17 @@ def lp_prices(form: Formulation, budgets) -> np.ndarray:
         h.run()
         if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
             out.append(max(-float(h.getSolution().row_dual[fam.start]), 0.0))
-    return np.unique(np.round(out, 6))
+    return distinct_prices(out)
+
+
+def distinct_prices(prices, rel: float = PRICE_STEP) -> np.ndarray:
+    """The prices, ascending, each more than `rel` above the last kept (near-equal prices give near-equal
+    rows: one is enough)."""
+    kept: list[float] = []
+    for p in np.sort(np.asarray(prices, dtype=float)):
+        if not kept or p > kept[-1] * (1 + rel) + 1e-9:
+            kept.append(float(p))
+    return np.array(kept)
 
 
 def _with_cost(part, cost: np.ndarray):
