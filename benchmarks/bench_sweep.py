@@ -42,7 +42,7 @@ def cpu_seconds() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
-def against_one(budgets: str, out: str | None, cuts: bool = True) -> None:
+def against_one(budgets: str, out: str | None, cuts: bool = True, time_limit: float | None = None) -> None:
     """One default solve of the base against the default sweep, measured back to back (module docstring)."""
     if not cuts:   # the parent decides whether a sweep shares rows: without it every scenario solves alone
         import fleetopt.whatif.run as run
@@ -50,11 +50,11 @@ def against_one(budgets: str, out: str | None, cuts: bool = True) -> None:
         run.budget_sweep = lambda *args: None
     inst = fleetopt.load_instance(default_instance())
     w, c = time.perf_counter(), cpu_seconds()
-    plan = fleetopt.solve(inst)
+    plan = fleetopt.solve(inst, time_limit_s=time_limit)
     one = (time.perf_counter() - w, cpu_seconds() - c)
     print(f"one solve: {one[0]:.1f} s wall, {one[1]:.1f} s CPU, {plan.status}, gap {plan.gap:.1e}", flush=True)
     w, c, load = time.perf_counter(), cpu_seconds(), os.getloadavg()[0]
-    frame = fleetopt.sweep(inst, {"policy.carbon_budget_t": budgets})
+    frame = fleetopt.sweep(inst, {"policy.carbon_budget_t": budgets}, time_limit_s=time_limit)
     many = (time.perf_counter() - w, cpu_seconds() - c)
     statuses = frame["status"].value_counts().to_dict()
     print(f"sweep of {len(frame) - 1} budgets + base: {many[0]:.1f} s wall, {many[1]:.1f} s CPU, statuses "
@@ -78,9 +78,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="parallel run: workers (default: CPUs)")
     parser.add_argument("--json", default=None, help="also write the numbers as JSON")
     parser.add_argument("--no-cuts", action="store_true", help="--against-one: the sweep without shared rows")
+    parser.add_argument("--time-limit", type=float, default=None,
+                        help="--against-one: every solve's limit, s (default: the instance's; on a loaded machine "
+                             "a longer one keeps the ratio from comparing time-limited runs)")
     args = parser.parse_args()
     if args.against_one:
-        against_one(args.budgets, args.json, cuts=not args.no_cuts)
+        against_one(args.budgets, args.json, cuts=not args.no_cuts, time_limit=args.time_limit)
         return
 
     cpus = len(os.sched_getaffinity(0))

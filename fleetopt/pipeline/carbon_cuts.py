@@ -163,6 +163,36 @@ def free_answer(form: Formulation, cuts: CarbonCuts, options: SolveOptions,
                        decomposition={"carbon_cuts": "free plan meets the budget"})
 
 
+def polished(form: Formulation, result: SolveResult) -> SolveResult:
+    """The plan with its integer columns rounded and the others re-solved as an LP of `form` (no cut rows).
+    With the rows, HiGHS may leave an option at 1e-7 replicas carrying 1e-6 requests/s within its integrality
+    tolerance; rounded, that flow has no replica (verify's route_needs_replica). Unchanged when the LP fails."""
+    import highspy
+
+    from fleetopt.backends import highs
+
+    if result.x is None:
+        return result
+    cost, lb, ub, integer = form.col_arrays()
+    fixed = np.clip(np.round(result.x), lb, ub)
+    h = highs.quiet_highs()
+    lp = highs.to_lp(form, highspy)
+    lp.col_lower_ = np.where(integer, fixed, lb)
+    lp.col_upper_ = np.where(integer, fixed, ub)
+    lp.integrality_ = []
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return result
+    x = np.asarray(h.getSolution().col_value, dtype=float)
+    x[integer] = fixed[integer]
+    objective = float(cost @ x)
+    if objective > result.objective + 1e-9 * max(1.0, abs(result.objective)):
+        return result
+    bound = result.bound if result.bound is None else min(result.bound, objective)
+    return replace(result, x=x, objective=objective, bound=bound, gap=relative_gap(objective, bound))
+
+
 def lp_prices(form: Formulation, budgets) -> np.ndarray:
     """The carbon row's dual in the whole LP relaxation at each budget (USD per t, >= 0; HiGHS, one model whose
     row bound changes): where the LP prices carbon, the parts' priced optima are near each budget's plan.

@@ -103,3 +103,17 @@ def test_no_cuts_without_a_budget_row_or_parts():
     form = carbon_fleet(1, budget=10.0)
     del form.families["carbon_budget"]
     assert cuts_of(form, [1.0]) is None
+
+
+@pytest.mark.parametrize("budget", [3.0, 5.0, 60.0])
+def test_a_single_solve_with_cuts_plans_as_without(budget):
+    from fleetopt.io.load import load_instance
+    from helpers import TINY, solve_and_verify
+
+    inst = load_instance(TINY)
+    inst = inst.model_copy(update={"policy": inst.policy.model_copy(update={"carbon_budget_t": budget})})
+    plain = solve_and_verify(inst)
+    cut = solve_and_verify(inst, carbon_cuts=True)
+    assert cut.status == plain.status == "optimal"
+    assert cut.objective == pytest.approx(plain.objective, rel=1e-7)
+    assert "carbon_cuts" in cut.provenance.timing_s
