@@ -119,8 +119,8 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions,
     screening already shows that no plan exists (nothing was handed to a solver). `carbon_cuts`: per-part
     Lagrangian rows made on this model or one that differs only in its carbon budget (a sweep's base,
     pipeline/carbon_cuts.py): a budget the parts' free plans meet is answered by them, else the rows are added.
-    True: make them here, at the carbon row's LP price (a single solve does not win them back on global-fleet,
-    benchmarks/RESULTS.md, so None, the default, makes none)."""
+    True: make them here, at the carbon row's LP price (on global-fleet 1.1x and 1.6x less CPU on two seeds
+    under heavy load, benchmarks/RESULTS.md: not yet the default, so None makes none)."""
     inst, tc, sc, form = problem.inst, problem.training, problem.serving, problem.form
     timing = dict(problem.timing)
     provenance = Provenance(
