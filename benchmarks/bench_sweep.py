@@ -9,7 +9,8 @@ Run: /tmp/venv/bin/python benchmarks/bench_sweep.py [--gap 1e-3] [--budgets 150:
 --against-one: instead, issue #12's ratio: one default solve of the base (`fleetopt.solve`, the instance's gap)
 against the default sweep of the 32 budgets (`fleetopt.sweep`: local process pool, warm starts, the instance's
 gap, one HiGHS thread per solve), in one run; wall seconds, and CPU seconds of this process plus its ended
-children (the pool's workers).
+children (the pool's workers). A sweep of the budget alone shares per-part Lagrangian rows made once by its first
+scenario (fleetopt/pipeline/carbon_cuts.py); --no-cuts measures the sweep without them, for comparison.
 """
 
 from __future__ import annotations
@@ -41,23 +42,32 @@ def cpu_seconds() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
-def against_one(budgets: str, out: str | None) -> None:
+def against_one(budgets: str, out: str | None, cuts: bool = True, time_limit: float | None = None) -> None:
     """One default solve of the base against the default sweep, measured back to back (module docstring)."""
+    if not cuts:   # the parent decides whether a sweep shares rows: without it every scenario solves alone
+        import fleetopt.whatif.run as run
+
+        run.budget_sweep = lambda *args: None
     inst = fleetopt.load_instance(default_instance())
     w, c = time.perf_counter(), cpu_seconds()
-    plan = fleetopt.solve(inst)
+    plan = fleetopt.solve(inst, time_limit_s=time_limit)
     one = (time.perf_counter() - w, cpu_seconds() - c)
     print(f"one solve: {one[0]:.1f} s wall, {one[1]:.1f} s CPU, {plan.status}, gap {plan.gap:.1e}", flush=True)
     w, c, load = time.perf_counter(), cpu_seconds(), os.getloadavg()[0]
-    frame = fleetopt.sweep(inst, {"policy.carbon_budget_t": budgets})
+    frame = fleetopt.sweep(inst, {"policy.carbon_budget_t": budgets}, time_limit_s=time_limit)
     many = (time.perf_counter() - w, cpu_seconds() - c)
     statuses = frame["status"].value_counts().to_dict()
     print(f"sweep of {len(frame) - 1} budgets + base: {many[0]:.1f} s wall, {many[1]:.1f} s CPU, statuses "
           f"{statuses}, max gap {frame['gap'].max():.1e}; ratio {many[0] / one[0]:.1f}x wall, "
           f"{many[1] / one[1]:.1f}x CPU; load {load:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
+    for _, row in frame.iterrows():
+        print(f"  {row['scenario'][:34]:34} {row['status']:9} {row['objective']:>13,.0f} gap {row['gap']:.1e} "
+              f"{row['solve_s']:6.1f} s", flush=True)
     if out:
         with open(out, "w") as handle:
-            json.dump({"one_s": one, "sweep_s": many, "statuses": statuses, "budgets": budgets}, handle)
+            json.dump({"one_s": one, "sweep_s": many, "statuses": statuses, "budgets": budgets, "cuts": cuts,
+                       "rows": frame[["scenario", "status", "objective", "gap", "solve_s"]].to_dict("records")},
+                      handle)
 
 
 def main() -> None:
@@ -67,9 +77,13 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=1e-3, help="relative MIP gap of every solve")
     parser.add_argument("--workers", type=int, default=None, help="parallel run: workers (default: CPUs)")
     parser.add_argument("--json", default=None, help="also write the numbers as JSON")
+    parser.add_argument("--no-cuts", action="store_true", help="--against-one: the sweep without shared rows")
+    parser.add_argument("--time-limit", type=float, default=None,
+                        help="--against-one: every solve's limit, s (default: the instance's; on a loaded machine "
+                             "a longer one keeps the ratio from comparing time-limited runs)")
     args = parser.parse_args()
     if args.against_one:
-        against_one(args.budgets, args.json)
+        against_one(args.budgets, args.json, cuts=not args.no_cuts, time_limit=args.time_limit)
         return
 
     cpus = len(os.sched_getaffinity(0))

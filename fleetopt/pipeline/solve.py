@@ -22,6 +22,8 @@ from fleetopt.errors import INFEASIBLE, OPTIMAL, InputError, Problem as InputPro
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.replica_bound import with_replica_bounds
 from fleetopt.io.schema import Instance
+from fleetopt.pipeline.carbon_cuts import (CarbonCuts, cuts_for_budgets, free_answer, polished, signature,
+                                           with_cuts)
 from fleetopt.pipeline.cluster import DaskCluster
 from fleetopt.pipeline.decompose import EXECUTORS, Backend, default_workers, solve_by_parts
 from fleetopt.pipeline.problem import ExtraFunctionality, Problem, build_problem
@@ -111,9 +113,14 @@ def run_backend(name: str, form: Formulation, options: SolveOptions) -> SolveRes
     return solve_by_parts(form, parts, options)
 
 
-def solve_problem(problem: Problem, backend: str, options: SolveOptions) -> tuple[Plan, SolveResult | None]:
+def solve_problem(problem: Problem, backend: str, options: SolveOptions,
+                  carbon_cuts: CarbonCuts | bool | None = None) -> tuple[Plan, SolveResult | None]:
     """Solve a built problem and read the answer back in the user's names. The result is None when
-    screening already shows that no plan exists (nothing was handed to a solver)."""
+    screening already shows that no plan exists (nothing was handed to a solver). `carbon_cuts`: per-part
+    Lagrangian rows made on this model or one that differs only in its carbon budget (a sweep's base,
+    pipeline/carbon_cuts.py): a budget the parts' free plans meet is answered by them, else the rows are added.
+    True: make them here, at the carbon row's LP price (on global-fleet 1.1x and 1.6x less CPU on two seeds
+    under heavy load, benchmarks/RESULTS.md: not yet the default, so None makes none)."""
     inst, tc, sc, form = problem.inst, problem.training, problem.serving, problem.form
     timing = dict(problem.timing)
     provenance = Provenance(
@@ -133,8 +140,20 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions) -> tupl
     t0 = time.perf_counter()
     # the bound rows are appended to a copy and add no column: the solution reads back on `form`
     solver_form = with_replica_bounds(form, sc) if options.replica_bound else form
-    result = run_backend(backend, solver_form, options)
+    result, made_here = None, carbon_cuts is True
+    if carbon_cuts is True and inst.policy.carbon_budget_t is not None:
+        carbon_cuts = cuts_for_budgets(form, [inst.policy.carbon_budget_t], backend, options,
+                                       default_workers(options.threads))
+    if isinstance(carbon_cuts, CarbonCuts) and carbon_cuts.signature == signature(form):
+        result = free_answer(form, carbon_cuts, options, backend)
+        solver_form = with_cuts(solver_form, carbon_cuts)
+    if result is None:
+        result = run_backend(backend, solver_form, options)
+        if isinstance(carbon_cuts, CarbonCuts) and solver_form is not form:
+            result = polished(form, result)
     timing["solve"] = time.perf_counter() - t0
+    if made_here and isinstance(carbon_cuts, CarbonCuts):
+        timing["carbon_cuts"] = carbon_cuts.seconds   # the share of "solve" that made them
     provenance.solver_version = result.solver_version
     provenance.decomposition = result.decomposition
     offset = form.objective_offset   # reserved commitments: paid whatever the plan (formulation/families.py)
@@ -160,15 +179,16 @@ def solve_instance(inst: Instance, *, backend: str | None = None, time_limit_s: 
                    mip_rel_gap: float | None = None, threads: int | None = None, seed: int | None = None,
                    decompose: bool | None = None, executor: str | None = None, scheduler: str | None = None,
                    verbose: bool = False, extra_functionality: ExtraFunctionality | None = None,
-                   replica_bound: bool | None = None) -> Plan:
+                   replica_bound: bool | None = None, carbon_cuts: bool | None = None) -> Plan:
     """Plan the fleet of `inst`. Options left as None come from the instance's `solver:` block;
     `extra_functionality(form, problem)` adds your own rows and columns (pipeline/problem.py), on any backend;
     executor="dask" runs the parts on a Dask cluster (`scheduler`: its address; none: a LocalCluster);
     `replica_bound` adds each service's whole-replica bound as a row (formulation/replica_bound.py): True on
-    every service from the start, False never, None (default) on the parts a first round leaves open."""
+    every service from the start, False never, None (default) on the parts a first round leaves open;
+    `carbon_cuts=True` adds per-part Lagrangian rows on the carbon budget (pipeline/carbon_cuts.py)."""
     name, options = options_for(inst, backend=backend, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
                                 threads=threads, seed=seed, decompose=decompose, executor=executor,
                                 scheduler=scheduler, verbose=verbose)
     options.replica_bound = replica_bound
-    plan, _ = solve_problem(build_problem(inst, extra_functionality), name, options)
+    plan, _ = solve_problem(build_problem(inst, extra_functionality), name, options, carbon_cuts=carbon_cuts)
     return plan

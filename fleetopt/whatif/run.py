@@ -20,7 +20,8 @@ from fleetopt.whatif.store import KEY, ResultStore, normalize_row
 from fleetopt.whatif.worker import DETAIL_CHARS, Outcome, SolveSettings, Task, WarmStart, solve_scenario
 
 SAVED_STATUSES = (*(s for s in STATUSES if s != ERROR), "bad_input")   # an error is retried, not saved
-__all__ = ["Job", "SolveSettings", "SweepRun", "plan_jobs", "run_sweep"]
+__all__ = ["Job", "SolveSettings", "SweepRun", "budget_sweep", "plan_jobs", "run_sweep"]
+CARBON_BUDGET = "policy.carbon_budget_t"
 
 
 @dataclass
@@ -94,28 +95,35 @@ def run_sweep(base: Base, jobs: Sequence[Job], store: ResultStore, *, factors: S
         if on_row:
             on_row(results[job.scenario_id], len(results), total)
 
+    budgets = budget_sweep(base, factors, jobs)
+    cuts: list = [None]   # made by the first scenario solved of a budget-only sweep, then handed to every other
+
     def task_for(job: Job) -> Task:
         start = None
         if warm_start and starts:
             here = points[job.scenario_id]
             nearest = min(starts, key=lambda sid: nearness.distance(points[sid], here))
             start = starts[nearest]
-        return Task(job.scenario_id, job.settings, base, solve, start)
+        make = budgets if budgets is not None and job is first else None
+        return Task(job.scenario_id, job.settings, base, solve, start, cuts[0], make)
 
     pending = [j for j in jobs if j.scenario_id not in results]
     solved = 0
     if not pending:
         store.close()
         return SweepRun([results[j.scenario_id] for j in jobs], 0, reused)
+    first = pending[0]
     pool = make_executor(executor, workers, scheduler)
     interrupted = False
     try:
-        if pending[0] is base_job:  # the base first and alone: every other row is measured against it
-            pending.pop(0)
-            future = pool.submit(solve_scenario, task_for(base_job))
+        if first is base_job or budgets is not None:  # the base first and alone: every other row is measured
+            pending.pop(0)                               # against it (and it makes a budget sweep's cuts)
+            future = pool.submit(solve_scenario, task_for(first))
             while not pool.wait_any([future]):
                 pass
-            finish(base_job, future.result())
+            outcome = future.result()
+            cuts[0] = outcome.carbon_cuts
+            finish(first, outcome)
             solved += 1
         running: dict = {}
         while pending or running:
@@ -138,3 +146,23 @@ def run_sweep(base: Base, jobs: Sequence[Job], store: ResultStore, *, factors: S
         pool.shutdown(interrupted=interrupted)
         store.close()
     return SweepRun([results[j.scenario_id] for j in jobs], solved, reused, interrupted)
+
+
+def budget_sweep(base: Base, factors: Sequence[Factor], jobs: Sequence[Job]) -> tuple | None:
+    """The carbon budgets (t CO2e; None: no budget) of a sweep that changes nothing else, else None. Its
+    scenarios share one set of per-part Lagrangian rows (pipeline/carbon_cuts.py), made by the first one."""
+    if not factors or any(f.path != CARBON_BUDGET for f in factors):
+        return None
+    given = (base.document.get("policy") or {}).get("carbon_budget_t")
+    budgets = []
+    for job in jobs:
+        value = given
+        for s in job.settings:
+            if s.value is None or (s.scale and given is None):
+                value = None
+            else:
+                value = given * s.value if s.scale else s.value
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            return None   # not a number: the scenario reports its bad input itself
+        budgets.append(value)
+    return tuple(budgets)

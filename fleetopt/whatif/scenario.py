@@ -45,8 +45,9 @@ def read_base(path: str | Path, trusted_dirs: Sequence[str | Path] = ()) -> Base
 
 
 def base_from_instance(inst) -> Base:
-    """A Base from an Instance already loaded (its models and accelerators are inline, so it stands alone)."""
-    document = inst.model_dump(mode="json")
+    """A Base from an Instance already loaded (its models and accelerators are inline, so it stands alone).
+    Top-level keys left unset (None) are left out: `time: null` in a version 1 document reads as a version 2 key."""
+    document = {k: v for k, v in inst.model_dump(mode="json").items() if v is not None}
     file = Path(inst.source) if inst.source else Path(f"{inst.name}.yaml")
     return Base(document, file)
 

@@ -21,6 +21,7 @@ from fleetopt.whatif.store import KEY
 DETAIL_CHARS = 300
 MAX_THREADS = 1024
 MAX_SEED = 2**31 - 1  # HiGHS random_seed is a C int
+CUT_THREADS = 2       # the parts of a budget sweep's cuts run in threads while the base runs alone
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class Task:
     base: Base
     solve: SolveSettings
     start: WarmStart | None = None
+    carbon_cuts: object | None = None   # pipeline/carbon_cuts.CarbonCuts of the base, for a budget-only sweep
+    cut_budgets: tuple | None = None    # make those cuts here first, for these budgets (t CO2e)
 
 
 @dataclass
@@ -81,6 +84,7 @@ class Outcome:
     names_digest: str = ""
     names: list[str] | None = None
     decisions: dict = field(default_factory=dict)
+    carbon_cuts: object | None = None   # made here (Task.cut_budgets), for the other scenarios
 
 
 def names_digest(names: list[str]) -> str:
@@ -136,7 +140,11 @@ def solve_scenario(task: Task) -> Outcome:
                                        mip_rel_gap=s.mip_rel_gap, threads=s.threads, seed=s.seed)
         if task.start is not None and len(names):
             options.start = start_vector(task.start, digest, names)
-        plan, result = solve_problem(problem, backend, options)
+        cuts = task.carbon_cuts
+        if task.cut_budgets is not None and not problem.screening_problems():
+            from fleetopt.pipeline.carbon_cuts import cuts_for_budgets
+            cuts = cuts_for_budgets(problem.form, task.cut_budgets, backend, options, workers=CUT_THREADS)
+        plan, result = solve_problem(problem, backend, options, carbon_cuts=cuts)
     except Exception as err:  # one broken scenario must not stop the sweep
         row.update(status=ERROR, detail=f"{type(err).__name__}: {err}"[:DETAIL_CHARS])
         return Outcome(task.scenario_id, row)
@@ -152,7 +160,8 @@ def solve_scenario(task: Task) -> Outcome:
         solve_s=round(time.perf_counter() - t0, 3))
     same_columns = task.start is not None and task.start.names_digest == digest
     return Outcome(task.scenario_id, row, x=None if result is None else result.x, names_digest=digest,
-                   names=None if same_columns else names, decisions=decisions)
+                   names=None if same_columns else names, decisions=decisions,
+                   carbon_cuts=cuts if task.cut_budgets is not None else None)
 
 
 def die_with_parent() -> None:

@@ -1,0 +1,248 @@
+"""Per-part Lagrangian cuts on the carbon budget: rows valid for every budget, computed once.
+
+Why: a carbon budget that binds joins every job and service into one model whose root bound is ~0.5% weak
+(global-fleet: the LP buys fractional replicas), and a sweep over budgets pays that gap-closing in every
+scenario (benchmarks/RESULTS.md, "Scale ... 5."). Each part's own integrality, priced, knows more.
+
+Relax every shared row (stock, power, storage, links, carbon): the model falls apart into parts X_k, one per
+job and service (formulation/split.py). For a carbon price p >= 0 (USD per t) and a_k part k's carbon per unit
+of its columns,
+    (c_k + p a_k) x_k >= L_k(p) = min over X_k of (c_k + p a_k) x        for every x_k in X_k,
+so the row holds at every plan of the whole model, whatever its carbon budget: the budget is not in X_k, and
+neither is the objective (the row's coefficients are stored, not read again). A part solved to a gap gives its
+proven bound in place of L_k(p), still a bound on every x_k. With the carbon row, the rows for prices P give
+the whole model's LP at least max over p in P of sum_k L_k(p) - p B, the Lagrangian bound at those prices.
+Source: Geoffrion 1974, "Lagrangean relaxation for integer programming", Math. Prog. Study 2, Theorem 1
+(L(p) <= the optimum; the Lagrangian dual equals the LP over each part's convex hull).
+
+The parts' plans at p = 0 meet every row of the parts, and the whole model's when its shared rows hold: a budget
+they meet is answered by them, proven by the sum of the parts' bounds (a relaxation's), with no MILP.
+A model carries cuts made on another only if it is the same model but for the carbon budget's bound
+(`signature`), so a sweep over budgets computes them once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
+from fleetopt.errors import OPTIMAL
+from fleetopt.formulation.model import Formulation
+from fleetopt.formulation.split import components, shared_rows, split
+
+FAMILY = "carbon_cut"     # the rows' family in the whole model (not shared: each row lies in one part)
+BUDGET = "carbon_budget"
+ROW_TOL = 1e-6            # relative slack within which a plan meets a row (as decompose.ROW_TOL)
+PRICE_STEP = 0.02         # LP prices closer than 2% make one row per part
+
+
+@dataclass
+class CarbonCuts:
+    """Rows (c_k + p a_k) x_k >= lower, one per (price, part), and the parts' joint plan at price 0."""
+
+    prices: np.ndarray        # [K] USD (objective units) per t CO2e of each row
+    part: np.ndarray          # [K] part of each row
+    rows: np.ndarray          # nonzeros: row (0..K-1), column, coefficient
+    cols: np.ndarray
+    vals: np.ndarray
+    lower: np.ndarray         # [K] the part's proven bound at the row's price
+    signature: str            # the model they hold for, but for the carbon budget's bound
+    free_x: np.ndarray | None   # the parts' plans at price 0 (carbon left free), joined; None: not all found
+    free_bound: float         # sum of the parts' bounds at price 0: a bound on every budget's optimum
+    seconds: float = 0.0
+
+    def bound_at(self, budget: float) -> float:
+        """The Lagrangian bound the rows give at `budget`: max over prices of sum_k lower - p budget."""
+        best = -math.inf
+        for p in np.unique(self.prices):
+            on = self.prices == p
+            best = max(best, float(self.lower[on].sum()) - p * budget)
+        return best
+
+
+def signature(form: Formulation) -> str:
+    """A digest of every array of the model except the carbon budget's bounds (and the objective): two models
+    with one signature have the same parts X_k, so one's cuts hold on the other."""
+    _, lb, ub, integer = form.col_arrays()
+    a = form.matrix()
+    lower, upper = (v.copy() for v in form.row_bounds())
+    fam = form.families.get(BUDGET)
+    if fam is not None:
+        lower[fam.start:fam.start + fam.size] = upper[fam.start:fam.start + fam.size] = 0.0
+    h = hashlib.sha256()
+    for arr in (lb, ub, integer.astype(np.int8), a.indptr, a.indices, a.data, lower, upper):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    h.update("\n".join(form.col_names()).encode())
+    return h.hexdigest()
+
+
+def carbon_coefficients(form: Formulation) -> np.ndarray | None:
+    """Each column's t CO2e in the carbon budget row; None without one row of that family."""
+    fam = form.families.get(BUDGET)
+    if fam is None or fam.size != 1:
+        return None
+    a = np.zeros(form.n_cols)
+    np.add.at(a, fam.cols, fam.vals)
+    return a
+
+
+def part_cuts(form: Formulation, prices, run, backend, options: SolveOptions,
+              deadline: float) -> CarbonCuts | None:
+    """The rows at `prices` (USD per t; 0 is always among them), each part solved by
+    `run(backend, parts, opts, deadline)` (decompose._run) within `options.mip_rel_gap`. None when the model has
+    no carbon budget row, falls apart into fewer than two parts, or a part has no plan or bound in time."""
+    t0 = time.monotonic()
+    carbon = carbon_coefficients(form)
+    if carbon is None:
+        return None
+    shared = shared_rows(form)
+    labels = components(form, ~shared)
+    if labels.max(initial=0) < 1:
+        return None
+    parts = split(form, labels, ~shared)
+    cost = form.col_arrays()[0]
+    prices = np.unique(np.concatenate([[0.0], np.maximum(np.asarray(prices, dtype=float), 0.0)]))
+    opts = [replace(options, start=None, node_limit=0, mip_abs_gap=0.0)] * len(parts)
+    lower, free_x, free_bound = [], None, -math.inf
+    for p in prices:
+        priced = cost + p * carbon
+        results = run(backend, [_with_cost(q, priced[q.cols]) for q in parts], opts, deadline)
+        if any(r.bound is None or not math.isfinite(r.bound) or r.x is None for r in results):
+            return None
+        lower.append([r.bound for r in results])
+        if p == 0.0:
+            free_x = np.zeros(form.n_cols)
+            for q, r in zip(parts, results):
+                free_x[q.cols] = r.x
+            free_bound = float(sum(r.bound for r in results))
+    k = len(parts)
+    row_of = np.arange(len(prices) * k).reshape(len(prices), k)
+    rows = np.concatenate([np.full(len(q.cols), row_of[i, j]) for i in range(len(prices)) for j, q in enumerate(parts)])
+    cols = np.concatenate([q.cols for _ in prices for q in parts])
+    vals = np.concatenate([cost[q.cols] + p * carbon[q.cols] for p in prices for q in parts])
+    return CarbonCuts(prices=np.repeat(prices, k), part=np.tile(np.arange(k), len(prices)), rows=rows, cols=cols,
+                      vals=vals, lower=np.asarray(lower, dtype=float).ravel(), signature=signature(form),
+                      free_x=free_x, free_bound=free_bound, seconds=time.monotonic() - t0)
+
+
+def with_cuts(form: Formulation, cuts: CarbonCuts) -> Formulation:
+    """A copy of `form` with the rows appended as family `carbon_cut` (no column added: a solution of the copy
+    reads back on `form`). Each lower bound is eased by 1e-9 relative, so float noise never cuts a plan off."""
+    out = replace(form, blocks=dict(form.blocks), families=dict(form.families))
+    keys = [(f"{p:g}", int(k)) for p, k in zip(cuts.prices, cuts.part)]
+    out.add_rows(FAMILY, keys, cuts.rows, cuts.cols, cuts.vals, lower=cuts.lower - 1e-9 * np.abs(cuts.lower),
+                 units="objective", meaning="a part's priced cost is at least its proven minimum at that price")
+    return out
+
+
+def free_answer(form: Formulation, cuts: CarbonCuts, options: SolveOptions,
+                solver: str = "") -> SolveResult | None:
+    """The parts' plans at price 0 as the answer, when they meet every row of `form` (its budget among them) and
+    are within the gap of the parts' bounds; else None (a MILP is needed)."""
+    if cuts.free_x is None or cuts.signature != signature(form):
+        return None
+    x = cuts.free_x
+    lower, upper = form.row_bounds()
+    act = form.matrix() @ x
+    tol = ROW_TOL * np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(upper), upper, 0.0)),
+                                               np.abs(np.where(np.isfinite(lower), lower, 0.0))))
+    if np.any(act > upper + tol) or np.any(act < lower - tol):
+        return None
+    objective = float(form.col_arrays()[0] @ x)
+    bound = min(cuts.free_bound, objective)
+    gap = relative_gap(objective, bound)
+    if gap is None or gap > options.mip_rel_gap * (1 + 1e-9) + 1e-12:
+        return None
+    return SolveResult(status=OPTIMAL, x=x.copy(), objective=objective, bound=bound, gap=gap, solver=solver,
+                       solver_version="", detail="the parts' plans with the carbon budget left free meet it",
+                       decomposition={"carbon_cuts": "free plan meets the budget"})
+
+
+def polished(form: Formulation, result: SolveResult) -> SolveResult:
+    """The plan with its integer columns rounded and the others re-solved as an LP of `form` (no cut rows).
+    With the rows, HiGHS may leave an option at 1e-7 replicas carrying 1e-6 requests/s within its integrality
+    tolerance; rounded, that flow has no replica (verify's route_needs_replica). Unchanged when the LP fails."""
+    import highspy
+
+    from fleetopt.backends import highs
+
+    if result.x is None:
+        return result
+    cost, lb, ub, integer = form.col_arrays()
+    fixed = np.clip(np.round(result.x), lb, ub)
+    h = highs.quiet_highs()
+    lp = highs.to_lp(form, highspy)
+    lp.col_lower_ = np.where(integer, fixed, lb)
+    lp.col_upper_ = np.where(integer, fixed, ub)
+    lp.integrality_ = []
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return result
+    x = np.asarray(h.getSolution().col_value, dtype=float)
+    x[integer] = fixed[integer]
+    objective = float(cost @ x)
+    if objective > result.objective + 1e-9 * max(1.0, abs(result.objective)):
+        return result
+    bound = result.bound if result.bound is None else min(result.bound, objective)
+    return replace(result, x=x, objective=objective, bound=bound, gap=relative_gap(objective, bound))
+
+
+def lp_prices(form: Formulation, budgets) -> np.ndarray:
+    """The carbon row's dual in the whole LP relaxation at each budget (USD per t, >= 0; HiGHS, one model whose
+    row bound changes): where the LP prices carbon, the parts' priced optima are near each budget's plan.
+    A budget the LP cannot meet gets no price."""
+    import highspy
+
+    from fleetopt.backends import highs
+    from fleetopt.formulation.split import relaxed
+
+    fam = form.families[BUDGET]
+    h = highs.quiet_highs()
+    h.setOptionValue("output_flag", False)
+    h.passModel(highs.to_lp(relaxed(form), highspy))
+    out = []
+    for b in budgets:
+        h.changeRowBounds(fam.start, -highspy.kHighsInf, float(b))
+        h.run()
+        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            out.append(max(-float(h.getSolution().row_dual[fam.start]), 0.0))
+    return distinct_prices(out)
+
+
+def distinct_prices(prices, rel: float = PRICE_STEP) -> np.ndarray:
+    """The prices, ascending, each more than `rel` above the last kept (near-equal prices give near-equal
+    rows: one is enough)."""
+    kept: list[float] = []
+    for p in np.sort(np.asarray(prices, dtype=float)):
+        if not kept or p > kept[-1] * (1 + rel) + 1e-9:
+            kept.append(float(p))
+    return np.array(kept)
+
+
+def _with_cost(part, cost: np.ndarray):
+    from fleetopt.pipeline.lagrange import _with_cost as priced
+
+    return priced(part, cost)
+
+
+def cuts_for_budgets(form: Formulation, budgets, backend_name: str, options: SolveOptions,
+                     workers: int = 1) -> CarbonCuts | None:
+    """The rows for a model solved at each of `budgets` (t CO2e; None: no budget): one price per distinct LP
+    dual of the carbon row at those budgets, and 0. Each part is solved within `options.mip_rel_gap`, by the
+    backend `backend_name`, in `workers` threads where that backend allows it."""
+    from fleetopt.backends.capabilities import capabilities, solver_for
+    from fleetopt.pipeline.decompose import Backend, _run
+
+    if carbon_coefficients(form) is None:
+        return None
+    given = [float(b) for b in budgets if b is not None]
+    prices = lp_prices(form, given) if given else np.zeros(1)
+    parallel = workers if capabilities(backend_name).parallel else 1
+    backend = Backend(solver_for(backend_name), name=backend_name, workers=max(parallel, 1))
+    return part_cuts(form, prices, _run, backend, options, time.monotonic() + options.time_limit_s)
