@@ -1,0 +1,200 @@
+"""A plan from the parts' own plans: pick one plan per part so that every shared row holds.
+
+Why: priced rounds give each part a plan that is best at its prices, and the parts' plans joined overfill the
+scarce rows (every part moves to the cheap stock together). Repairing the whole model is out of reach at x100
+(650k columns); choosing among the plans the rounds already found is a small MILP: one binary per (part, plan),
+one "pick one" row per part, and the shared rows over the plans' activities. This is the restricted master of
+Dantzig-Wolfe decomposition, its columns the plans found so far, solved with integer choices (the "restricted
+master heuristic"). Source: Dantzig & Wolfe 1960, "Decomposition principle for linear programs", Oper. Res.
+8(1); Joncour, Michel, Sadykov, Sverdlov, Vanderbeck 2010, "Column generation based primal heuristics", ENDM 36.
+Its LP, with slack on the shared rows, also gives prices (its duals) for the next round.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from fleetopt.formulation.split import Part
+
+ROW_TOL = 1e-6      # relative tolerance of a part's rows when a rounded plan is checked
+SLACK_COST = 2.0    # a unit of slack on a shared row costs this many times the dearest plan's cost per unit
+
+
+@dataclass
+class PlanPool:
+    """The plans found for each part: their values on the part's columns, costs and shared-row activities."""
+    parts: list[Part]
+    a_shared: sp.csr_matrix       # the shared rows over the whole model's columns
+    cost: np.ndarray              # the whole model's column costs
+    plans: list[list[np.ndarray]] = field(default_factory=list)
+    keys: list[set] = field(default_factory=list)
+    _blocks: list[sp.csc_matrix] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        a = self.a_shared.tocsc()
+        self._blocks = [a[:, p.cols] for p in self.parts]
+        self.plans = [[] for _ in self.parts]
+        self.keys = [set() for _ in self.parts]
+
+    def add(self, i: int, x: np.ndarray) -> bool:
+        """Part i's plan x (on its own columns); False if it is already in the pool."""
+        key = np.round(np.asarray(x, dtype=float), 6).tobytes()
+        if key in self.keys[i]:
+            return False
+        self.keys[i].add(key)
+        self.plans[i].append(np.asarray(x, dtype=float))
+        return True
+
+    def add_whole(self, x: np.ndarray) -> None:
+        """A plan of the whole model (e.g. a repair's), one plan per part."""
+        for i, p in enumerate(self.parts):
+            self.add(i, x[p.cols])
+
+    def size(self) -> int:
+        return sum(len(p) for p in self.plans)
+
+    def columns(self) -> tuple[np.ndarray, np.ndarray, sp.csc_matrix]:
+        """Per plan: its part, its cost, and (as a column) its activity on the shared rows."""
+        part_of, costs, acts = [], [], []
+        for i, (p, plans) in enumerate(zip(self.parts, self.plans)):
+            if not plans:
+                continue
+            x = np.column_stack(plans)
+            part_of.append(np.full(len(plans), i))
+            costs.append(self.cost[p.cols] @ x)
+            acts.append(sp.csc_matrix(self._blocks[i] @ x))
+        if not acts:
+            return np.zeros(0, int), np.zeros(0), sp.csc_matrix((self.a_shared.shape[0], 0))
+        return np.concatenate(part_of), np.concatenate(costs), sp.hstack(acts, format="csc")
+
+
+@dataclass
+class MasterResult:
+    x: np.ndarray | None       # the whole model's columns (None: no choice of plans meets the shared rows)
+    objective: float
+    prices: np.ndarray | None  # the master LP's shared-row prices (None: its LP did not solve)
+    slack_free: bool = False   # its LP met the rows without slack: the prices are Dantzig-Wolfe's duals; else
+                               # they price the rows short of plans at what those plans cost per unit
+
+
+def solve_master(pool: PlanPool, n_cols: int, lower: np.ndarray, upper: np.ndarray, threads: int,
+                 deadline: float, node_limit: int = 2000) -> MasterResult:
+    """The master over the pool's plans: its LP (with slack, for prices), then, if the LP needed none, its MILP
+    (one plan per part) until `deadline` or `node_limit` nodes. A part with no plan yet: no plan (x None)."""
+    if any(not plans for plans in pool.plans):
+        return MasterResult(None, math.inf, None)
+    part_of, costs, acts = pool.columns()
+    prices, slack_free = _master_lp_prices(part_of, costs, acts, len(pool.parts), lower, upper, threads, deadline)
+    if not slack_free:    # no mix of the plans meets the rows, so no choice does
+        return MasterResult(None, math.inf, prices, slack_free)
+    chosen = _master_milp(part_of, costs, acts, len(pool.parts), lower, upper, threads, deadline, node_limit)
+    if chosen is None:
+        return MasterResult(None, math.inf, prices, slack_free)
+    x = np.zeros(n_cols)
+    first = np.searchsorted(part_of, np.arange(len(pool.parts)))
+    for i, j in enumerate(chosen):
+        x[pool.parts[i].cols] = pool.plans[i][j - first[i]]
+    return MasterResult(x, float(costs[chosen].sum()), prices, slack_free)
+
+
+def _master_rows(part_of, acts, n_parts, lower, upper) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray]:
+    """Pick-one rows (one per part), then the shared rows."""
+    n = len(part_of)
+    pick = sp.csc_matrix((np.ones(n), (part_of, np.arange(n))), shape=(n_parts, n))
+    a = sp.vstack([pick, acts], format="csc")
+    return a, np.concatenate([np.ones(n_parts), lower]), np.concatenate([np.ones(n_parts), upper])
+
+
+def _highs(a: sp.csc_matrix, cost, lb, ub, row_lo, row_hi, integer: bool, threads: int, time_limit: float,
+           node_limit: int = 0):
+    import highspy
+
+    from fleetopt.backends.highs import quiet_highs
+
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = a.shape[1], a.shape[0]
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lb, ub
+    lp.row_lower_, lp.row_upper_ = row_lo, row_hi
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = a.data.astype(float)
+    if integer:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * a.shape[1]
+    h = quiet_highs(threads)
+    h.setOptionValue("time_limit", max(float(time_limit), 0.01))
+    if node_limit:
+        h.setOptionValue("mip_max_nodes", int(node_limit))
+    h.setOptionValue("mip_rel_gap", 1e-6)
+    h.passModel(lp)
+    h.run()
+    return h
+
+
+def _master_lp_prices(part_of, costs, acts, n_parts, lower, upper, threads,
+                      deadline) -> tuple[np.ndarray | None, bool]:
+    """The shared rows' duals in the master LP, as prices on row activity (p = -y), and whether the LP met the
+    rows without slack. A row's slack costs SLACK_COST x the most any plan pays per unit of that row, so a
+    priced row short of plans makes every plan that uses it at least twice as dear: the next round's parts look
+    for plans without it."""
+    import highspy
+
+    a, lo, hi = _master_rows(part_of, acts, n_parts, lower, upper)
+    m = acts.shape[0]
+    nz = acts.tocoo()
+    on = np.abs(nz.data) > 1e-9
+    per_unit = np.zeros(m)
+    np.maximum.at(per_unit, nz.row[on], np.abs(costs[nz.col[on]]) / np.abs(nz.data[on]))
+    big = SLACK_COST * np.maximum(per_unit, 1.0)
+    # slack on each shared row: a column of +1 (to meet a lower bound) and one of -1 (an upper)
+    rows = n_parts + np.arange(m)
+    slack = sp.csc_matrix((np.concatenate([np.ones(m), -np.ones(m)]), (np.concatenate([rows, rows]),
+                          np.arange(2 * m))), shape=(a.shape[0], 2 * m))
+    has = np.flatnonzero(np.concatenate([np.isfinite(lower), np.isfinite(upper)]))
+    slack = slack[:, has]
+    full = sp.hstack([a, slack], format="csc")
+    cost = np.concatenate([costs, np.concatenate([big, big])[has]])
+    n = a.shape[1]
+    h = _highs(full, cost, np.zeros(full.shape[1]), np.concatenate([np.ones(n), np.full(slack.shape[1], np.inf)]),
+               lo, hi, False, threads, deadline - time.monotonic())
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None, False
+    sol = h.getSolution()
+    slack_free = bool(np.asarray(sol.col_value)[n:].sum() <= 1e-6)
+    return -np.asarray(sol.row_dual, dtype=float)[n_parts:], slack_free
+
+
+def _master_milp(part_of, costs, acts, n_parts, lower, upper, threads, deadline, node_limit) -> np.ndarray | None:
+    """The plan chosen for each part (indices into the pool's columns), or None."""
+
+    a, lo, hi = _master_rows(part_of, acts, n_parts, lower, upper)
+    n = a.shape[1]
+    h = _highs(a, costs, np.zeros(n), np.ones(n), lo, hi, True, threads, deadline - time.monotonic(), node_limit)
+    if h.getInfo().primal_solution_status != 2:    # kSolutionStatusFeasible
+        return None
+    z = np.asarray(h.getSolution().col_value)
+    chosen = np.zeros(n_parts, dtype=int)
+    on = np.flatnonzero(z > 0.5)
+    chosen[part_of[on]] = on
+    return chosen
+
+
+def rounded_plan(part: Part, x_lp: np.ndarray) -> np.ndarray | None:
+    """The part's LP solution with its integer columns rounded up, if that meets the part's own rows and
+    bounds (rounding replicas up keeps every capacity row: the usual case); else None."""
+    cost, lb, ub, integer = part.form.col_arrays()
+    x = np.where(integer, np.ceil(x_lp - 1e-6), x_lp)
+    if np.any(x > ub + 1e-9) or np.any(x < lb - 1e-9):
+        return None
+    lower, upper = part.form.row_bounds()
+    act = part.form.matrix() @ x
+    tol = ROW_TOL * np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(upper), upper, 0.0)),
+                                               np.abs(np.where(np.isfinite(lower), lower, 0.0))))
+    if np.any(act > upper + tol) or np.any(act < lower - tol):
+        return None
+    return x
