@@ -29,11 +29,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from fleetopt.backends import highs
 from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
 from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import Part, components, relaxed, split
 from fleetopt.pipeline.master import PlanPool, rounded_plan, solve_master
+from fleetopt.pipeline.warm_lps import WarmLPs
 
 PRICE_MIN_PARTS = 20     # price_shared=None (automatic) prices only models that fall apart into this many parts
 ROUNDS = 30              # price rounds at most
@@ -190,6 +192,8 @@ def _lp_rounds(parts: list[Part], pool: PlanPool, best: Priced, p: np.ndarray, l
     scarce rows at what their plans cost). Returns the prices to start the MILP rounds from (the master's last
     slack-free duals, else the best bound's), or a SolveResult when a part's LP has no plan."""
     lp_parts = [Part(relaxed(q.form), q.cols, q.rows) for q in parts]
+    warm = (WarmLPs(parts, options.threads, backend.workers)
+            if backend.solve is highs.solve and getattr(backend, "cluster", None) is None else None)
     start = p
     lp_opts = [replace(options, start=None, mip_abs_gap=0.0, node_limit=0)] * len(parts)
     for k in range(LP_ROUNDS):
@@ -199,7 +203,10 @@ def _lp_rounds(parts: list[Part], pool: PlanPool, best: Priced, p: np.ndarray, l
             xs, value = [lp_x[q.cols] for q in parts], float(cost @ lp_x)
         else:
             priced_cost = cost + a_shared.T @ p
-            results = run(backend, [_with_cost(q, priced_cost[q.cols]) for q in lp_parts], lp_opts, deadline)
+            if warm is not None:
+                results = warm.solve([priced_cost[q.cols] for q in parts], deadline)
+            else:
+                results = run(backend, [_with_cost(q, priced_cost[q.cols]) for q in lp_parts], lp_opts, deadline)
             failed = _failure(parts, results)
             if failed is not None:
                 return failed if failed.status != NO_PLAN_IN_TIME else start

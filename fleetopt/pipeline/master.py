@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from fleetopt.formulation.split import Part
 
 ROW_TOL = 1e-6      # relative tolerance of a part's rows when a rounded plan is checked
-SLACK_COST = 2.0    # a unit of slack on a shared row costs this many times the dearest plan's cost per unit
+SLACK_COST = 1.0    # a unit of slack on a shared row first costs this many times a unit's median plan cost
 
 
 @dataclass
@@ -33,6 +33,7 @@ class PlanPool:
     cost: np.ndarray              # the whole model's column costs
     plans: list[list[np.ndarray]] = field(default_factory=list)
     keys: list[set] = field(default_factory=list)
+    slack_cost: np.ndarray | None = None    # per shared row, the master LP's cost of a unit of slack
     _blocks: list[sp.csc_matrix] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -89,9 +90,11 @@ def solve_master(pool: PlanPool, n_cols: int, lower: np.ndarray, upper: np.ndarr
     if any(not plans for plans in pool.plans):
         return MasterResult(None, math.inf, None)
     part_of, costs, acts = pool.columns()
-    prices, slack_free = _master_lp_prices(part_of, costs, acts, len(pool.parts), lower, upper, threads, deadline)
-    if not slack_free:    # no mix of the plans meets the rows, so no choice does
-        return MasterResult(None, math.inf, prices, slack_free)
+    prices, slack_free, pool.slack_cost = _master_lp_prices(part_of, costs, acts, len(pool.parts), lower, upper,
+                                                            threads, deadline, pool.slack_cost)
+    if not slack_free and not _mix_meets_rows(part_of, costs, acts, len(pool.parts), lower, upper, threads,
+                                              deadline):
+        return MasterResult(None, math.inf, prices, slack_free)   # no mix of the plans meets them: no choice
     chosen = _master_milp(part_of, costs, acts, len(pool.parts), lower, upper, threads, deadline, node_limit)
     if chosen is None:
         return MasterResult(None, math.inf, prices, slack_free)
@@ -136,21 +139,19 @@ def _highs(a: sp.csc_matrix, cost, lb, ub, row_lo, row_hi, integer: bool, thread
     return h
 
 
-def _master_lp_prices(part_of, costs, acts, n_parts, lower, upper, threads,
-                      deadline) -> tuple[np.ndarray | None, bool]:
-    """The shared rows' duals in the master LP, as prices on row activity (p = -y), and whether the LP met the
-    rows without slack. A row's slack costs SLACK_COST x the most any plan pays per unit of that row, so a
-    priced row short of plans makes every plan that uses it at least twice as dear: the next round's parts look
-    for plans without it."""
+def _master_lp_prices(part_of, costs, acts, n_parts, lower, upper, threads, deadline,
+                      slack_cost: np.ndarray | None) -> tuple[np.ndarray | None, bool, np.ndarray | None]:
+    """The shared rows' duals in the master LP, as prices on row activity (p = -y), whether the LP met the rows
+    without slack, and each row's slack cost for the next call. While a row needs slack its price is its slack's
+    cost: it starts at about what a unit of the row costs (_first_slack_cost) and doubles each call the row is
+    still short, so the parts' next plans move off it step by step, not all at once."""
     import highspy
 
     a, lo, hi = _master_rows(part_of, acts, n_parts, lower, upper)
     m = acts.shape[0]
-    nz = acts.tocoo()
-    on = np.abs(nz.data) > 1e-9
-    per_unit = np.zeros(m)
-    np.maximum.at(per_unit, nz.row[on], np.abs(costs[nz.col[on]]) / np.abs(nz.data[on]))
-    big = SLACK_COST * np.maximum(per_unit, 1.0)
+    if slack_cost is None or len(slack_cost) != m:
+        slack_cost = _first_slack_cost(costs, acts)
+    big = slack_cost
     # slack on each shared row: a column of +1 (to meet a lower bound) and one of -1 (an upper)
     rows = n_parts + np.arange(m)
     slack = sp.csc_matrix((np.concatenate([np.ones(m), -np.ones(m)]), (np.concatenate([rows, rows]),
@@ -163,10 +164,41 @@ def _master_lp_prices(part_of, costs, acts, n_parts, lower, upper, threads,
     h = _highs(full, cost, np.zeros(full.shape[1]), np.concatenate([np.ones(n), np.full(slack.shape[1], np.inf)]),
                lo, hi, False, threads, deadline - time.monotonic())
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return None, False
+        return None, False, slack_cost
     sol = h.getSolution()
-    slack_free = bool(np.asarray(sol.col_value)[n:].sum() <= 1e-6)
-    return -np.asarray(sol.row_dual, dtype=float)[n_parts:], slack_free
+    used = np.zeros(2 * m)
+    used[has] = np.asarray(sol.col_value)[n:]
+    short = (used[:m] + used[m:]) > 1e-6
+    # a row still short of plans at its slack's cost gets a dearer slack next time (its price doubles)
+    return -np.asarray(sol.row_dual, dtype=float)[n_parts:], not short.any(), np.where(short, 2 * big, big)
+
+
+def _mix_meets_rows(part_of, costs, acts, n_parts, lower, upper, threads, deadline) -> bool:
+    """Does some mix of the plans meet the shared rows (the master LP without slack has a solution)? Slack
+    cheaper than a plan's extra cost is taken where no slack is needed, so this asks again."""
+    import highspy
+
+    a, lo, hi = _master_rows(part_of, acts, n_parts, lower, upper)
+    n = a.shape[1]
+    h = _highs(a, costs, np.zeros(n), np.ones(n), lo, hi, False, threads, deadline - time.monotonic())
+    return h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+
+
+def _first_slack_cost(costs: np.ndarray, acts: sp.csc_matrix) -> np.ndarray:
+    """Per shared row: SLACK_COST x the median cost per unit of the row among the plans that use it (at least
+    1): about what a unit of the resource costs, so a row priced at it sends the parts to other rows."""
+    nz = acts.tocoo()
+    on = np.abs(nz.data) > 1e-9
+    per_unit = np.abs(costs[nz.col[on]]) / np.abs(nz.data[on])
+    rows = nz.row[on]
+    order = np.lexsort((per_unit, rows))
+    rows, per_unit = rows[order], per_unit[order]
+    out = np.ones(acts.shape[0])
+    first = np.searchsorted(rows, np.arange(acts.shape[0]))
+    last = np.searchsorted(rows, np.arange(acts.shape[0]), side="right")
+    has = last > first
+    out[has] = np.maximum(per_unit[(first[has] + last[has] - 1) // 2], 1.0)
+    return SLACK_COST * out
 
 
 def _master_milp(part_of, costs, acts, n_parts, lower, upper, threads, deadline, node_limit) -> np.ndarray | None:
