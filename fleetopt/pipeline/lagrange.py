@@ -23,6 +23,7 @@ If rounds run out first, the caller gets the best plan with its bound, and solve
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, replace
@@ -36,6 +37,8 @@ from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import Part, components, relaxed, split
 from fleetopt.pipeline.master import PlanPool, rounded_plan, solve_master
 from fleetopt.pipeline.warm_lps import WarmLPs
+
+LOG = logging.getLogger(__name__)   # one debug line per round: what it cost and reached
 
 PRICE_MIN_PARTS = 20     # price_shared=None (automatic) prices only models that fall apart into this many parts
 ROUNDS = 30              # price rounds at most
@@ -64,6 +67,7 @@ class Priced:
     rounds: int            # rounds of part MILPs
     bounds: list[float]    # L(p) of every round (each a valid bound), the part LPs' rounds first
     lp_rounds: int = 0     # rounds of part LPs (before the MILPs)
+    part_lp: np.ndarray | None = None   # each part's LP value at `prices` (with the LP rounds' best bound)
     solver: str = ""
     solver_version: str = ""
 
@@ -85,9 +89,10 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
     a_shared = a[np.flatnonzero(shared)]
     lower, upper = (v[shared] for v in form.row_bounds())
     cost, _, _, integer = form.col_arrays()
-    if form.n_cols <= WHOLE_LP_COLS:
+    if form.n_cols <= WHOLE_LP_COLS and len(parts) < PRICE_MIN_PARTS:
         lp_prices, whole_lp_x, reduced = _lp_prices(form, shared, options, deadline)
     else:    # x100: the whole LP is ~80 s of wall; the master over the part LPs' plans gives prices instead
+        # (and at x10 the part LPs' rounds reach its value in less time)
         lp_prices, whole_lp_x, reduced = np.zeros(int(shared.sum())), None, None
     p = _project(lp_prices if start_prices is None else start_prices, lower, upper)
     scale = max(abs(float(cost @ lp_x)) if lp_x is not None else 0.0, 1.0)
@@ -119,8 +124,9 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
         # each part may stop within its share of half the round's gap (of the LP's value): what the parts leave
         # open lowers L, so the round's gap shrinks with the gap between the best plan and the best bound
         allowance = round_gap / 2 * scale * weight
+        order = _worth_first(pool, parts, priced_cost, best.part_lp if k == 0 else None)
         results = _priced_round(parts, priced_cost, last, starts, allowance, nodes, run, backend, options,
-                                milp_deadline)
+                                milp_deadline, order)
         failed = _failure(parts, results)
         if failed is not None and failed.status != NO_PLAN_IN_TIME:
             return failed
@@ -128,6 +134,12 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
             if r.x is not None:
                 pool.add(i, r.x)
         if failed is not None:    # the round ran out of time: its plans still join the master
+            if k == 0 and best.part_lp is not None:   # at the LP rounds' best prices: each part's LP bounds it
+                value = float(sum(max(_bound(r), v) for r, v in zip(results, best.part_lp)))
+                value -= _constant(p, lower, upper)
+                best.bounds.append(value)
+                if value > best.bound:
+                    best.bound = value
             _master_plan(pool, form, best, lower, upper, options, deadline)
             if best.x is None:
                 return failed
@@ -137,7 +149,10 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
         for i, (q, r) in enumerate(zip(parts, results)):
             x[q.cols] = r.x
             starts[i] = r.x
-        value = float(sum(_bound(r) for r in results)) - _constant(p, lower, upper)
+        part_bounds = np.array([_bound(r) for r in results])
+        if k == 0 and best.part_lp is not None:
+            part_bounds = np.maximum(part_bounds, best.part_lp)
+        value = float(part_bounds.sum()) - _constant(p, lower, upper)
         best.bounds.append(value)
         if value > best.bound + 1e-9 * max(1.0, abs(value)):
             best.bound, best.prices, stall = value, p.copy(), 0
@@ -162,6 +177,8 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
                 pool.add_whole(plan.x)
                 used |= integer & (plan.x > 1e-9)    # the next repair starts from this plan
             repaired = int(used.sum())
+        LOG.debug("MILP round %d: %d parts solved, bound %.6g, plan %.6g, %d plans, master prices %s", k,
+                  sum(r.x is not None for r in results), value, best.objective, pool.size(), dw_prices is not None)
         if _within(best, options) or time.monotonic() >= milp_deadline:
             break
         if best.x is not None and math.isfinite(best.bound):
@@ -200,7 +217,9 @@ def _lp_rounds(parts: list[Part], pool: PlanPool, best: Priced, p: np.ndarray, l
         if time.monotonic() >= lp_deadline:
             break
         if k == 0 and lp_x is not None and not p.any():   # at price 0 the parts' LPs are the LP without the rows
-            xs, value = [lp_x[q.cols] for q in parts], float(cost @ lp_x)
+            xs = [lp_x[q.cols] for q in parts]
+            values = np.array([float(cost[q.cols] @ x) for q, x in zip(parts, xs)])
+            value = float(values.sum())
         else:
             priced_cost = cost + a_shared.T @ p
             if warm is not None:
@@ -211,31 +230,34 @@ def _lp_rounds(parts: list[Part], pool: PlanPool, best: Priced, p: np.ndarray, l
             if failed is not None:
                 return failed if failed.status != NO_PLAN_IN_TIME else start
             xs = [r.x for r in results]
-            value = float(sum(r.objective for r in results)) - _constant(p, lower, upper)
+            values = np.array([r.objective for r in results], dtype=float)
+            value = float(values.sum()) - _constant(p, lower, upper)
         best.lp_rounds += 1
         best.bounds.append(value)
         if value > best.bound + 1e-9 * max(1.0, abs(value)):
-            best.bound, best.prices = value, p.copy()
+            best.bound, best.prices, best.part_lp = value, p.copy(), values
         added = sum(pool.add(i, plan) for i, (q, x) in enumerate(zip(parts, xs))
                     if (plan := rounded_plan(q, x)) is not None)
         master = solve_master(pool, len(cost), lower, upper, options.threads, _master_deadline(options, deadline))
         if master.x is not None:
             _keep(best, master.x, master.objective)
+        LOG.debug("LP round %d: bound %.6g, plan %.6g, %d plans (+%d), master slack-free %s", k, value,
+                  best.objective, pool.size(), added, master.slack_free)
         if _within(best, options) or master.prices is None:
             break
         p = _project(master.prices, lower, upper)
-        if master.slack_free:
-            start = p
         if not added:
             break
-    return start
+    # the MILP rounds start where the part LPs bound best: there each part's LP value bounds it too
+    return best.prices if math.isfinite(best.bound) else start
 
 
 def _priced_round(parts, priced_cost, last, starts, allowance, nodes, run, backend, options: SolveOptions,
-                  deadline: float) -> list[SolveResult]:
-    """Every part's MILP at its priced cost, warm-started from its last plan; a part whose priced cost has not
-    changed since its last round keeps that round's result (its priced optimum cannot have moved)."""
-    todo = [i for i in range(len(parts))
+                  deadline: float, order: np.ndarray) -> list[SolveResult]:
+    """Every part's MILP at its priced cost, warm-started from its last plan, in `order` (a round cut by the
+    clock has solved the first); a part whose priced cost has not changed since its last round keeps that
+    round's result (its priced optimum cannot have moved). Parts the clock left out: NO_PLAN_IN_TIME."""
+    todo = [int(i) for i in order
             if last[i] is None or not np.allclose(last[i][0], priced_cost[parts[i].cols], rtol=1e-12, atol=0.0)]
     opts = [replace(options, start=starts[i], mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
                     node_limit=nodes) for i in todo]
@@ -243,6 +265,17 @@ def _priced_round(parts, priced_cost, last, starts, allowance, nodes, run, backe
     for i, r in zip(todo, out):
         last[i] = (priced_cost[parts[i].cols].copy(), r)
     return [last[i][1] for i in range(len(parts))]
+
+
+def _worth_first(pool: PlanPool, parts: list[Part], priced_cost: np.ndarray,
+                 part_lp: np.ndarray | None) -> np.ndarray:
+    """Parts in the order their MILP may gain most: by how far their best plan so far lies above their LP
+    value at these prices (the rounded LP plans of replica-heavy parts first); part order without LP values."""
+    if part_lp is None:
+        return np.arange(len(parts))
+    loss = np.array([min((float(priced_cost[q.cols] @ x) for x in plans), default=np.inf) - v
+                     for q, plans, v in zip(parts, pool.plans, part_lp)])
+    return np.argsort(-loss, kind="stable")
 
 
 def _master_deadline(options: SolveOptions, deadline: float) -> float:
