@@ -9,16 +9,22 @@ For shared rows l <= A x <= u with prices p (p >= 0 where only u is finite, p <=
 equality), every x of the parts' feasible sets gives
     L(p) = sum over parts of min (c + A^T p) x  -  sum_i (p_i u_i if p_i > 0 else p_i l_i)   <=   optimum,
 and a part solved to a gap still counts, with its proven bound in place of its minimum. How:
-  1. Prices start from the row duals of the whole LP relaxation (HiGHS; about a second at x10).
-  2. Each round solves every part at its prices (through decompose._run: threads, or whatever runs parts),
-     warm-started from its last plan, with a node limit (not a clock: the plan is the same on every run).
-  3. A plan: the joined parts if they meet the shared rows; else the whole model restricted to the integer
-     columns any round (or an LP) used, all shared rows kept, plus as many others of least LP reduced cost,
-     widened until it has a plan (repair: scarce stock needs options none of them used).
-  4. Prices move by a subgradient step (Polyak: step = theta (plan - L) / |g|^2, theta halved after
-     STALL rounds without a better bound). Stop at the gap (plan - best L) / plan <= mip_rel_gap, or when
-     theta has halved three times (the bound has stalled at the duality gap).
-If rounds run out first, the caller gets the best plan with its bound, and solve_by_parts may go on.
+  1. Prices start at 0 (the LP without the shared rows, decompose._lp_apart, is that round), or, when pricing
+     is forced on a model of few parts, from the row duals of the whole LP relaxation.
+  2. A plan first: rounds of the parts' LPs (warm in HiGHS, pipeline/warm_lps.py) bound the whole at each price
+     and, rounded up, give each part plans; the restricted master (pipeline/master.py) picks one plan per part
+     meeting every shared row, and its LP's duals are the next prices. No whole model is needed: x100 has a
+     plan from these rounds alone.
+  3. Rounds of part MILPs (through decompose._run: threads, or a Dask cluster), warm-started, node-limited,
+     start where the LPs bound best; their plans join the master. Prices move by the master's duals and by a
+     subgradient step (Polyak: step = theta (plan - L) / |g|^2, theta halved after STALL rounds without a
+     better bound) in turn. On a model under WHOLE_LP_COLS a repair also runs: the whole model restricted to
+     the integer columns any round (or an LP) used, plus the next best by LP reduced cost, widened until it has
+     a plan.
+  4. Stop at the gap (plan - best L) / plan <= mip_rel_gap, on the clock (rounds end by the time limit less
+     MASTER_RESERVE), or when theta has halved three times (the bound has stalled at the duality gap).
+If rounds run out first, the caller gets the best plan with its bound; solve_priced may go on with the whole
+model (only under WHOLE_LP_COLS columns).
 """
 
 from __future__ import annotations
