@@ -124,3 +124,24 @@ def test_without_the_whole_model_the_priced_path_still_plans_and_bounds(seed, mo
     assert rows_hold(form, result.x)
     assert result.bound <= exact.objective + 1e-6
     assert "whole_after_pricing" not in (result.decomposition or {})
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_warm_part_lps_give_the_cold_lps_values_as_the_costs_change(seed):
+    from fleetopt.formulation.split import relaxed
+    from fleetopt.pipeline.warm_lps import WarmLPs
+
+    form = random_fleet(seed)
+    shared = shared_rows(form)
+    parts = split(form, components(form, ~shared), ~shared)
+    warm = WarmLPs(parts, threads=0, workers=2)
+    rng = np.random.default_rng(seed)
+    for _ in range(3):
+        costs = [rng.uniform(-1, 3, len(q.cols)) for q in parts]
+        got = warm.solve(costs, time.monotonic() + 30)
+        for q, c, r in zip(parts, costs, got):
+            cold = highs.solve(lagrange._with_cost(type(q)(relaxed(q.form), q.cols, q.rows), c).form, EXACT)
+            assert r.status == cold.status
+            if cold.status == "optimal":
+                assert r.objective == pytest.approx(cold.objective, rel=1e-7, abs=1e-7)
+                assert float(c @ r.x) == pytest.approx(r.objective, rel=1e-7, abs=1e-7)
