@@ -32,7 +32,7 @@ class PlanPool:
     a_shared: sp.csr_matrix       # the shared rows over the whole model's columns
     cost: np.ndarray              # the whole model's column costs
     plans: list[list[np.ndarray]] = field(default_factory=list)
-    keys: list[set] = field(default_factory=list)
+    keys: list[dict] = field(default_factory=list)    # per part: a plan's rounded values -> its index
     slack_cost: np.ndarray | None = None    # per shared row, the master LP's cost of a unit of slack
     _blocks: list[sp.csc_matrix] = field(default_factory=list)
 
@@ -40,16 +40,27 @@ class PlanPool:
         a = self.a_shared.tocsc()
         self._blocks = [a[:, p.cols] for p in self.parts]
         self.plans = [[] for _ in self.parts]
-        self.keys = [set() for _ in self.parts]
+        self.keys = [{} for _ in self.parts]
 
     def add(self, i: int, x: np.ndarray) -> bool:
         """Part i's plan x (on its own columns); False if it is already in the pool."""
         key = np.round(np.asarray(x, dtype=float), 6).tobytes()
         if key in self.keys[i]:
             return False
-        self.keys[i].add(key)
+        self.keys[i][key] = len(self.plans[i])
         self.plans[i].append(np.asarray(x, dtype=float))
         return True
+
+    def choice_of(self, x: np.ndarray) -> np.ndarray | None:
+        """Per part, the index (among all the pool's plans, part by part) of x's plan; None if one is missing."""
+        offset, out = 0, []
+        for p, plans, keys in zip(self.parts, self.plans, self.keys):
+            j = keys.get(np.round(np.asarray(x[p.cols], dtype=float), 6).tobytes())
+            if j is None:
+                return None
+            out.append(offset + j)
+            offset += len(plans)
+        return np.array(out)
 
     def add_whole(self, x: np.ndarray) -> None:
         """A plan of the whole model (e.g. a repair's), one plan per part."""
@@ -84,9 +95,10 @@ class MasterResult:
 
 
 def solve_master(pool: PlanPool, n_cols: int, lower: np.ndarray, upper: np.ndarray, threads: int,
-                 deadline: float, node_limit: int = 2000) -> MasterResult:
+                 deadline: float, node_limit: int = 2000, start: np.ndarray | None = None) -> MasterResult:
     """The master over the pool's plans: its LP (with slack, for prices), then, if the LP needed none, its MILP
-    (one plan per part) until `deadline` or `node_limit` nodes. A part with no plan yet: no plan (x None)."""
+    (one plan per part) until `deadline` or `node_limit` nodes, from the choice that makes `start` (the best
+    plan so far) if the pool has it. A part with no plan yet: no plan (x None)."""
     if any(not plans for plans in pool.plans):
         return MasterResult(None, math.inf, None)
     part_of, costs, acts = pool.columns()
@@ -95,7 +107,9 @@ def solve_master(pool: PlanPool, n_cols: int, lower: np.ndarray, upper: np.ndarr
     if not slack_free and not _mix_meets_rows(part_of, costs, acts, len(pool.parts), lower, upper, threads,
                                               deadline):
         return MasterResult(None, math.inf, prices, slack_free)   # no mix of the plans meets them: no choice
-    chosen = _master_milp(part_of, costs, acts, len(pool.parts), lower, upper, threads, deadline, node_limit)
+    first = pool.choice_of(start) if start is not None else None
+    chosen = _master_milp(part_of, costs, acts, len(pool.parts), lower, upper, threads, deadline, node_limit,
+                          first)
     if chosen is None:
         return MasterResult(None, math.inf, prices, slack_free)
     x = np.zeros(n_cols)
@@ -114,7 +128,7 @@ def _master_rows(part_of, acts, n_parts, lower, upper) -> tuple[sp.csc_matrix, n
 
 
 def _highs(a: sp.csc_matrix, cost, lb, ub, row_lo, row_hi, integer: bool, threads: int, time_limit: float,
-           node_limit: int = 0):
+           node_limit: int = 0, start: np.ndarray | None = None):
     import highspy
 
     from fleetopt.backends.highs import quiet_highs
@@ -135,6 +149,11 @@ def _highs(a: sp.csc_matrix, cost, lb, ub, row_lo, row_hi, integer: bool, thread
         h.setOptionValue("mip_max_nodes", int(node_limit))
     h.setOptionValue("mip_rel_gap", 1e-6)
     h.passModel(lp)
+    if start is not None:
+        sol = highspy.HighsSolution()
+        sol.col_value = list(start)
+        sol.value_valid = True
+        h.setSolution(sol)
     h.run()
     return h
 
@@ -201,12 +220,19 @@ def _first_slack_cost(costs: np.ndarray, acts: sp.csc_matrix) -> np.ndarray:
     return SLACK_COST * out
 
 
-def _master_milp(part_of, costs, acts, n_parts, lower, upper, threads, deadline, node_limit) -> np.ndarray | None:
-    """The plan chosen for each part (indices into the pool's columns), or None."""
+def _master_milp(part_of, costs, acts, n_parts, lower, upper, threads, deadline, node_limit,
+                 first: np.ndarray | None) -> np.ndarray | None:
+    """The plan chosen for each part (indices into the pool's columns), or None; `first`: a choice to start
+    from."""
 
     a, lo, hi = _master_rows(part_of, acts, n_parts, lower, upper)
     n = a.shape[1]
-    h = _highs(a, costs, np.zeros(n), np.ones(n), lo, hi, True, threads, deadline - time.monotonic(), node_limit)
+    start = None
+    if first is not None:
+        start = np.zeros(n)
+        start[first] = 1.0
+    h = _highs(a, costs, np.zeros(n), np.ones(n), lo, hi, True, threads, deadline - time.monotonic(), node_limit,
+               start)
     if h.getInfo().primal_solution_status != 2:    # kSolutionStatusFeasible
         return None
     z = np.asarray(h.getSolution().col_value)
