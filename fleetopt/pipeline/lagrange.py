@@ -41,7 +41,7 @@ from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
 from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import Part, components, relaxed, split
-from fleetopt.pipeline.master import PlanPool, rounded_plan, solve_master
+from fleetopt.pipeline.master import PlanPool, improve_by_swaps, rounded_plan, solve_master
 from fleetopt.pipeline.warm_lps import WarmLPs
 
 LOG = logging.getLogger(__name__)   # one debug line per round: what it cost and reached
@@ -251,6 +251,7 @@ def _lp_rounds(parts: list[Part], pool: PlanPool, best: Priced, p: np.ndarray, l
                               start=best.x)
         if master.x is not None:
             _keep(best, master.x, master.objective)
+        _swap(pool, best, cost, lower, upper)
         LOG.debug("LP round %d: bound %.6g, plan %.6g, %d plans (+%d), master slack-free %s", k, value,
                   best.objective, pool.size(), added, master.slack_free)
         if _within(best, options) or master.prices is None:
@@ -300,7 +301,16 @@ def _master_plan(pool: PlanPool, form: Formulation, best: Priced, lower, upper, 
                           start=best.x)
     if master.x is not None:
         _keep(best, master.x, master.objective)
+    _swap(pool, best, form.col_arrays()[0], lower, upper)
     return master.prices if master.slack_free else None
+
+
+def _swap(pool: PlanPool, best: Priced, cost: np.ndarray, lower, upper) -> None:
+    """The best plan with cheaper pooled plans swapped in where the shared rows allow (master.improve_by_swaps)."""
+    if best.x is not None:
+        x = improve_by_swaps(pool, best.x, lower, upper)
+        if x is not None:
+            _keep(best, x, float(cost @ x))
 
 
 def solve_priced(form: Formulation, shared: np.ndarray, run, backend, options: SolveOptions, deadline: float,

@@ -145,3 +145,32 @@ def test_warm_part_lps_give_the_cold_lps_values_as_the_costs_change(seed):
             if cold.status == "optimal":
                 assert r.objective == pytest.approx(cold.objective, rel=1e-7, abs=1e-7)
                 assert float(c @ r.x) == pytest.approx(r.objective, rel=1e-7, abs=1e-7)
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_swaps_never_raise_the_cost_and_keep_every_row(seed):
+    from fleetopt.pipeline.master import improve_by_swaps
+
+    form = random_fleet(seed)
+    pool, parts = _pool_of_part_plans(form, np.random.default_rng(seed), per_part=4)
+    if any(not plans for plans in pool.plans):
+        return
+    shared = shared_rows(form)
+    lower, upper = (v[shared] for v in form.row_bounds())
+    cost, _, _, _ = form.col_arrays()
+    a_shared = form.matrix()[np.flatnonzero(shared)]
+    dearest = np.zeros(form.n_cols)     # start from each part's plan using least of the shared rows
+    for q, plans in zip(parts, pool.plans):
+        dearest[q.cols] = min(plans, key=lambda x: (float(np.abs(a_shared[:, q.cols] @ x).sum()),
+                                                    -float(cost[q.cols] @ x)))
+    if not rows_hold(form, dearest):
+        return
+    better = improve_by_swaps(pool, dearest, lower, upper)
+    assert better is not None and rows_hold(form, better)
+    assert float(cost @ better) <= float(cost @ dearest) + 1e-9
+    # no single swap left that saves and holds
+    for q, plans in zip(parts, pool.plans):
+        for plan in plans:
+            trial = better.copy()
+            trial[q.cols] = plan
+            assert not (float(cost @ trial) < float(cost @ better) - 1e-6 and rows_hold(form, trial))
