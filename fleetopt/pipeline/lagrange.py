@@ -9,30 +9,42 @@ For shared rows l <= A x <= u with prices p (p >= 0 where only u is finite, p <=
 equality), every x of the parts' feasible sets gives
     L(p) = sum over parts of min (c + A^T p) x  -  sum_i (p_i u_i if p_i > 0 else p_i l_i)   <=   optimum,
 and a part solved to a gap still counts, with its proven bound in place of its minimum. How:
-  1. Prices start from the row duals of the whole LP relaxation (HiGHS; about a second at x10).
-  2. Each round solves every part at its prices (through decompose._run: threads, or whatever runs parts),
-     warm-started from its last plan, with a node limit (not a clock: the plan is the same on every run).
-  3. A plan: the joined parts if they meet the shared rows; else the whole model restricted to the integer
-     columns any round (or an LP) used, all shared rows kept, plus as many others of least LP reduced cost,
-     widened until it has a plan (repair: scarce stock needs options none of them used).
-  4. Prices move by a subgradient step (Polyak: step = theta (plan - L) / |g|^2, theta halved after
-     STALL rounds without a better bound). Stop at the gap (plan - best L) / plan <= mip_rel_gap, or when
-     theta has halved three times (the bound has stalled at the duality gap).
-If rounds run out first, the caller gets the best plan with its bound, and solve_by_parts may go on.
+  1. Prices start at 0 (the LP without the shared rows, decompose._lp_apart, is that round), or, when pricing
+     is forced on a model of few parts, from the row duals of the whole LP relaxation.
+  2. A plan first: rounds of the parts' LPs (warm in HiGHS, pipeline/warm_lps.py) bound the whole at each price
+     and, rounded up, give each part plans; the restricted master (pipeline/master.py) picks one plan per part
+     meeting every shared row, and its LP's duals are the next prices. No whole model is needed: x100 has a
+     plan from these rounds alone.
+  3. Rounds of part MILPs (through decompose._run: threads, or a Dask cluster), warm-started, node-limited,
+     start where the LPs bound best; their plans join the master. Prices move by the master's duals and by a
+     subgradient step (Polyak: step = theta (plan - L) / |g|^2, theta halved after STALL rounds without a
+     better bound) in turn. On a model under WHOLE_LP_COLS a repair also runs: the whole model restricted to
+     the integer columns any round (or an LP) used, plus the next best by LP reduced cost, widened until it has
+     a plan.
+  4. Stop at the gap (plan - best L) / plan <= mip_rel_gap, on the clock (rounds end by the time limit less
+     MASTER_RESERVE), or when theta has halved three times (the bound has stalled at the duality gap).
+If rounds run out first, the caller gets the best plan with its bound; solve_priced may go on with the whole
+model (only under WHOLE_LP_COLS columns).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from fleetopt.backends import highs
 from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
 from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import Part, components, relaxed, split
+from fleetopt.pipeline.master import PlanPool, improve_by_swaps, rounded_plan, solve_master
+from fleetopt.pipeline.warm_lps import WarmLPs
+
+LOG = logging.getLogger(__name__)   # one debug line per round: what it cost and reached
 
 PRICE_MIN_PARTS = 20     # price_shared=None (automatic) prices only models that fall apart into this many parts
 ROUNDS = 30              # price rounds at most
@@ -43,6 +55,12 @@ FIRST_GAP = 1e-2         # the parts' gap in the first round (then half the open
 NODE_GROWTH = 4
 REPAIR_NODES = 500       # node limit of the restricted whole model
 LP_SHARE = 0.25          # of the time limit, at most, for the whole LP that gives the first prices
+WHOLE_LP_COLS = 100_000  # above this many columns no whole model is solved (its LP for prices, its MILP after
+                         # pricing, the repair): x100's 650k-column LP took ~80 s of wall, its MILP hours
+LP_ROUNDS = 8            # column-generation rounds on the part LPs before any part MILP
+LP_ROUNDS_SHARE = 0.3    # of the time left, at most, for those rounds
+MASTER_RESERVE = 0.05    # of the time limit (at least 1 s) kept for the master after the last round
+MASTER_SHARE = 0.05      # of the time limit (at least 2 s), at most, for each master MILP
 
 
 @dataclass
@@ -52,8 +70,10 @@ class Priced:
     objective: float
     bound: float
     prices: np.ndarray
-    rounds: int
-    bounds: list[float]    # L(p) of every round (each a valid bound)
+    rounds: int            # rounds of part MILPs
+    bounds: list[float]    # L(p) of every round (each a valid bound), the part LPs' rounds first
+    lp_rounds: int = 0     # rounds of part LPs (before the MILPs)
+    part_lp: np.ndarray | None = None   # each part's LP value at `prices` (with the LP rounds' best bound)
     solver: str = ""
     solver_version: str = ""
 
@@ -64,16 +84,22 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
     """Solve with every shared row priced. `run(backend, parts, opts, deadline)` solves parts (decompose._run).
     Returns Priced, or a SolveResult when a part has no plan (a relaxation: the whole has none), or None when
     the shared rows join nothing (one part), or, automatic (price_shared None), fewer than PRICE_MIN_PARTS
-    parts. start_prices: the first prices (else the whole LP's duals)."""
+    parts. start_prices: the first prices (else the whole LP's duals, on a model small enough for it).
+    lp_x: the LP without the shared rows (decompose._lp_apart), whose rounded parts are the first plans."""
     labels = components(form, ~shared)
     if labels.max(initial=0) + 1 < (PRICE_MIN_PARTS if options.price_shared is None else 2):
         return None
+    t0 = time.monotonic()
     parts = split(form, labels, ~shared)
     a = form.matrix()
     a_shared = a[np.flatnonzero(shared)]
     lower, upper = (v[shared] for v in form.row_bounds())
     cost, _, _, integer = form.col_arrays()
-    lp_prices, whole_lp_x, reduced = _lp_prices(form, shared, options, deadline)
+    if form.n_cols <= WHOLE_LP_COLS and len(parts) < PRICE_MIN_PARTS:
+        lp_prices, whole_lp_x, reduced = _lp_prices(form, shared, options, deadline)
+    else:    # x100: the whole LP is ~80 s of wall; the master over the part LPs' plans gives prices instead
+        # (and at x10 the part LPs' rounds reach its value in less time)
+        lp_prices, whole_lp_x, reduced = np.zeros(int(shared.sum())), None, None
     p = _project(lp_prices if start_prices is None else start_prices, lower, upper)
     scale = max(abs(float(cost @ lp_x)) if lp_x is not None else 0.0, 1.0)
     weight = np.array([max(abs(float(cost[q.cols] @ lp_x[q.cols])) if lp_x is not None else 1.0, 1e-9)
@@ -85,7 +111,18 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
         if support is not None:
             used |= integer & (support > 1e-9)
     best = Priced(x=None, objective=math.inf, bound=-math.inf, prices=p.copy(), rounds=0, bounds=[])
+    pool = PlanPool(parts, a_shared, cost)
+    # 1. plans before any part MILP: the part LPs, rounded up, and the master's choice among them
+    milp_deadline = deadline - max(MASTER_RESERVE * options.time_limit_s, 1.0)
+    lp_deadline = t0 + LP_ROUNDS_SHARE * max(deadline - t0, 0.0)
+    p = _lp_rounds(parts, pool, best, p, lp_x, cost, a_shared, lower, upper, run, backend, options, lp_deadline,
+                   milp_deadline)
+    if isinstance(p, SolveResult):
+        return p
+    if _within(best, options):
+        return best
     starts: list[np.ndarray | None] = [None] * len(parts)
+    last: list[tuple[np.ndarray, SolveResult] | None] = [None] * len(parts)   # each part's priced cost, result
     theta, stall, nodes, repaired = 1.0, 0, PART_NODES, -1
     for k in range(ROUNDS):
         best.rounds = k + 1
@@ -93,20 +130,38 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
         # each part may stop within its share of half the round's gap (of the LP's value): what the parts leave
         # open lowers L, so the round's gap shrinks with the gap between the best plan and the best bound
         allowance = round_gap / 2 * scale * weight
-        opts = [replace(options, start=starts[i], mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
-                        node_limit=nodes) for i in range(len(parts))]
-        results = run(backend, [_with_cost(q, priced_cost[q.cols]) for q in parts], opts, deadline)
+        order = _worth_first(pool, parts, priced_cost, best.part_lp if k == 0 else None)
+        results = _priced_round(parts, priced_cost, last, starts, allowance, nodes, run, backend, options,
+                                milp_deadline, order)
         failed = _failure(parts, results)
-        if failed is not None and (failed.status != NO_PLAN_IN_TIME or best.x is None):
+        if failed is not None and failed.status != NO_PLAN_IN_TIME:
             return failed
-        if failed is not None:    # time ran out in this round: the best plan so far stands
+        for i, r in enumerate(results):
+            if r.x is not None:
+                pool.add(i, r.x)
+        if failed is not None:    # the round ran out of time: its plans still join the master
+            if k == 0 and best.part_lp is not None:   # at the LP rounds' best prices: each part's LP bounds it
+                value = float(sum(max(_bound(r), v) for r, v in zip(results, best.part_lp)))
+                value -= _constant(p, lower, upper)
+                best.bounds.append(value)
+                if value > best.bound:
+                    best.bound = value
+            # parts overrun their limits under load (x100: 30 s past at load 15); the last master gets its share
+            # even past the deadline (within the watchdog's 10%), or the round's plans would go unused
+            _master_plan(pool, form, best, lower, upper, options,
+                         max(deadline, time.monotonic() + max(MASTER_SHARE * options.time_limit_s, 2.0)))
+            if best.x is None:
+                return failed
             break
         best.solver, best.solver_version = results[0].solver, results[0].solver_version
         x = np.zeros(form.n_cols)
         for i, (q, r) in enumerate(zip(parts, results)):
             x[q.cols] = r.x
             starts[i] = r.x
-        value = float(sum(_bound(r) for r in results)) - _constant(p, lower, upper)
+        part_bounds = np.array([_bound(r) for r in results])
+        if k == 0 and best.part_lp is not None:
+            part_bounds = np.maximum(part_bounds, best.part_lp)
+        value = float(part_bounds.sum()) - _constant(p, lower, upper)
         best.bounds.append(value)
         if value > best.bound + 1e-9 * max(1.0, abs(value)):
             best.bound, best.prices, stall = value, p.copy(), 0
@@ -119,14 +174,21 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
         if not np.any(np.abs(over) > 1e-6 * np.maximum(1.0, np.abs(np.where(np.isfinite(upper), upper, lower)))):
             _keep(best, x, float(cost @ x))           # the parts' plan meets the shared rows as it is
         used |= integer & (x > 1e-9)
-        if (best.x is None or not _within(best, options)) and used.sum() > repaired:
+        dw_prices = None
+        if not _within(best, options):
+            dw_prices = _master_plan(pool, form, best, lower, upper, options, deadline)
+        if ((best.x is None or not _within(best, options)) and used.sum() > repaired and reduced is not None
+                and form.n_cols <= WHOLE_LP_COLS):
             repaired = int(used.sum())
             plan = _repair(form, used, reduced, run, backend, options, deadline, best.x)
             if plan is not None:
                 _keep(best, plan.x, float(cost @ plan.x))
+                pool.add_whole(plan.x)
                 used |= integer & (plan.x > 1e-9)    # the next repair starts from this plan
             repaired = int(used.sum())
-        if _within(best, options) or time.monotonic() >= deadline:
+        LOG.debug("MILP round %d: %d parts solved, bound %.6g, plan %.6g, %d plans, master prices %s", k,
+                  sum(r.x is not None for r in results), value, best.objective, pool.size(), dw_prices is not None)
+        if _within(best, options) or time.monotonic() >= milp_deadline:
             break
         if best.x is not None and math.isfinite(best.bound):
             open_gap = (best.objective - best.bound) / max(abs(best.objective), 1e-9)
@@ -135,6 +197,9 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
             theta, stall, nodes = theta / 2, 0, nodes * NODE_GROWTH
             if theta < MIN_THETA:    # the bound has stalled: the rest of the time goes to the whole model
                 break
+        if dw_prices is not None and k % 2 == 0:   # the master's prices and Polyak's step take turns
+            p = _project(dw_prices, lower, upper)
+            continue
         # Polyak's step towards the best plan's value (or 1% above the bound while there is none)
         target = best.objective if math.isfinite(best.objective) else best.bound + 0.01 * abs(best.bound)
         norm = float(g @ g)
@@ -142,6 +207,110 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
             break
         p = _project(p + theta * max(target - value, 0.0) / norm * g, lower, upper)
     return best
+
+
+def _lp_rounds(parts: list[Part], pool: PlanPool, best: Priced, p: np.ndarray, lp_x, cost, a_shared, lower,
+               upper, run, backend, options: SolveOptions, lp_deadline: float,
+               deadline: float) -> np.ndarray | SolveResult:
+    """Column generation on the parts' LPs: each round solves every part's LP at p (a bound: the parts' LPs
+    relax their MILPs), adds its solution rounded up to the pool when that meets the part's rows, and asks the
+    master for a plan and new prices (its duals; with slack while no mix meets the rows, which prices the
+    scarce rows at what their plans cost). Returns the prices to start the MILP rounds from (the master's last
+    slack-free duals, else the best bound's), or a SolveResult when a part's LP has no plan."""
+    lp_parts = [Part(relaxed(q.form), q.cols, q.rows) for q in parts]
+    warm = (WarmLPs(parts, options.threads, backend.workers)
+            if backend.solve is highs.solve and getattr(backend, "cluster", None) is None else None)
+    start = p
+    lp_opts = [replace(options, start=None, mip_abs_gap=0.0, node_limit=0)] * len(parts)
+    for k in range(LP_ROUNDS):
+        if time.monotonic() >= lp_deadline:
+            break
+        if k == 0 and lp_x is not None and not p.any():   # at price 0 the parts' LPs are the LP without the rows
+            xs = [lp_x[q.cols] for q in parts]
+            values = np.array([float(cost[q.cols] @ x) for q, x in zip(parts, xs)])
+            value = float(values.sum())
+        else:
+            priced_cost = cost + a_shared.T @ p
+            if warm is not None:
+                results = warm.solve([priced_cost[q.cols] for q in parts], deadline)
+            else:
+                results = run(backend, [_with_cost(q, priced_cost[q.cols]) for q in lp_parts], lp_opts, deadline)
+            failed = _failure(parts, results)
+            if failed is not None:
+                return failed if failed.status != NO_PLAN_IN_TIME else start
+            xs = [r.x for r in results]
+            values = np.array([r.objective for r in results], dtype=float)
+            value = float(values.sum()) - _constant(p, lower, upper)
+        best.lp_rounds += 1
+        best.bounds.append(value)
+        if value > best.bound + 1e-9 * max(1.0, abs(value)):
+            best.bound, best.prices, best.part_lp = value, p.copy(), values
+        added = sum(pool.add(i, plan) for i, (q, x) in enumerate(zip(parts, xs))
+                    if (plan := rounded_plan(q, x)) is not None)
+        master = solve_master(pool, len(cost), lower, upper, options.threads, _master_deadline(options, deadline),
+                              start=best.x)
+        if master.x is not None:
+            _keep(best, master.x, master.objective)
+        _swap(pool, best, cost, lower, upper)
+        LOG.debug("LP round %d: bound %.6g, plan %.6g, %d plans (+%d), master slack-free %s", k, value,
+                  best.objective, pool.size(), added, master.slack_free)
+        if _within(best, options) or master.prices is None:
+            break
+        p = _project(master.prices, lower, upper)
+        if not added:
+            break
+    # the MILP rounds start where the part LPs bound best: there each part's LP value bounds it too
+    return best.prices if math.isfinite(best.bound) else start
+
+
+def _priced_round(parts, priced_cost, last, starts, allowance, nodes, run, backend, options: SolveOptions,
+                  deadline: float, order: np.ndarray) -> list[SolveResult]:
+    """Every part's MILP at its priced cost, warm-started from its last plan, in `order` (a round cut by the
+    clock has solved the first); a part whose priced cost has not changed since its last round keeps that
+    round's result (its priced optimum cannot have moved). Parts the clock left out: NO_PLAN_IN_TIME."""
+    todo = [int(i) for i in order
+            if last[i] is None or not np.allclose(last[i][0], priced_cost[parts[i].cols], rtol=1e-12, atol=0.0)]
+    opts = [replace(options, start=starts[i], mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
+                    node_limit=nodes) for i in todo]
+    out = run(backend, [_with_cost(parts[i], priced_cost[parts[i].cols]) for i in todo], opts, deadline)
+    for i, r in zip(todo, out):
+        last[i] = (priced_cost[parts[i].cols].copy(), r)
+    return [last[i][1] for i in range(len(parts))]
+
+
+def _worth_first(pool: PlanPool, parts: list[Part], priced_cost: np.ndarray,
+                 part_lp: np.ndarray | None) -> np.ndarray:
+    """Parts in the order their MILP may gain most: by how far their best plan so far lies above their LP
+    value at these prices (the rounded LP plans of replica-heavy parts first); part order without LP values."""
+    if part_lp is None:
+        return np.arange(len(parts))
+    loss = np.array([min((float(priced_cost[q.cols] @ x) for x in plans), default=np.inf) - v
+                     for q, plans, v in zip(parts, pool.plans, part_lp)])
+    return np.argsort(-loss, kind="stable")
+
+
+def _master_deadline(options: SolveOptions, deadline: float) -> float:
+    """A master solve gets MASTER_SHARE of the time limit (at least 2 s), within the deadline."""
+    return min(deadline, time.monotonic() + max(MASTER_SHARE * options.time_limit_s, 2.0))
+
+
+def _master_plan(pool: PlanPool, form: Formulation, best: Priced, lower, upper, options: SolveOptions,
+                 deadline: float) -> np.ndarray | None:
+    """The master's plan (kept if better) and its slack-free prices (None: it needed slack)."""
+    master = solve_master(pool, form.n_cols, lower, upper, options.threads, _master_deadline(options, deadline),
+                          start=best.x)
+    if master.x is not None:
+        _keep(best, master.x, master.objective)
+    _swap(pool, best, form.col_arrays()[0], lower, upper)
+    return master.prices if master.slack_free else None
+
+
+def _swap(pool: PlanPool, best: Priced, cost: np.ndarray, lower, upper) -> None:
+    """The best plan with cheaper pooled plans swapped in where the shared rows allow (master.improve_by_swaps)."""
+    if best.x is not None:
+        x = improve_by_swaps(pool, best.x, lower, upper)
+        if x is not None:
+            _keep(best, x, float(cost @ x))
 
 
 def solve_priced(form: Formulation, shared: np.ndarray, run, backend, options: SolveOptions, deadline: float,
@@ -155,13 +324,13 @@ def solve_priced(form: Formulation, shared: np.ndarray, run, backend, options: S
         return priced if priced is None else replace(priced, decomposition={"parts": n_parts, "priced": True})
     names = form.row_names()
     rows = np.flatnonzero(shared)
-    summary = {"parts": n_parts, "rounds": priced.rounds,
+    summary = {"parts": n_parts, "rounds": priced.rounds, "lp_rounds": priced.lp_rounds,
                "shared_rows_priced": [names[i] for i in rows[priced.prices != 0]],
                "price_bound": priced.bound, "price_s": round(time.monotonic() - t0, 3)}
     objective, bound, x = priced.objective, priced.bound, priced.x
     detail = f"shared rows priced: {summary['parts']} parts, {priced.rounds} rounds"
     solver, version = priced.solver, priced.solver_version
-    if not _within(priced, options) and time.monotonic() < deadline:
+    if not _within(priced, options) and time.monotonic() < deadline and form.n_cols <= WHOLE_LP_COLS:
         left = max(deadline - time.monotonic(), 0.01)
         whole = run(backend, [Part(form, np.arange(form.n_cols), np.arange(form.n_rows))],
                     [replace(options, start=x, time_limit_s=left)], deadline)[0]
