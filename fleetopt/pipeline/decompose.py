@@ -185,7 +185,7 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
     starts: dict[int, np.ndarray] = {}   # a part's plan from its slices solved apart: where its next round starts
     while pending:
         opts = [replace(options, start=starts.get(i), mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
-                        node_limit=node_limit, time_limit_s=limit) for i in pending]
+                        node_limit=_node_limit(node_limit, i in apart), time_limit_s=limit) for i in pending]
         batch = _run(backend, [running[i] for i in pending], opts, deadline)
         limit = options.time_limit_s
         for i, r in zip(pending, batch):
@@ -218,6 +218,12 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
         node_limit *= NODE_GROWTH
     for p, r in zip(todo, best):
         solved[_key(p)] = r if r.x is not None else _fallback(p, r, lp.x, cost)
+
+
+def _node_limit(node_limit: int, apart: bool) -> int:
+    """A round's node limit for a part; a part taken apart by slice needs from its first round only a plan whose
+    horizon decisions its slices then improve on (chat: the root's plan), so that round stops at the root."""
+    return 1 if apart and node_limit == FIRST_NODE_LIMIT else node_limit
 
 
 def _first_round_limit(options: SolveOptions, deadline: float) -> float:
