@@ -140,7 +140,8 @@ def run_one(slices: int, gap: float, time_limit: float, instance: str = "global-
     return {"process_cpu_s": round(time.process_time(), 2),   # the whole child: imports, build, solve, verify
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "load": [round(v, 2) for v in os.getloadavg()],
-            "slices": slices, "status": plan.status, "gap": plan.gap, "objective": plan.objective,
+            "slices": slices, "status": plan.status, "detail": plan.detail, "gap": plan.gap,
+            "objective": plan.objective,
             "carbon_t": plan.totals.carbon_t if plan.totals else None, "build_s": round(built, 2),
             "build_cpu_s": round(built_cpu, 2), "solve_s": round(wall, 2), "solve_cpu_s": round(cpu, 2),
             "columns": size["columns"], "rows": size["rows"], "verified": report.holds if report else None,

@@ -128,33 +128,50 @@ def with_slice_bounds(form: Formulation, labels: list[str], run: RunMany, option
 
 def plan_with_horizon_fixed(form: Formulation, labels: list[str], x: np.ndarray, run: RunMany,
                             options: SolveOptions) -> np.ndarray | None:
-    """A plan of `form` from plan `x`: its horizon columns kept, each slice solved again alone (module docstring,
-    2). None where a row joins two slices (a training job's coverage over its window)."""
+    """A plan of `form` from `x` (a plan, or an LP solution with its whole numbers rounded up): the horizon columns
+    that slice rows touch (monitored) fixed at x's values, the other horizon columns (pipelines, evaluators) solved
+    again with the rows among horizon columns, and each slice solved again alone (module docstring, 2). None
+    where a row joins two slices (a training job's coverage over its window) or the result breaks a row."""
     col_slice = column_slices(form, labels)
     row_slice = row_slices(form, col_slice)
     if (row_slice == CROSSING).any():
         return None
     cost, lb, ub, integer = form.col_arrays()
+    a = form.matrix().tocsr()
     horizon = col_slice < 0
-    fixed = np.where(integer, np.round(x), x)
+    linking = np.zeros(form.n_cols, dtype=bool)
+    linking[a.indices[np.repeat(row_slice >= 0, np.diff(a.indptr))]] = True
+    linking &= horizon
+    fixed = np.clip(np.where(integer, np.round(x), x), lb, ub)
     lb, ub = lb.copy(), ub.copy()
-    lb[horizon] = ub[horizon] = fixed[horizon]
+    lb[linking] = ub[linking] = fixed[linking]
     subs, opts = [], []
-    for s in range(len(labels)):
-        cols = np.flatnonzero((col_slice == s) | horizon)
+    for s in [HORIZON, *range(len(labels))]:
+        cols = np.flatnonzero(horizon if s == HORIZON else (col_slice == s) | linking)
         rows = np.flatnonzero(row_slice == s)
-        if not (col_slice[cols] == s).any():
+        if s != HORIZON and not (col_slice[cols] == s).any():
             continue
         sub = restricted(form, cols, rows, lb=lb, ub=ub)
         subs.append(sub)
-        start = np.where(integer[sub.cols], np.round(x[sub.cols]), x[sub.cols])
-        opts.append(replace(options, start=start))
+        opts.append(replace(options, start=fixed[sub.cols]))
     out = fixed.copy()
     for sub, r in zip(subs, run(subs, opts)):
-        mine = col_slice[sub.cols] >= 0
-        if r.x is not None and float(cost[sub.cols] @ r.x) <= float(cost[sub.cols] @ out[sub.cols]):
-            out[sub.cols[mine]] = r.x[mine]
-    return out
+        before = out[sub.cols]
+        if r.x is not None and (not holds(sub.form, before)
+                                or float(cost[sub.cols] @ r.x) <= float(cost[sub.cols] @ before)):
+            out[sub.cols] = r.x
+    out[linking] = fixed[linking]
+    return out if holds(form, out) else None
+
+
+def holds(form: Formulation, x: np.ndarray, tol: float = 1e-6) -> bool:
+    """Does `x` meet every row and column bound of `form` (rows within `tol` relative)?"""
+    _, lb, ub, _ = form.col_arrays()
+    lower, upper = form.row_bounds()
+    act = form.matrix() @ x
+    scale = np.maximum(1.0, np.abs(np.where(np.isfinite(upper), upper, np.where(np.isfinite(lower), lower, 0.0))))
+    return bool((act <= upper + tol * scale).all() and (act >= lower - tol * scale).all()
+                and (x >= lb - 1e-9).all() and (x <= ub + 1e-9).all())
 
 
 def _part_name(form: Formulation, col_slice: np.ndarray) -> str:
