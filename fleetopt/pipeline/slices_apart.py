@@ -14,10 +14,11 @@ of each slice, and branch and bound proves the 24 slices' rounding losses only a
    is valid: no plan is cut off, the optimum is unchanged, and the LP bound rises by the slices' rounding losses
    (chat: 578,707 -> 586,877, the plan 587,392). It is the per-(service, slice) knapsack of
    formulation/replica_bound.py solved exactly, where that one is a group relaxation.
-2. A plan: every horizon column fixed at a plan's values, what is left falls apart into its slices (no row
-   joins two slices; else nothing is done), each a small MIP started from the plan's own values of the slice.
-   The join holds every row of the part and costs no more than the plan it came from (chat: 592,380 after 200
-   nodes -> 587,392 in 1.5 CPU s).
+2. A plan: the horizon columns that slice rows touch (monitored) fixed at a plan's values, what is left falls
+   apart into its slices and the rest of the horizon (pipelines and evaluators, with the rows among them); no
+   row may join two slices, else nothing is done. Each piece is a small MIP started from the plan's values.
+   From a plan, the join holds every row and costs no more (chat: 592,380 after 200 nodes -> 587,392 in 1.5 CPU
+   s); from an LP solution rounded up (a part the clock left without a plan) it is checked row by row.
 Source: Geoffrion 1974, "Lagrangean relaxation for integer programming" (a relaxation's optimum as a valid bound;
 dropping the rows that join subproblems); the fix-and-decompose step is a diving heuristic on the linking
 columns (Berthold 2006, "Primal heuristics for mixed integer programs", ch. 3).
