@@ -211,12 +211,22 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
         allowance[pending] = max(left, 0.0) * share / share.sum()
         if options.replica_bound is None and node_limit == FIRST_NODE_LIMIT:
             _plan_slices_apart([i for i in pending if i in apart], todo, best, starts, backend, options, deadline,
-                               slices)
+                               slices, lp.x)
             _replica_bounds_in_time([i for i in pending if i not in apart], todo, running, best, deadline, slices)
         node_limit *= NODE_GROWTH
     for i, (p, r) in enumerate(zip(todo, best)):
-        solved[_key(p)] = r if r.x is not None else _fallback(p, r, lp.x, cost, backend, options, deadline,
-                                                               slices if i in apart else frozenset())
+        r = r if r.x is not None else _fallback(p, r, lp.x, cost, backend, options, deadline,
+                                                slices if i in apart else frozenset())
+        solved[_key(p)] = _at_least_lp(r, lp_value[i])
+
+
+def _at_least_lp(r: SolveResult, lp_value: float) -> SolveResult:
+    """A part's result whose bound is below its LP value by more than a tolerance (a part the clock stopped
+    before its root LP: bound -inf or 0) bounded by that value instead: the part's LP (the union of the LP
+    parts it holds) is a relaxation of it."""
+    if r.objective is None or _bound(r) >= lp_value - 1e-6 * max(1.0, abs(lp_value)):
+        return r
+    return replace(r, bound=lp_value, gap=relative_gap(r.objective, lp_value))
 
 
 def _replica_bounds_in_time(idx: list[int], todo: list[Part], running: list[Part], best: list, deadline: float,
@@ -266,18 +276,29 @@ def _bound_slices(todo: list[Part], running: list[Part], backend: Backend, optio
 
 
 def _plan_slices_apart(idx: list[int], todo: list[Part], best: list, starts: dict, backend: Backend,
-                       options: SolveOptions, deadline: float, slices: frozenset[str]) -> None:
+                       options: SolveOptions, deadline: float, slices: frozenset[str], lp_x: np.ndarray) -> None:
     """Open parts with whole numbers in many slices, largest open gap first while time is left: a plan from the
-    part's best one with its horizon columns fixed and each slice solved alone (pipeline/slices_apart.py); the
-    part's next round starts from it."""
+    part's best one (or, where it has none, from its LP solution rounded up: global-fleet-hourly's assistant-eu
+    had no plan after its first round at load 14) with its horizon columns fixed and each slice solved alone
+    (pipeline/slices_apart.py); the part's next round starts from it."""
     labels = sorted(slices)
     for i in sorted(idx, key=lambda k: -_gap(best[k])):
-        if time.monotonic() >= deadline or best[i].x is None:
+        if time.monotonic() >= deadline:
             continue
-        x = plan_with_horizon_fixed(todo[i].form, labels, best[i].x, _runner(backend, deadline), _exact(options))
+        p = todo[i]
+        x0 = best[i].x if best[i].x is not None else _rounded_up(p, lp_x)
+        x = plan_with_horizon_fixed(p.form, labels, x0, _runner(backend, deadline), _exact(options))
         if x is not None:
-            best[i] = _better(best[i], _plan_of(todo[i].form, x, best[i]))
+            best[i] = _better(best[i], _plan_of(p.form, x, best[i]))
             starts[i] = best[i].x
+
+
+def _rounded_up(p: Part, lp_x: np.ndarray) -> np.ndarray:
+    """The part's LP solution with its whole numbers rounded up."""
+    integer = p.form.col_arrays()[3]
+    x = lp_x[p.cols].copy()
+    x[integer] = np.ceil(x[integer] - 1e-9)
+    return x
 
 
 def _runner(backend: Backend, deadline: float) -> Callable[[list[Part], list[SolveOptions]], list[SolveResult]]:
@@ -305,9 +326,7 @@ def _fallback(p: Part, r: SolveResult, lp_x: np.ndarray, cost: np.ndarray, backe
     part taken apart by slice (`slices` given) first tries that point with its slices solved again alone (each a
     small MIP, given a second past the deadline at most: rounding every fractional replica up buys one per option
     and slice). Its bound: the better of `r`'s and the part's LP value (a relaxation of the part)."""
-    _, lb, ub, integer = p.form.col_arrays()
-    x = lp_x[p.cols].copy()
-    x[integer] = np.ceil(x[integer] - 1e-9)
+    x = _rounded_up(p, lp_x)
     if slices and backend is not None:
         again = plan_with_horizon_fixed(p.form, sorted(slices), x, _runner(backend, max(deadline,
                                         time.monotonic() + 1.0)), _exact(options))
