@@ -261,36 +261,43 @@ def _bound_slices(todo: list[Part], running: list[Part], backend: Backend, optio
     """Parts with whole numbers in many slices (pipeline/slices_apart.py) run from their first round with a
     slice_bound row per slice from each slice's own MIP, in place of the per-slice replica_bound rows (the same
     relaxation solved exactly; chat: the group relaxation took 4.3 CPU s for no row, the exact one 5 CPU s for
-    +8,170 on its LP). Valid rows on the part's own columns. Returns the parts so bounded."""
+    +8,170 on its LP), while BOUND_SHARE of the time left lasts. Valid rows on the part's own columns. Returns
+    every part with whole numbers in many slices (each taken apart by slice later, bounded or not)."""
     if not slices or options.replica_bound is False:
         return set()
     labels = sorted(slices)
     ends = time.monotonic() + BOUND_SHARE * max(deadline - time.monotonic(), 0.0)   # a MIP stopped early still bounds
-    done = set()
-    for i, p in enumerate(todo):
-        if time.monotonic() < ends and whole_in_many_slices(p.form, labels):
+    done = {i for i, p in enumerate(todo) if whole_in_many_slices(p.form, labels)}
+    for i in sorted(done, key=lambda k: todo[k].form.n_cols):   # the small ones first: they are quick to bound
+        if time.monotonic() < ends:
+            p = todo[i]
             running[i] = Part(with_slice_bounds(p.form, labels, _runner(backend, ends), _exact(options)),
                               p.cols, p.rows)
-            done.add(i)
     return done
 
 
 def _plan_slices_apart(idx: list[int], todo: list[Part], best: list, starts: dict, backend: Backend,
                        options: SolveOptions, deadline: float, slices: frozenset[str], lp_x: np.ndarray) -> None:
     """Open parts with whole numbers in many slices, largest open gap first while time is left: a plan from the
-    part's best one (or, where it has none, from its LP solution rounded up: global-fleet-hourly's assistant-eu
-    had no plan after its first round at load 14) with its horizon columns fixed and each slice solved alone
-    (pipeline/slices_apart.py); the part's next round starts from it."""
+    part's best one or its LP solution rounded up, whichever is cheaper (global-fleet-hourly's assistant-eu had
+    no plan, or a poor one, after its first round at load 7-14) with its horizon columns fixed and each slice
+    solved alone (pipeline/slices_apart.py); the part's next round starts from it."""
     labels = sorted(slices)
     for i in sorted(idx, key=lambda k: -_gap(best[k])):
         if time.monotonic() >= deadline:
             continue
         p = todo[i]
-        x0 = best[i].x if best[i].x is not None else _rounded_up(p, lp_x)
+        x0 = _rounded_up(p, lp_x)   # the start: that or the part's plan, the cheaper (assistant-eu: 165,813
+        if best[i].x is not None and (not holds(p.form, x0) or best[i].objective < cost_of(p.form, x0)):
+            x0 = best[i].x          # against a first round's 2,901,720 at load 7)
         x = plan_with_horizon_fixed(p.form, labels, x0, _runner(backend, deadline), _exact(options))
         if x is not None:
             best[i] = _better(best[i], _plan_of(p.form, x, best[i]))
             starts[i] = best[i].x
+
+
+def cost_of(form: Formulation, x: np.ndarray) -> float:
+    return float(form.col_arrays()[0] @ x)
 
 
 def _rounded_up(p: Part, lp_x: np.ndarray) -> np.ndarray:
