@@ -83,4 +83,4 @@ def solve_named(backend: str, form: Formulation, options: SolveOptions, ends_at:
     from fleetopt.backends.capabilities import solver_for
 
     left = max(ends_at - time.time(), 0.01)
-    return solver_for(backend)(form, replace(options, time_limit_s=left))
+    return solver_for(backend)(form, replace(options, time_limit_s=min(options.time_limit_s, left)))

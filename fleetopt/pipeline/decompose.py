@@ -11,13 +11,17 @@ Why: branch and bound on the whole fleet multiplies the trees of independent par
      part whose LP solution is already integral needs none of it; the others share it in proportion to their LP
      value. Parts run in rounds with a node limit (FIRST_NODE_LIMIT, then NODE_GROWTH x a round); after each,
      what finished parts left unused is shared again among the rest in proportion to their open gaps, and the
-     smallest open gaps that fit in half of what is spare are accepted as they are. Node limits, not clocks, end
-     a round, so the plan is the same on every run, whichever executor runs the parts. A part the first round
+     smallest open gaps that fit in half of what is spare are accepted as they are. Node limits end a round, so
+     the plan is the same on every run, whichever executor runs the parts, unless the first round meets its clock
+     (FIRST_ROUND_SHARE of the time limit: then the parts keep the plans they have, and one left without any gets
+     its LP plan rounded up where that holds: `_fallback`). A part the first round
      leaves open runs on with its services' whole-replica bound rows (formulation/replica_bound.py) and, static and
      of up to three populations, their rounded cover rows (formulation/replica_cover.py) (valid rows,
      so its plans and bounds are the part's), computed only where cheap rounds did not suffice
      (SolveOptions.replica_bound None, the default). A whole model that the kept rows join gets none by default:
      global-fleet gains 1.2-1.9x with them, scarce x1 loses (benchmarks/RESULTS.md); replica_bound=True adds them.
+     Over time slices such a part is also taken apart by slice (pipeline/slices_apart.py): a plan with its
+     horizon columns fixed and each slice solved alone, and a bound row per slice from that slice's own MIP.
   4. Check the rows left out. If all hold, the joined plan is feasible for the whole model and the sum of the
      parts' bounds is a valid bound: done. Else keep the violated rows and go back to 2.
 """
@@ -41,10 +45,14 @@ from fleetopt.formulation.replica_bound import with_form_replica_bounds
 from fleetopt.formulation.replica_cover import with_cover_rows
 from fleetopt.formulation.split import Part, components, relaxed, shared_rows, split
 from fleetopt.pipeline.cluster import DaskCluster, solve_named
+from fleetopt.pipeline.slices_apart import holds, plan_with_horizon_fixed, whole_in_many_slices, with_slice_bounds
 
 EXECUTORS = ("threads", "dask")   # where parts run: threads in this process, or tasks on a Dask cluster
 FIRST_NODE_LIMIT = 200
 NODE_GROWTH = 4
+FIRST_ROUND_SHARE = 0.5   # the first round ends by this share of the time left, its node limit or not
+SLICE_GAP = 1e-4          # relative gap of each slice's own MIP (pipeline/slices_apart.py)
+BOUND_SHARE = 0.25        # the slices' own MIPs for bound rows end by this share of the time left
 ROW_TOL = 1e-6         # relative slack under which a shared row counts as tight (or violated)
 
 SolveOne = Callable[[Formulation, SolveOptions], SolveResult]
@@ -108,6 +116,8 @@ def _by_parts(form: Formulation, backend: Backend, options: SolveOptions) -> Sol
         labels = components(form, kept)
         if labels.max(initial=0) == 0:   # one part: the shared rows that bind join everything
             whole = backend.solve(form, _until(options, deadline))
+            if whole.status == NO_PLAN_IN_TIME:
+                whole = _fallback(Part(form, np.arange(form.n_cols), np.arange(form.n_rows)), whole, lp.x, cost)
             whole.decomposition = _summary(form, kept & shared, 1, rounds)
             return whole
         parts = split(form, labels, kept)
@@ -172,10 +182,14 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
     running = list(todo)     # what each part runs as: itself, or with its services' replica_bound rows
     pending = list(range(len(todo)))
     node_limit = FIRST_NODE_LIMIT
+    apart = _bound_slices(todo, running, backend, options, deadline, slices)
+    round_ends = _first_round_clock(deadline)
+    starts: dict[int, np.ndarray] = {}   # a part's plan from its slices solved apart: where its next round starts
     while pending:
-        opts = [replace(options, start=None, mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
-                        node_limit=node_limit) for i in pending]
-        batch = _run(backend, [running[i] for i in pending], opts, deadline)
+        opts = [replace(options, start=starts.get(i), mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
+                        node_limit=_node_limit(node_limit, i in apart)) for i in pending]
+        batch = _run(backend, [running[i] for i in pending], opts, round_ends)
+        round_ends = deadline
         for i, r in zip(pending, batch):
             best[i] = _better(best[i], r)
         if time.monotonic() >= deadline or any(r.overran for r in batch):   # past the limit: nothing more to run
@@ -198,11 +212,141 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
         share = gaps[again] if np.isfinite(gaps[again]).all() else np.maximum(lp_value[pending], 1e-9)
         allowance[pending] = max(left, 0.0) * share / share.sum()
         if options.replica_bound is None and node_limit == FIRST_NODE_LIMIT:
-            for i in pending:   # open after a cheap round: worth its services' whole-replica bounds
-                running[i] = _with_cover_rows(_with_replica_bounds(todo[i], slices), slices)
+            _plan_slices_apart([i for i in pending if i in apart], todo, best, starts, backend, options, deadline,
+                               slices, lp.x)
+            _replica_bounds_in_time([i for i in pending if i not in apart], todo, running, best, deadline, slices)
         node_limit *= NODE_GROWTH
-    for p, r in zip(todo, best):
-        solved[_key(p)] = r
+    for i, (p, r) in enumerate(zip(todo, best)):
+        r = r if r.x is not None else _fallback(p, r, lp.x, cost, backend, options, deadline,
+                                                slices if i in apart else frozenset())
+        solved[_key(p)] = _at_least_lp(r, lp_value[i])
+
+
+def _at_least_lp(r: SolveResult, lp_value: float) -> SolveResult:
+    """A part's result whose bound is below its LP value by more than a tolerance (a part the clock stopped
+    before its root LP: bound -inf or 0) bounded by that value instead: the part's LP (the union of the LP
+    parts it holds) is a relaxation of it."""
+    if r.objective is None or _bound(r) >= lp_value - 1e-6 * max(1.0, abs(lp_value)):
+        return r
+    return replace(r, bound=lp_value, gap=relative_gap(r.objective, lp_value))
+
+
+def _replica_bounds_in_time(idx: list[int], todo: list[Part], running: list[Part], best: list, deadline: float,
+                            slices: frozenset[str]) -> None:
+    """Parts open after a cheap round are worth their services' whole-replica bounds (`_with_replica_bounds`),
+    largest open gap first, while BOUND_SHARE of the time left lasts: after a first round the clock ended, 62
+    parts of global-fleet-hourly were open and their rows took 23 s at load 22, past the time limit."""
+    ends = time.monotonic() + BOUND_SHARE * max(deadline - time.monotonic(), 0.0)
+    for i in sorted(idx, key=lambda k: -_gap(best[k])):
+        if time.monotonic() >= ends:
+            return
+        running[i] = _with_cover_rows(_with_replica_bounds(todo[i], slices), slices)
+
+
+def _node_limit(node_limit: int, apart: bool) -> int:
+    """A round's node limit for a part; a part taken apart by slice needs from its first round only a plan whose
+    horizon decisions its slices then improve on (chat: the root's plan), so that round stops at the root."""
+    return 1 if apart and node_limit == FIRST_NODE_LIMIT else node_limit
+
+
+def _first_round_clock(deadline: float) -> float:
+    """When the parts' first round ends at the latest: FIRST_ROUND_SHARE of the time left. Node limits end it on
+    an idle machine; under load (global-fleet-hourly at load 4-6: round 1 unfinished at 60 s) the clock does, so
+    the next round, the slices apart and the fallbacks still have time: a part the clock stopped keeps its plan,
+    and one that had none (or had not started) runs again in the next round with the time that is left."""
+    now = time.monotonic()
+    return now + FIRST_ROUND_SHARE * max(deadline - now, 0.0)
+
+
+def _bound_slices(todo: list[Part], running: list[Part], backend: Backend, options: SolveOptions,
+                  deadline: float, slices: frozenset[str]) -> set[int]:
+    """Parts with whole numbers in many slices (pipeline/slices_apart.py) run from their first round with a
+    slice_bound row per slice from each slice's own MIP, in place of the per-slice replica_bound rows (the same
+    relaxation solved exactly; chat: the group relaxation took 4.3 CPU s for no row, the exact one 5 CPU s for
+    +8,170 on its LP), while BOUND_SHARE of the time left lasts. Valid rows on the part's own columns. Returns
+    every part with whole numbers in many slices (each taken apart by slice later, bounded or not)."""
+    if not slices or options.replica_bound is False:
+        return set()
+    labels = sorted(slices)
+    ends = time.monotonic() + BOUND_SHARE * max(deadline - time.monotonic(), 0.0)   # a MIP stopped early still bounds
+    done = {i for i, p in enumerate(todo) if whole_in_many_slices(p.form, labels)}
+    for i in sorted(done, key=lambda k: todo[k].form.n_cols):   # the small ones first: they are quick to bound
+        if time.monotonic() < ends:
+            p = todo[i]
+            running[i] = Part(with_slice_bounds(p.form, labels, _runner(backend, ends), _exact(options)),
+                              p.cols, p.rows)
+    return done
+
+
+def _plan_slices_apart(idx: list[int], todo: list[Part], best: list, starts: dict, backend: Backend,
+                       options: SolveOptions, deadline: float, slices: frozenset[str], lp_x: np.ndarray) -> None:
+    """Open parts with whole numbers in many slices, largest open gap first while time is left: a plan from the
+    part's best one or its LP solution rounded up, whichever is cheaper (global-fleet-hourly's assistant-eu had
+    no plan, or a poor one, after its first round at load 7-14) with its horizon columns fixed and each slice
+    solved alone (pipeline/slices_apart.py); the part's next round starts from it."""
+    labels = sorted(slices)
+    for i in sorted(idx, key=lambda k: -_gap(best[k])):
+        if time.monotonic() >= deadline:
+            continue
+        p = todo[i]
+        x0 = _rounded_up(p, lp_x)   # the start: that or the part's plan, the cheaper (assistant-eu: 165,813
+        if best[i].x is not None and (not holds(p.form, x0) or best[i].objective < cost_of(p.form, x0)):
+            x0 = best[i].x          # against a first round's 2,901,720 at load 7)
+        x = plan_with_horizon_fixed(p.form, labels, x0, _runner(backend, deadline), _exact(options))
+        if x is not None:
+            best[i] = _better(best[i], _plan_of(p.form, x, best[i]))
+            starts[i] = best[i].x
+
+
+def cost_of(form: Formulation, x: np.ndarray) -> float:
+    return float(form.col_arrays()[0] @ x)
+
+
+def _rounded_up(p: Part, lp_x: np.ndarray) -> np.ndarray:
+    """The part's LP solution with its whole numbers rounded up."""
+    integer = p.form.col_arrays()[3]
+    x = lp_x[p.cols].copy()
+    x[integer] = np.ceil(x[integer] - 1e-9)
+    return x
+
+
+def _runner(backend: Backend, deadline: float) -> Callable[[list[Part], list[SolveOptions]], list[SolveResult]]:
+    return lambda parts, opts: _run(backend, parts, opts, deadline)
+
+
+def _exact(options: SolveOptions) -> SolveOptions:
+    """Options for one slice's own MIP: solved to SLICE_GAP, no node limit, no start."""
+    return replace(options, start=None, mip_rel_gap=SLICE_GAP, mip_abs_gap=0.0, node_limit=0)
+
+
+def _plan_of(form: Formulation, x: np.ndarray, like: SolveResult) -> SolveResult:
+    """A plan of a part found outside its solver (its bound: the one `like` proved)."""
+    objective = float(form.col_arrays()[0] @ x)
+    return SolveResult(status=FEASIBLE, x=x, objective=objective, bound=like.bound,
+                       gap=relative_gap(objective, like.bound), solver=like.solver,
+                       solver_version=like.solver_version, detail="its slices solved apart")
+
+
+def _fallback(p: Part, r: SolveResult, lp_x: np.ndarray, cost: np.ndarray, backend: Backend | None = None,
+              options: SolveOptions | None = None, deadline: float = 0.0,
+              slices: frozenset[str] = frozenset()) -> SolveResult:
+    """A part left without a plan (its rounds ran out of time): its LP solution with every whole number rounded
+    up, where that holds every row of the part (replicas rounded up still carry the routed load), else `r`; a
+    part taken apart by slice (`slices` given) first tries that point with its slices solved again alone (each a
+    small MIP, given a second past the deadline at most: rounding every fractional replica up buys one per option
+    and slice). Its bound: the better of `r`'s and the part's LP value (a relaxation of the part)."""
+    x = _rounded_up(p, lp_x)
+    if slices and backend is not None:
+        again = plan_with_horizon_fixed(p.form, sorted(slices), x, _runner(backend, max(deadline,
+                                        time.monotonic() + 1.0)), _exact(options))
+        x = x if again is None else again
+    if not holds(p.form, x):
+        return r
+    objective = float(cost[p.cols] @ x)
+    bound = max(_bound(r), float(cost[p.cols] @ lp_x[p.cols]))
+    return SolveResult(status=FEASIBLE, x=x, objective=objective, bound=bound, gap=relative_gap(objective, bound),
+                       solver=r.solver, solver_version=r.solver_version, overran=r.overran,
+                       detail="time limit reached: its LP plan with whole numbers rounded up")
 
 
 def _with_replica_bounds(p: Part, slices: frozenset[str] = frozenset()) -> Part:
@@ -294,7 +438,7 @@ def _run(backend: Backend, parts: list[Part], opts: list[SolveOptions], deadline
     def one(args):
         p, o = args
         left = max(deadline - time.monotonic(), 0.01)
-        return backend.solve(p.form, replace(o, time_limit_s=left))
+        return backend.solve(p.form, replace(o, time_limit_s=min(o.time_limit_s, left)))
 
     workers = max(1, min(backend.workers, len(parts)))
     if workers == 1:
