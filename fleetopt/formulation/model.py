@@ -20,6 +20,19 @@ def _full(value, n: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(value, dtype=float), (n,)).copy()
 
 
+def row_tolerance(lower: np.ndarray, upper: np.ndarray, rel: float) -> np.ndarray:
+    """Per row, the slack within which an activity meets its bounds: `rel` x the larger finite bound's magnitude,
+    at least `rel` (solvers' tolerances are relative)."""
+    return rel * np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(upper), upper, 0.0)),
+                                            np.abs(np.where(np.isfinite(lower), lower, 0.0))))
+
+
+def rows_violated(activity: np.ndarray, lower: np.ndarray, upper: np.ndarray, rel: float) -> np.ndarray:
+    """Rows whose activity lies past a bound by more than row_tolerance."""
+    tol = row_tolerance(lower, upper, rel)
+    return (activity > upper + tol) | (activity < lower - tol)
+
+
 @dataclass
 class VarBlock:
     name: str

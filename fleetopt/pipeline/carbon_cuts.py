@@ -32,7 +32,7 @@ import numpy as np
 
 from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
 from fleetopt.errors import OPTIMAL
-from fleetopt.formulation.model import Formulation
+from fleetopt.formulation.model import Formulation, rows_violated
 from fleetopt.formulation.split import components, shared_rows, split
 
 FAMILY = "carbon_cut"     # the rows' family in the whole model (not shared: each row lies in one part)
@@ -148,10 +148,7 @@ def free_answer(form: Formulation, cuts: CarbonCuts, options: SolveOptions,
         return None
     x = cuts.free_x
     lower, upper = form.row_bounds()
-    act = form.matrix() @ x
-    tol = ROW_TOL * np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(upper), upper, 0.0)),
-                                               np.abs(np.where(np.isfinite(lower), lower, 0.0))))
-    if np.any(act > upper + tol) or np.any(act < lower - tol):
+    if rows_violated(form.matrix() @ x, lower, upper, ROW_TOL).any():
         return None
     objective = float(form.col_arrays()[0] @ x)
     bound = min(cuts.free_bound, objective)

@@ -40,7 +40,7 @@ import numpy as np
 from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
 from fleetopt.backends.capabilities import solver_for
 from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
-from fleetopt.formulation.model import Formulation
+from fleetopt.formulation.model import Formulation, row_tolerance
 from fleetopt.formulation.replica_bound import with_form_replica_bounds
 from fleetopt.formulation.replica_cover import with_cover_rows
 from fleetopt.formulation.split import Part, components, relaxed, shared_rows, split
@@ -485,8 +485,7 @@ def _until(options: SolveOptions, deadline: float) -> SolveOptions:
 
 def _off_slack(activity, lower, upper, violated_only: bool = False) -> np.ndarray:
     """Rows at (or past, with violated_only: only past) a bound, within ROW_TOL relative."""
-    tol = ROW_TOL * np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(upper), upper, 0.0)),
-                                               np.abs(np.where(np.isfinite(lower), lower, 0.0))))
+    tol = row_tolerance(lower, upper, ROW_TOL)
     sign = 1.0 if violated_only else -1.0
     return (activity > upper + sign * tol) | (activity < lower - sign * tol)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from fleetopt.formulation.model import row_tolerance, rows_violated
 from fleetopt.formulation.split import Part
 
 ROW_TOL = 1e-6      # relative tolerance of a part's rows when a rounded plan is checked
@@ -250,12 +251,7 @@ def rounded_plan(part: Part, x_lp: np.ndarray) -> np.ndarray | None:
     if np.any(x > ub + 1e-9) or np.any(x < lb - 1e-9):
         return None
     lower, upper = part.form.row_bounds()
-    act = part.form.matrix() @ x
-    tol = ROW_TOL * np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(upper), upper, 0.0)),
-                                               np.abs(np.where(np.isfinite(lower), lower, 0.0))))
-    if np.any(act > upper + tol) or np.any(act < lower - tol):
-        return None
-    return x
+    return None if rows_violated(part.form.matrix() @ x, lower, upper, ROW_TOL).any() else x
 
 
 def improve_by_swaps(pool: PlanPool, x: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray | None:
@@ -269,8 +265,7 @@ def improve_by_swaps(pool: PlanPool, x: np.ndarray, lower: np.ndarray, upper: np
     acts = acts.tocsc()
     first = np.searchsorted(part_of, np.arange(len(pool.parts)))
     activity = np.asarray(acts[:, choice].sum(axis=1)).ravel()
-    tol = 1e-9 * np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(upper), upper, 0.0)),
-                                            np.abs(np.where(np.isfinite(lower), lower, 0.0))))
+    tol = row_tolerance(lower, upper, 1e-9)
     while True:
         saving = costs[choice][part_of] - costs
         order = np.flatnonzero(saving > 1e-9 * np.maximum(1.0, np.abs(costs)))
