@@ -131,27 +131,27 @@ def residency_notes(inst: Instance, members: list[IisMember]) -> list[str]:
 # ---------------------------------------------------------------- settings of the instance
 
 
+def slice_index(inst: Instance, family: str, key) -> int | None:
+    """The slice a per-slice row family[key] holds in (its key's last field), or None for a horizon-wide row."""
+    label = facts(family).key_fields(key).get("slice")
+    labels = slice_labels(inst.timeline) if label is not None else []
+    return labels.index(label) if label in labels else None
+
+
 def setting_value(inst: Instance, family: str, key) -> float | None:
     """The current value of the setting that loosens row family[key] (None when it has none, or no limit); a
     profiled number's value in the row's slice."""
     f = facts(family)
-    label = f.key_fields(key).get("slice")
-    series = inst.timeline.values.get(f.setting_path(key)) if label is not None else None
+    k = slice_index(inst, family, key)
+    series = inst.timeline.values.get(f.setting_path(key)) if k is not None else None
     if series is not None:
-        return float(series[slice_labels(inst.timeline).index(label)])
+        return float(series[k])
     node = inst
-    for part in facts(family).setting_parts(key):
+    for part in f.setting_parts(key):
         node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
         if node is None:
             return None
     return float(node)
-
-
-def slice_of(inst: Instance, r: Relaxation) -> int | None:
-    """The slice a per-slice row's relaxation names (its key's last field), or None for a horizon-wide row."""
-    label = facts(r.family).key_fields(r.key).get("slice")
-    labels = slice_labels(inst.timeline) if label is not None else []
-    return labels.index(label) if label in labels else None
 
 
 def target(r: Relaxation) -> tuple[str, str | None]:
@@ -169,7 +169,7 @@ def apply_relaxations(inst: Instance, relaxations: list[Relaxation]) -> Instance
             continue
         f = facts(r.family)
         value = int(r.suggested) if f.setting.integer else r.suggested
-        k = slice_of(inst, r)
+        k = slice_index(inst, r.family, r.key)
         if r.setting in profiled and k is not None:
             profiled[r.setting] = profiled[r.setting].copy()
             profiled[r.setting][k], changed = value, True
