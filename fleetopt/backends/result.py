@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fleetopt.errors import OPTIMAL
+
 
 @dataclass
 class SolveOptions:
@@ -42,6 +44,13 @@ class SolveResult:
     solve_s: float = 0.0
     decomposition: dict | None = None   # parts, rounds and the shared rows kept (pipeline/decompose.py)
     overran: bool = False               # the backend's watchdog stopped a run past its time limit: no more rounds
+
+
+def proven_bound(r: SolveResult) -> float:
+    """The bound a result proves: its bound, its objective when optimal without one, else -inf."""
+    if r.bound is not None and math.isfinite(r.bound):
+        return r.bound
+    return r.objective if r.status == OPTIMAL and r.objective is not None else -math.inf
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:

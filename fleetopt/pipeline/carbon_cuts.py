@@ -34,6 +34,7 @@ from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
 from fleetopt.errors import OPTIMAL
 from fleetopt.formulation.model import Formulation, rows_violated
 from fleetopt.formulation.split import components, shared_rows, split
+from fleetopt.pipeline.lagrange import with_cost
 
 FAMILY = "carbon_cut"     # the rows' family in the whole model (not shared: each row lies in one part)
 BUDGET = "carbon_budget"
@@ -111,7 +112,7 @@ def part_cuts(form: Formulation, prices, run, backend, options: SolveOptions,
     lower, free_x, free_bound = [], None, -math.inf
     for p in prices:
         priced = cost + p * carbon
-        results = run(backend, [_with_cost(q, priced[q.cols]) for q in parts], opts, deadline)
+        results = run(backend, [with_cost(q, priced[q.cols]) for q in parts], opts, deadline)
         if any(r.bound is None or not math.isfinite(r.bound) or r.x is None for r in results):
             return None
         lower.append([r.bound for r in results])
@@ -220,12 +221,6 @@ def distinct_prices(prices, rel: float = PRICE_STEP) -> np.ndarray:
         if not kept or p > kept[-1] * (1 + rel) + 1e-9:
             kept.append(float(p))
     return np.array(kept)
-
-
-def _with_cost(part, cost: np.ndarray):
-    from fleetopt.pipeline.lagrange import _with_cost as priced
-
-    return priced(part, cost)
 
 
 def cuts_for_budgets(form: Formulation, budgets, backend_name: str, options: SolveOptions,

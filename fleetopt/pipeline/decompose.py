@@ -39,7 +39,7 @@ import numpy as np
 
 from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
 from fleetopt.backends.capabilities import solver_for
-from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
+from fleetopt.backends.result import SolveOptions, SolveResult, proven_bound, relative_gap
 from fleetopt.formulation.model import Formulation, row_tolerance
 from fleetopt.formulation.replica_bound import with_form_replica_bounds
 from fleetopt.formulation.replica_cover import with_cover_rows
@@ -197,7 +197,7 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
         still = [i for i in pending if best[i].status in (FEASIBLE, NO_PLAN_IN_TIME)
                  and _gap(best[i]) > allowance[i]]
         # the budget grows with the best bound known (still <= the optimum); finished parts keep what they used
-        bound = sum(_bound(r) for r in done) + sum(_bound(r) for r in best)
+        bound = sum(proven_bound(r) for r in done) + sum(proven_bound(r) for r in best)
         spare = (options.mip_rel_gap * max(float(lp.objective), bound, 0.0) - sum(_gap(r) for r in done)
                  - sum(_gap(best[i]) for i in range(len(todo)) if i not in still))
         gaps = np.array([_gap(best[i]) for i in still])
@@ -226,7 +226,7 @@ def _at_least_lp(r: SolveResult, lp_value: float) -> SolveResult:
     """A part's result whose bound is below its LP value by more than a tolerance (a part the clock stopped
     before its root LP: bound -inf or 0) bounded by that value instead: the part's LP (the union of the LP
     parts it holds) is a relaxation of it."""
-    if r.objective is None or _bound(r) >= lp_value - 1e-6 * max(1.0, abs(lp_value)):
+    if r.objective is None or proven_bound(r) >= lp_value - 1e-6 * max(1.0, abs(lp_value)):
         return r
     return replace(r, bound=lp_value, gap=relative_gap(r.objective, lp_value))
 
@@ -343,7 +343,7 @@ def _fallback(p: Part, r: SolveResult, lp_x: np.ndarray, cost: np.ndarray, backe
     if not holds(p.form, x):
         return r
     objective = float(cost[p.cols] @ x)
-    bound = max(_bound(r), float(cost[p.cols] @ lp_x[p.cols]))
+    bound = max(proven_bound(r), float(cost[p.cols] @ lp_x[p.cols]))
     return SolveResult(status=FEASIBLE, x=x, objective=objective, bound=bound, gap=relative_gap(objective, bound),
                        solver=r.solver, solver_version=r.solver_version, overran=r.overran,
                        detail="time limit reached: its LP plan with whole numbers rounded up")
@@ -413,16 +413,10 @@ def _better(old: SolveResult | None, new: SolveResult) -> SolveResult:
     if new.status not in (OPTIMAL, FEASIBLE, NO_PLAN_IN_TIME):
         return new
     plan = new if new.objective is not None and new.objective < old.objective else old
-    bound = max(_bound(old), _bound(new))
+    bound = max(proven_bound(old), proven_bound(new))
     status = OPTIMAL if OPTIMAL in (old.status, new.status) else plan.status
     return replace(plan, bound=bound, status=status, gap=relative_gap(plan.objective, bound),
                    overran=old.overran or new.overran)
-
-
-def _bound(r: SolveResult) -> float:
-    if r.bound is not None and math.isfinite(r.bound):
-        return r.bound
-    return r.objective if r.status == OPTIMAL and r.objective is not None else -math.inf
 
 
 def _run(backend: Backend, parts: list[Part], opts: list[SolveOptions], deadline: float) -> list[SolveResult]:
@@ -449,7 +443,7 @@ def _run(backend: Backend, parts: list[Part], opts: list[SolveOptions], deadline
 
 def _joined(parts, results, x, options, form, kept_shared, rounds) -> SolveResult:
     objective = float(sum(r.objective for r in results))
-    bound = float(sum(_bound(r) for r in results))
+    bound = float(sum(proven_bound(r) for r in results))
     gap = relative_gap(objective, bound)
     within = gap <= options.mip_rel_gap * (1 + 1e-9) + 1e-12
     status = OPTIMAL if within else FEASIBLE   # short of the gap only when the time limit stopped a part
@@ -499,7 +493,7 @@ def _fractional(p: Part, x_lp: np.ndarray) -> bool:
 def _gap(r: SolveResult) -> float:
     if r.objective is None:
         return math.inf
-    return max(r.objective - _bound(r), 0.0)
+    return max(r.objective - proven_bound(r), 0.0)
 
 
 def _key(p: Part) -> bytes:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from fleetopt.backends import highs
-from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
+from fleetopt.backends.result import SolveOptions, SolveResult, proven_bound, relative_gap
 from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import Part, components, relaxed, split
@@ -141,7 +141,7 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
                 pool.add(i, r.x)
         if failed is not None:    # the round ran out of time: its plans still join the master
             if k == 0 and best.part_lp is not None:   # at the LP rounds' best prices: each part's LP bounds it
-                value = float(sum(max(_bound(r), v) for r, v in zip(results, best.part_lp)))
+                value = float(sum(max(proven_bound(r), v) for r, v in zip(results, best.part_lp)))
                 value -= _constant(p, lower, upper)
                 best.bounds.append(value)
                 if value > best.bound:
@@ -158,7 +158,7 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
         for i, (q, r) in enumerate(zip(parts, results)):
             x[q.cols] = r.x
             starts[i] = r.x
-        part_bounds = np.array([_bound(r) for r in results])
+        part_bounds = np.array([proven_bound(r) for r in results])
         if k == 0 and best.part_lp is not None:
             part_bounds = np.maximum(part_bounds, best.part_lp)
         value = float(part_bounds.sum()) - _constant(p, lower, upper)
@@ -234,7 +234,7 @@ def _lp_rounds(parts: list[Part], pool: PlanPool, best: Priced, p: np.ndarray, l
             if warm is not None:
                 results = warm.solve([priced_cost[q.cols] for q in parts], deadline)
             else:
-                results = run(backend, [_with_cost(q, priced_cost[q.cols]) for q in lp_parts], lp_opts, deadline)
+                results = run(backend, [with_cost(q, priced_cost[q.cols]) for q in lp_parts], lp_opts, deadline)
             failed = _failure(parts, results)
             if failed is not None:
                 return failed if failed.status != NO_PLAN_IN_TIME else start
@@ -272,7 +272,7 @@ def _priced_round(parts, priced_cost, last, starts, allowance, nodes, run, backe
             if last[i] is None or not np.allclose(last[i][0], priced_cost[parts[i].cols], rtol=1e-12, atol=0.0)]
     opts = [replace(options, start=starts[i], mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
                     node_limit=nodes) for i in todo]
-    out = run(backend, [_with_cost(parts[i], priced_cost[parts[i].cols]) for i in todo], opts, deadline)
+    out = run(backend, [with_cost(parts[i], priced_cost[parts[i].cols]) for i in todo], opts, deadline)
     for i, r in zip(todo, out):
         last[i] = (priced_cost[parts[i].cols].copy(), r)
     return [last[i][1] for i in range(len(parts))]
@@ -340,7 +340,7 @@ def solve_priced(form: Formulation, shared: np.ndarray, run, backend, options: S
             return replace(whole, decomposition=summary)
         if whole.x is not None and whole.objective < objective:
             x, objective = whole.x, float(whole.objective)
-        bound = max(bound, _bound(whole))
+        bound = max(bound, proven_bound(whole))
         detail += "; then the whole model from the best plan"
     if x is None:
         return SolveResult(status=NO_PLAN_IN_TIME, x=None, objective=None, bound=bound, gap=None, solver=solver,
@@ -394,7 +394,7 @@ def _lp_prices(form: Formulation, shared: np.ndarray, options: SolveOptions,
             np.asarray(sol.col_dual, dtype=float))
 
 
-def _with_cost(part: Part, cost: np.ndarray) -> Part:
+def with_cost(part: Part, cost: np.ndarray) -> Part:
     """The part with its columns' costs replaced (blocks copied; rows shared with the original)."""
     form = part.form
     out = Formulation(dict(form.blocks), form.families, form.objective_name, form.n_cols, form.n_rows)
@@ -428,12 +428,6 @@ def _repair(form: Formulation, used: np.ndarray, reduced: np.ndarray, run, backe
         if r.status != INFEASIBLE or extra >= len(others) or time.monotonic() >= deadline:
             return None
         extra *= 2
-
-
-def _bound(r: SolveResult) -> float:
-    if r.bound is not None and math.isfinite(r.bound):
-        return r.bound
-    return r.objective if r.status == OPTIMAL and r.objective is not None else -math.inf
 
 
 def _failure(parts: list[Part], results: list[SolveResult]) -> SolveResult | None:

@@ -30,7 +30,7 @@ def _pool_of_part_plans(form, rng, per_part: int = 3) -> tuple[PlanPool, list]:
     pool = PlanPool(parts, form.matrix()[np.flatnonzero(shared)], cost)
     for i, q in enumerate(parts):
         for _ in range(per_part):
-            r = highs.solve(lagrange._with_cost(q, rng.uniform(-1, 3, len(q.cols))).form, EXACT)
+            r = highs.solve(lagrange.with_cost(q, rng.uniform(-1, 3, len(q.cols))).form, EXACT)
             if r.x is not None:
                 pool.add(i, r.x)
     return pool, parts
@@ -140,7 +140,7 @@ def test_warm_part_lps_give_the_cold_lps_values_as_the_costs_change(seed):
         costs = [rng.uniform(-1, 3, len(q.cols)) for q in parts]
         got = warm.solve(costs, time.monotonic() + 30)
         for q, c, r in zip(parts, costs, got):
-            cold = highs.solve(lagrange._with_cost(type(q)(relaxed(q.form), q.cols, q.rows), c).form, EXACT)
+            cold = highs.solve(lagrange.with_cost(type(q)(relaxed(q.form), q.cols, q.rows), c).form, EXACT)
             assert r.status == cold.status
             if cold.status == "optimal":
                 assert r.objective == pytest.approx(cold.objective, rel=1e-7, abs=1e-7)
