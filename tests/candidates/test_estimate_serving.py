@@ -7,21 +7,9 @@ import numpy as np
 import pytest
 
 from fleetopt.candidates.estimate_serving import estimate_serving
-from fleetopt.candidates.serving import PRECISIONS, enumerate_serving
+from fleetopt.candidates.serving import PRECISIONS
 from fleetopt.errors import InputError
-from fleetopt.io.load import load_instance
-from fleetopt.paths import shipped_dir
 from fleetopt.physics import serving
-
-
-@pytest.fixture(scope="module")
-def fleet():
-    return load_instance(shipped_dir("instances") / "global-fleet.yaml")
-
-
-@pytest.fixture(scope="module")
-def sc(fleet):
-    return enumerate_serving(fleet)
 
 
 def test_estimate_gives_the_candidates_capacity_for_the_same_replica(fleet, sc):

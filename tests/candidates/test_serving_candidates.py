@@ -6,21 +6,10 @@ import numpy as np
 import pytest
 
 from fleetopt.candidates.serving import enumerate_serving, pareto_front, transformer_configs
-from fleetopt.io.load import load_instance, load_model_card
+from fleetopt.io.load import load_model_card
 from fleetopt.io.schema import EdgeDevices, Population, Region, RegionGpus
-from fleetopt.paths import shipped_dir
 
 EU_REGIONS = {"eu-west", "eu-north"}
-
-
-@pytest.fixture(scope="module")
-def fleet():
-    return load_instance(shipped_dir("instances") / "global-fleet.yaml")
-
-
-@pytest.fixture(scope="module")
-def sc(fleet):
-    return enumerate_serving(fleet)
 
 
 def with_serving(inst, **services):
