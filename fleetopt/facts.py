@@ -178,8 +178,8 @@ FAMILIES: dict[str, FamilyFacts] = _declare(
         row="Σ dataset GB / staging window ≤ link GB/s", phrase="GB/s of bandwidth on link {link}", shared=True),
     FamilyFacts(
         "carbon_budget", "formulation", SUSTAINABILITY, ("fleet",), "t CO2e",
-        "operational and embodied emissions over the horizon within the budget",
-        row="Σ operational + embodied t ≤ budget", phrase="t CO2e of carbon budget", shared=True,
+        "operational, embodied and job-move emissions over the horizon within the budget",
+        row="Σ operational + embodied + job-move t ≤ budget", phrase="t CO2e of carbon budget", shared=True,
         setting=Setting("policy.carbon_budget_t", "carbon_budget_t", "t")),
     # ------------------------------------------------------------ formulation (formulation/monitoring.py)
     FamilyFacts(

@@ -22,7 +22,9 @@ ships its checkpoint (14 B per parameter) over the lowest-RTT path of links and 
 path's narrowest link, egress on every link crossed, then checkpoint_restart_min. One that changes
 accelerator, TP, PP, DP or sync group in its region restarts from its checkpoint. Those hours are added to the
 candidate's wall hours (move_deadline) and their charges (its GPUs held for the hours, plus egress) to its
-objective coefficient. A region no link reaches from the job's region is out of its reach (upper bound 0).
+objective coefficient, and the carbon of those hours to the carbon budget row (carbon_budget[fleet]: the
+budget caps what the plan emits, moves included). A region no link reaches from the job's region is out of
+its reach (upper bound 0).
 A job without progress has no checkpoint: it starts wherever it is put, at no move cost.
 """
 
@@ -148,9 +150,23 @@ def add_change(form: Formulation, inst: Instance, tc: TrainingCandidates, sc: Se
     x = form.blocks["train_choice"]
     x.cost += w_usd * moves.cost_usd + w_t * moves.carbon_t
     x.ub[~moves.reachable] = 0.0
+    add_move_carbon(form, x, moves)
     add_move_deadline(form, inst, tc, moves)
     d = add_changed(form, inst, tc, sc, w_usd)
     add_change_cap(form, inst, d)
+
+
+def add_move_carbon(form: Formulation, x, moves: Moves) -> None:
+    """A move's GPUs held idle emit like any other hours (move_charges), so they count against the carbon
+    budget as they count in the objective."""
+    budget = form.families.get("carbon_budget")
+    cand = np.flatnonzero(moves.carbon_t)
+    if budget is None or not len(cand):
+        return
+    budget.rows = np.concatenate([budget.rows, np.zeros(len(cand), dtype=np.int64)])
+    budget.cols = np.concatenate([budget.cols, x.start + cand])
+    budget.vals = np.concatenate([budget.vals, moves.carbon_t[cand]])
+    form.invalidate()
 
 
 def add_move_deadline(form: Formulation, inst: Instance, tc: TrainingCandidates, moves: Moves) -> None:

@@ -43,8 +43,8 @@ def verify_plan(inst: Instance, plan: Plan) -> Report:
         serving_draws, routed = verify_serving_over_slices(inst, plan, SliceView(inst), report)
     draws += serving_draws
     draws += verify_monitoring(inst, plan, routed, report)
-    verify_resources(inst, draws, report)
     change = verify_change(inst, plan, report)   # against the deployed plan, when re-planning from one
+    verify_resources(inst, draws, report, move_carbon_t=change[1])
     reserved = verify_reserved(inst, plan, draws, report)   # reserved stock: commitment less the rental saved
     verify_totals(inst, plan, draws, report, change, reserved)
     return report

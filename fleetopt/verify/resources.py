@@ -59,7 +59,8 @@ def verify_slices(inst: Instance, draws: list[Draw], report: Report) -> None:
                          "facility power (GPUs x TDP x PUE) in the slice exceeds the region's cap")
 
 
-def verify_resources(inst: Instance, draws: list[Draw], report: Report) -> None:
+def verify_resources(inst: Instance, draws: list[Draw], report: Report, move_carbon_t: float = 0.0) -> None:
+    """Every shared row; the carbon budget adds `move_carbon_t`, the emissions of moving jobs (verify/change.py)."""
     if not inst.timeline.is_static:
         verify_slices(inst, draws, report)
     gpus: dict[tuple[str, str], float] = defaultdict(float)
@@ -97,8 +98,8 @@ def verify_resources(inst: Instance, draws: list[Draw], report: Report) -> None:
                      "datasets staged over the link within the staging window exceed its bandwidth")
     budget = inst.policy.carbon_budget_t
     if budget is not None:
-        report.upper("carbon_budget", ("fleet",), sum(d.carbon_t for d in draws), budget, "t CO2e",
-                     "operational and embodied emissions over the horizon exceed the budget")
+        report.upper("carbon_budget", ("fleet",), sum(d.carbon_t for d in draws) + move_carbon_t, budget, "t CO2e",
+                     "operational, embodied and job-move emissions over the horizon exceed the budget")
 
 
 def objective_name(inst: Instance) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import yaml
 
@@ -17,6 +18,7 @@ from fleetopt.api import build_problem, options_for, solve_problem
 from fleetopt.explain.explainer import explain
 from fleetopt.io.load import load_document, load_instance
 from fleetopt.plan.diff import diff_plans
+from fleetopt.verify import verify_plan
 from helpers import REPLAN, TINY, assert_verified, replan_instance, solve_and_verify
 
 
@@ -145,3 +147,28 @@ def test_without_current_the_formulation_is_the_static_one(tmp_path):
     assert v1.row_names() == v2.row_names() and v1.col_names() == v2.col_names()
     assert "changed" not in v1.blocks and not math.isnan(v1.matrix().sum())
     assert (v1.matrix() != v2.matrix()).nnz == 0
+
+
+def test_a_move_counts_against_the_carbon_budget(tmp_path):
+    job = "llm-8b-pretrain"
+    before = load_document(tiny_v2(tmp_path, **{f"training.{job}.allowed_regions": ["us-west"]}),
+                           tmp_path / "before.yaml")
+    (tmp_path / "deployed.json").write_text(solve_and_verify(before).model_dump_json())
+    settings = {"current": "deployed.json", "policy.as_of_hour": 50.0}
+    moved = solve_and_verify(load_document(tiny_v2(tmp_path, **settings), tmp_path / "free.yaml"))
+    move_t = moved.change.moves[job].carbon_t
+    assert move_t > 0
+    # the budget row holds the move's carbon on the moving candidates, as the objective does
+    inst = load_document(tiny_v2(tmp_path, **settings, **{"policy.carbon_budget_t": 1e6}), tmp_path / "b.yaml")
+    form = build_problem(inst).form
+    row = form.families["carbon_budget"]
+    x = form.blocks["train_choice"]
+    chosen = [i for i, k in enumerate(x.keys) if k[0] == job]
+    assert row.vals[np.isin(row.cols, x.start + np.array(chosen))].sum() > 0
+    # a budget the move's plan meets only without its move carbon: verify names the row
+    budget = moved.totals.carbon_t + move_t / 2
+    tight = load_document(tiny_v2(tmp_path, **settings, **{"policy.carbon_budget_t": budget}), tmp_path / "t.yaml")
+    report = verify_plan(tight, moved)
+    assert [v.family for v in report.violations] == ["carbon_budget"]
+    plan = solve_and_verify(tight)
+    assert plan.totals.carbon_t + (plan.change.carbon_t if plan.change else 0.0) <= budget * (1 + 1e-6)
