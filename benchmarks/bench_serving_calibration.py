@@ -2,7 +2,7 @@
 on H100 (data/calibration/serving_nim_h100.csv, the calibration set) and the older NIM containers' tables
 (serving_nim_h100_judging.csv, never fitted).
 
-Run: python benchmarks/bench_serving_calibration.py [--markdown | --ttft | --little]
+Run: python benchmarks/bench_serving_calibration.py [--markdown | --ttft | --little | --mlperf]
 Prints, per set and row, measured vs predicted TTFT, inter-token latency (ITL) and output tokens/s of one replica
 under the row's closed-loop concurrency (fleetopt.candidates.estimate_serving, the laws the planner uses), the
 signed error of each, the MAPE per model and metric, and each model's rank correlation of measured and predicted
@@ -11,7 +11,9 @@ values. --markdown prints the README's table (every set) instead. --ttft and --l
 its decode steps, and the TTFT MAPE per model of the closed-loop laws tried for it (ttft_laws): none fits both
 models (README, "LLM replicas"); --little prints, per row, the TTFT that Little's law gives from the row's own
 throughput and ITL (little_ttft) beside the measured one, and the cycle-to-TTFT ratio: the factor by which a
-throughput error becomes a TTFT error in a closed loop.
+throughput error becomes a TTFT error in a closed loop. --mlperf sets the planner's Poisson-arrival law beside
+MLPerf Inference's H100 llama2-70b Server point (serving_mlperf_h100_reference.csv) over a bracket of mean prompt
+lengths, the one length that point does not publish (mlperf_bracket).
 
 Setup: the rows' model, accelerator, tp and fp8 weights; the KV cache in fp8 too (NIM's FP8 profiles quantize
 it; at bf16 the 70B 5000/500 table would saturate near 43 sequences, it saturates between 50 and 100), slots =
@@ -28,13 +30,17 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from fleetopt.candidates.estimate_serving import estimate_serving
-from fleetopt.physics.serving import DECODE_STEP_OVERHEAD_S, PREFILL_CHUNK_TOKENS
+from fleetopt.io.schema import TransformerCard
+from fleetopt.physics import queueing
+from fleetopt.physics.serving import DECODE_STEP_OVERHEAD_S, PREFILL_CHUNK_TOKENS, REQUEST_OVERHEAD_S
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "calibration"
 CSV_PATH = DATA / "serving_nim_h100.csv"
 # (name, file, role): the calibration set chose the constants; judging sets were never fitted.
 SETS = (("NIM 1.8.0", CSV_PATH, "calibration"),
         ("NIM 1.5.0/1.3.0", DATA / "serving_nim_h100_judging.csv", "judging"))
+MLPERF_PATH = DATA / "serving_mlperf_h100_reference.csv"
+MLPERF_PROMPTS = (150, 200, 300, 400, 500, 600)   # mean prompt lengths bracketed (OpenOrca's is not published)
 METRICS = (("ttft", "ttft_ms", "ttft_s", 1e3), ("itl", "itl_ms", "itl_s", 1e3),
            ("throughput", "output_tokens_per_s", "output_tokens_per_s", 1.0))
 
@@ -169,6 +175,41 @@ def ttft_report(preds: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def mlperf_bracket(row: dict, prompt_tokens: int) -> dict[str, float]:
+    """The planner's law for one replica of the MLPerf Server point at its published settings (tp, fp8 weights and
+    KV cache, max batch) and per-replica Poisson rate, at a mean prompt of `prompt_tokens`: slots, saturation
+    requests/s, and mean TTFT, ITL and request latency at that rate (inf past saturation).
+    Source: batching_state (continuous batching; Little's law) on data/calibration/serving_mlperf_h100_reference.csv."""
+    card = TransformerCard(layers=int(row["layers"]), hidden=int(row["hidden"]), ffn_hidden=int(row["ffn_hidden"]),
+                           heads=int(row["heads"]), kv_heads=int(row["kv_heads"]), vocab=int(row["vocab"]),
+                           swiglu=True)
+    rps = float(row["samples_per_s"]) / int(row["replicas"])
+    output = round(float(row["output_tokens_per_s"]) / float(row["samples_per_s"]))
+    est = estimate_serving(card, row["accelerator"], int(row["tp"]), row["precision"], prompt_tokens, output,
+                           concurrency=1, kv_precision="fp8", max_batch=int(row["max_batch"]))
+    chunks = max(1.0, float(np.ceil(prompt_tokens / PREFILL_CHUNK_TOKENS)))
+    state = queueing.batching_state(rps, est["slots"], est["prefill_s"], est["decode_step_s"],
+                                    est["decode_step_full_s"], output, chunks, REQUEST_OVERHEAD_S)
+    return {"slots": est["slots"], "saturation_rps": est["saturation_rps"], "rps": rps,
+            "ttft_s": float(state["ttft_s"]), "itl_s": float(state["itl_s"]),
+            "latency_s": float(state["ttft_s"] + state["decode_s"])}
+
+
+def mlperf_report(rows: list[dict]) -> str:
+    lines = []
+    for row in rows:
+        lines.append(f"{row['model']} tp {row['tp']} {row['precision']}, max batch {row['max_batch']}, "
+                     f"{float(row['samples_per_s']) / int(row['replicas']):.2f} req/s per replica; measured "
+                     f"TTFT {float(row['ttft_mean_ms']):.0f} ms, TPOT {float(row['tpot_mean_ms']):.0f} ms, "
+                     f"latency {float(row['latency_mean_ms']) / 1e3:.1f} s")
+        lines.append(f"{'prompt':>7} {'slots':>6} {'sat. req/s':>10} {'TTFT ms':>8} {'ITL ms':>7} {'latency s':>9}")
+        for prompt in MLPERF_PROMPTS:
+            x = mlperf_bracket(row, prompt)
+            lines.append(f"{prompt:>7} {x['slots']:>6} {x['saturation_rps']:>10.2f} {x['ttft_s'] * 1e3:>8.0f} "
+                         f"{x['itl_s'] * 1e3:>7.1f} {x['latency_s']:>9.1f}")
+    return "\n".join(lines)
+
+
 def row_report(preds: list[dict]) -> None:
     print(f"{'model':<11}{'in':>6}{'out':>6}{'conc':>5} {'TTFT ms':>17} {'err':>5} {'ITL ms':>13} {'err':>5}"
           f" {'tokens/s':>15} {'err':>5}")
@@ -191,6 +232,9 @@ def main(argv: list[str]) -> None:
         return
     if "--markdown" in argv:
         print(readme_markdown(set_tables()))
+        return
+    if "--mlperf" in argv:
+        print(mlperf_report(load_rows(MLPERF_PATH)))
         return
     for name, path, role in SETS:
         preds = predictions(load_rows(path))

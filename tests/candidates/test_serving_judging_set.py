@@ -43,3 +43,22 @@ def test_one_client_rows_of_the_judging_set_are_predicted_within_15_percent():
     for p in preds:
         for metric in ("ttft", "itl", "throughput"):
             assert abs(p[metric][2]) <= 0.15, (p["model"], metric, p[metric])
+
+
+def test_mlperf_reference_point_cites_its_log_and_settings():
+    text = bench.MLPERF_PATH.read_text()
+    assert "inference_results_v4.1" in text and "gpu_batch_size 1024" in text and "H100_SXM_80GB_TP2x4" in text
+    (row,) = bench.load_rows(bench.MLPERF_PATH)
+    # Little's law over the run: in flight = rate x mean latency; at the published TPOT that is ~840 sequences,
+    # inside the engine's max batch of 1024 (the point is a valid MLPerf run, so its batch held them).
+    in_flight = float(row["samples_per_s"]) / int(row["replicas"]) * float(row["latency_mean_ms"]) / 1e3
+    assert 700 < in_flight < int(row["max_batch"])
+
+
+def test_the_planners_law_sustains_the_mlperf_rate_for_short_prompts():
+    # MLPerf accepted this Server run, so one replica sustains 18.6 requests/s: the capacity law must not call it
+    # saturated for short mean prompts (OpenOrca's, not published, are short chat questions).
+    (row,) = bench.load_rows(bench.MLPERF_PATH)
+    for prompt in (150, 300):
+        x = bench.mlperf_bracket(row, prompt)
+        assert x["saturation_rps"] > x["rps"] and x["latency_s"] < float("inf")
