@@ -199,9 +199,9 @@ def mlperf_report(rows: list[dict]) -> str:
     lines = []
     for row in rows:
         lines.append(f"{row['model']} tp {row['tp']} {row['precision']}, max batch {row['max_batch']}, "
-                     f"{float(row['samples_per_s']) / int(row['replicas']):.2f} req/s per replica; measured "
-                     f"TTFT {float(row['ttft_mean_ms']):.0f} ms, TPOT {float(row['tpot_mean_ms']):.0f} ms, "
-                     f"latency {float(row['latency_mean_ms']) / 1e3:.1f} s")
+                     f"{float(row['samples_per_s']) / int(row['replicas']):.2f} req/s per replica")
+        lines.append(f"measured: TTFT {float(row['ttft_mean_ms']):.0f} ms, TPOT {float(row['tpot_mean_ms']):.0f} "
+                     f"ms, latency {float(row['latency_mean_ms']) / 1e3:.1f} s")
         lines.append(f"{'prompt':>7} {'slots':>6} {'sat. req/s':>10} {'TTFT ms':>8} {'ITL ms':>7} {'latency s':>9}")
         for prompt in MLPERF_PROMPTS:
             x = mlperf_bracket(row, prompt)
