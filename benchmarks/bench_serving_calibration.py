@@ -1,14 +1,19 @@
-"""Calibration of the serving model against NVIDIA NIM 1.8.0 benchmarks on H100 (data/calibration/serving_nim_h100.csv).
+"""The serving model against every published serving set it is calibrated on or judged by (SETS): NVIDIA NIM 1.8.0
+on H100 (data/calibration/serving_nim_h100.csv, the calibration set) and the older NIM containers' tables
+(serving_nim_h100_judging.csv, never fitted).
 
-Run: python benchmarks/bench_serving_calibration.py [--markdown | --ttft | --little]
-Prints, per row, measured vs predicted TTFT, inter-token latency (ITL) and output tokens/s of one replica under
-the row's closed-loop concurrency (fleetopt.candidates.estimate_serving, the laws the planner uses), the signed
-error of each, the MAPE per model and metric, and each model's rank correlation of measured and predicted
-values. --markdown prints the README's table instead; --ttft prints, per row, how far the measured TTFT exceeds
-the model's, counted in the row's own prefills and in its decode steps, and the TTFT MAPE per model of the
-closed-loop laws tried for it (ttft_laws): none fits both models (README, "LLM replicas"); --little prints, per
-row, the TTFT that Little's law gives from the row's own throughput and ITL (little_ttft) beside the measured one,
-and the cycle-to-TTFT ratio: the factor by which a throughput error becomes a TTFT error in a closed loop.
+Run: python benchmarks/bench_serving_calibration.py [--markdown | --ttft | --little | --mlperf]
+Prints, per set and row, measured vs predicted TTFT, inter-token latency (ITL) and output tokens/s of one replica
+under the row's closed-loop concurrency (fleetopt.candidates.estimate_serving, the laws the planner uses), the
+signed error of each, the MAPE per model and metric, and each model's rank correlation of measured and predicted
+values. --markdown prints the README's table (every set) instead. --ttft and --little read the calibration set:
+--ttft prints, per row, how far the measured TTFT exceeds the model's, counted in the row's own prefills and in
+its decode steps, and the TTFT MAPE per model of the closed-loop laws tried for it (ttft_laws): none fits both
+models (README, "LLM replicas"); --little prints, per row, the TTFT that Little's law gives from the row's own
+throughput and ITL (little_ttft) beside the measured one, and the cycle-to-TTFT ratio: the factor by which a
+throughput error becomes a TTFT error in a closed loop. --mlperf sets the planner's Poisson-arrival law beside
+MLPerf Inference's H100 llama2-70b Server point (serving_mlperf_h100_reference.csv) over a bracket of mean prompt
+lengths, the one length that point does not publish (mlperf_bracket).
 
 Setup: the rows' model, accelerator, tp and fp8 weights; the KV cache in fp8 too (NIM's FP8 profiles quantize
 it; at bf16 the 70B 5000/500 table would saturate near 43 sequences, it saturates between 50 and 100), slots =
@@ -25,9 +30,17 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from fleetopt.candidates.estimate_serving import estimate_serving
-from fleetopt.physics.serving import DECODE_STEP_OVERHEAD_S, PREFILL_CHUNK_TOKENS
+from fleetopt.io.schema import TransformerCard
+from fleetopt.physics import queueing
+from fleetopt.physics.serving import DECODE_STEP_OVERHEAD_S, PREFILL_CHUNK_TOKENS, REQUEST_OVERHEAD_S
 
-CSV_PATH = Path(__file__).resolve().parents[1] / "data" / "calibration" / "serving_nim_h100.csv"
+DATA = Path(__file__).resolve().parents[1] / "data" / "calibration"
+CSV_PATH = DATA / "serving_nim_h100.csv"
+# (name, file, role): the calibration set chose the constants; judging sets were never fitted.
+SETS = (("NIM 1.8.0", CSV_PATH, "calibration"),
+        ("NIM 1.5.0/1.3.0", DATA / "serving_nim_h100_judging.csv", "judging"))
+MLPERF_PATH = DATA / "serving_mlperf_h100_reference.csv"
+MLPERF_PROMPTS = (150, 200, 300, 400, 500, 600)   # mean prompt lengths bracketed (OpenOrca's is not published)
 METRICS = (("ttft", "ttft_ms", "ttft_s", 1e3), ("itl", "itl_ms", "itl_s", 1e3),
            ("throughput", "output_tokens_per_s", "output_tokens_per_s", 1.0))
 
@@ -69,16 +82,29 @@ def summary(preds: list[dict]) -> dict[tuple[str, str], dict]:
     return table
 
 
-def markdown(table: dict) -> str:
+def markdown(table: dict, label: str = "") -> str:
     """The README table: MAPE, worst row, share of rows within 15% and Spearman rank correlation per model and
-    metric."""
-    lines = ["| model | rows | TTFT MAPE (worst, within 15%, rank corr.) | ITL MAPE (...) | tokens/s MAPE (...) |",
-             "|---|---|---|---|---|"]
+    metric; with `label`, one table's rows under a leading set column (no header)."""
+    lines = [] if label else ["| model | rows | TTFT MAPE (worst, within 15%, rank corr.) | ITL MAPE (...) | "
+                              "tokens/s MAPE (...) |", "|---|---|---|---|---|"]
     for model in sorted({m for m, _ in table}, key=lambda m: (m == "all", m)):
         cells = [f"{table[(model, n)]['mape']:.1%} ({table[(model, n)]['worst']:.0%}, "
                  f"{table[(model, n)]['within_15']:.0%}, {table[(model, n)]['rank_corr']:.2f})" for n, *_ in METRICS]
-        lines.append(f"| {model} | {table[(model, 'ttft')]['rows']} | " + " | ".join(cells) + " |")
+        lead = f"| {label} " if label else ""
+        lines.append(f"{lead}| {model} | {table[(model, 'ttft')]['rows']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def set_tables() -> list[tuple[str, str, dict]]:
+    """(name, role, summary table) of every set in SETS."""
+    return [(name, role, summary(predictions(load_rows(path)))) for name, path, role in SETS]
+
+
+def readme_markdown(tables: list[tuple[str, str, dict]]) -> str:
+    """The README's serving table: every set (calibration and judging), one line per model and the set's total."""
+    lines = ["| set (role) | model | rows | TTFT MAPE (worst, within 15%, rank corr.) | ITL MAPE (...) | "
+             "tokens/s MAPE (...) |", "|---|---|---|---|---|---|"]
+    return "\n".join(lines + [markdown(table, f"{name} ({role})") for name, role, table in tables])
 
 
 def ttft_laws(p: dict) -> dict[str, float]:
@@ -149,18 +175,42 @@ def ttft_report(preds: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> None:
-    if "--little" in argv:
-        print(little_report(load_rows()))
-        return
-    preds = predictions(load_rows())
-    table = summary(preds)
-    if "--markdown" in argv:
-        print(markdown(table))
-        return
-    if "--ttft" in argv:
-        print(ttft_report(preds))
-        return
+def mlperf_bracket(row: dict, prompt_tokens: int) -> dict[str, float]:
+    """The planner's law for one replica of the MLPerf Server point at its published settings (tp, fp8 weights and
+    KV cache, max batch) and per-replica Poisson rate, at a mean prompt of `prompt_tokens`: slots, saturation
+    requests/s, and mean TTFT, ITL and request latency at that rate (inf past saturation).
+    Source: batching_state (continuous batching; Little's law) on data/calibration/serving_mlperf_h100_reference.csv."""
+    card = TransformerCard(layers=int(row["layers"]), hidden=int(row["hidden"]), ffn_hidden=int(row["ffn_hidden"]),
+                           heads=int(row["heads"]), kv_heads=int(row["kv_heads"]), vocab=int(row["vocab"]),
+                           swiglu=True)
+    rps = float(row["samples_per_s"]) / int(row["replicas"])
+    output = round(float(row["output_tokens_per_s"]) / float(row["samples_per_s"]))
+    est = estimate_serving(card, row["accelerator"], int(row["tp"]), row["precision"], prompt_tokens, output,
+                           concurrency=1, kv_precision="fp8", max_batch=int(row["max_batch"]))
+    chunks = max(1.0, float(np.ceil(prompt_tokens / PREFILL_CHUNK_TOKENS)))
+    state = queueing.batching_state(rps, est["slots"], est["prefill_s"], est["decode_step_s"],
+                                    est["decode_step_full_s"], output, chunks, REQUEST_OVERHEAD_S)
+    return {"slots": est["slots"], "saturation_rps": est["saturation_rps"], "rps": rps,
+            "ttft_s": float(state["ttft_s"]), "itl_s": float(state["itl_s"]),
+            "latency_s": float(state["ttft_s"] + state["decode_s"])}
+
+
+def mlperf_report(rows: list[dict]) -> str:
+    lines = []
+    for row in rows:
+        lines.append(f"{row['model']} tp {row['tp']} {row['precision']}, max batch {row['max_batch']}, "
+                     f"{float(row['samples_per_s']) / int(row['replicas']):.2f} req/s per replica")
+        lines.append(f"measured: TTFT {float(row['ttft_mean_ms']):.0f} ms, TPOT {float(row['tpot_mean_ms']):.0f} "
+                     f"ms, latency {float(row['latency_mean_ms']) / 1e3:.1f} s")
+        lines.append(f"{'prompt':>7} {'slots':>6} {'sat. req/s':>10} {'TTFT ms':>8} {'ITL ms':>7} {'latency s':>9}")
+        for prompt in MLPERF_PROMPTS:
+            x = mlperf_bracket(row, prompt)
+            lines.append(f"{prompt:>7} {x['slots']:>6} {x['saturation_rps']:>10.2f} {x['ttft_s'] * 1e3:>8.0f} "
+                         f"{x['itl_s'] * 1e3:>7.1f} {x['latency_s']:>9.1f}")
+    return "\n".join(lines)
+
+
+def row_report(preds: list[dict]) -> None:
     print(f"{'model':<11}{'in':>6}{'out':>6}{'conc':>5} {'TTFT ms':>17} {'err':>5} {'ITL ms':>13} {'err':>5}"
           f" {'tokens/s':>15} {'err':>5}")
     for p in preds:
@@ -171,8 +221,28 @@ def main(argv: list[str]) -> None:
                          f"{measured:>{width}.1f}/{predicted:<{width}.1f} {err:>+5.0%}")
         print(f"{p['model']:<11}{p['prompt_tokens']:>6}{p['output_tokens']:>6}{p['concurrency']:>5} "
               + " ".join(cells))
-    print()
-    print(markdown(table))
+
+
+def main(argv: list[str]) -> None:
+    if "--little" in argv:
+        print(little_report(load_rows()))
+        return
+    if "--ttft" in argv:
+        print(ttft_report(predictions(load_rows())))
+        return
+    if "--markdown" in argv:
+        print(readme_markdown(set_tables()))
+        return
+    if "--mlperf" in argv:
+        print(mlperf_report(load_rows(MLPERF_PATH)))
+        return
+    for name, path, role in SETS:
+        preds = predictions(load_rows(path))
+        print(f"{name} ({role}): {path.name}")
+        row_report(preds)
+        print()
+        print(markdown(summary(preds)))
+        print()
 
 
 
