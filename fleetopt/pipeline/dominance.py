@@ -30,7 +30,7 @@ import numpy as np
 from fleetopt.formulation.model import Formulation
 
 TOL = 1e-9          # relative tolerance of every comparison
-MAX_OPTIONS = 20_000  # above this many replica columns the pairwise checks are skipped (seconds of Python)
+MAX_OPTIONS = 100_000  # above this many replica columns the pairwise checks are skipped (x10: 6,082 in 0.12 s)
 
 
 def with_dominated_fixed(form: Formulation) -> tuple[Formulation, int]:
