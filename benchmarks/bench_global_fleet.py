@@ -80,14 +80,15 @@ def main(argv: list[str] | None = None) -> None:
         _child(instance, variant, int(seed), int(threads), float(limit))
         return
     print(f"{'instance':<20} {'variant':<7} {'seed':>4} {'status':<8} {'objective':>12} {'wall s':>7} "
-          f"{'CPU s':>6} {'load':>5}")
+          f"{'CPU s':>6} {'load':>5} {'gap':>8}")
     for instance in args.instances:
         for seed in args.seeds:
             for variant in args.variants:   # variants side by side, seed by seed
                 r = run_one(instance, variant, seed, args.threads, args.time_limit)
                 obj = f"{r['objective']:,.0f}" if r.get("objective") is not None else "-"
+                gap = f"{r['gap']:.2e}" if r.get("gap") is not None else "-"
                 print(f"{instance:<20} {variant:<7} {seed:>4} {r['status'][:8]:<8} {obj:>12} {r['wall_s']:>7.2f} "
-                      f"{r['cpu_s']:>6.2f} {r['load']:>5.1f}", flush=True)
+                      f"{r['cpu_s']:>6.2f} {r['load']:>5.1f} {gap:>8}", flush=True)
 
 
 if __name__ == "__main__":
