@@ -138,7 +138,8 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions,
         solver=backend, solver_version="",
         options={"time_limit_s": options.time_limit_s, "mip_rel_gap": options.mip_rel_gap,
                  "threads": options.threads, "seed": options.seed, "decompose": options.decompose,
-                 "executor": options.executor, "price_shared": options.price_shared},
+                 "executor": options.executor, "price_shared": options.price_shared,
+                 "presolve_twins": options.presolve_twins, "race": options.race},
         model_size=form.summary(), timing_s=timing)
     stats = {j: dict(v) for j, v in tc.stats.items()}
     unroutable = [{"service": s, "population": u, "reason": why} for s, u, why in sc.unroutable]
