@@ -29,6 +29,10 @@ class SolveOptions:
                                       # (None: when they join many parts)
     replica_bound: bool | None = None # whole-replica bound rows (formulation/replica_bound.py): True on every
                                       # service, False on none, None on the parts a first round leaves open
+    race: int = 1                     # HiGHS: this many runs of a whole model, seeds seed, seed+1, ..., raced in
+                                      # threads; the first to finish answers (backends/highs.py)
+    presolve_twins: bool = True       # fix the serving options k replicas of a twin replace at no loss
+                                      # (pipeline/dominance.py)
 
 
 @dataclass

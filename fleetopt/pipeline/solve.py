@@ -26,6 +26,7 @@ from fleetopt.pipeline.carbon_cuts import (CarbonCuts, cuts_for_budgets, free_an
                                            with_cuts)
 from fleetopt.pipeline.cluster import DaskCluster
 from fleetopt.pipeline.decompose import EXECUTORS, Backend, default_workers, solve_by_parts
+from fleetopt.pipeline.dominance import with_dominated_fixed
 from fleetopt.pipeline.problem import ExtraFunctionality, Problem, build_problem
 from fleetopt.pipeline.start_method import unguarded_main_line
 from fleetopt.plan.change import change_summary
@@ -103,14 +104,23 @@ def run_backend(name: str, form: Formulation, options: SolveOptions) -> SolveRes
               file=sys.stderr)
         options = replace(options, executor="threads")
     if options.executor == "dask":
+        options = replace(options, race=1)
         # worker processes run any backend (each imports it by name); the cluster lives as long as the solve, and
         # the time it takes to start counts against the time limit
         started = time.monotonic()
         with DaskCluster(workers, options.scheduler) as cluster:
             left = replace(options, time_limit_s=max(options.time_limit_s - (time.monotonic() - started), 0.01))
             return solve_by_parts(form, Backend(solve, budgets=caps.budgets, name=name, cluster=cluster), left)
+    if options.race > 1:   # a race on the whole model only: parts already share the cores
+        solve = _racing_whole(solve, form.n_cols)
     parts = Backend(solve, budgets=caps.budgets, workers=workers if caps.parallel else 1, name=name)
     return solve_by_parts(form, parts, options)
+
+
+def _racing_whole(solve, n_cols: int):
+    """`solve` that keeps SolveOptions.race on a model of `n_cols` columns (the whole one) and sets it to 1 on
+    the parts (backends/highs.py races; the other backends ignore it)."""
+    return lambda f, o: solve(f, o if f.n_cols == n_cols else replace(o, race=1))
 
 
 def solve_problem(problem: Problem, backend: str, options: SolveOptions,
@@ -128,7 +138,8 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions,
         solver=backend, solver_version="",
         options={"time_limit_s": options.time_limit_s, "mip_rel_gap": options.mip_rel_gap,
                  "threads": options.threads, "seed": options.seed, "decompose": options.decompose,
-                 "executor": options.executor, "price_shared": options.price_shared},
+                 "executor": options.executor, "price_shared": options.price_shared,
+                 "presolve_twins": options.presolve_twins, "race": options.race},
         model_size=form.summary(), timing_s=timing)
     stats = {j: dict(v) for j, v in tc.stats.items()}
     unroutable = [{"service": s, "population": u, "reason": why} for s, u, why in sc.unroutable]
@@ -138,14 +149,19 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions,
                     objective=None, bound=None, gap=None, unroutable=unroutable, candidates=stats,
                     provenance=provenance), None
     t0 = time.perf_counter()
-    # the bound rows are appended to a copy and add no column: the solution reads back on `form`
-    solver_form = with_replica_bounds(form, sc) if options.replica_bound else form
+    # options that twins replace at no loss fixed at zero, and the bound rows appended, on copies that add no
+    # column: the solution reads back on `form`
+    solved_form = with_dominated_fixed(form)[0] if options.presolve_twins else form
+    solver_form = with_replica_bounds(solved_form, sc) if options.replica_bound else solved_form
     result, made_here = None, carbon_cuts is True
     if carbon_cuts is True and inst.policy.carbon_budget_t is not None:
-        carbon_cuts = cuts_for_budgets(form, [inst.policy.carbon_budget_t], backend, options,
+        carbon_cuts = cuts_for_budgets(solved_form, [inst.policy.carbon_budget_t], backend, options,
                                        default_workers(options.threads))
-    if isinstance(carbon_cuts, CarbonCuts) and carbon_cuts.signature == signature(form):
-        result = free_answer(form, carbon_cuts, options, backend)
+    # cuts made on `form` hold on its restriction; cuts made on the restriction hold on every budget's (the
+    # options fixed do not depend on the budget)
+    if isinstance(carbon_cuts, CarbonCuts) and carbon_cuts.signature in (signature(form), signature(solved_form)):
+        result = free_answer(solved_form if carbon_cuts.signature != signature(form) else form, carbon_cuts,
+                             options, backend)
         solver_form = with_cuts(solver_form, carbon_cuts)
     if result is None:
         result = run_backend(backend, solver_form, options)
