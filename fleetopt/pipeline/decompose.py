@@ -14,9 +14,10 @@ Why: branch and bound on the whole fleet multiplies the trees of independent par
      smallest open gaps that fit in half of what is spare are accepted as they are. Node limits end a round, so
      the plan is the same on every run, whichever executor runs the parts, unless the first round meets its clock
      (FIRST_ROUND_SHARE of the time limit: then the parts keep the plans they have, and one left without any gets
-     its LP plan rounded up where that holds: `_fallback`). A part the first round
+     its LP plan rounded up where that holds: `_fallback`). Every part runs with its dominated serving options
+     fixed at zero (formulation/dominated.py: same optimum, fewer options to branch on). A part the first round
      leaves open runs on with its services' whole-replica bound rows (formulation/replica_bound.py) and, static and
-     of up to three populations, their rounded cover rows (formulation/replica_cover.py) (valid rows,
+     of up to four populations, their rounded cover rows (formulation/replica_cover.py) (valid rows,
      so its plans and bounds are the part's), computed only where cheap rounds did not suffice
      (SolveOptions.replica_bound None, the default). A whole model that the kept rows join gets none by default:
      global-fleet gains 1.2-1.9x with them, scarce x1 loses (benchmarks/RESULTS.md); replica_bound=True adds them.
@@ -369,7 +370,7 @@ def _with_replica_bounds(p: Part, slices: frozenset[str] = frozenset()) -> Part:
 
 
 def _with_cover_rows(p: Part, slices: frozenset[str] = frozenset()) -> Part:
-    """The part with rounded cover rows for its services of up to three populations (formulation/replica_cover.py;
+    """The part with rounded cover rows for its services of up to four populations (formulation/replica_cover.py;
     valid rows, so its plans and bounds stay the part's); a model over time slices gets none."""
     return p if slices else Part(with_cover_rows(p.form), p.cols, p.rows)
 
