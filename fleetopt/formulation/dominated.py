@@ -41,12 +41,14 @@ def dominated_options(form: Formulation) -> np.ndarray:
     flow_sig = [_signature(a_csc, c, not_cap) + (cost[c], lb[c], ub[c]) for c in f.cols]
     # routes as a matrix: option x (flow signature) -> capacity coefficient 1/rps (inf: no such route)
     sig_id = {s: i for i, s in enumerate(dict.fromkeys(flow_sig))}
-    on = route_option >= 0
-    per_rps = sp.coo_matrix((a[on], (route_option[on], [sig_id[flow_sig[j]] for j in np.flatnonzero(on)])),
-                            shape=(n.size, len(sig_id))).toarray()
-    has = sp.coo_matrix((np.ones(int(on.sum())), (route_option[on], [sig_id[flow_sig[j]] for j in
-                                                                    np.flatnonzero(on)])),
-                        shape=(n.size, len(sig_id))).toarray() > 0
+    on = np.flatnonzero(route_option >= 0)
+    sig_of = np.array([sig_id[flow_sig[j]] for j in on], dtype=np.int64)
+    if len(set(zip(route_option[on].tolist(), sig_of.tolist()))) != len(on):
+        return np.zeros(0, dtype=np.int64)   # two flows of one option alike: not the shape the argument needs
+    per_rps = np.zeros((n.size, len(sig_id)))
+    per_rps[route_option[on], sig_of] = a[on]
+    has = np.zeros((n.size, len(sig_id)), dtype=bool)
+    has[route_option[on], sig_of] = True
     coef = np.where(has, per_rps, np.inf)
     rep_cost, rep_lb = cost[n.cols], lb[n.cols]
     open_to = _takes_moved(form, n, f, route_option, a, option_sig, ub)
