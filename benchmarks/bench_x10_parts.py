@@ -8,7 +8,10 @@ default path's first round, pipeline/decompose.FIRST_NODE_LIMIT). Per part: serv
 columns and integers, LP value, the HiGHS bound and plan after the round, and per service the whole-replica bound
 (formulation/replica_bound.py) against its LP floor. Parts still open after the round are then solved at gap
 1e-5 with --time-limit (with the replica_bound rows, as the default path runs them) and, with --exact, without
-them as well. CPU seconds are this process's. The machine is shared: read CPU, and the load printed.
+them as well. With --reduced, each part's first round and its open solves are also run on the part without
+its dominated options (formulation/dominated.py; the default path since 2026-11-30 13:00): "first_reduced",
+"reduced_covered" (reduced, then rows and covers: what the default path runs) and "reduced" (no rows).
+CPU seconds are this process's. The machine is shared: read CPU, and the load printed.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--only", default="open", choices=("open", "all"))
     parser.add_argument("--exact", action="store_true", help="also solve open parts without the rows")
+    parser.add_argument("--reduced", action="store_true", help="also solve parts without dominated options")
+    parser.add_argument("--variants", nargs="*", help="only these of the open parts' solves (e.g. covered)")
+    parser.add_argument("--parts", type=int, nargs="*", help="only these parts (indices)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -39,6 +45,7 @@ def main() -> None:
     from fleetopt.api import build_problem
     from fleetopt.backends import highs
     from fleetopt.backends.result import SolveOptions
+    from fleetopt.formulation.dominated import without_dominated
     from fleetopt.formulation.replica_bound import form_knapsacks, lower_bound, lp_floor, with_form_replica_bounds
     from fleetopt.formulation.replica_cover import with_cover_rows
     from fleetopt.formulation.split import components, relaxed, shared_rows, split
@@ -52,7 +59,7 @@ def main() -> None:
     rows = []
     for i, p in enumerate(parts):
         _, _, _, integer = p.form.col_arrays()
-        if not integer.any():
+        if not integer.any() or (args.parts and i not in args.parts):
             continue
         c0 = time.process_time()
         lp = highs.solve(relaxed(p.form), SolveOptions(threads=1))
@@ -70,6 +77,12 @@ def main() -> None:
         row = {"part": i, "columns": p.form.n_cols, "integer": int(integer.sum()), "n_rows": p.form.n_rows,
                "lp": lp.objective, "first_status": first.status, "first_objective": first.objective,
                "first_bound": first.bound, "first_gap": gap, "first_cpu_s": cpu_first, "services": services}
+        if args.reduced:
+            t = time.process_time()
+            reduced, fixed = without_dominated(p.form)
+            r = highs.solve(reduced, replace(base, node_limit=args.nodes, time_limit_s=args.time_limit))
+            row["first_reduced"] = {"fixed": fixed, "status": r.status, "objective": r.objective, "bound": r.bound,
+                                    "cpu_s": time.process_time() - t}
         rows.append(row)
         is_open = gap is None or gap > 1e-6
         if is_open or args.only == "all":
@@ -80,7 +93,12 @@ def main() -> None:
             covered = with_cover_rows(bounded)
             row["covers_cpu_s"] = time.process_time() - t
             row["covers"] = covered.families["replica_cover"].size if "replica_cover" in covered.families else 0
-            for label, f in [("bounded", bounded), ("covered", covered)] + ([("plain", p.form)] if args.exact else []):
+            variants = [("bounded", bounded), ("covered", covered)] + ([("plain", p.form)] if args.exact else [])
+            if args.reduced:
+                reduced, _ = without_dominated(p.form)
+                variants += [("reduced", reduced),
+                             ("reduced_covered", with_cover_rows(with_form_replica_bounds(reduced)))]
+            for label, f in [v for v in variants if not args.variants or v[0] in args.variants]:
                 lp_rows = highs.solve(relaxed(f), SolveOptions(threads=1)).objective
                 t = time.process_time()
                 r = highs.solve(f, SolveOptions(threads=1, mip_rel_gap=1e-5, time_limit_s=args.time_limit))

@@ -328,9 +328,10 @@ def with_replica_bounds(form: Formulation, sc) -> Formulation:
 def form_knapsacks(form: Formulation) -> list[tuple[str, np.ndarray, ServiceKnapsack]]:
     """Per service of a formulation (the whole model or one part of it): its name, its replica columns and its
     knapsack, read from the rows alone: `demand` rows (sum of flows >= their lower bound) and `replica_capacity`
-    rows (sum of flow / rps <= replicas, one row per option, -1 on its replica column). Parts carry no option
-    table, so this is how pipeline/decompose.py bounds the parts that stay open. Empty when the rows are not of
-    that shape (then nothing is bounded: the bound must stay a relaxation)."""
+    rows (sum of flow / rps <= replicas, one row per option, -1 on its replica column); an option whose replicas
+    are fixed at zero (formulation/dominated.py) has no route. Parts carry no option table, so this is how
+    pipeline/decompose.py bounds the parts that stay open. Empty when the rows are not of that shape (then
+    nothing is bounded: the bound must stay a relaxation)."""
     n, f = form.blocks.get("replicas"), form.blocks.get("flow")
     cap, dem = form.families.get("replica_capacity"), form.families.get("demand")
     if n is None or f is None or cap is None or dem is None or n.size == 0 or (n.cost < 0).any():
@@ -367,6 +368,7 @@ def form_knapsacks(form: Formulation) -> list[tuple[str, np.ndarray, ServiceKnap
         local_row[rows] = np.arange(len(rows))
         on = (route_option >= 0) & (route_row >= 0)
         on[on] &= (local_opt[route_option[on]] >= 0) & (local_row[route_row[on]] >= 0)
+        on[on] &= n.ub[route_option[on]] > 0    # an option fixed at zero (formulation/dominated.py) routes nothing
         out.append((str(s), n.cols[opts],
                     ServiceKnapsack(n.cost[opts], local_opt[route_option[on]], local_row[route_row[on]],
                                     route_rps[on], demand[rows])))

@@ -34,9 +34,9 @@ MAX_UNITS = 256        # rows asking for more units than this gain under 1/256 f
 ALL_SETS_UP_TO = 5     # populations of a service up to which every set is tried (else singletons, reach sets, all)
 ROUNDS = 8             # LP solves of the separation
 MIN_VIOLATION = 0.02   # in units (a unit is d req/s): what the LP must fall short by for a row to be added
-MOST_POPULATIONS = 3   # services with more populations get none: on x10's four-population chat services the rows
-                       # slowed HiGHS (28 -> 39 CPU s over five parts) where they sped up those of two and three
-                       # (code-assist 20 -> 6, summarize 23 -> 21; benchmarks/RESULTS.md)
+MOST_POPULATIONS = 4   # services with more populations get none (their sets multiply). Four: on x10's chat and
+                       # chat-small parts with their dominated options fixed (dominated.py) the rows cut HiGHS's CPU
+                       # on 9 of 10 parts; without that reduction they had slowed the same parts (benchmarks/RESULTS.md)
 
 
 def population_sets(sk: ServiceKnapsack) -> list[np.ndarray]:

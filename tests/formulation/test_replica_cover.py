@@ -136,7 +136,7 @@ def test_the_rows_raise_the_lp_of_few_large_replicas():
 
 
 def test_services_of_more_populations_get_no_rows():
-    """Four populations: the rows slowed HiGHS on x10's chat services (replica_cover.MOST_POPULATIONS)."""
+    """Past replica_cover.MOST_POPULATIONS populations a service's sets multiply: no rows."""
     from fleetopt.formulation import replica_cover
 
     rng = np.random.default_rng(7)
