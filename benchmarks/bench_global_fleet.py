@@ -9,7 +9,7 @@ Each (instance, variant, seed) runs in a fresh Python process that imports fleet
 and solves it (what `fleetopt solve` does, without writing the plan): its wall time, its CPU seconds (user +
 system, from the parent's rusage of its children) and its peak memory are the process's own. Variants:
   before   SolveOptions.presolve_twins False (no dominated options fixed)
-  after    the defaults (pipeline/dominance.py fixes the options a twin replaces at no loss)
+  after    the defaults (formulation/twins.py fixes the options a twin replaces at no loss)
   race     the defaults and two HiGHS runs raced on a whole-model solve (SolveOptions.race = 2)
 Instances: a shipped instance's stem, or scarce-x1 (benchmarks/scarce_tiers.py). The load average is printed
 beside every line: on a shared machine compare CPU seconds of runs made side by side, with a time limit the load

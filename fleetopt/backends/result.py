@@ -32,7 +32,7 @@ class SolveOptions:
     race: int = 1                     # HiGHS: this many runs of a whole model, seeds seed, seed+1, ..., raced in
                                       # threads; the first to finish answers (backends/highs.py)
     presolve_twins: bool = True       # fix the serving options k replicas of a twin replace at no loss
-                                      # (pipeline/dominance.py)
+                                      # (formulation/twins.py)
 
 
 @dataclass

@@ -10,6 +10,9 @@ so every removed option has a kept option at least as good, and the model's opti
 no optimum needs are fixed (x10's services: 56-123 of 90-174 options per service).
 Source: the exchange argument above (dominated columns, e.g. Gamrath et al. 2015, "Progress in presolving for
 mixed integer programming", Math. Prog. Comp. 7, section 4: dominated columns).
+Its sibling formulation/twins.py fixes an option that k replicas of a twin replace (tp8 by two tp4) on the whole
+model, where other rows differ; this one runs on each part, where the shared rows are left out and 1-for-1
+swaps across regions qualify.
 """
 
 from __future__ import annotations

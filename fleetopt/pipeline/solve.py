@@ -26,7 +26,7 @@ from fleetopt.pipeline.carbon_cuts import (CarbonCuts, cuts_for_budgets, free_an
                                            with_cuts)
 from fleetopt.pipeline.cluster import DaskCluster
 from fleetopt.pipeline.decompose import EXECUTORS, Backend, default_workers, solve_by_parts
-from fleetopt.pipeline.dominance import with_dominated_fixed
+from fleetopt.formulation.twins import with_dominated_fixed
 from fleetopt.pipeline.problem import ExtraFunctionality, Problem, build_problem
 from fleetopt.pipeline.start_method import unguarded_main_line
 from fleetopt.plan.change import change_summary

@@ -1,4 +1,4 @@
-"""Serving options that k replicas of a twin replace at no loss (pipeline/dominance.py): which are fixed, which
+"""Serving options that k replicas of a twin replace at no loss (formulation/twins.py): which are fixed, which
 are not, and that fixing them keeps the optimum and verified plans."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from fleetopt.backends import highs
 from fleetopt.backends.result import SolveOptions
 from fleetopt.formulation.model import Formulation
 from fleetopt.io.load import load_instance
-from fleetopt.pipeline.dominance import dominated_options, with_dominated_fixed
+from fleetopt.formulation.twins import dominated_options, with_dominated_fixed
 from fleetopt.pipeline.problem import build_problem
 from fleetopt.pipeline.solve import options_for, solve_problem
 from helpers import REPO, TINY, assert_verified, static_shipped_instances
