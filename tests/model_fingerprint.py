@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-TIERS = ("gf", "scarce-x1", "x10")
+TIERS = ("gf", "hourly", "scarce-x1", "x10")
 
 
 def _digest(*parts) -> str:
@@ -51,7 +51,12 @@ def fingerprint(problem) -> dict:
 
 
 def load(tier: str):
-    """global-fleet ("gf"), a scale tier ("x10") or a scarce tier ("scarce-x1"), seed 0."""
+    """global-fleet ("gf"), its 24-slice version ("hourly"), a scale tier ("x10") or a scarce tier ("scarce-x1"),
+    seed 0."""
+    if tier == "hourly":
+        from fleetopt.io.load import load_instance
+
+        return load_instance(HERE.parent / "instances" / "global-fleet-hourly.yaml")
     sys.path.insert(0, str(HERE.parent / "benchmarks"))
     from bench_solve import load as load_tier
 

@@ -1,6 +1,7 @@
 """The model built for speed is the model built before: every candidate table column, variable block and row
-family of global-fleet, the scarce x1 tier and the x10 tier digests as the code the enumeration speed work started
-from did (tests/data/model_fingerprints.json, made by `python tests/model_fingerprint.py` at main fd0c4f4).
+family of global-fleet, its 24-slice version, the scarce x1 tier and the x10 tier digest as the code the
+enumeration speed work started from did (tests/data/model_fingerprints.json, made by
+`python tests/model_fingerprint.py` at main fd0c4f4).
 A change that means to alter the model (a new law, a new row) regenerates that file and says so."""
 
 import json
