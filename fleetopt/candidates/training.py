@@ -156,6 +156,7 @@ class StepTable:
         self.levels, self.level_of = np.unique(self.gpus, return_inverse=True)
         self._sorted = (self.grid_gpus.tolist(), self.fit_gpus.tolist())   # for scalar bisection, per stock
         self.orders: dict = {}   # id of a reliability list -> _Order
+        self.levels_list = self.levels.tolist()
 
     def counts(self, stock: int) -> tuple[int, int]:
         """Configurations enumerated and fitting with at most `stock` GPUs."""
@@ -261,8 +262,8 @@ class _LevelFronts:
     wall_hours: np.ndarray
     storage_gb_s: np.ndarray
     plain: np.ndarray
-    on_time_gpus: list          # GPUs of every row meeting the deadline at the first multiple, sorted
-    levels: list                # the table's GPU levels and the fastest wall hours with at most that many GPUs
+    levels: list                # the table's GPU levels; with at most that many GPUs: the rows meeting the
+    on_time: list               # deadline at the first multiple, and the fastest wall hours
     fastest_hours: list
 
 
@@ -292,7 +293,7 @@ def _order(table: StepTable, rels: list[dict]) -> _Order:
     level = np.tile(table.level_of, m)
     at = np.lexsort((np.arange(n * m), checkpoint, step / good, level))
     first = np.flatnonzero(at < n)
-    first_starts = np.flatnonzero(np.r_[True, np.diff(level[at[first]]) != 0])
+    first_starts = _starts(level[at[first]])
     table.orders[id(rels)] = out = _Order(at, level[at], table.gpus[at % n], step[at], good[at], checkpoint[at],
                                           first, first_starts)
     return out
@@ -315,8 +316,28 @@ def _level_fronts(table: StepTable, rels: list[dict], job, steps: float, transfe
     keep = keep[back]
     first_wall = wall_all[o.first]
     fastest = np.minimum.reduceat(np.where(np.isnan(first_wall), np.inf, first_wall), o.first_starts)
+    on_time = np.cumsum(np.bincount(level[at < n], minlength=len(table.levels)))
     return _LevelFronts(at[keep] // n, at[keep] % n, gpus[keep], wall[keep], storage[keep], plain[back],
-                        gpus[at < n].tolist(), table.levels.tolist(), np.minimum.accumulate(fastest).tolist())
+                        table.levels_list, on_time.tolist(), np.minimum.accumulate(fastest).tolist())
+
+
+def _starts(level: np.ndarray) -> np.ndarray:
+    """Where each run of equal values starts in a sorted array."""
+    if not len(level):
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.concatenate([[True], level[1:] != level[:-1]]))
+
+
+def _running_min_before(level: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per row of a level-sorted array, the least value of the rows before it in its level (inf for the first):
+    the levels as the rows of one inf-padded matrix, one running minimum."""
+    starts = _starts(level)
+    length = np.diff(np.concatenate([starts, [len(level)]]))
+    pos = np.arange(len(level)) - np.repeat(starts, length)
+    row = np.repeat(np.arange(len(starts)), length)
+    pad = np.full((len(starts), int(length.max(initial=0)) + 1), np.inf)
+    pad[row, pos + 1] = values
+    return np.minimum.accumulate(pad, axis=1)[row, pos]
 
 
 def _sorted(level: np.ndarray, hours: np.ndarray, storage: np.ndarray, at: np.ndarray) -> bool:
@@ -333,12 +354,7 @@ def _sorted_fronts(level: np.ndarray, hours: np.ndarray, storage: np.ndarray, n_
     hours, storage) (of equal twins the first), and which of these no other of them dominates in (level, hours)
     alone. Same survivors as pareto_mask: each level's 2D staircase (a running minimum of storage), less the
     points that a lower level's point weakly dominates (a [levels x rows] running minimum over rows by hours)."""
-    starts = np.flatnonzero(np.r_[True, level[1:] != level[:-1]]) if len(level) else np.zeros(0, dtype=np.int64)
-    front = np.zeros(len(level), dtype=bool)
-    for a, b in zip(starts, np.r_[starts[1:], len(level)]):
-        seg = storage[a:b]
-        front[a:b] = seg < np.concatenate([[np.inf], np.minimum.accumulate(seg)[:-1]])
-    idx = np.flatnonzero(front)
+    idx = np.flatnonzero(storage < _running_min_before(level, storage))
     lv, h, s = level[idx], hours[idx], storage[idx]
     by_hours = np.argsort(h, kind="stable")
     lower = np.full((n_levels, len(idx)), np.inf)
@@ -348,11 +364,11 @@ def _sorted_fronts(level: np.ndarray, hours: np.ndarray, storage: np.ndarray, n_
     beaten = (lv > 0) & (lower[np.maximum(lv - 1, 0), last] <= s)
     keep = idx[~beaten]
     # without storage: a level's fewest hours, if below every lower level's
-    firsts = np.r_[True, level[keep][1:] != level[keep][:-1]] if len(keep) else np.zeros(0, dtype=bool)
+    firsts = _starts(level[keep])
     best = hours[keep][firsts]
     below = best < np.concatenate([[np.inf], np.minimum.accumulate(best)[:-1]])
     plain = np.zeros(len(keep), dtype=bool)
-    plain[np.flatnonzero(firsts)[below]] = True
+    plain[firsts[below]] = True
     return keep, plain
 
 
@@ -466,8 +482,9 @@ def _job_candidates(ctx: _Context, jname: str, stats: dict) -> _Kept | None:
                         used.append((table, rel))
                 groups.sources.append([sources[(id(table), id(rel))] for rel in rels])
             lf = groups.fronts[fronts[key]]
-            st["meet_deadline"] += bisect_right(lf.on_time_gpus, count)
-            best_hours = min(best_hours, lf.fastest_hours[bisect_right(lf.levels, count) - 1])
+            below = bisect_right(lf.levels, count) - 1
+            st["meet_deadline"] += lf.on_time[below] if below >= 0 else 0
+            best_hours = min(best_hours, lf.fastest_hours[below])
             if not lf.gpus.size or lf.gpus.min() > count:
                 continue
             groups.front.append(fronts[key])
