@@ -356,6 +356,9 @@ def _sorted_fronts(level: np.ndarray, hours: np.ndarray, storage: np.ndarray, n_
     points that a lower level's point weakly dominates (a [levels x rows] running minimum over rows by hours)."""
     idx = np.flatnonzero(storage < _running_min_before(level, storage))
     lv, h, s = level[idx], hours[idx], storage[idx]
+    if len(idx):
+        lv = lv - lv[0]   # sorted: the lowest level present is row 0 of the matrix
+        n_levels = int(lv[-1]) + 1
     by_hours = np.argsort(h, kind="stable")
     lower = np.full((n_levels, len(idx)), np.inf)
     lower[lv[by_hours], np.arange(len(idx))] = s[by_hours]
