@@ -311,7 +311,7 @@ def _level_fronts(table: StepTable, rels: list[dict], job, steps: float, transfe
     if not _sorted(level, hours, storage, at):
         order = np.lexsort((at, storage, hours, level))
         at, wall, level, gpus, storage, hours = (x[order] for x in (at, wall, level, gpus, storage, hours))
-    keep, plain = _sorted_fronts(level, hours, storage, len(table.levels))
+    keep, plain = _sorted_fronts(level, hours, storage)
     back = np.argsort(at[keep])
     keep = keep[back]
     first_wall = wall_all[o.first]
@@ -349,16 +349,15 @@ def _sorted(level: np.ndarray, hours: np.ndarray, storage: np.ndarray, at: np.nd
     return bool(np.all((lv > 0) | ((lv == 0) & ((h > 0) | (h_eq & ((s > 0) | (s_eq & (at[1:] > at[:-1]))))))))
 
 
-def _sorted_fronts(level: np.ndarray, hours: np.ndarray, storage: np.ndarray, n_levels: int):
+def _sorted_fronts(level: np.ndarray, hours: np.ndarray, storage: np.ndarray):
     """Rows sorted by (level, hours, storage, index): the positions of those no other row dominates in (level,
     hours, storage) (of equal twins the first), and which of these no other of them dominates in (level, hours)
     alone. Same survivors as pareto_mask: each level's 2D staircase (a running minimum of storage), less the
     points that a lower level's point weakly dominates (a [levels x rows] running minimum over rows by hours)."""
     idx = np.flatnonzero(storage < _running_min_before(level, storage))
     lv, h, s = level[idx], hours[idx], storage[idx]
-    if len(idx):
-        lv = lv - lv[0]   # sorted: the lowest level present is row 0 of the matrix
-        n_levels = int(lv[-1]) + 1
+    lv = lv - (lv[0] if len(idx) else 0)   # sorted: the lowest level present is row 0 of the matrix
+    n_levels = int(lv[-1]) + 1 if len(idx) else 0
     by_hours = np.argsort(h, kind="stable")
     lower = np.full((n_levels, len(idx)), np.inf)
     lower[lv[by_hours], np.arange(len(idx))] = s[by_hours]

@@ -22,7 +22,7 @@ def test_sorted_fronts_keep_what_pareto_mask_keeps(seed):
     storage = rng.integers(1, 25, n).astype(float)
     order = np.lexsort((np.arange(n), storage, hours, level))
     assert _sorted(level[order], hours[order], storage[order], order)
-    keep, plain = _sorted_fronts(level[order], hours[order], storage[order], 6)
+    keep, plain = _sorted_fronts(level[order], hours[order], storage[order])
     got = np.sort(order[keep])
     want = np.flatnonzero(pareto_mask(level, hours, storage))
     assert np.array_equal(got, want)
