@@ -382,7 +382,8 @@ def _job_params(card: TransformerCard) -> float:
 @dataclass
 class _Kept:
     """One job's candidates after the first pruning: `rows` holds region and storage_gb_s (what storage_may_bind
-    reads); `finish(tight)` prunes again with storage only in the `tight` regions and gives every field."""
+    reads: all rows, or each region's hungriest); `finish(tight)` prunes again with storage only in the `tight`
+    regions and gives every field."""
 
     rows: dict
     finish: Callable[[np.ndarray], dict]
@@ -501,8 +502,12 @@ def _job_candidates(ctx: _Context, jname: str, stats: dict) -> _Kept | None:
             st["why"] = (f"no configuration meets the deadline of {job.deadline_hours:g} h "
                          f"(fastest that fits: {best_hours:,.0f} h)")
         return None
+    # storage_may_bind reads only each region's hungriest row: keep that, not the rows
     first = groups.rows(None)
-    return _Kept({"region": first["region"], "storage_gb_s": first["storage_gb_s"]},
+    most = np.zeros(len(tables["region"]))
+    np.maximum.at(most, first["region"], first["storage_gb_s"])
+    regions = np.unique(first["region"])
+    return _Kept({"region": regions, "storage_gb_s": most[regions]},
                  lambda tight: _fields(ctx, jname, job, groups.rows(tight), used, routes))
 
 

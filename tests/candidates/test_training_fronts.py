@@ -49,3 +49,23 @@ def test_fallback_sort_gives_the_same_table(monkeypatch):
         a, b = getattr(got, name), getattr(want, name)
         if isinstance(a, np.ndarray):
             assert a.dtype == b.dtype and np.array_equal(a, b), name
+
+
+@pytest.mark.parametrize("tight_every", [1, 2, 3])
+def test_storage_tight_in_some_regions_gives_the_reference_table(monkeypatch, tight_every):
+    """No shipped tier has a region where storage may bind; forced in every 1st, 2nd or 3rd region, the fronts
+    (pruned once per front, with and without storage) still give the plain enumeration's table."""
+    import training_reference  # tests/training_reference.py: the enumeration before shared tables, an oracle
+
+    def some(inst, names, jobs):
+        return np.arange(len(names)) % tight_every == 0
+
+    monkeypatch.setattr(training, "storage_may_bind", some)
+    monkeypatch.setattr(training_reference, "storage_may_bind", some)
+    inst = load_instance(default_instance())
+    got, want = enumerate_training(inst), training_reference.enumerate_training(inst)
+    assert got.stats == want.stats
+    for name in got.__dataclass_fields__:
+        a, b = getattr(got, name), getattr(want, name)
+        if isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype and np.array_equal(a, b), name
