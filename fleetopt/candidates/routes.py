@@ -20,6 +20,7 @@ BATCHING_FIELDS = {"llm": "llm", "slots": "slots", "prefill_s": "engine_prefill_
                    "saturation_rps": "shard_rate_rps"}
 
 SLO_QUANTILE = 0.99
+DOMINANCE_CHUNK = 2_000_000   # option-pair x population comparisons held at once by route_dominance_mask
 
 
 def routes_for(inst, opt, population_names, fastest_s, fastest_accel):
@@ -58,7 +59,8 @@ def routes_for(inst, opt, population_names, fastest_s, fastest_accel):
             pairs.append((s, sname, u, pname, allowed, rtt_by_region, candidates))
     candidate = np.concatenate([p[-1] for p in pairs]) if pairs else np.zeros(0, dtype=np.int64)
     rtt = np.concatenate([p[5][opt["region"][p[-1]]] for p in pairs]) if pairs else np.zeros(0)
-    slo_ms = np.array([inst.serving[p[1]].slo_p99_ms for p in pairs for _ in p[-1]], dtype=float)
+    slo_ms = np.repeat(np.array([inst.serving[p[1]].slo_p99_ms for p in pairs], dtype=float),
+                       [len(p[-1]) for p in pairs])
     capacity = queueing.route_capacity_rps(
         (slo_ms - rtt) / 1e3, opt["prefill_s"][candidate], opt["decode_s"][candidate],
         opt["shard_rate_rps"][candidate], opt["fanout"][candidate], opt["group_scale"][candidate],
@@ -123,18 +125,21 @@ def route_dominance_mask(sc: ServingCandidates) -> np.ndarray:
     cap[sc.route_option, sc.route_population] = sc.route_capacity_rps
     keep = cap.any(axis=1)
     group = ((sc.service * len(sc.region_names) + sc.region) * len(sc.accel_names) + sc.accel) * 2 + sc.procurement
-    order = np.argsort(group, kind="stable")   # each group's options contiguous, in table order
-    bounds = np.flatnonzero(np.diff(group[order])) + 1
-    for members in np.split(order, bounds):
-        idx = members[keep[members]]
-        if len(idx) < 2:
-            continue  # nothing to compare with
-        gpus, c = sc.gpus_per_replica[idx].astype(float), cap[idx]
-        as_good = (gpus[:, None] <= gpus[None, :]) & np.all(c[:, None, :] >= c[None, :, :], axis=2)
-        better = (gpus[:, None] < gpus[None, :]) | np.any(c[:, None, :] > c[None, :, :], axis=2)
-        order = np.arange(len(idx))
-        twin = as_good & ~better & (order[:, None] < order[None, :])   # of identical options keep the first
-        keep[idx[(as_good & better | twin).any(axis=0)]] = False
+    routed = np.flatnonzero(keep)
+    order = routed[np.argsort(group[routed], kind="stable")]   # each group's routed options together, in table order
+    starts = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1]]) if len(order) else order
+    sizes = np.diff(np.r_[starts, len(order)])
+    for k in np.unique(sizes[sizes >= 2]):
+        firsts = starts[sizes == k]
+        # groups of k options compared all at once, in chunks that bound memory ([groups, k, k, populations])
+        for chunk in np.array_split(firsts, max(1, len(firsts) * k * k * p // DOMINANCE_CHUNK)):
+            idx = order[chunk[:, None] + np.arange(k)]
+            gpus, c = sc.gpus_per_replica[idx].astype(float), cap[idx]
+            as_good = ((gpus[:, :, None] <= gpus[:, None, :])
+                       & np.all(c[:, :, None, :] >= c[:, None, :, :], axis=3))
+            better = (gpus[:, :, None] < gpus[:, None, :]) | np.any(c[:, :, None, :] > c[:, None, :, :], axis=3)
+            twin = as_good & ~better & np.triu(np.ones((k, k), dtype=bool), 1)   # of identical options keep the first
+            keep[idx[(as_good & better | twin).any(axis=1)]] = False
     return keep
 
 

@@ -264,6 +264,8 @@ def _configs(card, svc, acc, region, cache, key) -> tuple[dict[str, np.ndarray],
     Transformer and CNN physics does not depend on the region or the SLO: computed once per (model, request
     shape, fp8 allowed, accelerator), shared by services that differ only in demand and SLO.
     """
+    if isinstance(card, DlrmCard):
+        key = key + (region.nic_gb_s, region.net_latency_us)   # the only region figures DLRM's shard step reads
     if key in cache:
         return cache[key]
     if isinstance(card, DlrmCard):
@@ -280,9 +282,7 @@ def _configs(card, svc, acc, region, cache, key) -> tuple[dict[str, np.ndarray],
     fast = best < svc.slo_p99_ms / 1e3
     raw = {k: v[fast] for k, v in raw.items()}
     keep = pareto_front(raw["gpus"], raw["service_rate_rps"] / raw["gpus"], latency[fast])
-    out = {k: v[keep] for k, v in raw.items()}, float(best.min(initial=np.inf))
-    if not isinstance(card, DlrmCard):
-        cache[key] = out
+    cache[key] = out = {k: v[keep] for k, v in raw.items()}, float(best.min(initial=np.inf))
     return out
 
 
@@ -319,33 +319,52 @@ def _llm_physics(inst: Instance, cache: dict) -> None:
     cache.update(zip(tables, saturation_rates(list(tables.values())), strict=True))
 
 
+def _placed_options(configs: list[dict[str, np.ndarray]], placed: list[tuple[int, int, int, int]]) -> dict:
+    """The option table: each placement's config table, in placement order, with its service, region and
+    accelerator; gathered from the distinct tables in one take per field."""
+    fields = _CONFIG_FIELDS + ("service", "region", "accel")
+    if not placed:
+        return {k: np.zeros(0) for k in fields}
+    which, service, region, accel = (np.array(x, dtype=np.int64) for x in zip(*placed))
+    size = np.array([c["tp"].shape[0] for c in configs], dtype=np.int64)
+    length = size[which]
+    first = (np.cumsum(size) - size)[which]
+    at = np.repeat(first - (np.cumsum(length) - length), length) + np.arange(int(length.sum()))
+    opt = {k: np.concatenate([c[k] for c in configs])[at] for k in _CONFIG_FIELDS}
+    opt.update(service=np.repeat(service, length), region=np.repeat(region, length),
+               accel=np.repeat(accel, length))
+    return opt
+
+
 def enumerate_serving(inst: Instance, prune: bool = True) -> ServingCandidates:
     """All replica options and routes of the instance's serving services, as flat arrays; with `prune`, only
     options that have a route and that no option of the same region and accelerator dominates."""
     service_names, region_names = list(inst.serving), list(inst.regions)
     accel_names, population_names = list(inst.accelerators), list(inst.populations)
-    blocks: list[dict[str, np.ndarray]] = []
     cache: dict = {}
     # Per (service, region): the least service time + zero-load p99 queueing of any fitting config, and where.
     fastest_s = np.full((len(service_names), len(region_names)), np.inf)
     fastest_accel = np.full(fastest_s.shape, -1)
     _llm_physics(inst, cache)
+    accel_index = {a: i for i, a in enumerate(accel_names)}
+    configs: list[dict[str, np.ndarray]] = []   # the distinct config tables, each shared by many placements
+    config_of: dict[int, int] = {}
+    placed: list[tuple[int, int, int, int]] = []   # (config table, service, region, accelerator) with configs
     for s, (sname, svc) in enumerate(inst.serving.items()):
         card = inst.models[svc.model]
         for r, region, aname in _placements(inst, svc):
-            acc, a = inst.accelerators[aname], accel_names.index(aname)
+            acc, a = inst.accelerators[aname], accel_index[aname]
             cfg, best = _configs(card, svc, acc, region, cache, (sname, aname))
             if best < fastest_s[s, r] or fastest_accel[s, r] < 0:
                 fastest_s[s, r], fastest_accel[s, r] = best, a
-            n = cfg["tp"].shape[0]
-            if n == 0:
+            if cfg["tp"].shape[0] == 0:
                 continue
-            block = dict(cfg)
-            block.update(service=np.full(n, s), region=np.full(n, r), accel=np.full(n, a))
-            blocks.append(block)
+            if id(cfg) not in config_of:
+                config_of[id(cfg)] = len(configs)
+                configs.append(cfg)
+            placed.append((config_of[id(cfg)], s, r, a))
 
-    opt = {k: (np.concatenate([b[k] for b in blocks]) if blocks else np.zeros(0)) for k in
-           _CONFIG_FIELDS + ("service", "region", "accel")}
+    opt = _placed_options(configs, placed)
     for k in ("tp", "precision", "batch", "gpus", "service", "region", "accel"):
         opt[k] = opt[k].astype(np.int64)
     opt.update(replica_economics(inst, opt["region"], opt["accel"], opt["gpus"], accel_names))

@@ -108,5 +108,27 @@ class ServingCandidates:
     def demand_of(self, services: np.ndarray, populations: np.ndarray) -> np.ndarray:
         """The demand (requests/s) of each (service, population) pair given as parallel index arrays; 0 where
         the pair has none."""
-        table = {(int(s), int(u)): d for s, u, d in zip(self.demand_service, self.demand_population, self.demand_rps)}
-        return np.array([table.get((int(s), int(u)), 0.0) for s, u in zip(services, populations)], dtype=float)
+        pair = pair_index(self.demand_service, self.demand_population, services, populations)
+        return np.where(pair >= 0, np.asarray(self.demand_rps, dtype=float)[np.maximum(pair, 0)], 0.0) \
+            if len(self.demand_rps) else np.zeros(len(pair))
+
+
+def pair_index(known_a, known_b, a, b) -> np.ndarray:
+    """For each (a, b) given as parallel integer arrays, the index of the same pair in (known_a, known_b), the last
+    one if it repeats, -1 where it is absent: a dictionary lookup as one sort and one bisection."""
+    known_a, known_b = np.asarray(known_a, dtype=np.int64), np.asarray(known_b, dtype=np.int64)
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    if not len(known_a) or not len(a):
+        return np.full(len(a), -1, dtype=np.int64)
+    width = int(max(known_b.max(), b.max())) + 1
+    lowest = int(min(known_a.min(), a.min(), known_b.min(), b.min()))
+    if lowest < 0:
+        raise ValueError("pair_index takes non-negative indices")
+    code = known_a * width + known_b
+    order = np.argsort(code, kind="stable")
+    last = np.r_[code[order][1:] != code[order][:-1], True]    # of repeats, the last (as a dict keeps)
+    order = order[last]
+    sorted_code = code[order]
+    want = a * width + b
+    at = np.minimum(np.searchsorted(sorted_code, want), len(sorted_code) - 1)
+    return np.where(sorted_code[at] == want, order[at], -1)

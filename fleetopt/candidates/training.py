@@ -17,6 +17,7 @@ Accounting is over the planning horizon: a job longer than the horizon is charge
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -153,11 +154,13 @@ class StepTable:
 
     def __post_init__(self):
         self.levels, self.level_of = np.unique(self.gpus, return_inverse=True)
+        self._sorted = (self.grid_gpus.tolist(), self.fit_gpus.tolist())   # for scalar bisection, per stock
+        self.orders: dict = {}   # id of a reliability list -> _Order
+        self.levels_list = self.levels.tolist()
 
     def counts(self, stock: int) -> tuple[int, int]:
         """Configurations enumerated and fitting with at most `stock` GPUs."""
-        return (int(np.searchsorted(self.grid_gpus, stock, side="right")),
-                int(np.searchsorted(self.fit_gpus, stock, side="right")))
+        return bisect_right(self._sorted[0], stock), bisect_right(self._sorted[1], stock)
 
 
 @dataclass
@@ -246,43 +249,129 @@ def _reliability(table: StepTable, accel, region, params: float, restart_min: fl
 
 @dataclass
 class _LevelFronts:
-    """One job's rows of one (step table, reliability, dataset transfer time) that meet the deadline and are on
-    the 2D front (charged GPU-hours, storage) of their GPU level: the first step of pareto_mask, done once for
-    every region with this table (a region's stock keeps or drops whole levels). In row order: checkpoint
-    multiple, then grid order."""
+    """One job's rows of one (step table, reliability, dataset transfer time) that meet the deadline and no other
+    row of them dominates in (GPUs, charged GPU-hours, storage): what the first pruning keeps of them in every
+    region with this table, cut to the region's stock (a row's dominators have no more GPUs than it, so a
+    region's stock, which keeps or drops whole levels, never changes which rows survive below it). `plain` marks
+    the rows also kept when storage leaves the test (the second pruning, where storage cannot bind). In row
+    order: checkpoint multiple, then grid order."""
 
     multiple: np.ndarray
     row: np.ndarray
     gpus: np.ndarray
     wall_hours: np.ndarray
     storage_gb_s: np.ndarray
-    on_time_gpus: np.ndarray    # GPUs of every row meeting the deadline at the first multiple, sorted
-    levels: np.ndarray          # the table's GPU levels and the fastest wall hours with at most that many GPUs
-    fastest_hours: np.ndarray
+    plain: np.ndarray
+    levels: list                # the table's GPU levels; with at most that many GPUs: the rows meeting the
+    on_time: list               # deadline at the first multiple, and the fastest wall hours
+    fastest_hours: list
+
+
+@dataclass
+class _Order:
+    """A table's rows at every checkpoint multiple of one reliability (position i = multiple x rows + row), in
+    the order by (GPU level, step time / goodput, checkpoint GB/s, i): for any job, that is the order by (level,
+    charged hours, storage, i) but for rounding, which _level_fronts checks."""
+
+    at: np.ndarray              # positions, in this order
+    level: np.ndarray
+    gpus: np.ndarray
+    step: np.ndarray
+    good: np.ndarray
+    checkpoint: np.ndarray
+    first: np.ndarray           # the positions (into `at`) of the first multiple's rows
+    first_starts: np.ndarray    # where each level starts among them
+
+
+def _order(table: StepTable, rels: list[dict]) -> _Order:
+    if id(rels) in table.orders:
+        return table.orders[id(rels)]
+    n, m = len(table.gpus), len(rels)
+    step = np.tile(table.step["step_time_s"], m)
+    good = np.concatenate([rel["good"] for rel in rels])
+    checkpoint = np.concatenate([rel["checkpoint_bytes_s"] for rel in rels])
+    level = np.tile(table.level_of, m)
+    at = np.lexsort((np.arange(n * m), checkpoint, step / good, level))
+    first = np.flatnonzero(at < n)
+    first_starts = _starts(level[at[first]])
+    table.orders[id(rels)] = out = _Order(at, level[at], table.gpus[at % n], step[at], good[at], checkpoint[at],
+                                          first, first_starts)
+    return out
 
 
 def _level_fronts(table: StepTable, rels: list[dict], job, steps: float, transfer_h: float,
                   horizon_hours: float) -> _LevelFronts:
-    parts = []
-    for m, rel in enumerate(rels):
-        wall_h = steps * table.step["step_time_s"] / rel["good"] / 3600.0 + transfer_h
-        if m == 0:
-            first_wall = wall_h
-        idx = np.flatnonzero(np.isfinite(wall_h) & (wall_h <= job.deadline_hours))
-        storage = (job.tokens / (wall_h[idx] * 3600.0) * DATA_BYTES_PER_TOKEN + rel["checkpoint_bytes_s"][idx]) / 1e9
-        parts.append((np.full(len(idx), m), idx, wall_h[idx], storage))
-    multiple, row, wall, storage = (np.concatenate(x) for x in zip(*parts))
-    gpus = table.gpus[row]
+    o = _order(table, rels)
+    n = len(table.gpus)
+    wall_all = steps * o.step / o.good / 3600.0 + transfer_h
+    sel = np.flatnonzero(np.isfinite(wall_all) & (wall_all <= job.deadline_hours))
+    at, wall, level, gpus = o.at[sel], wall_all[sel], o.level[sel], o.gpus[sel]
+    storage = (job.tokens / (wall * 3600.0) * DATA_BYTES_PER_TOKEN + o.checkpoint[sel]) / 1e9
     hours = (gpus * np.minimum(wall, horizon_hours)).astype(float)
-    front = np.zeros(len(row), dtype=bool)
-    level_of_row = table.level_of[row]
-    for level in np.unique(level_of_row):
-        sel = np.flatnonzero(level_of_row == level)
-        front[sel[_front_2d(hours[sel], storage[sel])]] = True
-    fastest = np.full(len(table.levels), np.inf)
-    np.minimum.at(fastest, table.level_of, np.where(np.isnan(first_wall), np.inf, first_wall))
-    return _LevelFronts(multiple[front], row[front], gpus[front], wall[front], storage[front],
-                        np.sort(gpus[multiple == 0]), table.levels, np.minimum.accumulate(fastest))
+    if not _sorted(level, hours, storage, at):
+        order = np.lexsort((at, storage, hours, level))
+        at, wall, level, gpus, storage, hours = (x[order] for x in (at, wall, level, gpus, storage, hours))
+    keep, plain = _sorted_fronts(level, hours, storage)
+    back = np.argsort(at[keep])
+    keep = keep[back]
+    first_wall = wall_all[o.first]
+    fastest = np.minimum.reduceat(np.where(np.isnan(first_wall), np.inf, first_wall), o.first_starts)
+    on_time = np.cumsum(np.bincount(level[at < n], minlength=len(table.levels)))
+    return _LevelFronts(at[keep] // n, at[keep] % n, gpus[keep], wall[keep], storage[keep], plain[back],
+                        table.levels_list, on_time.tolist(), np.minimum.accumulate(fastest).tolist())
+
+
+def _starts(level: np.ndarray) -> np.ndarray:
+    """Where each run of equal values starts in a sorted array."""
+    if not len(level):
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.concatenate([[True], level[1:] != level[:-1]]))
+
+
+def _running_min_before(level: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per row of a level-sorted array, the least value of the rows before it in its level (inf for the first):
+    the levels as the rows of one inf-padded matrix, one running minimum."""
+    starts = _starts(level)
+    length = np.diff(np.concatenate([starts, [len(level)]]))
+    pos = np.arange(len(level)) - np.repeat(starts, length)
+    row = np.repeat(np.arange(len(starts)), length)
+    pad = np.full((len(starts), int(length.max(initial=0)) + 1), np.inf)
+    pad[row, pos + 1] = values
+    return np.minimum.accumulate(pad, axis=1)[row, pos]
+
+
+def _sorted(level: np.ndarray, hours: np.ndarray, storage: np.ndarray, at: np.ndarray) -> bool:
+    """Are the rows in increasing (level, hours, storage, at) order, as np.lexsort would put them?"""
+    if len(level) < 2:
+        return True
+    lv, h, s = (level[1:] - level[:-1]), (hours[1:] - hours[:-1]), (storage[1:] - storage[:-1])
+    h_eq, s_eq = hours[1:] == hours[:-1], storage[1:] == storage[:-1]
+    return bool(np.all((lv > 0) | ((lv == 0) & ((h > 0) | (h_eq & ((s > 0) | (s_eq & (at[1:] > at[:-1]))))))))
+
+
+def _sorted_fronts(level: np.ndarray, hours: np.ndarray, storage: np.ndarray):
+    """Rows sorted by (level, hours, storage, index): the positions of those no other row dominates in (level,
+    hours, storage) (of equal twins the first), and which of these no other of them dominates in (level, hours)
+    alone. Same survivors as pareto_mask: each level's 2D staircase (a running minimum of storage), less the
+    points that a lower level's point weakly dominates (a [levels x rows] running minimum over rows by hours)."""
+    idx = np.flatnonzero(storage < _running_min_before(level, storage))
+    lv, h, s = level[idx], hours[idx], storage[idx]
+    lv = lv - (lv[0] if len(idx) else 0)   # sorted: the lowest level present is row 0 of the matrix
+    n_levels = int(lv[-1]) + 1 if len(idx) else 0
+    by_hours = np.argsort(h, kind="stable")
+    lower = np.full((n_levels, len(idx)), np.inf)
+    lower[lv[by_hours], np.arange(len(idx))] = s[by_hours]
+    lower = np.minimum.accumulate(np.minimum.accumulate(lower, axis=0), axis=1)
+    last = np.searchsorted(h[by_hours], h, side="right") - 1
+    beaten = (lv > 0) & (lower[np.maximum(lv - 1, 0), last] <= s)
+    keep = idx[~beaten]
+    # without storage: a level's fewest hours, if below every lower level's
+    firsts = _starts(level[keep])
+    best = hours[keep][firsts]
+    below = best < np.concatenate([[np.inf], np.minimum.accumulate(best)[:-1]])
+    plain = np.zeros(len(keep), dtype=bool)
+    plain[firsts[below]] = True
+    return keep, plain
 
 
 def _job_params(card: TransformerCard) -> float:
@@ -292,11 +381,49 @@ def _job_params(card: TransformerCard) -> float:
 
 @dataclass
 class _Kept:
-    """One job's candidates after the first pruning: region, accel, gpus, wall_hours, storage_gb_s (what the
-    second pruning compares) and `finish`, which gives every field of the rows still kept after it."""
+    """One job's candidates after the first pruning: `rows` holds region and storage_gb_s (what storage_may_bind
+    reads: all rows, or each region's hungriest); `finish(tight)` prunes again with storage only in the `tight`
+    regions and gives every field."""
 
     rows: dict
-    finish: Callable[[dict], dict]
+    finish: Callable[[np.ndarray], dict]
+
+
+@dataclass
+class _Groups:
+    """One job's (region, accelerator, class) groups, each the rows of one _LevelFronts cut to the group's stock."""
+
+    fronts: list                # the distinct _LevelFronts of the job, in first use
+    front: list = field(default_factory=list)    # per group: index into fronts
+    region: list = field(default_factory=list)
+    accel: list = field(default_factory=list)
+    procurement: list = field(default_factory=list)
+    stock: list = field(default_factory=list)
+    sources: list = field(default_factory=list)  # per front: its source index per checkpoint multiple
+
+    def rows(self, tight: np.ndarray | None) -> dict:
+        """Each group's rows with at most its stock of GPUs, in group order then row order; where `tight` is
+        given, only the rows kept without storage in the regions outside it (the second pruning)."""
+        f = self.fronts
+        size = np.array([len(x.row) for x in f], dtype=np.int64)
+        cat = {k: np.concatenate([getattr(x, k) for x in f]) for k in ("multiple", "row", "gpus", "wall_hours",
+                                                                         "storage_gb_s", "plain")}
+        g_front = np.array(self.front, dtype=np.int64)
+        g_len = size[g_front]
+        total = int(g_len.sum())
+        first = np.concatenate([[0], np.cumsum(size)[:-1]])[g_front]
+        at = np.repeat(first - (np.cumsum(g_len) - g_len), g_len) + np.arange(total)
+        keep = cat["gpus"][at] <= np.repeat(np.array(self.stock, dtype=np.int64), g_len)
+        region = np.repeat(np.array(self.region, dtype=np.int64), g_len)
+        if tight is not None:
+            keep &= tight[region] | cat["plain"][at]
+        at = at[keep]
+        source = np.array(self.sources, dtype=np.int64)[np.repeat(g_front, g_len)[keep], cat["multiple"][at]]
+        return {"source": source, "row": cat["row"][at], "region": region[keep],
+                "accel": np.repeat(np.array(self.accel, dtype=np.int64), g_len)[keep],
+                "procurement": np.repeat(np.array(self.procurement, dtype=np.int64), g_len)[keep],
+                "gpus": cat["gpus"][at], "wall_hours": cat["wall_hours"][at],
+                "storage_gb_s": cat["storage_gb_s"][at]}
 
 
 def _job_candidates(ctx: _Context, jname: str, stats: dict) -> _Kept | None:
@@ -312,8 +439,8 @@ def _job_candidates(ctx: _Context, jname: str, stats: dict) -> _Kept | None:
         if not pieces:
             return None
         cand = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
-        return _Kept(_prune(cand, inst.horizon_hours, width, np.ones(len(tables["region"]), dtype=bool)),
-                     lambda kept: kept)
+        rows = _prune(cand, inst.horizon_hours, width, np.ones(len(tables["region"]), dtype=bool))
+        return _Kept(rows, lambda tight: _prune(rows, inst.horizon_hours, width, tight))
     if not isinstance(card, TransformerCard):
         raise InputError([Problem(file, f"training.{jname}.model", f"model '{job.model}' is a {card.kind} card; "
                                   "training is modelled for transformer (datacenter) and cnn (federated, edge "
@@ -326,12 +453,10 @@ def _job_candidates(ctx: _Context, jname: str, stats: dict) -> _Kept | None:
     st = stats[jname] = {"enumerated": 0, "fit": 0, "meet_deadline": 0, "kept": 0}
     steps = job.tokens / (batch_seqs * job.seq_len)
     best_hours = np.inf
-    # the rows on their level's front: where they come from, and what the first pruning compares
-    refs: dict[str, list] = {k: [] for k in ("source", "row", "region", "accel", "procurement", "wall_hours",
-                                             "storage_gb_s")}
     sources: dict[tuple, int] = {}   # (table, reliability) -> index into `used`
     used: list[tuple[StepTable, dict]] = []
-    fronts: dict[tuple, _LevelFronts] = {}
+    fronts: dict[tuple, int] = {}    # (table, reliabilities, transfer hours) -> index into groups.fronts
+    groups = _Groups([])
     for rname in job.allowed_regions or list(inst.regions):
         region = inst.regions[rname]
         if region.kind != "datacenter":
@@ -352,45 +477,38 @@ def _job_candidates(ctx: _Context, jname: str, stats: dict) -> _Kept | None:
             rels = _reliability(table, accel, region, params, job.checkpoint_restart_min, preempt)
             key = (id(table), id(rels), transfer_h)
             if key not in fronts:
-                fronts[key] = _level_fronts(table, rels, job, steps, transfer_h, inst.horizon_hours)
-            lf = fronts[key]
-            st["meet_deadline"] += int(np.searchsorted(lf.on_time_gpus, count, side="right"))
-            best_hours = min(best_hours, float(lf.fastest_hours[np.searchsorted(lf.levels, count,
-                                                                                 side="right") - 1]))
-            idx = np.flatnonzero(lf.gpus <= count)
-            if not len(idx):
+                fronts[key] = len(groups.fronts)
+                groups.fronts.append(_level_fronts(table, rels, job, steps, transfer_h, inst.horizon_hours))
+                for rel in rels:
+                    if (id(table), id(rel)) not in sources:
+                        sources[(id(table), id(rel))] = len(used)
+                        used.append((table, rel))
+                groups.sources.append([sources[(id(table), id(rel))] for rel in rels])
+            lf = groups.fronts[fronts[key]]
+            below = bisect_right(lf.levels, count) - 1
+            st["meet_deadline"] += lf.on_time[below] if below >= 0 else 0
+            best_hours = min(best_hours, lf.fastest_hours[below])
+            if not lf.gpus.size or lf.gpus.min() > count:
                 continue
-            source = np.empty(len(idx), dtype=np.int64)
-            for m, rel in enumerate(rels):
-                source[lf.multiple[idx] == m] = sources.setdefault((id(table), id(rel)), len(sources))
-                if len(used) < len(sources):
-                    used.append((table, rel))
-            refs["source"].append(source)
-            refs["region"].append(np.full(len(idx), tables["region"][rname]))
-            refs["accel"].append(np.full(len(idx), tables["accel"][aname]))
-            refs["procurement"].append(np.full(len(idx), cls))
-            refs["row"].append(lf.row[idx])
-            refs["wall_hours"].append(lf.wall_hours[idx])
-            refs["storage_gb_s"].append(lf.storage_gb_s[idx])
-    if not refs["row"]:
+            groups.front.append(fronts[key])
+            groups.region.append(tables["region"][rname])
+            groups.accel.append(tables["accel"][aname])
+            groups.procurement.append(cls)
+            groups.stock.append(count)
+    if not groups.front:
         if st["fit"] == 0:
             st["why"] = "no configuration fits in accelerator memory in any allowed region"
         else:
             st["why"] = (f"no configuration meets the deadline of {job.deadline_hours:g} h "
                          f"(fastest that fits: {best_hours:,.0f} h)")
         return None
-    rows = {k: np.concatenate(v) for k, v in refs.items()}
-    # gpus of each row, from its table
-    rows["gpus"] = np.empty(len(rows["row"]), dtype=np.int64)
-    for source, (table, _) in enumerate(used):
-        sel = rows["source"] == source
-        rows["gpus"][sel] = table.gpus[rows["row"][sel]]
-    rows = _prune(rows, inst.horizon_hours, width, np.ones(len(tables["region"]), dtype=bool))
-    # what the second pruning needs, in small integers; every other field is computed for its survivors only,
-    # so memory holds a few arrays per job, not the whole table
-    for k in ("source", "row", "region", "accel", "procurement", "gpus"):
-        rows[k] = rows[k].astype(np.int32)
-    return _Kept(rows, lambda kept: _fields(ctx, jname, job, kept, used, routes))
+    # storage_may_bind reads only each region's hungriest row: keep that, not the rows
+    first = groups.rows(None)
+    most = np.zeros(len(tables["region"]))
+    np.maximum.at(most, first["region"], first["storage_gb_s"])
+    regions = np.unique(first["region"])
+    return _Kept({"region": regions, "storage_gb_s": most[regions]},
+                 lambda tight: _fields(ctx, jname, job, groups.rows(tight), used, routes))
 
 
 def _fields(ctx: _Context, jname: str, job, rows: dict, used: list[tuple[StepTable, dict]], routes: dict) -> dict:
@@ -502,7 +620,6 @@ def enumerate_training(inst: Instance) -> TrainingCandidates:
             largest[aname] = max(largest.get(aname, 0), count)
     ctx = _Context(inst, tables, largest)
     stats: dict[str, dict] = {}
-    width = len(accel_names)
     # pass 1: each job pruned at once with storage in the test (memory stays one job's rows at a time)
     kept: dict[str, _Kept] = {}
     for jname in job_names:
@@ -514,7 +631,7 @@ def enumerate_training(inst: Instance) -> TrainingCandidates:
     tight = storage_may_bind(inst, region_names, [k.rows for k in kept.values()])
     parts: list[dict] = []
     for jname, job_kept in kept.items():
-        cand = job_kept.finish(_prune(job_kept.rows, inst.horizon_hours, width, tight))
+        cand = job_kept.finish(tight)
         cand.setdefault("procurement", np.zeros(len(cand["job"]), dtype=np.int64))   # federated: on-demand
         stats[jname]["kept"] = len(cand["job"])
         parts.append(cand)

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from fleetopt.candidates.monitoring import MonitoringTable, monitoring_requirements
-from fleetopt.candidates.names import option_key
+from fleetopt.candidates.names import option_keys
 from fleetopt.candidates.network import shortest_paths
-from fleetopt.candidates.tables import SPOT, ServingCandidates, TrainingCandidates
+from fleetopt.candidates.tables import SPOT, ServingCandidates, TrainingCandidates, pair_index
 from fleetopt.facts import add_family
 from fleetopt.formulation.change import add_change
 from fleetopt.formulation.model import Formulation, VarBlock
@@ -163,9 +163,7 @@ def route_demand(sc: ServingCandidates) -> np.ndarray:
 
 def route_pair(sc: ServingCandidates) -> np.ndarray:
     """Per route: the index of its (service, population) among the pairs with demand (-1: none)."""
-    pairs = {(int(s), int(u)): i for i, (s, u) in enumerate(zip(sc.demand_service, sc.demand_population))}
-    return np.array([pairs.get((int(s), int(u)), -1) for s, u in zip(sc.service[sc.route_option],
-                                                                      sc.route_population)], dtype=np.int64)
+    return pair_index(sc.demand_service, sc.demand_population, sc.service[sc.route_option], sc.route_population)
 
 
 def route_demand_by_slice(sc: ServingCandidates, demand: np.ndarray) -> np.ndarray:
@@ -177,7 +175,7 @@ def route_demand_by_slice(sc: ServingCandidates, demand: np.ndarray) -> np.ndarr
 
 
 def add_replicas(form, inst: Instance, sc: ServingCandidates, sl: Slices, demand, usd, t, w_usd, w_t):
-    keys = sl.keys([option_key(sc, o) for o in range(len(sc))])
+    keys = sl.keys(option_keys(sc))
     stock = np.array([class_count(inst.regions[sc.region_names[r]].gpus[sc.accel_names[a]], cls == SPOT)
                       for r, a, cls in zip(sc.region, sc.accel, sc.procurement)], dtype=float)
     # never more replicas than it takes to carry all the demand the option can reach (they cost, so the bound is
@@ -191,8 +189,9 @@ def add_replicas(form, inst: Instance, sc: ServingCandidates, sl: Slices, demand
 
 
 def add_flow(form, sc: ServingCandidates, sl: Slices, demand):
-    keys = sl.keys([option_key(sc, o) + (sc.population_names[u],) for o, u in zip(sc.route_option,
-                                                                                  sc.route_population)])
+    options, populations = option_keys(sc), sc.population_names
+    keys = sl.keys([options[o] + (populations[u],) for o, u in zip(sc.route_option.tolist(),
+                                                                   sc.route_population.tolist())])
     return form.add_vars("flow", keys, lb=0, ub=route_demand_by_slice(sc, demand).ravel())
 
 

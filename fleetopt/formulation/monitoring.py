@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from fleetopt.candidates.monitoring import MonitoringTable
-from fleetopt.candidates.tables import ServingCandidates
+from fleetopt.candidates.tables import ServingCandidates, pair_index
 from fleetopt.facts import add_family
 from fleetopt.formulation.time import Slices
 
@@ -39,10 +39,10 @@ def add_monitoring_vars(form, sc: ServingCandidates, mon: MonitoringTable, w_usd
 
 def _routes_of_triples(sc: ServingCandidates, mon: MonitoringTable):
     """(triple index, route index) pairs: the flows that serve each monitored triple."""
-    index = {(int(s), int(u), int(r)): t for t, (s, u, r) in enumerate(zip(mon.service, mon.population, mon.region))}
+    width = len(sc.population_names)
     svc, reg = sc.service[sc.route_option], sc.region[sc.route_option]
-    triple = np.array([index.get((int(s), int(u), int(r)), -1) for s, u, r in zip(svc, sc.route_population, reg)],
-                   dtype=np.int64)
+    triple = pair_index(np.asarray(mon.service, dtype=np.int64) * width + mon.population, mon.region,
+                        svc * width + sc.route_population, reg)
     routes = np.flatnonzero(triple >= 0)
     return triple[routes], routes
 
@@ -70,18 +70,32 @@ def add_monitoring_families(form, sc: ServingCandidates, mon: MonitoringTable, s
                np.concatenate([flow_cols, np.repeat(z.cols, S)]),
                np.concatenate([np.ones(len(routes) * S), -d.ravel()]), upper=0.0)
 
-    # samples: one row per (triple, group, slice); the flows of the triple feed every one of its groups
-    g_rows, g_cols, g_vals = [], [], []
-    for gi, t in enumerate(mon.group_triple):
-        mine = routes[t_of_route == t]
-        rows = gi * S + np.arange(S)
-        g_rows += [np.repeat(rows, len(mine)), rows]
-        g_cols += [(f.start + np.tile(mine, S) * S + np.repeat(np.arange(S), len(mine))), np.full(S, z.cols[t])]
-        g_vals += [np.full(len(mine) * S, -mon.group_share[gi] * mon.window_s[gi]), np.full(S, mon.group_samples[gi])]
+    # samples: one row per (triple, group, slice); the flows of the triple feed every one of its groups. Each
+    # group's nonzeros are its flows (slice-major) then its monitored column, groups in order, built as arrays
+    by_triple = np.argsort(t_of_route, kind="stable")
+    first = np.searchsorted(t_of_route[by_triple], np.arange(n))
+    count = np.diff(np.r_[first, len(by_triple)])
+    G = len(mon.group_triple)
+    n_flows = count[mon.group_triple] * S
+    block = n_flows + S
+    block_start = np.cumsum(block) - block
+    group_of = np.repeat(np.arange(G), n_flows)
+    e = np.arange(int(n_flows.sum())) - np.repeat(np.cumsum(n_flows) - n_flows, n_flows)
+    per = np.maximum(count[mon.group_triple], 1)[group_of]
+    k, j = e // per, e % per
+    route = routes[by_triple[first[mon.group_triple][group_of] + j]]
+    total = int(block.sum())
+    g_rows, g_cols, g_vals = np.zeros(total, dtype=np.int64), np.zeros(total, dtype=np.int64), np.zeros(total)
+    at = np.repeat(block_start, n_flows) + e
+    g_rows[at] = group_of * S + k
+    g_cols[at] = f.start + route * S + k
+    g_vals[at] = (-mon.group_share * mon.window_s)[group_of]
+    z_at = (block_start + n_flows)[:, None] + np.arange(S)
+    g_rows[z_at] = np.arange(G)[:, None] * S + np.arange(S)
+    g_cols[z_at] = np.asarray(z.cols)[mon.group_triple][:, None]
+    g_vals[z_at] = np.asarray(mon.group_samples, dtype=float)[:, None]
     group_keys = [keys[t] + (g,) for t, g in zip(mon.group_triple, mon.group_names)]
-    add_family(form, "monitoring_samples", sl.keys(group_keys), np.concatenate(g_rows) if g_rows else [],
-               np.concatenate(g_cols) if g_cols else [], np.concatenate(g_vals) if g_vals else [],
-               upper=0.0)
+    add_family(form, "monitoring_samples", sl.keys(group_keys), g_rows, g_cols, g_vals, upper=0.0)
     add_family(form, "monitoring_pipeline", keys, np.concatenate([np.arange(n), np.arange(n)]),
                np.concatenate([z.cols, y.cols[mon.triple_pipe]]), np.concatenate([np.ones(n), -np.ones(n)]),
                upper=0.0)
