@@ -201,3 +201,14 @@ def base_value(base: Base, setting: Setting) -> float | None:
         else:
             return None
     return float(node) if isinstance(node, int | float) and not isinstance(node, bool) else None
+
+
+def document_key(base: Base, settings: Sequence[Setting]) -> str | None:
+    """Scenarios with one key load the very same instance: the document with their settings applied (and, where
+    a profiles CSV is read, the paths they wrote, which win over it). None when the settings do not apply."""
+    try:
+        doc, wrote = apply(base.document, settings)
+    except InputError:
+        return None
+    over = sorted((where, s.value if s.scale else None) for where, s in wrote.items()) if doc.get("profiles") else []
+    return hashlib.sha256(json.dumps([doc, over], sort_keys=True, default=str).encode()).hexdigest()
