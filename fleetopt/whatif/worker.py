@@ -132,7 +132,6 @@ def decisions_of(plan) -> dict:
 
 def solve_scenario(task: Task) -> Outcome:
     """Build and solve one scenario; never raises (a failure is a row with status `error`)."""
-    from fleetopt.pipeline.problem import build_problem
     from fleetopt.pipeline.solve import options_for, solve_problem
 
     t0 = time.perf_counter()
@@ -143,7 +142,7 @@ def solve_scenario(task: Task) -> Outcome:
         row.update(status="bad_input", detail="; ".join(str(p) for p in err.problems)[:DETAIL_CHARS])
         return Outcome(task.scenario_id, row)
     try:
-        problem = build_problem(inst)
+        problem = problem_for(inst, task)
         names = problem.form.col_names()
         digest = names_digest(names)
         s = task.solve
@@ -179,6 +178,31 @@ def solve_scenario(task: Task) -> Outcome:
     return Outcome(task.scenario_id, row, x=None if result is None else result.x, names_digest=digest,
                    names=None if same_columns else names, decisions=decisions,
                    bound=None if result is None else result.bound, carbon_row=carbon_row)
+
+
+_BUILT: dict = {}   # this process's last budget sweep: its base's digest -> a problem built for one budget
+
+
+def problem_for(inst, task: Task):
+    """build_problem(inst); in a sweep of the carbon budget alone (the task carries its rows), the problem built
+    here for another budget with only the budget row's bound set anew: the budget enters nothing else (the
+    carbon_budget family of formulation/families.py; no candidate reads it)."""
+    from fleetopt.pipeline.problem import Problem, build_problem
+
+    budget = inst.policy.carbon_budget_t
+    built = _BUILT.get(task.base.digest)
+    if task.carbon_cuts is None or budget is None or built is None:
+        problem = build_problem(inst)
+        if task.carbon_cuts is not None and budget is not None:
+            _BUILT.clear()
+            _BUILT[task.base.digest] = problem
+        return problem
+    t0 = time.perf_counter()
+    fam = built.form.families["carbon_budget"]
+    form = replace(built.form, families={**built.form.families,
+                                         "carbon_budget": replace(fam, upper=np.array([float(budget)]))})
+    return Problem(inst, built.training, built.serving, built.monitoring, form,
+                   {"build": time.perf_counter() - t0})
 
 
 def make_cuts(task: CutTask):

@@ -71,3 +71,23 @@ def test_the_ledger_gives_plans_that_meet_a_budget_and_bounds_from_looser_ones()
     ledger.record(jobs[1], infeasible, None)
     assert ledger.infeasible_row(jobs[0])["status"] == "infeasible"
     assert ledger.infeasible_row(jobs[2]) is None
+
+
+def test_a_budget_sweeps_problem_built_once_per_worker_is_the_problem_built_anew():
+    import numpy as np
+
+    from fleetopt.pipeline.problem import build_problem
+    from fleetopt.whatif.scenario import read_base
+    from fleetopt.whatif.spec import factors_from
+    from fleetopt.whatif.worker import SolveSettings, Task, problem_for
+
+    base = read_base(TINY)
+    for setting in factors_from({"policy.carbon_budget_t": "5,9"})[0].settings:
+        inst = at_budget(float(setting.value))
+        reused = problem_for(inst, Task("id", (setting,), base, SolveSettings(), carbon_cuts=object()))
+        fresh = build_problem(inst).form
+        assert reused.form.col_names() == fresh.col_names()
+        assert (reused.form.matrix() != fresh.matrix()).nnz == 0
+        for mine, theirs in zip(reused.form.row_bounds(), fresh.row_bounds()):
+            assert np.array_equal(mine, theirs)
+        assert all(np.array_equal(a, b) for a, b in zip(reused.form.col_arrays(), fresh.col_arrays()))
