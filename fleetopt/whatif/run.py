@@ -133,11 +133,12 @@ def run_sweep(base: Base, jobs: Sequence[Job], store: ResultStore, *, factors: S
     pool = make_executor(executor, workers, scheduler)
     interrupted = False
 
-    def collect(futures: list) -> list:
+    def collect(futures: list, failed=None) -> list:
+        """The futures' results once all are done; `failed` for one whose worker died."""
         out = []
         while len(out) < len(futures):
             out += [f for f in pool.wait_any([f for f in futures if f not in out])]
-        return [f.result() for f in futures]
+        return [failed if f.exception() is not None else f.result() for f in futures]
 
     try:
         if ledger is not None:
@@ -148,7 +149,7 @@ def run_sweep(base: Base, jobs: Sequence[Job], store: ResultStore, *, factors: S
         first = pending[0]
         if first is base_job and ledger is None:   # the base first and alone: every other is measured against it
             pending.pop(0)                          # and warm-started from its plan
-            outcome, = collect([pool.submit(solve_scenario, task_for(first))])
+            outcome, = collect([pool.submit(solve_scenario, task_for(first))], died(first))
             finish(first, outcome)
         running: dict = {}
         while pending or running:
@@ -160,12 +161,8 @@ def run_sweep(base: Base, jobs: Sequence[Job], store: ResultStore, *, factors: S
                 running[pool.submit(solve_scenario, task_for(job))] = job
             for future in pool.wait_any(list(running)):
                 job = running.pop(future)
-                try:
-                    outcome = future.result()
-                except Exception as err:  # a worker died (killed, out of memory): report, do not save
-                    outcome = Outcome(job.scenario_id, {KEY: job.scenario_id, "status": ERROR,
-                                                        "detail": f"{type(err).__name__}: {err}"[:DETAIL_CHARS]})
-                finish(job, outcome)
+                err = future.exception()
+                finish(job, future.result() if err is None else died(job, err))
     except KeyboardInterrupt:
         interrupted = True
         raise
@@ -173,6 +170,12 @@ def run_sweep(base: Base, jobs: Sequence[Job], store: ResultStore, *, factors: S
         pool.shutdown(interrupted=interrupted)
         store.close()
     return SweepRun([results[j.scenario_id] for j in jobs], len(results) - reused, reused, interrupted)
+
+
+def died(job: Job, err: BaseException | None = None) -> Outcome:
+    """The row of a scenario whose worker died (killed, out of memory): reported, not saved (retried next run)."""
+    detail = f"{type(err).__name__}: {err}" if err is not None else "the worker died"
+    return Outcome(job.scenario_id, {KEY: job.scenario_id, "status": ERROR, "detail": detail[:DETAIL_CHARS]})
 
 
 def same_instances(base: Base, jobs: Sequence[Job]) -> dict[str, list[Job]]:
