@@ -244,17 +244,18 @@ def polished(form: Formulation, result: SolveResult) -> SolveResult:
     return replace(result, x=x, objective=objective, bound=bound, gap=relative_gap(objective, bound))
 
 
-def lp_prices(form: Formulation, budgets) -> np.ndarray:
+def lp_prices(form: Formulation, budgets, threads: int | None = None) -> np.ndarray:
     """The carbon row's dual in the whole LP relaxation at each budget (USD per t, >= 0; HiGHS, one model whose
     row bound changes): where the LP prices carbon, the parts' priced optima are near each budget's plan.
-    A budget the LP cannot meet gets no price."""
+    A budget the LP cannot meet gets no price. `threads`: the caller's (HiGHS sizes its pool once per process,
+    at the first request: a sweep's worker asks for 1 here, else every later solve in it runs on the default)."""
     import highspy
 
     from fleetopt.backends import highs
     from fleetopt.formulation.split import relaxed
 
     fam = form.families[BUDGET]
-    h = highs.quiet_highs()
+    h = highs.quiet_highs(threads)
     h.setOptionValue("output_flag", False)
     h.passModel(highs.to_lp(relaxed(form), highspy))
     out = []
@@ -288,7 +289,7 @@ def cuts_for_budgets(form: Formulation, budgets, backend_name: str, options: Sol
     if carbon_coefficients(form) is None:
         return None
     given = [float(b) for b in budgets if b is not None]
-    prices = lp_prices(form, given) if given else np.zeros(1)
+    prices = lp_prices(form, given, options.threads) if given else np.zeros(1)
     prices = np.unique(np.concatenate([[0.0], prices]))[share[0]::share[1]]
     parallel = workers if capabilities(backend_name).parallel else 1
     backend = Backend(solver_for(backend_name), name=backend_name, workers=max(parallel, 1))
