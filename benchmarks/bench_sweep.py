@@ -9,8 +9,9 @@ Run: /tmp/venv/bin/python benchmarks/bench_sweep.py [--gap 1e-3] [--budgets 150:
 --against-one: instead, issue #12's ratio: one default solve of the base (`fleetopt.solve`, the instance's gap)
 against the default sweep of the 32 budgets (`fleetopt.sweep`: local process pool, warm starts, the instance's
 gap, one HiGHS thread per solve), in one run; wall seconds, and CPU seconds of this process plus its ended
-children (the pool's workers). A sweep of the budget alone shares per-part Lagrangian rows made once by its first
-scenario (fleetopt/pipeline/carbon_cuts.py); --no-cuts measures the sweep without them, for comparison.
+children (the pool's workers). A sweep of the budget alone shares per-part Lagrangian rows made once, before its
+scenarios, in shares on every worker (fleetopt/pipeline/carbon_cuts.py, fleetopt/whatif/budgets.py); --no-cuts
+measures the sweep without them (nor the budgets' ordering), for comparison.
 """
 
 from __future__ import annotations
