@@ -9,8 +9,9 @@ Run: /tmp/venv/bin/python benchmarks/bench_sweep.py [--gap 1e-3] [--budgets 150:
 --against-one: instead, issue #12's ratio: one default solve of the base (`fleetopt.solve`, the instance's gap)
 against the default sweep of the 32 budgets (`fleetopt.sweep`: local process pool, warm starts, the instance's
 gap, one HiGHS thread per solve), in one run; wall seconds, and CPU seconds of this process plus its ended
-children (the pool's workers). A sweep of the budget alone shares per-part Lagrangian rows made once by its first
-scenario (fleetopt/pipeline/carbon_cuts.py); --no-cuts measures the sweep without them, for comparison.
+children (the pool's workers). A sweep of the budget alone shares per-part Lagrangian rows made once, before its
+scenarios, in shares on every worker (fleetopt/pipeline/carbon_cuts.py, fleetopt/whatif/budgets.py); --no-cuts
+measures the sweep without them (nor the budgets' ordering), for comparison.
 """
 
 from __future__ import annotations
@@ -49,10 +50,11 @@ def against_one(budgets: str, out: str | None, cuts: bool = True, time_limit: fl
 
         run.budget_sweep = lambda *args: None
     inst = fleetopt.load_instance(default_instance())
-    w, c = time.perf_counter(), cpu_seconds()
+    w, c, load = time.perf_counter(), cpu_seconds(), os.getloadavg()[0]
     plan = fleetopt.solve(inst, time_limit_s=time_limit)
     one = (time.perf_counter() - w, cpu_seconds() - c)
-    print(f"one solve: {one[0]:.1f} s wall, {one[1]:.1f} s CPU, {plan.status}, gap {plan.gap:.1e}", flush=True)
+    print(f"code {os.path.dirname(fleetopt.__file__)}; one solve: {one[0]:.1f} s wall, {one[1]:.1f} s CPU, "
+          f"{plan.status}, gap {plan.gap:.1e}; load {load:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
     w, c, load = time.perf_counter(), cpu_seconds(), os.getloadavg()[0]
     frame = fleetopt.sweep(inst, {"policy.carbon_budget_t": budgets}, time_limit_s=time_limit)
     many = (time.perf_counter() - w, cpu_seconds() - c)
@@ -61,13 +63,13 @@ def against_one(budgets: str, out: str | None, cuts: bool = True, time_limit: fl
           f"{statuses}, max gap {frame['gap'].max():.1e}; ratio {many[0] / one[0]:.1f}x wall, "
           f"{many[1] / one[1]:.1f}x CPU; load {load:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
     for _, row in frame.iterrows():
-        print(f"  {row['scenario'][:34]:34} {row['status']:9} {row['objective']:>13,.0f} gap {row['gap']:.1e} "
-              f"{row['solve_s']:6.1f} s", flush=True)
+        print(f"  {row['scenario'][:30]:30} {row['status']:9} {row['objective']:>11,.0f} {row['gap']:.1e} "
+              f"{row['solve_s']:6.1f} s {str(row['detail'])[:14]}", flush=True)
     if out:
         with open(out, "w") as handle:
+            columns = ["scenario", "status", "objective", "gap", "solve_s", "detail"]
             json.dump({"one_s": one, "sweep_s": many, "statuses": statuses, "budgets": budgets, "cuts": cuts,
-                       "rows": frame[["scenario", "status", "objective", "gap", "solve_s"]].to_dict("records")},
-                      handle)
+                       "rows": frame[columns].to_dict("records")}, handle)
 
 
 def main() -> None:

@@ -16,7 +16,9 @@ Source: Geoffrion 1974, "Lagrangean relaxation for integer programming", Math. P
 (L(p) <= the optimum; the Lagrangian dual equals the LP over each part's convex hull).
 
 The parts' plans at p = 0 meet every row of the parts, and the whole model's when its shared rows hold: a budget
-they meet is answered by them, proven by the sum of the parts' bounds (a relaxation's), with no MILP.
+they meet is answered by them, proven by the rows' Lagrangian bound at that budget, with no MILP. A sweep over
+budgets also hands each model what its neighbours proved (`Known`): the cost is non-increasing in the budget,
+so a plan solved at a tighter budget meets this one, and a bound proven at a looser budget holds here.
 A model carries cuts made on another only if it is the same model but for the carbon budget's bound
 (`signature`), so a sweep over budgets computes them once.
 """
@@ -56,14 +58,44 @@ class CarbonCuts:
     free_x: np.ndarray | None   # the parts' plans at price 0 (carbon left free), joined; None: not all found
     free_bound: float         # sum of the parts' bounds at price 0: a bound on every budget's optimum
     seconds: float = 0.0
+    free_carbon: float = math.inf   # t CO2e of free_x: every budget at or above it is answered by free_x
+    known: Known | None = None      # what a sweep's neighbours proved at this model's budget
 
     def bound_at(self, budget: float) -> float:
-        """The Lagrangian bound the rows give at `budget`: max over prices of sum_k lower - p budget."""
+        """The Lagrangian bound the rows give at `budget`: max over prices of sum_k lower - p budget (each
+        price's rows must cover every part; a share of the prices made apart does)."""
         best = -math.inf
         for p in np.unique(self.prices):
             on = self.prices == p
             best = max(best, float(self.lower[on].sum()) - p * budget)
         return best
+
+
+@dataclass
+class Known:
+    """What a sweep over budgets already knows at one budget. Cost is non-increasing in the budget: a plan
+    solved at a tighter budget meets this one, and a bound proven at a looser budget holds here."""
+
+    x: np.ndarray | None = None   # a plan solved at another budget (same columns), None: none meets this one
+    source: str = ""              # the scenario that plan answered
+    bound: float = -math.inf      # the best bound proven at a budget >= this one
+    bound_source: str = ""
+
+
+def joined(shares: list[CarbonCuts | None]) -> CarbonCuts | None:
+    """The rows of shares of the prices made apart (in parallel) on one model, as one set; None if any share
+    is missing or the shares were made on different models. The share with price 0 carries the free plan."""
+    if not shares or any(c is None for c in shares) or len({c.signature for c in shares}) != 1:
+        return None
+    free = [c for c in shares if c.free_x is not None]
+    if not free:
+        return None
+    offsets = np.cumsum([0] + [len(c.lower) for c in shares])
+    return replace(free[0], prices=np.concatenate([c.prices for c in shares]),
+                   part=np.concatenate([c.part for c in shares]),
+                   rows=np.concatenate([c.rows + o for c, o in zip(shares, offsets)]),
+                   cols=np.concatenate([c.cols for c in shares]), vals=np.concatenate([c.vals for c in shares]),
+                   lower=np.concatenate([c.lower for c in shares]), seconds=max(c.seconds for c in shares))
 
 
 def signature(form: Formulation) -> str:
@@ -93,8 +125,8 @@ def carbon_coefficients(form: Formulation) -> np.ndarray | None:
 
 
 def part_cuts(form: Formulation, prices, run, backend, options: SolveOptions,
-              deadline: float) -> CarbonCuts | None:
-    """The rows at `prices` (USD per t; 0 is always among them), each part solved by
+              deadline: float, free: bool = True) -> CarbonCuts | None:
+    """The rows at `prices` (USD per t; 0 among them when `free`), each part solved by
     `run(backend, parts, opts, deadline)` (decompose._run) within `options.mip_rel_gap`. None when the model has
     no carbon budget row, falls apart into fewer than two parts, or a part has no plan or bound in time."""
     t0 = time.monotonic()
@@ -107,9 +139,13 @@ def part_cuts(form: Formulation, prices, run, backend, options: SolveOptions,
         return None
     parts = split(form, labels, ~shared)
     cost = form.col_arrays()[0]
-    prices = np.unique(np.concatenate([[0.0], np.maximum(np.asarray(prices, dtype=float), 0.0)]))
+    prices = np.unique(np.concatenate([[0.0] if free else [], np.maximum(np.asarray(prices, dtype=float), 0.0)]))
+    if not len(prices):   # a share of the prices with none left: no rows, still joins
+        none = np.zeros(0)
+        return CarbonCuts(none, none.astype(int), none.astype(int), none.astype(int), none, none, signature(form),
+                          None, -math.inf)
     opts = [replace(options, start=None, node_limit=0, mip_abs_gap=0.0)] * len(parts)
-    lower, free_x, free_bound = [], None, -math.inf
+    lower, free_x, free_bound, free_carbon = [], None, -math.inf, math.inf
     for p in prices:
         priced = cost + p * carbon
         results = run(backend, [with_cost(q, priced[q.cols]) for q in parts], opts, deadline)
@@ -121,6 +157,7 @@ def part_cuts(form: Formulation, prices, run, backend, options: SolveOptions,
             for q, r in zip(parts, results):
                 free_x[q.cols] = r.x
             free_bound = float(sum(r.bound for r in results))
+            free_carbon = float(carbon @ free_x)
     k = len(parts)
     row_of = np.arange(len(prices) * k).reshape(len(prices), k)
     rows = np.concatenate([np.full(len(q.cols), row_of[i, j]) for i in range(len(prices)) for j, q in enumerate(parts)])
@@ -128,7 +165,7 @@ def part_cuts(form: Formulation, prices, run, backend, options: SolveOptions,
     vals = np.concatenate([cost[q.cols] + p * carbon[q.cols] for p in prices for q in parts])
     return CarbonCuts(prices=np.repeat(prices, k), part=np.tile(np.arange(k), len(prices)), rows=rows, cols=cols,
                       vals=vals, lower=np.asarray(lower, dtype=float).ravel(), signature=signature(form),
-                      free_x=free_x, free_bound=free_bound, seconds=time.monotonic() - t0)
+                      free_x=free_x, free_bound=free_bound, seconds=time.monotonic() - t0, free_carbon=free_carbon)
 
 
 def with_cuts(form: Formulation, cuts: CarbonCuts) -> Formulation:
@@ -141,24 +178,40 @@ def with_cuts(form: Formulation, cuts: CarbonCuts) -> Formulation:
     return out
 
 
+FREE_DETAIL = "the parts' plans with the carbon budget left free meet it"
+
+
+def budget_of(form: Formulation) -> float:
+    """The carbon budget (t CO2e) of a model with one carbon budget row."""
+    return float(form.families[BUDGET].upper[0])
+
+
 def free_answer(form: Formulation, cuts: CarbonCuts, options: SolveOptions,
                 solver: str = "") -> SolveResult | None:
-    """The parts' plans at price 0 as the answer, when they meet every row of `form` (its budget among them) and
-    are within the gap of the parts' bounds; else None (a MILP is needed)."""
-    if cuts.free_x is None or cuts.signature != signature(form):
+    """The cheapest plan known to meet every row of `form` (its budget among them) as the answer, when it is
+    within the gap of the best bound known at this budget; else None (a MILP is needed). The plans: the parts'
+    plans at price 0, and a neighbour's (`cuts.known`). The bound: the rows' Lagrangian bound at the budget, or
+    one proven at a looser budget."""
+    if cuts.signature != signature(form):
         return None
-    x = cuts.free_x
+    known = cuts.known or Known()
     lower, upper = form.row_bounds()
-    if rows_violated(form.matrix() @ x, lower, upper, ROW_TOL).any():
+    a, cost = form.matrix(), form.col_arrays()[0]
+    plans = [(float(cost @ x), x, why) for x, why in ((cuts.free_x, FREE_DETAIL),
+                                                        (known.x, f"the plan of {known.source} meets this budget"))
+             if x is not None and len(x) == form.n_cols and not rows_violated(a @ x, lower, upper, ROW_TOL).any()]
+    if not plans:
         return None
-    objective = float(form.col_arrays()[0] @ x)
-    bound = min(cuts.free_bound, objective)
+    objective, x, why = min(plans, key=lambda plan: plan[0])
+    rows_bound = max(cuts.free_bound, cuts.bound_at(budget_of(form)))
+    bound = min(max(rows_bound, known.bound), objective)
     gap = relative_gap(objective, bound)
     if gap is None or gap > options.mip_rel_gap * (1 + 1e-9) + 1e-12:
         return None
+    if known.bound > rows_bound:
+        why += f", within the gap of the bound proven at {known.bound_source}"
     return SolveResult(status=OPTIMAL, x=x.copy(), objective=objective, bound=bound, gap=gap, solver=solver,
-                       solver_version="", detail="the parts' plans with the carbon budget left free meet it",
-                       decomposition={"carbon_cuts": "free plan meets the budget"})
+                       solver_version="", detail=why, decomposition={"carbon_cuts": why})
 
 
 def polished(form: Formulation, result: SolveResult) -> SolveResult:
@@ -191,17 +244,18 @@ def polished(form: Formulation, result: SolveResult) -> SolveResult:
     return replace(result, x=x, objective=objective, bound=bound, gap=relative_gap(objective, bound))
 
 
-def lp_prices(form: Formulation, budgets) -> np.ndarray:
+def lp_prices(form: Formulation, budgets, threads: int | None = None) -> np.ndarray:
     """The carbon row's dual in the whole LP relaxation at each budget (USD per t, >= 0; HiGHS, one model whose
     row bound changes): where the LP prices carbon, the parts' priced optima are near each budget's plan.
-    A budget the LP cannot meet gets no price."""
+    A budget the LP cannot meet gets no price. `threads`: the caller's (HiGHS sizes its pool once per process,
+    at the first request: a sweep's worker asks for 1 here, else every later solve in it runs on the default)."""
     import highspy
 
     from fleetopt.backends import highs
     from fleetopt.formulation.split import relaxed
 
     fam = form.families[BUDGET]
-    h = highs.quiet_highs()
+    h = highs.quiet_highs(threads)
     h.setOptionValue("output_flag", False)
     h.passModel(highs.to_lp(relaxed(form), highspy))
     out = []
@@ -224,17 +278,20 @@ def distinct_prices(prices, rel: float = PRICE_STEP) -> np.ndarray:
 
 
 def cuts_for_budgets(form: Formulation, budgets, backend_name: str, options: SolveOptions,
-                     workers: int = 1) -> CarbonCuts | None:
+                     workers: int = 1, share: tuple[int, int] = (0, 1)) -> CarbonCuts | None:
     """The rows for a model solved at each of `budgets` (t CO2e; None: no budget): one price per distinct LP
     dual of the carbon row at those budgets, and 0. Each part is solved within `options.mip_rel_gap`, by the
-    backend `backend_name`, in `workers` threads where that backend allows it."""
+    backend `backend_name`, in `workers` threads where that backend allows it. `share` (i, n): only every n-th
+    of those prices from the i-th (0 among share 0), for n processes to make them apart (`joined`)."""
     from fleetopt.backends.capabilities import capabilities, solver_for
     from fleetopt.pipeline.decompose import Backend, _run
 
     if carbon_coefficients(form) is None:
         return None
     given = [float(b) for b in budgets if b is not None]
-    prices = lp_prices(form, given) if given else np.zeros(1)
+    prices = lp_prices(form, given, options.threads) if given else np.zeros(1)
+    prices = np.unique(np.concatenate([[0.0], prices]))[share[0]::share[1]]
     parallel = workers if capabilities(backend_name).parallel else 1
     backend = Backend(solver_for(backend_name), name=backend_name, workers=max(parallel, 1))
-    return part_cuts(form, prices, _run, backend, options, time.monotonic() + options.time_limit_s)
+    return part_cuts(form, prices, _run, backend, options, time.monotonic() + options.time_limit_s,
+                     free=share[0] == 0)

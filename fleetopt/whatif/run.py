@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fleetopt.errors import ERROR, STATUSES
 from fleetopt.whatif.compare import add_base_relative
 from fleetopt.whatif.executors import check_executor, default_workers, make_executor
 from fleetopt.whatif.nearness import Nearness
-from fleetopt.whatif.scenario import Base, label, scenario_id
+from fleetopt.whatif.budgets import CARBON_BUDGET, Ledger, budget_sweep
+from fleetopt.whatif.scenario import Base, document_key, label, scenario_id
 from fleetopt.whatif.spec import Factor, Setting
 from fleetopt.whatif.store import KEY, ResultStore, normalize_row
-from fleetopt.whatif.worker import DETAIL_CHARS, Outcome, SolveSettings, Task, WarmStart, solve_scenario
+from fleetopt.pipeline.carbon_cuts import joined
+from fleetopt.whatif.worker import (DETAIL_CHARS, CutTask, Outcome, SolveSettings, Task, WarmStart, make_cuts,
+                                    solve_scenario)
 
 SAVED_STATUSES = (*(s for s in STATUSES if s != ERROR), "bad_input")   # an error is retried, not saved
-__all__ = ["Job", "SolveSettings", "SweepRun", "budget_sweep", "plan_jobs", "run_sweep"]
-CARBON_BUDGET = "policy.carbon_budget_t"
+__all__ = ["CARBON_BUDGET", "Job", "SolveSettings", "SweepRun", "budget_sweep", "plan_jobs", "run_sweep"]
 
 
 @dataclass
@@ -49,7 +51,7 @@ def plan_jobs(base: Base, scenario_list: Sequence[tuple[Setting, ...]], solve: S
 
 @dataclass
 class SweepRun:
-    """What run_sweep hands back: every row in sweep order, and how many were solved now vs read back."""
+    """What run_sweep hands back: every row in sweep order, and how many were made now vs read back."""
 
     rows: list[dict]
     solved: int
@@ -63,10 +65,13 @@ def run_sweep(base: Base, jobs: Sequence[Job], store: ResultStore, *, factors: S
               on_row: Callable[[dict, int, int], None] | None = None,
               extra: Callable[[Job], dict] | None = None) -> SweepRun:
     """Solve every job not yet in `store`, saving each row as it finishes. jobs[0] is the reference (the
-    base plan): it runs first, alone, and every other row's displaced cost is measured against it.
+    base plan): it runs first, and every other row's displaced cost is measured against it. A scenario whose
+    instance is another's (e.g. a budget equal to the base's) takes that one's answer. A sweep of the carbon
+    budget alone shares rows made on every worker first, and orders and warm-starts its budgets (budgets.py).
     `on_row(row, done, total)` is called after each save; `extra(job)` adds columns (the factor values)."""
     check_executor(executor, workers)
     workers = default_workers() if workers is None else workers
+    workers = 1 if executor == "sequential" else workers   # each task runs as it is handed over
     done = store.open()
     total = len(jobs)
     results: dict[str, dict] = {j.scenario_id: done[j.scenario_id] for j in jobs if j.scenario_id in done}
@@ -76,11 +81,17 @@ def run_sweep(base: Base, jobs: Sequence[Job], store: ResultStore, *, factors: S
     starts: dict[str, WarmStart] = {}
     names_by_digest: dict[str, list[str]] = {}
     base_job = jobs[0]
+    budgets = budget_sweep(base, factors, jobs)
+    ledger = Ledger(jobs, budgets) if budgets is not None else None
+    waiting: list[tuple[Job, Outcome]] = []   # finished before the base, which they are measured against
 
     def decisions_of_row(row: dict | None) -> dict:
         return json.loads(row["decisions"]) if row and row.get("decisions") else {}
 
     def finish(job: Job, outcome: Outcome) -> None:
+        if job is not base_job and base_job.scenario_id not in results:
+            waiting.append((job, outcome))
+            return
         row = dict(outcome.row)
         row.update(scenario=job.label, **(extra(job) if extra else {}))
         base_row = results.get(base_job.scenario_id) if job is not base_job else row
@@ -89,80 +100,102 @@ def run_sweep(base: Base, jobs: Sequence[Job], store: ResultStore, *, factors: S
             names_by_digest[outcome.names_digest] = outcome.names
         if outcome.x is not None and outcome.names_digest in names_by_digest:
             starts[job.scenario_id] = WarmStart(outcome.x, outcome.names_digest, names_by_digest[outcome.names_digest])
+            if ledger is not None:
+                ledger.record(job, outcome, starts[job.scenario_id])
         if row["status"] in SAVED_STATUSES:
             store.append(row)
         results[job.scenario_id] = normalize_row(row, store.columns)
         if on_row:
             on_row(results[job.scenario_id], len(results), total)
+        for twin in twins.pop(job.scenario_id, []):
+            finish(twin, same_as(twin, job, outcome))
+        if job is base_job:
+            while waiting:
+                finish(*waiting.pop(0))
 
-    budgets = budget_sweep(base, factors, jobs)
-    cuts: list = [None]   # made by the first scenario solved of a budget-only sweep, then handed to every other
+    cuts = None   # a budget-only sweep's per-part rows, made before its scenarios
 
     def task_for(job: Job) -> Task:
-        start = None
-        if warm_start and starts:
+        known, plan = ledger.known(job) if ledger is not None else (None, None)
+        start = plan
+        if start is None and starts:
             here = points[job.scenario_id]
-            nearest = min(starts, key=lambda sid: nearness.distance(points[sid], here))
-            start = starts[nearest]
-        make = budgets if budgets is not None and job is first else None
-        return Task(job.scenario_id, job.settings, base, solve, start, cuts[0], make)
+            start = starts[min(starts, key=lambda sid: nearness.distance(points[sid], here))]
+        return Task(job.scenario_id, job.settings, base, solve, start if warm_start else None, cuts, known,
+                    plan.names_digest if plan is not None else "")
 
     pending = [j for j in jobs if j.scenario_id not in results]
-    solved = 0
+    twins = same_instances(base, pending)
+    pending = [j for j in pending if not any(j in group for group in twins.values())]
     if not pending:
         store.close()
         return SweepRun([results[j.scenario_id] for j in jobs], 0, reused)
-    first = pending[0]
     pool = make_executor(executor, workers, scheduler)
     interrupted = False
+
+    def collect(futures: list, failed=None) -> list:
+        """The futures' results once all are done; `failed` for one whose worker died."""
+        out = []
+        while len(out) < len(futures):
+            out += [f for f in pool.wait_any([f for f in futures if f not in out])]
+        return [failed if f.exception() is not None else f.result() for f in futures]
+
     try:
-        if first is base_job or budgets is not None:  # the base first and alone: every other row is measured
-            pending.pop(0)                               # against it (and it makes a budget sweep's cuts)
-            future = pool.submit(solve_scenario, task_for(first))
-            while not pool.wait_any([future]):
-                pass
-            outcome = future.result()
-            cuts[0] = outcome.carbon_cuts
+        if ledger is not None:
+            shares = [CutTask(base, solve, budgets, (i, workers)) for i in range(workers)]
+            cuts = joined(collect([pool.submit(make_cuts, share) for share in shares]))
+            if cuts is not None:
+                pending = ledger.order(pending, cuts.free_carbon, base_job)
+        first = pending[0]
+        if first is base_job and ledger is None:   # the base first and alone: every other is measured against it
+            pending.pop(0)                          # and warm-started from its plan
+            outcome, = collect([pool.submit(solve_scenario, task_for(first))], died(first))
             finish(first, outcome)
-            solved += 1
         running: dict = {}
         while pending or running:
             while pending and len(running) < workers:
                 job = pending.pop(0)
+                if ledger is not None and (row := ledger.infeasible_row(job)) is not None:
+                    finish(job, Outcome(job.scenario_id, {KEY: job.scenario_id, **row}))
+                    continue
                 running[pool.submit(solve_scenario, task_for(job))] = job
             for future in pool.wait_any(list(running)):
                 job = running.pop(future)
-                try:
-                    outcome = future.result()
-                except Exception as err:  # a worker died (killed, out of memory): report, do not save
-                    outcome = Outcome(job.scenario_id, {KEY: job.scenario_id, "status": ERROR,
-                                                        "detail": f"{type(err).__name__}: {err}"[:DETAIL_CHARS]})
-                finish(job, outcome)
-                solved += 1
+                err = future.exception()
+                finish(job, future.result() if err is None else died(job, err))
     except KeyboardInterrupt:
         interrupted = True
         raise
     finally:
         pool.shutdown(interrupted=interrupted)
         store.close()
-    return SweepRun([results[j.scenario_id] for j in jobs], solved, reused, interrupted)
+    return SweepRun([results[j.scenario_id] for j in jobs], len(results) - reused, reused, interrupted)
 
 
-def budget_sweep(base: Base, factors: Sequence[Factor], jobs: Sequence[Job]) -> tuple | None:
-    """The carbon budgets (t CO2e; None: no budget) of a sweep that changes nothing else, else None. Its
-    scenarios share one set of per-part Lagrangian rows (pipeline/carbon_cuts.py), made by the first one."""
-    if not factors or any(f.path != CARBON_BUDGET for f in factors):
-        return None
-    given = (base.document.get("policy") or {}).get("carbon_budget_t")
-    budgets = []
+def died(job: Job, err: BaseException | None = None) -> Outcome:
+    """The row of a scenario whose worker died (killed, out of memory): reported, not saved (retried next run)."""
+    detail = f"{type(err).__name__}: {err}" if err is not None else "the worker died"
+    return Outcome(job.scenario_id, {KEY: job.scenario_id, "status": ERROR, "detail": detail[:DETAIL_CHARS]})
+
+
+def same_instances(base: Base, jobs: Sequence[Job]) -> dict[str, list[Job]]:
+    """For each job whose instance another later job repeats, those later jobs (they take its answer)."""
+    first: dict[str, Job] = {}
+    out: dict[str, list[Job]] = {}
     for job in jobs:
-        value = given
-        for s in job.settings:
-            if s.value is None or (s.scale and given is None):
-                value = None
-            else:
-                value = given * s.value if s.scale else s.value
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            return None   # not a number: the scenario reports its bad input itself
-        budgets.append(value)
-    return tuple(budgets)
+        key = document_key(base, job.settings)
+        if key is None:
+            continue
+        if key in first:
+            out.setdefault(first[key].scenario_id, []).append(job)
+        else:
+            first[key] = job
+    return out
+
+
+def same_as(twin: Job, job: Job, outcome: Outcome) -> Outcome:
+    """`job`'s answer as `twin`'s: the same instance, so the same plan and proof, said in its detail."""
+    note = f"same instance as {job.label}"
+    detail = f"{note}: {outcome.row.get('detail', '')}"[:DETAIL_CHARS]
+    row = {**outcome.row, KEY: twin.scenario_id, "detail": detail, "solve_s": 0.0}
+    return replace(outcome, scenario_id=twin.scenario_id, row=row, names=None)

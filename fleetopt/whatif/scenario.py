@@ -201,3 +201,23 @@ def base_value(base: Base, setting: Setting) -> float | None:
         else:
             return None
     return float(node) if isinstance(node, int | float) and not isinstance(node, bool) else None
+
+
+def document_key(base: Base, settings: Sequence[Setting]) -> str | None:
+    """Scenarios with one key load the very same instance: the document with their settings applied (and, where
+    a profiles CSV is read, the paths they wrote, which win over it). None when the settings do not apply."""
+    try:
+        doc, wrote = apply(base.document, settings)
+    except InputError:
+        return None
+    over = sorted((where, s.value if s.scale else None) for where, s in wrote.items()) if doc.get("profiles") else []
+    return hashlib.sha256(json.dumps(_as_floats([doc, over]), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _as_floats(value: Any) -> Any:
+    """Every whole number as a float: 230 and 230.0 load as one instance."""
+    if isinstance(value, dict):
+        return {k: _as_floats(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_floats(v) for v in value]
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value

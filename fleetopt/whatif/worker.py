@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -21,7 +21,6 @@ from fleetopt.whatif.store import KEY
 DETAIL_CHARS = 300
 MAX_THREADS = 1024
 MAX_SEED = 2**31 - 1  # HiGHS random_seed is a C int
-CUT_THREADS = 2       # the parts of a budget sweep's cuts run in threads while the base runs alone
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,18 @@ class Task:
     solve: SolveSettings
     start: WarmStart | None = None
     carbon_cuts: object | None = None   # pipeline/carbon_cuts.CarbonCuts of the base, for a budget-only sweep
-    cut_budgets: tuple | None = None    # make those cuts here first, for these budgets (t CO2e)
+    known: object | None = None         # carbon_cuts.Known: what the sweep's neighbours proved at this budget
+    known_digest: str = ""              # the columns known.x is on
+
+
+@dataclass
+class CutTask:
+    """A share of a budget sweep's per-part Lagrangian rows, made on the base (pipeline/carbon_cuts.py)."""
+
+    base: Base
+    solve: SolveSettings
+    budgets: tuple
+    share: tuple[int, int]
 
 
 @dataclass
@@ -84,7 +94,8 @@ class Outcome:
     names_digest: str = ""
     names: list[str] | None = None
     decisions: dict = field(default_factory=dict)
-    carbon_cuts: object | None = None   # made here (Task.cut_budgets), for the other scenarios
+    bound: float | None = None          # the solver's proven bound, in the model's objective (no offset)
+    carbon_row: float | None = None     # the plan's t CO2e in the carbon budget row (None: no such row)
 
 
 def names_digest(names: list[str]) -> str:
@@ -121,7 +132,6 @@ def decisions_of(plan) -> dict:
 
 def solve_scenario(task: Task) -> Outcome:
     """Build and solve one scenario; never raises (a failure is a row with status `error`)."""
-    from fleetopt.pipeline.problem import build_problem
     from fleetopt.pipeline.solve import options_for, solve_problem
 
     t0 = time.perf_counter()
@@ -132,7 +142,7 @@ def solve_scenario(task: Task) -> Outcome:
         row.update(status="bad_input", detail="; ".join(str(p) for p in err.problems)[:DETAIL_CHARS])
         return Outcome(task.scenario_id, row)
     try:
-        problem = build_problem(inst)
+        problem = problem_for(inst, task)
         names = problem.form.col_names()
         digest = names_digest(names)
         s = task.solve
@@ -141,9 +151,9 @@ def solve_scenario(task: Task) -> Outcome:
         if task.start is not None and len(names):
             options.start = start_vector(task.start, digest, names)
         cuts = task.carbon_cuts
-        if task.cut_budgets is not None and not problem.screening_problems():
-            from fleetopt.pipeline.carbon_cuts import cuts_for_budgets
-            cuts = cuts_for_budgets(problem.form, task.cut_budgets, backend, options, workers=CUT_THREADS)
+        if cuts is not None and task.known is not None:
+            known = task.known if task.known_digest == digest else replace(task.known, x=None)
+            cuts = replace(cuts, known=known)
         plan, result = solve_problem(problem, backend, options, carbon_cuts=cuts)
     except Exception as err:  # one broken scenario must not stop the sweep
         row.update(status=ERROR, detail=f"{type(err).__name__}: {err}"[:DETAIL_CHARS])
@@ -159,9 +169,61 @@ def solve_scenario(task: Task) -> Outcome:
         detail=plan.detail[:DETAIL_CHARS], warm_start=options.start is not None,
         solve_s=round(time.perf_counter() - t0, 3))
     same_columns = task.start is not None and task.start.names_digest == digest
+    carbon_row = None
+    if result is not None and result.x is not None:
+        from fleetopt.pipeline.carbon_cuts import carbon_coefficients
+
+        carbon = carbon_coefficients(problem.form)
+        carbon_row = None if carbon is None else float(carbon @ result.x)
     return Outcome(task.scenario_id, row, x=None if result is None else result.x, names_digest=digest,
                    names=None if same_columns else names, decisions=decisions,
-                   carbon_cuts=cuts if task.cut_budgets is not None else None)
+                   bound=None if result is None else result.bound, carbon_row=carbon_row)
+
+
+_BUILT: dict = {}   # this process's last budget sweep: its base's digest -> a problem built for one budget
+
+
+def problem_for(inst, task: Task):
+    """build_problem(inst); in a sweep of the carbon budget alone (the task carries its rows), the problem built
+    here for another budget with only the budget row's bound set anew: the budget enters nothing else (the
+    carbon_budget family of formulation/families.py; no candidate reads it)."""
+    from fleetopt.pipeline.problem import Problem, build_problem
+
+    budget = inst.policy.carbon_budget_t
+    built = _BUILT.get(task.base.digest)
+    if task.carbon_cuts is None or budget is None or built is None:
+        problem = build_problem(inst)
+        if task.carbon_cuts is not None and budget is not None:
+            _BUILT.clear()
+            _BUILT[task.base.digest] = problem
+        return problem
+    t0 = time.perf_counter()
+    fam = built.form.families["carbon_budget"]
+    form = replace(built.form, families={**built.form.families,
+                                         "carbon_budget": replace(fam, upper=np.array([float(budget)]))})
+    return Problem(inst, built.training, built.serving, built.monitoring, form,
+                   {"build": time.perf_counter() - t0})
+
+
+def make_cuts(task: CutTask):
+    """The task's share of the rows (carbon_cuts.CarbonCuts), or None when the base has none (no carbon row,
+    one part, a part without a plan in time, screened infeasible, or any failure: the sweep then solves
+    without rows)."""
+    from fleetopt.pipeline.carbon_cuts import cuts_for_budgets
+    from fleetopt.pipeline.problem import build_problem
+    from fleetopt.pipeline.solve import options_for
+
+    try:
+        inst = instance_for(task.base, ())
+        problem = build_problem(inst)
+        if problem.screening_problems():
+            return None
+        s = task.solve
+        backend, options = options_for(inst, backend=s.backend, time_limit_s=s.time_limit_s,
+                                       mip_rel_gap=s.mip_rel_gap, threads=s.threads, seed=s.seed)
+        return cuts_for_budgets(problem.form, task.budgets, backend, options, workers=1, share=task.share)
+    except Exception:  # noqa: BLE001 - rows are an aid: without them every scenario still solves
+        return None
 
 
 def die_with_parent() -> None:
