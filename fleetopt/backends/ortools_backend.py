@@ -71,6 +71,14 @@ def solve_parameters(options: SolveOptions, kind_of):
     return params
 
 
+def _within_bounds(form: Formulation, start) -> bool:
+    """Whether a start lies within the column bounds: MathOpt's HiGHS fails the whole solve on a hint outside
+    them (e.g. a neighbour's plan using an option this model fixed at zero), where HiGHS itself ignores it."""
+    _, lb, ub, _ = form.col_arrays()
+    x = np.asarray(start, dtype=float)
+    return bool(np.all(x >= lb - 1e-9) and np.all(x <= ub + 1e-9))
+
+
 def solve(form: Formulation, options: SolveOptions) -> SolveResult:
     import ortools
     from ortools.math_opt.python import mathopt
@@ -79,7 +87,7 @@ def solve(form: Formulation, options: SolveOptions) -> SolveResult:
     model = mathopt.Model.from_model_proto(build_model_proto(form))
     columns = [model.get_variable(j) for j in range(form.n_cols)]
     model_params = None
-    if options.start is not None:
+    if options.start is not None and _within_bounds(form, options.start):
         hint = mathopt.SolutionHint(variable_values=dict(zip(columns, np.asarray(options.start, float).tolist())))
         model_params = mathopt.ModelSolveParameters(solution_hints=[hint])
     version = ortools.__version__

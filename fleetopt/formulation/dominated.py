@@ -17,10 +17,13 @@ swaps across regions qualify.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import scipy.sparse as sp
 
 from fleetopt.formulation.model import Formulation, VarBlock
+from fleetopt.formulation.split import Part
 
 REL_TOL = 1e-12   # relative slack under which costs and rates count as equal
 
@@ -85,19 +88,31 @@ def without_dominated(form: Formulation) -> tuple[Formulation, int]:
     """A copy of `form` with the dominated options' replica and flow columns fixed at zero (same columns and rows,
     so its plans are the model's plans and its optimum the model's), and how many options were fixed."""
     gone = dominated_options(form)
-    if len(gone) == 0:
-        return form, 0
-    n, f = form.blocks["replicas"], form.blocks["flow"]
-    route_option, _ = _capacity_rates(form, n, f, form.families["replica_capacity"])
-    out = Formulation(dict(form.blocks), dict(form.families), form.objective_name, form.n_cols, form.n_rows,
-                      form.time, form.objective_offset)
+    return (fixed_at_zero(form, gone) if len(gone) else form), len(gone)
+
+
+def part_without_dominated(part: Part) -> Part:
+    """The part with its dominated serving options fixed at zero: same columns and rows and the same optimum
+    (at whatever costs the part carries, prices included), so its plans and bounds are the part's."""
+    form, fixed = without_dominated(part.form)
+    return part if not fixed else Part(form, part.cols, part.rows)
+
+
+def fixed_at_zero(form: Formulation, options: np.ndarray) -> Formulation:
+    """A copy of `form` with the given options (indices in `replicas`) and the flows of their replica_capacity
+    rows bounded to 0: same rows, columns and names, so a solution reads back on `form`."""
+    n, f, cap = form.blocks["replicas"], form.blocks["flow"], form.families["replica_capacity"]
     rep_ub = n.ub.copy()
-    rep_ub[gone] = 0.0
+    rep_ub[options] = 0.0
+    on_rep = (cap.cols >= n.start) & (cap.cols < n.start + n.size)
+    rows = cap.rows[on_rep & np.isin(cap.cols - n.start, options)]
+    on_flow = (cap.cols >= f.start) & (cap.cols < f.start + f.size) & np.isin(cap.rows, rows)
     flow_ub = f.ub.copy()
-    flow_ub[np.isin(route_option, gone)] = 0.0
-    out.blocks["replicas"] = VarBlock(n.name, n.keys, n.start, n.lb, rep_ub, n.cost, n.integer)
-    out.blocks["flow"] = VarBlock(f.name, f.keys, f.start, f.lb, flow_ub, f.cost, f.integer)
-    return out, len(gone)
+    flow_ub[cap.cols[on_flow] - f.start] = 0.0
+    out = replace(form, blocks=dict(form.blocks), families=dict(form.families))
+    out.blocks["replicas"] = replace(n, ub=rep_ub)
+    out.blocks["flow"] = replace(f, ub=flow_ub)
+    return out
 
 
 def _takes_moved(form: Formulation, n: VarBlock, f: VarBlock, route_option: np.ndarray, a: np.ndarray,

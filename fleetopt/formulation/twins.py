@@ -23,10 +23,9 @@ fixed is kept, so twins never fix each other.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
+from fleetopt.formulation.dominated import fixed_at_zero
 from fleetopt.formulation.model import Formulation
 
 TOL = 1e-9          # relative tolerance of every comparison
@@ -36,19 +35,8 @@ MAX_OPTIONS = 100_000  # above this many replica columns the pairwise checks are
 def with_dominated_fixed(form: Formulation) -> tuple[Formulation, int]:
     """A copy of `form` with the dominated options' replicas and flows bounded to 0 (no row or column added
     or removed: a solution reads back on `form`), and how many options were fixed."""
-    fixed = dominated_options(form)
-    if not fixed.any():
-        return form, 0
-    n, f = form.blocks["replicas"], form.blocks["flow"]
-    flow_of = _flows_by_option(form)
-    n_ub = np.where(fixed, 0.0, n.ub)
-    f_ub = f.ub.copy()
-    for o in np.flatnonzero(fixed):
-        f_ub[[j - f.start for j in flow_of[o].values()]] = 0.0
-    out = replace(form, blocks=dict(form.blocks), families=dict(form.families))
-    out.blocks["replicas"] = replace(n, ub=n_ub)
-    out.blocks["flow"] = replace(f, ub=f_ub)
-    return out, int(fixed.sum())
+    fixed = np.flatnonzero(dominated_options(form))
+    return (fixed_at_zero(form, fixed) if len(fixed) else form), len(fixed)
 
 
 def dominated_options(form: Formulation) -> np.ndarray:

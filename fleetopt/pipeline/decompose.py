@@ -41,7 +41,7 @@ import numpy as np
 from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
 from fleetopt.backends.capabilities import solver_for
 from fleetopt.backends.result import SolveOptions, SolveResult, proven_bound, relative_gap
-from fleetopt.formulation.dominated import without_dominated
+from fleetopt.formulation.dominated import part_without_dominated
 from fleetopt.formulation.model import Formulation, row_tolerance
 from fleetopt.formulation.replica_bound import with_form_replica_bounds
 from fleetopt.formulation.replica_cover import with_cover_rows
@@ -182,7 +182,7 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
     allowance = budget * weight / weight.sum() if weight.sum() > 0 else np.zeros(len(todo))
     best: list[SolveResult | None] = [None] * len(todo)
     # what each part runs as: without its dominated options, then with its services' replica_bound rows too
-    running = [_without_dominated(p) for p in todo]
+    running = [part_without_dominated(p) for p in todo]
     reduced = list(running)
     pending = list(range(len(todo)))
     node_limit = FIRST_NODE_LIMIT
@@ -351,14 +351,6 @@ def _fallback(p: Part, r: SolveResult, lp_x: np.ndarray, cost: np.ndarray, backe
     return SolveResult(status=FEASIBLE, x=x, objective=objective, bound=bound, gap=relative_gap(objective, bound),
                        solver=r.solver, solver_version=r.solver_version, overran=r.overran,
                        detail="time limit reached: its LP plan with whole numbers rounded up")
-
-
-def _without_dominated(p: Part) -> Part:
-    """The part with its dominated serving options fixed at zero (formulation/dominated.py): same columns and
-    rows and the same optimum, so its plans and bounds are the part's; x10's open serving parts solve 1.3-4x
-    faster (benchmarks/RESULTS.md)."""
-    form, fixed = without_dominated(p.form)
-    return p if not fixed else Part(form, p.cols, p.rows)
 
 
 def _with_replica_bounds(p: Part, slices: frozenset[str] = frozenset()) -> Part:

@@ -39,7 +39,7 @@ import numpy as np
 from fleetopt.backends import highs
 from fleetopt.backends.result import SolveOptions, SolveResult, proven_bound, relative_gap
 from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
-from fleetopt.formulation.dominated import without_dominated
+from fleetopt.formulation.dominated import part_without_dominated
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import Part, components, relaxed, split
 from fleetopt.pipeline.master import PlanPool, improve_by_swaps, rounded_plan, solve_master
@@ -278,29 +278,14 @@ def _priced_round(parts, priced_cost, last, starts, allowance, nodes, run, backe
     round's result (its priced optimum cannot have moved). Parts the clock left out: NO_PLAN_IN_TIME."""
     todo = [int(i) for i in order
             if last[i] is None or not np.allclose(last[i][0], priced_cost[parts[i].cols], rtol=1e-12, atol=0.0)]
-    reduced = [_reduced(with_cost(parts[i], priced_cost[parts[i].cols])) for i in todo]
-    opts = [replace(options, start=_start_within(starts[i], q), mip_rel_gap=0.0,
-                    mip_abs_gap=max(float(allowance[i]), 1e-6), node_limit=nodes) for i, q in zip(todo, reduced)]
+    opts = [replace(options, start=starts[i], mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
+                    node_limit=nodes) for i in todo]
+    # each priced part without the serving options another beats at these prices (formulation/dominated.py)
+    reduced = [part_without_dominated(with_cost(parts[i], priced_cost[parts[i].cols])) for i in todo]
     out = run(backend, reduced, opts, deadline)
     for i, r in zip(todo, out):
         last[i] = (priced_cost[parts[i].cols].copy(), r)
     return [last[i][1] for i in range(len(parts))]
-
-
-def _reduced(part: Part) -> Part:
-    """The priced part with its dominated serving options fixed at zero (formulation/dominated.py, at these
-    prices: the part's shared rows are priced into its costs, not in its rows): the same priced optimum, so the
-    round's bound and plans stand, with fewer options to branch on."""
-    form, fixed = without_dominated(part.form)
-    return part if not fixed else Part(form, part.cols, part.rows)
-
-
-def _start_within(start: np.ndarray | None, part: Part) -> np.ndarray | None:
-    """The warm start, unless it uses an option the reduced part fixed at zero (a backend may refuse it)."""
-    if start is None:
-        return None
-    ub = part.form.col_arrays()[2]
-    return start if np.all(np.asarray(start) <= ub + 1e-9) else None
 
 
 def _worth_first(pool: PlanPool, parts: list[Part], priced_cost: np.ndarray,

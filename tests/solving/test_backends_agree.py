@@ -15,9 +15,11 @@ import pytest
 from fleetopt.api import solve_instance
 from fleetopt.backends import highs, ortools_backend, pyomo_backend
 from fleetopt.backends.result import SolveOptions
+from fleetopt.formulation.dominated import without_dominated
 from fleetopt.formulation.families import build
 from fleetopt.io.load import load_instance
 from helpers import random_instance, random_serving, random_training
+from test_parts_dominated import two_services
 from helpers import assert_verified
 from helpers import static_shipped_instances
 
@@ -128,3 +130,15 @@ def test_shipped_instances_agree_within_the_gaps(path):
         ref = plans["highs"]
         tolerance = (ref.gap + plan.gap + 1e-6) * abs(ref.objective)
         assert math.isclose(plan.objective, ref.objective, abs_tol=tolerance), (name, plan.objective, ref.objective)
+
+
+@pytest.mark.parametrize("solve", [highs.solve, ortools_backend.solve, pyomo_backend.solve])
+def test_a_start_outside_the_bounds_is_ignored_not_fatal(solve):
+    """A neighbour's plan may use an option this model fixed at zero (formulation/dominated.py): every backend
+    solves as without a start (MathOpt's HiGHS used to fail the whole solve on such a hint)."""
+    form, fixed = without_dominated(two_services())
+    start = np.zeros(form.n_cols)
+    start[form.blocks["replicas"].start + 2] = 1.0   # ("a", "slow"), fixed at zero
+    assert fixed == 2 and form.blocks["replicas"].ub[2] == 0.0
+    r = solve(form, SolveOptions(start=start, mip_rel_gap=0.0, threads=1))
+    assert r.status == "optimal" and r.objective == pytest.approx(highs.solve(form, SolveOptions(threads=1)).objective)

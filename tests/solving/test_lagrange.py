@@ -119,20 +119,3 @@ def test_shipped_instances_priced_agree_with_the_whole_model(path, backend):
         tolerance = (priced.gap + whole.gap + 1e-9) * max(abs(priced.objective), abs(whole.objective))
         assert abs(priced.objective - whole.objective) <= tolerance
 
-
-def test_a_priced_part_drops_its_dominated_options_and_a_start_that_uses_them():
-    from fleetopt.formulation.split import Part
-    from test_parts_dominated import two_services
-
-    form = two_services()
-    part = Part(form, np.arange(form.n_cols), np.arange(form.n_rows))
-    reduced = lagrange._reduced(part)
-    n = form.blocks["replicas"]
-    fixed = np.flatnonzero(reduced.form.col_arrays()[2][n.cols] == 0)
-    assert [n.keys[i] for i in fixed] == [("a", "slow"), ("b", "slow")]
-    assert reduced.cols is part.cols and reduced.form.n_rows == form.n_rows
-    start = np.zeros(form.n_cols)
-    assert lagrange._start_within(start, reduced) is start
-    start[n.start + fixed[0]] = 1.0
-    assert lagrange._start_within(start, reduced) is None
-    assert lagrange._start_within(None, reduced) is None

@@ -1,6 +1,6 @@
-"""Parts solved without their dominated serving options (pipeline/decompose.py: _without_dominated): the part
-keeps its columns and rows, the options fixed are the dominated ones, and solving in parts keeps the whole
-model's optimum."""
+"""Parts solved without their dominated serving options (formulation/dominated.py: part_without_dominated, which
+pipeline/decompose.py and lagrange.py call): the part keeps its columns and rows, the options fixed are the
+dominated ones, and solving in parts keeps the whole model's optimum."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import pytest
 
 from fleetopt.backends import highs
 from fleetopt.backends.result import SolveOptions
+from fleetopt.formulation.dominated import part_without_dominated
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import Part
 from fleetopt.pipeline import decompose
-from fleetopt.pipeline.decompose import Backend, _without_dominated, solve_by_parts
+from fleetopt.pipeline.decompose import Backend, solve_by_parts
 
 EXACT = SolveOptions(mip_rel_gap=0.0, threads=1)
 
@@ -45,7 +46,7 @@ def two_services() -> Formulation:
 def test_a_part_keeps_its_columns_and_loses_its_dominated_options():
     form = two_services()
     part = Part(form, np.arange(form.n_cols), np.arange(form.n_rows))
-    fewer = _without_dominated(part)
+    fewer = part_without_dominated(part)
     assert fewer.form.n_cols == form.n_cols and fewer.form.n_rows == form.n_rows
     ub = fewer.form.blocks["replicas"].ub
     # the inventory row is the same for every option here, so only the slow options are dominated
