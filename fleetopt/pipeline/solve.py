@@ -21,12 +21,12 @@ from fleetopt.backends.result import SolveOptions, SolveResult
 from fleetopt.errors import INFEASIBLE, OPTIMAL, InputError, Problem as InputProblem, bad_argument
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.replica_bound import with_replica_bounds
+from fleetopt.formulation.twins import with_dominated_fixed
 from fleetopt.io.schema import Instance
 from fleetopt.pipeline.carbon_cuts import (CarbonCuts, cuts_for_budgets, free_answer, polished, signature,
                                            with_cuts)
 from fleetopt.pipeline.cluster import DaskCluster
 from fleetopt.pipeline.decompose import EXECUTORS, Backend, default_workers, solve_by_parts
-from fleetopt.formulation.twins import with_dominated_fixed
 from fleetopt.pipeline.problem import ExtraFunctionality, Problem, build_problem
 from fleetopt.pipeline.start_method import unguarded_main_line
 from fleetopt.plan.change import change_summary
@@ -159,9 +159,12 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions,
                                        default_workers(options.threads))
     # cuts made on `form` hold on its restriction; cuts made on the restriction hold on every budget's (the
     # options fixed do not depend on the budget)
-    if isinstance(carbon_cuts, CarbonCuts) and carbon_cuts.signature in (signature(form), signature(solved_form)):
-        result = free_answer(solved_form if carbon_cuts.signature != signature(form) else form, carbon_cuts,
-                             options, backend)
+    made_on = None
+    if isinstance(carbon_cuts, CarbonCuts):
+        tried = (form,) if solved_form is form else (form, solved_form)
+        made_on = next((f for f in tried if signature(f) == carbon_cuts.signature), None)
+    if made_on is not None:
+        result = free_answer(made_on, carbon_cuts, options, backend)
         solver_form = with_cuts(solver_form, carbon_cuts)
     if result is None:
         result = run_backend(backend, solver_form, options)
