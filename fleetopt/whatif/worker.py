@@ -193,9 +193,8 @@ def problem_for(inst, task: Task):
     built = _BUILT.get(task.base.digest)
     if task.carbon_cuts is None or budget is None or built is None:
         problem = build_problem(inst)
-        if task.carbon_cuts is not None and budget is not None:
-            _BUILT.clear()
-            _BUILT[task.base.digest] = problem
+        if task.carbon_cuts is not None:
+            _keep(task.base.digest, problem)
         return problem
     t0 = time.perf_counter()
     fam = built.form.families["carbon_budget"]
@@ -203,6 +202,13 @@ def problem_for(inst, task: Task):
                                          "carbon_budget": replace(fam, upper=np.array([float(budget)]))})
     return Problem(inst, built.training, built.serving, built.monitoring, form,
                    {"build": time.perf_counter() - t0})
+
+
+def _keep(digest: str, problem) -> None:
+    """Keep `problem` as this process's build of the sweep's base (problem_for), when it has a budget row."""
+    if problem.inst.policy.carbon_budget_t is not None:
+        _BUILT.clear()
+        _BUILT[digest] = problem
 
 
 def make_cuts(task: CutTask):
@@ -218,6 +224,7 @@ def make_cuts(task: CutTask):
         problem = build_problem(inst)
         if problem.screening_problems():
             return None
+        _keep(task.base.digest, problem)   # the worker's scenarios reuse this build (problem_for)
         s = task.solve
         backend, options = options_for(inst, backend=s.backend, time_limit_s=s.time_limit_s,
                                        mip_rel_gap=s.mip_rel_gap, threads=s.threads, seed=s.seed)
