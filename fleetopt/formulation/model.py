@@ -20,6 +20,9 @@ def _full(value, n: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(value, dtype=float), (n,)).copy()
 
 
+ROW_TOL = 1e-6   # relative slack within which a plan meets a row (solvers' feasibility tolerance scale)
+
+
 def row_tolerance(lower: np.ndarray, upper: np.ndarray, rel: float) -> np.ndarray:
     """Per row, the slack within which an activity meets its bounds: `rel` x the larger finite bound's magnitude,
     at least `rel` (solvers' tolerances are relative)."""

@@ -34,13 +34,12 @@ import numpy as np
 
 from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
 from fleetopt.errors import OPTIMAL
-from fleetopt.formulation.model import Formulation, rows_violated
+from fleetopt.formulation.model import ROW_TOL, Formulation, rows_violated
 from fleetopt.formulation.split import components, shared_rows, split
 from fleetopt.pipeline.lagrange import with_cost
 
 FAMILY = "carbon_cut"     # the rows' family in the whole model (not shared: each row lies in one part)
 BUDGET = "carbon_budget"
-ROW_TOL = 1e-6            # relative slack within which a plan meets a row (as decompose.ROW_TOL)
 PRICE_STEP = 0.02         # LP prices closer than 2% make one row per part
 
 

@@ -42,7 +42,7 @@ from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMA
 from fleetopt.backends.capabilities import solver_for
 from fleetopt.backends.result import SolveOptions, SolveResult, proven_bound, relative_gap
 from fleetopt.formulation.dominated import part_without_dominated
-from fleetopt.formulation.model import Formulation, row_tolerance
+from fleetopt.formulation.model import ROW_TOL, Formulation, row_tolerance
 from fleetopt.formulation.replica_bound import with_form_replica_bounds
 from fleetopt.formulation.replica_cover import with_cover_rows
 from fleetopt.formulation.split import Part, components, relaxed, shared_rows, split
@@ -55,7 +55,6 @@ NODE_GROWTH = 4
 FIRST_ROUND_SHARE = 0.5   # the first round ends by this share of the time left, its node limit or not
 SLICE_GAP = 1e-4          # relative gap of each slice's own MIP (pipeline/slices_apart.py)
 BOUND_SHARE = 0.25        # the slices' own MIPs for bound rows end by this share of the time left
-ROW_TOL = 1e-6         # relative slack under which a shared row counts as tight (or violated)
 
 SolveOne = Callable[[Formulation, SolveOptions], SolveResult]
 

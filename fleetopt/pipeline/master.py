@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from fleetopt.formulation.model import row_tolerance, rows_violated
+from fleetopt.formulation.model import ROW_TOL, row_tolerance, rows_violated
 from fleetopt.formulation.split import Part
 
-ROW_TOL = 1e-6      # relative tolerance of a part's rows when a rounded plan is checked
 SLACK_COST = 1.0    # a unit of slack on a shared row first costs this many times a unit's median plan cost
 
 
