@@ -33,7 +33,6 @@ from functools import cache
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
 
 from fleetopt.formulation.model import Formulation
 
@@ -229,6 +228,8 @@ def _residues(rps, period, excess) -> tuple[np.ndarray, np.ndarray]:
 
 def _cycle_paths(cells: np.ndarray, cost: np.ndarray, m: int) -> np.ndarray:
     """Least cost from residue 0 to each residue of the m-cycle, steps of cells[i] costing cost[i] (> 0)."""
+    from scipy.sparse.csgraph import dijkstra   # with scipy.linalg ~0.15 s to import: only bounds need it
+
     if len(cells) == 0:
         out = np.full(m, np.inf)
         out[0] = 0.0
