@@ -3,7 +3,7 @@ the bound rows must not move), including +inf entries, prefixes and the cover's 
 
 import numpy as np
 
-from fleetopt.formulation.replica_bound import _cycle_paths, _leftover, _min_plus, _min_plus_cover
+from fleetopt.formulation.replica_bound import BLOCK, _cycle_paths, _leftover, _min_plus, _min_plus_cover
 
 
 def _with_infinities(rng, n: int) -> np.ndarray:
@@ -28,6 +28,24 @@ def test_min_plus_is_the_double_loop_exactly_with_infinities_and_prefixes():
         assert np.array_equal(_min_plus(a, b), want)
         size = int(rng.integers(1, len(want) + 3))
         assert np.array_equal(_min_plus(a, b, size), want[:size])
+
+
+def test_min_plus_and_leftover_over_several_blocks():
+    """Operands longer than a block, one of them with a whole block of +inf (skipped)."""
+    rng = np.random.default_rng(6)
+    for la, lb in ((2 * BLOCK + 5, 3 * BLOCK - 7), (BLOCK + 1, 2), (3 * BLOCK, 3 * BLOCK)):
+        a, b = _with_infinities(rng, la), _with_infinities(rng, lb)
+        a[BLOCK:2 * BLOCK] = np.inf
+        want = np.full(la + lb - 1, np.inf)
+        for i in np.flatnonzero(np.isfinite(a)):
+            want[i:i + lb] = np.minimum(want[i:i + lb], a[i] + b)
+        assert np.array_equal(_min_plus(a, b), want)
+        assert np.array_equal(_min_plus(b, a, la), want[:la])
+    n = 3 * BLOCK + 11
+    split, gain = _with_infinities(rng, n), _with_infinities(rng, n)
+    gain[:BLOCK] = np.inf
+    want = np.array([np.min(split[ell:] + gain[:n - ell]) for ell in range(n)])
+    assert np.array_equal(_leftover(split, gain), want)
 
 
 def test_min_plus_cover_is_its_definition_exactly():
