@@ -67,7 +67,7 @@ def _connected(n_nodes: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         if not apart.any():
             return parent
         np.minimum.at(parent, np.maximum(pu[apart], pv[apart]), np.minimum(pu[apart], pv[apart]))
-        while True:   # a root's parent is smaller than itself, so pointer jumping ends at the roots
+        while True:   # a parent is smaller than its child, so pointer jumping ends at the roots
             grand = parent[parent]
             if np.array_equal(grand, parent):
                 break
