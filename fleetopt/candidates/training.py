@@ -291,7 +291,7 @@ def _order(table: StepTable, rels: list[dict]) -> _Order:
     good = np.concatenate([rel["good"] for rel in rels])
     checkpoint = np.concatenate([rel["checkpoint_bytes_s"] for rel in rels])
     level = np.tile(table.level_of, m)
-    at = np.lexsort((np.arange(n * m), checkpoint, step / good, level))
+    at = np.lexsort((checkpoint, step / good, level))   # a stable sort: ties keep position order
     first = np.flatnonzero(at < n)
     first_starts = _starts(level[at[first]])
     table.orders[id(rels)] = out = _Order(at, level[at], table.gpus[at % n], step[at], good[at], checkpoint[at],

@@ -50,7 +50,6 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
     from fleetopt.api import build_problem, options_for, solve_problem
     from fleetopt.cli.explain import echo_change, echo_infeasibility
     from fleetopt.explain.explainer import explain as explain_plan
-    from fleetopt.explain.report import write_report
     from fleetopt.io.load import load_instance
     from fleetopt.io.output import write_text_atomic
     from fleetopt.plan.terminal import print_plan
@@ -74,6 +73,7 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
     written = []
     try:
         if report is not None:
+            from fleetopt.explain.report import write_report
             written += write_report(report, plan, plan.explanation, inst)
         if output is not None:
             write_text_atomic(output, plan.model_dump_json(indent=2))

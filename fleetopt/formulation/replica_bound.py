@@ -33,12 +33,12 @@ from functools import cache
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
 
 from fleetopt.formulation.model import Formulation
 
 RESIDUE_CELLS = 1 << 14     # grid of the residues modulo the best option's capacity, per population
 SPLIT_SPAN = 1536           # grid cells of the split-replica layer (P replicas' capacity), whatever P
+BLOCK = 128                 # entries per array operation of the min-plus kernels (fastest of 16-256 measured)
 
 
 @dataclass
@@ -87,7 +87,7 @@ def lower_bound(sk: ServiceKnapsack) -> float:
         out = np.zeros(span + 1)
         for i in range(len(pops)):
             if bits >> i & 1:
-                out = _min_plus(out, relieved[i] - alone[i])[:span + 1]
+                out = _min_plus(out, relieved[i] - alone[i], span + 1)
         return np.minimum.accumulate(out)          # receiving less than the capacity is allowed
 
     def fold(bits_of_options: np.ndarray) -> list[np.ndarray]:
@@ -131,17 +131,25 @@ def lower_bound(sk: ServiceKnapsack) -> float:
                         continue
                     left_a = leftover(a, k_a, a & ~b)
                     left_b = leftover(b, k_b, b & ~a)
-                    together = _min_plus(left_a, left_b)[:span + 1]
+                    together = _min_plus(left_a, left_b, span + 1)
                     best = min(best, total + float(np.min(together + both)))
     return best
 
 
 def _leftover(split: np.ndarray, gain: np.ndarray) -> np.ndarray:
     """l -> min over x of split(x + l) + gain(x): replicas of at least x + l cells, x of them to their own
-    populations, l cells left for populations another type also reaches."""
+    populations, l cells left for populations another type also reaches. In blocks of BLOCK values of x (one
+    n x BLOCK window each; blocks whose gain is all +inf add nothing to a minimum), not one n x n window."""
     n = len(split)
-    windows = np.lib.stride_tricks.sliding_window_view(np.r_[split, np.full(n - 1, np.inf)], n)
-    return np.min(windows + gain[None, :], axis=1)
+    out = np.full(n, np.inf)
+    windows = np.lib.stride_tricks.sliding_window_view(np.r_[split, np.full(BLOCK - 1, np.inf)], BLOCK)
+    for x0 in range(0, n, BLOCK):
+        block = gain[x0:x0 + BLOCK]
+        if (block == np.inf).all():
+            continue
+        # windows[x0 + l, k] = split[x0 + k + l]
+        np.minimum(out[:n - x0], np.min(windows[x0:n, :len(block)] + block, axis=1), out=out[:n - x0])
+    return out
 
 
 @dataclass
@@ -226,6 +234,8 @@ def _residues(rps, period, excess) -> tuple[np.ndarray, np.ndarray]:
 
 def _cycle_paths(cells: np.ndarray, cost: np.ndarray, m: int) -> np.ndarray:
     """Least cost from residue 0 to each residue of the m-cycle, steps of cells[i] costing cost[i] (> 0)."""
+    from scipy.sparse.csgraph import dijkstra   # with scipy.linalg ~0.15 s to import: only bounds need it
+
     if len(cells) == 0:
         out = np.full(m, np.inf)
         out[0] = 0.0
@@ -233,9 +243,11 @@ def _cycle_paths(cells: np.ndarray, cost: np.ndarray, m: int) -> np.ndarray:
     order = np.lexsort((cost, cells))
     first = np.r_[True, np.diff(cells[order]) != 0]   # of steps of equal length the cheapest
     cells, cost = cells[order][first], cost[order][first]
-    src = np.repeat(np.arange(m), len(cells))
-    dst = (src + np.tile(cells, m)) % m
-    graph = sp.csr_matrix((np.tile(cost, m), (src, dst)), shape=(m, m))
+    # the graph in CSR form directly: every residue has the same steps, distinct and nonzero, so no duplicate
+    # entries to sum (a COO build sorted and summed 16,384 x steps entries for nothing)
+    dst = (np.arange(m)[:, None] + cells[None, :]) % m
+    graph = sp.csr_matrix((np.tile(cost, m), dst.ravel(), np.arange(0, m * len(cells) + 1, len(cells))),
+                          shape=(m, m))
     return dijkstra(graph, directed=True, indices=0)
 
 
@@ -253,17 +265,39 @@ def _sliding_min_cyclic(a: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def _min_plus(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """c[y] = min_{i + j = y} a[i] + b[j] (y < len(a) + len(b) - 1), as one array operation."""
-    padded = np.concatenate([np.full(len(a) - 1, np.inf), b, np.full(len(a) - 1, np.inf)])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, len(a))[:len(a) + len(b) - 1]
-    return np.min(windows[:, ::-1] + a[None, :], axis=1)
+def _min_plus(a: np.ndarray, b: np.ndarray, size: int | None = None) -> np.ndarray:
+    """c[y] = min_{i + j = y} a[i] + b[j] for y < size (default: every y < len(a) + len(b) - 1). In blocks of
+    BLOCK entries of the shorter operand (one window of b each; blocks all +inf add nothing to a minimum), so
+    a prefix of the result costs its own share and no len(a) x len(b) window is built."""
+    n = len(a) + len(b) - 1 if size is None else min(size, len(a) + len(b) - 1)
+    if len(a) > len(b):
+        a, b = b, a
+    out = np.full(max(n, 0), np.inf)
+    padded = np.concatenate([np.full(BLOCK - 1, np.inf), b, np.full(BLOCK - 1, np.inf)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, BLOCK)[:, ::-1]   # windows[t, k] = b[t - k]
+    for i0 in range(0, max(min(len(a), n), 0), BLOCK):
+        block = a[i0:i0 + BLOCK]
+        if (block == np.inf).all():
+            continue
+        m = min(len(b) + len(block) - 1, n - i0)
+        np.minimum(out[i0:i0 + m], np.min(windows[:m, :len(block)] + block, axis=1), out=out[i0:i0 + m])
+    return out
 
 
 def _min_plus_cover(a: np.ndarray, b: np.ndarray, span: int) -> np.ndarray:
     """c[y] = min over i + j >= y of a(>= i) + b(>= j), both nonincreasing 'at least' curves, capped at span."""
-    full = _min_plus(a, b)
-    capped = np.concatenate([full[:span], [full[span:].min()]])
+    head = _min_plus(a, b, span)
+    # the cap: min over i + j >= span of a[i] + b[j] = min_i a[i] + min_{j >= span - i} b[j] (rounded addition
+    # is monotone, so the minimum can be taken before the sum: the same number as over every pair)
+    i = np.arange(len(a))
+    first_j = np.maximum(span - i, 0)
+    reach = first_j < len(b)
+    if reach.any():
+        suffix_min = np.minimum.accumulate(b[::-1])[::-1]
+        tail = float(np.min(a[reach] + suffix_min[first_j[reach]]))
+    else:
+        tail = np.inf
+    capped = np.concatenate([head, [tail]])
     return np.minimum.accumulate(capped[::-1])[::-1]
 
 

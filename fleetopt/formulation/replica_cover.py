@@ -24,7 +24,6 @@ from itertools import combinations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import linprog
 
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.replica_bound import ServiceKnapsack, form_knapsacks
@@ -85,6 +84,8 @@ def _most_violated(coef: np.ndarray, rhs: np.ndarray, n: np.ndarray) -> int | No
 
 def _lp_replicas(form: Formulation) -> np.ndarray | None:
     """The LP relaxation's column values (scipy's HiGHS); None if it has no optimum."""
+    from scipy.optimize import linprog   # ~0.2 s to import: only a part left open after a cheap round needs it
+
     cost, lb, ub, _ = form.col_arrays()
     a = form.matrix()
     lower, upper = form.row_bounds()

@@ -1,0 +1,87 @@
+"""The array kernels of formulation/replica_bound.py give the very numbers of their definitions (not merely close:
+the bound rows must not move), including +inf entries, prefixes and the cover's cap."""
+
+import numpy as np
+
+from fleetopt.formulation.replica_bound import BLOCK, _cycle_paths, _leftover, _min_plus, _min_plus_cover
+
+
+def _with_infinities(rng, n: int) -> np.ndarray:
+    a = rng.random(n) * 10
+    a[rng.random(n) < 0.3] = np.inf
+    return a
+
+
+def _min_plus_loop(a, b):
+    out = np.full(len(a) + len(b) - 1, np.inf)
+    for i in range(len(a)):
+        for j in range(len(b)):
+            out[i + j] = min(out[i + j], a[i] + b[j])
+    return out
+
+
+def test_min_plus_is_the_double_loop_exactly_with_infinities_and_prefixes():
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        a, b = _with_infinities(rng, int(rng.integers(1, 12))), _with_infinities(rng, int(rng.integers(1, 12)))
+        want = _min_plus_loop(a, b)
+        assert np.array_equal(_min_plus(a, b), want)
+        size = int(rng.integers(1, len(want) + 3))
+        assert np.array_equal(_min_plus(a, b, size), want[:size])
+
+
+def test_min_plus_and_leftover_over_several_blocks():
+    """Operands longer than a block, one of them with a whole block of +inf (skipped)."""
+    rng = np.random.default_rng(6)
+    for la, lb in ((2 * BLOCK + 5, 3 * BLOCK - 7), (BLOCK + 1, 2), (3 * BLOCK, 3 * BLOCK)):
+        a, b = _with_infinities(rng, la), _with_infinities(rng, lb)
+        a[BLOCK:2 * BLOCK] = np.inf
+        want = np.full(la + lb - 1, np.inf)
+        for i in np.flatnonzero(np.isfinite(a)):
+            want[i:i + lb] = np.minimum(want[i:i + lb], a[i] + b)
+        assert np.array_equal(_min_plus(a, b), want)
+        assert np.array_equal(_min_plus(b, a, la), want[:la])
+    n = 3 * BLOCK + 11
+    split, gain = _with_infinities(rng, n), _with_infinities(rng, n)
+    gain[:BLOCK] = np.inf
+    want = np.array([np.min(split[ell:] + gain[:n - ell]) for ell in range(n)])
+    assert np.array_equal(_leftover(split, gain), want)
+
+
+def test_min_plus_cover_is_its_definition_exactly():
+    rng = np.random.default_rng(2)
+    for _ in range(30):
+        span = int(rng.integers(2, 10))
+        a, b = _with_infinities(rng, span + 1), _with_infinities(rng, span + 1)
+        want = np.full(span + 1, np.inf)
+        for i in range(len(a)):
+            for j in range(len(b)):
+                for y in range(min(i + j, span) + 1):
+                    want[y] = min(want[y], a[i] + b[j])
+        assert np.array_equal(_min_plus_cover(a, b, span), want)
+
+
+def test_leftover_is_its_definition_exactly():
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        n = int(rng.integers(1, 12))
+        split, gain = _with_infinities(rng, n), _with_infinities(rng, n)
+        want = np.array([min([split[x + ell] + gain[x] for x in range(n - ell)], default=np.inf)
+                         for ell in range(n)])
+        assert np.array_equal(_leftover(split, gain), want)
+
+
+def test_cycle_paths_are_the_least_costs_on_the_cycle():
+    """Bellman-Ford to its fixed point: the same numbers (rounded addition is monotone, so the fixed point is
+    unique), duplicated step lengths included (the cheaper one counts)."""
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        m = int(rng.integers(3, 40))
+        cells = rng.integers(1, m, size=int(rng.integers(1, 5)))
+        cost = rng.random(len(cells)) + 0.1
+        want = np.full(m, np.inf)
+        want[0] = 0.0
+        for _ in range(m * len(cells)):
+            for c, w in zip(cells, cost):
+                want = np.minimum(want, np.roll(want, c) + w)
+        assert np.array_equal(_cycle_paths(cells, cost, m), want)
