@@ -15,12 +15,14 @@ Why: branch and bound on the whole fleet multiplies the trees of independent par
      the plan is the same on every run, whichever executor runs the parts, unless the first round meets its clock
      (FIRST_ROUND_SHARE of the time limit: then the parts keep the plans they have, and one left without any gets
      its LP plan rounded up where that holds: `_fallback`). Every part runs with its dominated serving options
-     fixed at zero (formulation/dominated.py: same optimum, fewer options to branch on). A part the first round
-     leaves open runs on with its services' whole-replica bound rows (formulation/replica_bound.py) and, static and
-     of up to four populations, their rounded cover rows (formulation/replica_cover.py) (valid rows,
-     so its plans and bounds are the part's), computed only where cheap rounds did not suffice
-     (SolveOptions.replica_bound None, the default). A whole model that the kept rows join gets none by default:
-     global-fleet gains 1.2-1.9x with them, scarce x1 loses (benchmarks/RESULTS.md); replica_bound=True adds them.
+     fixed at zero (formulation/dominated.py: same optimum, fewer options to branch on). A static part whose LP is
+     fractional starts its first round with the whole-replica bound rows (formulation/replica_bound.py) of its
+     services of up to three populations and the rounded cover rows (formulation/replica_cover.py) of those of up
+     to four, made in the thread that solves it (`_with_rows_up_front`); a part the first round leaves open runs
+     on with the whole-replica rows of its larger services too, and a part over time slices gets its rows only
+     then (valid rows, so its plans and bounds are the part's; SolveOptions.replica_bound None, the default).
+     A whole model that the kept rows join gets none by default: global-fleet gains 1.2-1.9x with them, scarce
+     x1 loses (benchmarks/RESULTS.md); replica_bound=True adds them.
      Over time slices such a part is also taken apart by slice (pipeline/slices_apart.py): a plan with its
      horizon columns fixed and each slice solved alone, and a bound row per slice from that slice's own MIP.
   4. Check the rows left out. If all hold, the joined plan is feasible for the whole model and the sum of the
