@@ -10,7 +10,9 @@ columns and integers, LP value, the HiGHS bound and plan after the round, and pe
 1e-5 with --time-limit (with the replica_bound rows, as the default path runs them) and, with --exact, without
 them as well. With --reduced, each part's first round and its open solves are also run on the part without
 its dominated options (formulation/dominated.py; the default path since 2026-11-30 13:00): "first_reduced",
-"reduced_covered" (reduced, then rows and covers: what the default path runs) and "reduced" (no rows).
+"reduced_covered" (reduced, then rows and covers: what the default path ran until 2026-11-30 17:00),
+"reduced" (no rows) and "up_front" (reduced, with the rows a fractional part now starts its first round with:
+pipeline/decompose._with_rows_up_front).
 CPU seconds are this process's. The machine is shared: read CPU, and the load printed.
 """
 
@@ -48,7 +50,8 @@ def main() -> None:
     from fleetopt.formulation.dominated import without_dominated
     from fleetopt.formulation.replica_bound import form_knapsacks, lower_bound, lp_floor, with_form_replica_bounds
     from fleetopt.formulation.replica_cover import with_cover_rows
-    from fleetopt.formulation.split import components, relaxed, shared_rows, split
+    from fleetopt.formulation.split import Part, components, relaxed, shared_rows, split
+    from fleetopt.pipeline.decompose import _with_rows_up_front
 
     print("load", os.getloadavg(), file=sys.stderr)
     problem = build_problem(load(args.tier))
@@ -97,7 +100,8 @@ def main() -> None:
             if args.reduced:
                 reduced, _ = without_dominated(p.form)
                 variants += [("reduced", reduced),
-                             ("reduced_covered", with_cover_rows(with_form_replica_bounds(reduced)))]
+                             ("reduced_covered", with_cover_rows(with_form_replica_bounds(reduced))),
+                             ("up_front", _with_rows_up_front(Part(reduced, p.cols, p.rows)).form)]
             for label, f in [v for v in variants if not args.variants or v[0] in args.variants]:
                 lp_rows = highs.solve(relaxed(f), SolveOptions(threads=1)).objective
                 t = time.process_time()

@@ -15,12 +15,14 @@ Why: branch and bound on the whole fleet multiplies the trees of independent par
      the plan is the same on every run, whichever executor runs the parts, unless the first round meets its clock
      (FIRST_ROUND_SHARE of the time limit: then the parts keep the plans they have, and one left without any gets
      its LP plan rounded up where that holds: `_fallback`). Every part runs with its dominated serving options
-     fixed at zero (formulation/dominated.py: same optimum, fewer options to branch on). A part the first round
-     leaves open runs on with its services' whole-replica bound rows (formulation/replica_bound.py) and, static and
-     of up to four populations, their rounded cover rows (formulation/replica_cover.py) (valid rows,
-     so its plans and bounds are the part's), computed only where cheap rounds did not suffice
-     (SolveOptions.replica_bound None, the default). A whole model that the kept rows join gets none by default:
-     global-fleet gains 1.2-1.9x with them, scarce x1 loses (benchmarks/RESULTS.md); replica_bound=True adds them.
+     fixed at zero (formulation/dominated.py: same optimum, fewer options to branch on). A static part whose LP is
+     fractional starts its first round with the whole-replica bound rows (formulation/replica_bound.py) of its
+     services of up to three populations and the rounded cover rows (formulation/replica_cover.py) of those of up
+     to four, made in the thread that solves it (`_with_rows_up_front`); a part the first round leaves open runs
+     on with the whole-replica rows of its larger services too, and a part over time slices gets its rows only
+     then (valid rows, so its plans and bounds are the part's; SolveOptions.replica_bound None, the default).
+     A whole model that the kept rows join gets none by default: global-fleet gains 1.2-1.9x with them, scarce
+     x1 loses (benchmarks/RESULTS.md); replica_bound=True adds them.
      Over time slices such a part is also taken apart by slice (pipeline/slices_apart.py): a plan with its
      horizon columns fixed and each slice solved alone, and a bound row per slice from that slice's own MIP.
   4. Check the rows left out. If all hold, the joined plan is feasible for the whole model and the sum of the
@@ -43,7 +45,7 @@ from fleetopt.backends.capabilities import solver_for
 from fleetopt.backends.result import SolveOptions, SolveResult, proven_bound, relative_gap
 from fleetopt.formulation.dominated import part_without_dominated
 from fleetopt.formulation.model import ROW_TOL, Formulation, row_tolerance
-from fleetopt.formulation.replica_bound import with_form_replica_bounds
+from fleetopt.formulation.replica_bound import form_knapsacks, with_form_replica_bounds
 from fleetopt.formulation.replica_cover import with_cover_rows
 from fleetopt.formulation.split import Part, components, relaxed, shared_rows, split
 from fleetopt.pipeline.cluster import DaskCluster, solve_named
@@ -55,6 +57,7 @@ NODE_GROWTH = 4
 FIRST_ROUND_SHARE = 0.5   # the first round ends by this share of the time left, its node limit or not
 SLICE_GAP = 1e-4          # relative gap of each slice's own MIP (pipeline/slices_apart.py)
 BOUND_SHARE = 0.25        # the slices' own MIPs for bound rows end by this share of the time left
+UP_FRONT_POPULATIONS = 3  # static parts: whole-replica rows before the first round on services this small
 
 SolveOne = Callable[[Formulation, SolveOptions], SolveResult]
 
@@ -183,6 +186,11 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
     # what each part runs as: without its dominated options, then with its services' replica_bound rows too
     running = [part_without_dominated(p) for p in todo]
     reduced = list(running)
+    # the rows that pay on every fractional static part, made in the first round (whose batch is every part, in
+    # order) by the thread that solves it
+    prepare = None
+    if not slices and options.replica_bound is None:
+        prepare = lambda k, p: _with_rows_up_front(p) if weight[k] > 0 else p   # noqa: E731
     pending = list(range(len(todo)))
     node_limit = FIRST_NODE_LIMIT
     apart = _bound_slices(todo, running, backend, options, deadline, slices)
@@ -191,8 +199,11 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
     while pending:
         opts = [replace(options, start=starts.get(i), mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
                         node_limit=_node_limit(node_limit, i in apart)) for i in pending]
-        batch = _run(backend, [running[i] for i in pending], opts, round_ends)
-        round_ends = deadline
+        batch_parts = [running[i] for i in pending]
+        batch = _run(backend, batch_parts, opts, round_ends, prepare)
+        for i, p in zip(pending, batch_parts):
+            running[i] = p
+        round_ends, prepare = deadline, None
         for i, r in zip(pending, batch):
             best[i] = _better(best[i], r)
         if time.monotonic() >= deadline or any(r.overran for r in batch):   # past the limit: nothing more to run
@@ -236,14 +247,16 @@ def _at_least_lp(r: SolveResult, lp_value: float) -> SolveResult:
 
 def _replica_bounds_in_time(idx: list[int], todo: list[Part], running: list[Part], best: list, deadline: float,
                             slices: frozenset[str]) -> None:
-    """Parts open after a cheap round are worth their services' whole-replica bounds (`_with_replica_bounds`),
-    largest open gap first, while BOUND_SHARE of the time left lasts: after a first round the clock ended, 62
+    """Parts open after a cheap round are worth their services' whole-replica bounds (`_with_replica_bounds`)
+    and cover rows, largest open gap first, while BOUND_SHARE of the time left lasts (a part whose rows all came
+    up front, `_with_rows_up_front`, keeps them): after a first round the clock ended, 62
     parts of global-fleet-hourly were open and their rows took 23 s at load 22, past the time limit."""
     ends = time.monotonic() + BOUND_SHARE * max(deadline - time.monotonic(), 0.0)
     for i in sorted(idx, key=lambda k: -_gap(best[k])):
         if time.monotonic() >= ends:
             return
-        running[i] = _with_cover_rows(_with_replica_bounds(todo[i], slices), slices)
+        if slices or running[i] is todo[i] or _services(todo[i].form, more_than=UP_FRONT_POPULATIONS):
+            running[i] = _with_cover_rows(_with_replica_bounds(todo[i], slices), slices)
 
 
 def _node_limit(node_limit: int, apart: bool) -> int:
@@ -352,12 +365,34 @@ def _fallback(p: Part, r: SolveResult, lp_x: np.ndarray, cost: np.ndarray, backe
                        detail="time limit reached: its LP plan with whole numbers rounded up")
 
 
-def _with_replica_bounds(p: Part, slices: frozenset[str] = frozenset()) -> Part:
-    """The part with a replica_bound row per service whose whole-replica bound beats its LP
-    (formulation/replica_bound.py): valid rows on the part's own columns, so its plans and bounds stay the
+def _with_replica_bounds(p: Part, slices: frozenset[str] = frozenset(),
+                         services: set[str] | None = None) -> Part:
+    """The part with a replica_bound row per service (of `services`, else all) whose whole-replica bound beats its
+    LP (formulation/replica_bound.py): valid rows on the part's own columns, so its plans and bounds stay the
     part's. Over time slices, one row per service and slice where every route stays in its slice."""
     per_slice = _per_slice_replica_bounds(p.form, slices) if slices else None
-    return Part(per_slice or with_form_replica_bounds(p.form), p.cols, p.rows)
+    return Part(per_slice or with_form_replica_bounds(p.form, services), p.cols, p.rows)
+
+
+def _with_rows_up_front(p: Part) -> Part:
+    """A static part with fractional replicas, before its first round: the whole-replica bound rows of its services
+    of up to UP_FRONT_POPULATIONS populations and the rounded cover rows of those of up to four. On x10 they take
+    0.1-0.4 CPU s a part and close in one run what a plain first round leaves open (summarize-7: its row lifts the
+    LP from 459,349 to 460,504 against an optimum of 460,555); a four-population service's whole-replica bound
+    falls under its LP (formulation/replica_bound.py), so those wait until a first round leaves the part open."""
+    first = _services(p.form, most=UP_FRONT_POPULATIONS)
+    return _with_cover_rows(_with_replica_bounds(p, services=first) if first else p)
+
+
+def _services(form: Formulation, most: int | None = None, more_than: int | None = None) -> set[str]:
+    """The part's services (formulation/replica_bound.form_knapsacks) with at most `most` or more than
+    `more_than` populations that have demand."""
+    out = set()
+    for name, _, sk in form_knapsacks(form):
+        pops = int((sk.demand > 0).sum())
+        if (most is None or pops <= most) and (more_than is None or pops > more_than):
+            out.add(name)
+    return out
 
 
 def _with_cover_rows(p: Part, slices: frozenset[str] = frozenset()) -> Part:
@@ -422,26 +457,43 @@ def _better(old: SolveResult | None, new: SolveResult) -> SolveResult:
                    overran=old.overran or new.overran)
 
 
-def _run(backend: Backend, parts: list[Part], opts: list[SolveOptions], deadline: float) -> list[SolveResult]:
+def _run(backend: Backend, parts: list[Part], opts: list[SolveOptions], deadline: float,
+         prepare: Callable[[int, Part], Part] | None = None) -> list[SolveResult]:
     """Solve parts, in part order: on the backend's Dask cluster, else in threads where the backend allows; each
-    with the time left when it starts. Every round of every caller dispatches its parts here."""
+    with the time left when it starts. Every round of every caller dispatches its parts here. `prepare(k, part)`:
+    a change of part k made before its solve, in the thread that solves it (one part's rows are computed while
+    another's MILP runs), written back into `parts`. In threads the largest parts start first (rows x integer
+    columns), so a round does not wait on a long MILP that started last; node limits, not the order, decide what
+    each part returns."""
     if backend.cluster is not None:
+        parts[:] = parts if prepare is None else [prepare(k, p) for k, p in enumerate(parts)]
         # a task is the part's arrays and options plus the backend's name, never a closure; the deadline travels
         # as wall-clock time since the monotonic clock means nothing in another process
         ends_at = time.time() + (deadline - time.monotonic())
         return backend.cluster.map(solve_named, [backend.name] * len(parts), [p.form for p in parts], opts,
                                    [ends_at] * len(parts))
 
-    def one(args):
-        p, o = args
+    def one(k):
+        if prepare is not None:
+            parts[k] = prepare(k, parts[k])
         left = max(deadline - time.monotonic(), 0.01)
-        return backend.solve(p.form, replace(o, time_limit_s=min(o.time_limit_s, left)))
+        return backend.solve(parts[k].form, replace(opts[k], time_limit_s=min(opts[k].time_limit_s, left)))
 
     workers = max(1, min(backend.workers, len(parts)))
     if workers == 1:
-        return [one(a) for a in zip(parts, opts)]
+        return [one(k) for k in range(len(parts))]
+    order = sorted(range(len(parts)), key=lambda k: -_size(parts[k]))
+    results: list[SolveResult | None] = [None] * len(parts)
     with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(one, zip(parts, opts)))
+        for k, r in zip(order, pool.map(one, order)):
+            results[k] = r
+    return results
+
+
+def _size(p: Part) -> int:
+    """What orders a round's parts, largest first: rows x integer columns (x10: chat 340 x 147, summarize
+    120 x 117)."""
+    return p.form.n_rows * int(p.form.col_arrays()[3].sum())
 
 
 def _joined(parts, results, x, options, form, kept_shared, rounds) -> SolveResult:
