@@ -181,6 +181,21 @@ def _solve_one(form: Formulation, options: SolveOptions, on_start=None) -> Solve
                        solver="highs", solver_version=h.version(), detail=detail, overran=fired)
 
 
+def lp_values(form: Formulation) -> np.ndarray | None:
+    """The LP relaxation's column values (None without an optimum), on the process's HiGHS pool: the separation
+    LP that decompose hands to formulation/replica_cover.py (scipy's linprog there would cost ~0.2 s of imports)."""
+    import highspy
+
+    h = quiet_highs()
+    lp = to_lp(form, highspy)
+    lp.integrality_ = []
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    return np.asarray(h.getSolution().col_value, dtype=float)
+
+
 def watchdog_s(time_limit_s: float) -> float:
     """When to cancel a run that overran its time limit (HiGHS does not poll the limit everywhere: on a
     500k-column model it ran 24 CPU-minutes past a 300 s limit): 10% plus 5 s past it."""

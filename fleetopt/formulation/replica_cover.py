@@ -11,7 +11,8 @@ layer lets shared replicas feed anyone. Cover rows state the rounding per set of
 2. Divided by any d > 0 and rounded (n integer, >= 0): sum_o ceil(a_o(S) / d) n_o >= ceil(D(S) / d). With d a
    replica's capacity over k (k = 1..MULTIPLES), the row counts replicas in units of 1/k of the largest: seven
    10.17 req/s replicas cannot carry 71.3 req/s, so the row asks for 7.5 (15 halves).
-Which (S, d) rows are added is decided by separation: the part's LP relaxation is solved (scipy's HiGHS), each
+Which (S, d) rows are added is decided by separation: the part's LP relaxation is solved (by the caller's `lp`,
+else scipy's HiGHS; decompose hands in backends/highs.lp_values), each
 (service, S) gets its most violated row, and the LP is solved again, for a few rounds. The rows are valid for every
 plan (no plan is cut off), so the part's optimum, plan and bounds are the same; they only raise the LP.
 Source: Chvatal 1973 and Gomory 1958 (integer rounding of a valid inequality); Wolsey, Integer Programming
@@ -21,6 +22,7 @@ Source: Chvatal 1973 and Gomory 1958 (integer rounding of a valid inequality); W
 from __future__ import annotations
 
 from itertools import combinations
+from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -83,8 +85,9 @@ def _most_violated(coef: np.ndarray, rhs: np.ndarray, n: np.ndarray) -> int | No
 
 
 def _lp_replicas(form: Formulation) -> np.ndarray | None:
-    """The LP relaxation's column values (scipy's HiGHS); None if it has no optimum."""
-    from scipy.optimize import linprog   # ~0.2 s to import: only a part left open after a cheap round needs it
+    """The LP relaxation's column values (scipy's HiGHS); None if it has no optimum. The separation's LP when the
+    caller hands in none (the formulation layer imports no backend)."""
+    from scipy.optimize import linprog   # ~0.2 s to import: the default path hands in its own LP
 
     cost, lb, ub, _ = form.col_arrays()
     a = form.matrix()
@@ -97,9 +100,11 @@ def _lp_replicas(form: Formulation) -> np.ndarray | None:
     return res.x if res.status == 0 else None
 
 
-def with_cover_rows(form: Formulation, services: set[str] | None = None) -> Formulation:
+def with_cover_rows(form: Formulation, services: set[str] | None = None,
+                    lp: Callable[[Formulation], np.ndarray | None] | None = None) -> Formulation:
     """A copy of `form` with the replica_cover rows its LP violates (module docstring), for each service of
-    `form_knapsacks` with up to MOST_POPULATIONS populations (`services` limits which). Appended after every
+    `form_knapsacks` with up to MOST_POPULATIONS populations (`services` limits which; `lp` solves the separation's
+    LP relaxations, returning column values or None). Appended after every
     other row, no column added, so a solution of the copy reads back on `form`; the same copy when nothing is
     violated or the rows are not of that shape."""
     knapsacks = [k for k in form_knapsacks(form) if (services is None or k[0] in services)
@@ -116,7 +121,7 @@ def with_cover_rows(form: Formulation, services: set[str] | None = None) -> Form
     chosen: dict[tuple, set[int]] = {}
     current = form
     for _ in range(ROUNDS):
-        x = _lp_replicas(current)
+        x = (lp or _lp_replicas)(current)
         if x is None:
             break
         added = False

@@ -42,6 +42,7 @@ import numpy as np
 
 from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
 from fleetopt.backends.capabilities import solver_for
+from fleetopt.backends.highs import lp_values
 from fleetopt.backends.result import SolveOptions, SolveResult, proven_bound, relative_gap
 from fleetopt.formulation.dominated import part_without_dominated
 from fleetopt.formulation.model import ROW_TOL, Formulation, row_tolerance
@@ -398,7 +399,7 @@ def _services(form: Formulation, most: int | None = None, more_than: int | None 
 def _with_cover_rows(p: Part, slices: frozenset[str] = frozenset()) -> Part:
     """The part with rounded cover rows for its services of up to four populations (formulation/replica_cover.py;
     valid rows, so its plans and bounds stay the part's); a model over time slices gets none."""
-    return p if slices else Part(with_cover_rows(p.form), p.cols, p.rows)
+    return p if slices else Part(with_cover_rows(p.form, lp=lp_values), p.cols, p.rows)
 
 
 def _per_slice_replica_bounds(form: Formulation, slices: frozenset[str]) -> Formulation | None:
