@@ -123,14 +123,29 @@ def _racing_whole(solve, n_cols: int):
     return lambda f, o: solve(f, o if f.n_cols == n_cols else replace(o, race=1))
 
 
+AUTO_CUTS_COLS = 5_000   # above this many columns a single solve makes no carbon rows unless asked: x10 (20k
+                         # columns, nothing shared binds) would solve every part alone for them, without the parts'
+                         # shared gap budget (pipeline/decompose.py)
+
+
+def cuts_pay(form: Formulation) -> bool:
+    """Whether a single solve makes per-part carbon rows by default (pipeline/carbon_cuts.py): a model with a carbon
+    budget row, static (over time slices every price solves every slice's part: global-fleet-hourly took 14x the
+    CPU with them) and under AUTO_CUTS_COLS columns."""
+    budget = form.families.get("carbon_budget")
+    return budget is not None and budget.size == 1 and form.time is None and form.n_cols <= AUTO_CUTS_COLS
+
+
 def solve_problem(problem: Problem, backend: str, options: SolveOptions,
                   carbon_cuts: CarbonCuts | bool | None = None) -> tuple[Plan, SolveResult | None]:
     """Solve a built problem and read the answer back in the user's names. The result is None when
     screening already shows that no plan exists (nothing was handed to a solver). `carbon_cuts`: per-part
     Lagrangian rows made on this model or one that differs only in its carbon budget (a sweep's base,
     pipeline/carbon_cuts.py): a budget the parts' free plans meet is answered by them, else the rows are added.
-    True: make them here, at the carbon row's LP price (on global-fleet 1.1x and 1.6x less CPU on two seeds
-    under heavy load, benchmarks/RESULTS.md: not yet the default, so None makes none)."""
+    True: make them here, at the carbon row's LP price; False: none; None (default): make them where they pay
+    (`cuts_pay`: a static model under AUTO_CUTS_COLS columns with a carbon budget; global-fleet 1.46x and scarce
+    x1 1.4-3.4x less CPU side by side, global-fleet-hourly 14x more, benchmarks/RESULTS.md). Time spent making
+    them counts against the time limit."""
     inst, tc, sc, form = problem.inst, problem.training, problem.serving, problem.form
     timing = dict(problem.timing)
     provenance = Provenance(
@@ -153,10 +168,13 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions,
     # column: the solution reads back on `form`
     solved_form = with_dominated_fixed(form)[0] if options.presolve_twins else form
     solver_form = with_replica_bounds(solved_form, sc) if options.replica_bound else solved_form
+    if carbon_cuts is None:
+        carbon_cuts = cuts_pay(form)
     result, made_here = None, carbon_cuts is True
     if carbon_cuts is True and inst.policy.carbon_budget_t is not None:
         carbon_cuts = cuts_for_budgets(solved_form, [inst.policy.carbon_budget_t], backend, options,
                                        default_workers(options.threads))
+        options = replace(options, time_limit_s=max(options.time_limit_s - (time.perf_counter() - t0), 0.01))
     # cuts made on `form` hold on its restriction; cuts made on the restriction hold on every budget's (the
     # options fixed do not depend on the budget)
     made_on = None
@@ -204,7 +222,8 @@ def solve_instance(inst: Instance, *, backend: str | None = None, time_limit_s: 
     executor="dask" runs the parts on a Dask cluster (`scheduler`: its address; none: a LocalCluster);
     `replica_bound` adds each service's whole-replica bound as a row (formulation/replica_bound.py): True on
     every service from the start, False never, None (default) on the parts a first round leaves open;
-    `carbon_cuts=True` adds per-part Lagrangian rows on the carbon budget (pipeline/carbon_cuts.py)."""
+    `carbon_cuts` adds per-part Lagrangian rows on the carbon budget (pipeline/carbon_cuts.py): True always,
+    False never, None (default) where they pay (`cuts_pay`)."""
     name, options = options_for(inst, backend=backend, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
                                 threads=threads, seed=seed, decompose=decompose, executor=executor,
                                 scheduler=scheduler, verbose=verbose)
