@@ -112,8 +112,28 @@ def test_a_single_solve_with_cuts_plans_as_without(budget):
 
     inst = load_instance(TINY)
     inst = inst.model_copy(update={"policy": inst.policy.model_copy(update={"carbon_budget_t": budget})})
-    plain = solve_and_verify(inst)
+    plain = solve_and_verify(inst, carbon_cuts=False)
     cut = solve_and_verify(inst, carbon_cuts=True)
-    assert cut.status == plain.status == "optimal"
+    default = solve_and_verify(inst)   # a small static model with a budget: the rows pay, so they are made
+    assert cut.status == plain.status == default.status == "optimal"
     assert cut.objective == pytest.approx(plain.objective, rel=1e-7)
-    assert "carbon_cuts" in cut.provenance.timing_s
+    assert default.objective == pytest.approx(plain.objective, rel=1e-7)
+    assert "carbon_cuts" in cut.provenance.timing_s and "carbon_cuts" in default.provenance.timing_s
+    assert "carbon_cuts" not in plain.provenance.timing_s
+
+
+def test_rows_are_made_by_default_only_on_small_static_models_with_a_budget():
+    from fleetopt.io.load import load_instance
+    from fleetopt.pipeline.problem import build_problem
+    from fleetopt.pipeline.solve import AUTO_CUTS_COLS, cuts_pay
+    from helpers import DATA, TINY
+
+    inst = load_instance(TINY)
+    form = build_problem(inst).form
+    assert inst.policy.carbon_budget_t is not None and cuts_pay(form)
+    no_budget = inst.model_copy(update={"policy": inst.policy.model_copy(update={"carbon_budget_t": None})})
+    assert not cuts_pay(build_problem(no_budget).form)
+    assert not cuts_pay(build_problem(load_instance(DATA / "whatif" / "tiny-fleet-hourly.yaml")).form)
+    wide = carbon_fleet(0, budget=10.0)
+    wide.add_vars("idle", [(i,) for i in range(AUTO_CUTS_COLS)], ub=1.0)
+    assert cuts_pay(carbon_fleet(0, budget=10.0)) and not cuts_pay(wide)
