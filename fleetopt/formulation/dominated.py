@@ -109,7 +109,7 @@ def fixed_at_zero(form: Formulation, options: np.ndarray) -> Formulation:
     on_flow = (cap.cols >= f.start) & (cap.cols < f.start + f.size) & np.isin(cap.rows, rows)
     flow_ub = f.ub.copy()
     flow_ub[cap.cols[on_flow] - f.start] = 0.0
-    out = replace(form, blocks=dict(form.blocks), families=dict(form.families))
+    out = form.copy()
     out.blocks["replicas"] = replace(n, ub=rep_ub)
     out.blocks["flow"] = replace(f, ub=flow_ub)
     return out

@@ -7,7 +7,7 @@ Backends translate `matrix()` and the bound vectors; they never see Python objec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -85,6 +85,14 @@ class Formulation:
     time: object | None = None   # formulation/families.TimeLayout over S > 1 time slices; None on a static model
     objective_offset: float = 0.0  # what the plan pays whatever it decides (reserved commitments), objective units
     _matrix: tuple | None = field(default=None, init=False, repr=False, compare=False)  # (fingerprint, CSR)
+
+    def copy(self) -> Formulation:
+        """The same model in a new object: its blocks and families in new dicts, so what is added to or replaced in
+        the copy leaves this one as it was; time layout, objective offset and the cached matrix carried over (the
+        cache is keyed on the families themselves, so the copy rebuilds it once it has rows of its own)."""
+        out = replace(self, blocks=dict(self.blocks), families=dict(self.families))
+        out._matrix = self._matrix
+        return out
 
     def add_vars(self, name: str, keys: list[tuple], *, lb=0.0, ub=INF, cost=0.0, integer=False) -> VarBlock:
         n = len(keys)

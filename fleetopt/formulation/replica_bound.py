@@ -335,7 +335,7 @@ def with_replica_bounds(form: Formulation, sc) -> Formulation:
     The rows never cut off a plan (each is a relaxation's optimum), so the optimum is the same; they are
     appended after every other row and add no column, so a solution of the copy reads back on `form`.
     """
-    out = Formulation(dict(form.blocks), dict(form.families), form.objective_name, form.n_cols, form.n_rows)
+    out = form.copy()
     n = form.blocks.get("replicas")
     if n is None or n.size == 0 or (n.cost < 0).any():
         return out   # nothing to bound, or a negative weight (the bound assumes replicas cost)
@@ -412,7 +412,7 @@ def form_knapsacks(form: Formulation) -> list[tuple[str, np.ndarray, ServiceKnap
 def with_form_replica_bounds(form: Formulation, services: set[str] | None = None) -> Formulation:
     """A copy of `form` with the replica_bound rows of `with_replica_bounds`, read from the formulation alone
     (`form_knapsacks`): for a part of the model as for the whole; `services` limits which are bounded."""
-    out = Formulation(dict(form.blocks), dict(form.families), form.objective_name, form.n_cols, form.n_rows)
+    out = form.copy()
     n = form.blocks.get("replicas")
     keys, rows, cols, vals, lower = [], [], [], [], []
     for name, rep_cols, sk in form_knapsacks(form):

@@ -115,7 +115,7 @@ def with_cover_rows(form: Formulation, services: set[str] | None = None,
             coef, rhs = rounded_rows(set_capacity(sk, pops), float(sk.demand[pops].sum()))
             if len(rhs):
                 candidates.append((name, tuple(int(u) for u in pops), rep_cols, coef, rhs))
-    out = Formulation(dict(form.blocks), dict(form.families), form.objective_name, form.n_cols, form.n_rows)
+    out = form.copy()
     if not candidates:
         return out
     chosen: dict[tuple, set[int]] = {}
@@ -137,7 +137,7 @@ def with_cover_rows(form: Formulation, services: set[str] | None = None,
 
 
 def _add(form: Formulation, candidates, chosen: dict[tuple, set[int]]) -> Formulation:
-    out = Formulation(dict(form.blocks), dict(form.families), form.objective_name, form.n_cols, form.n_rows)
+    out = form.copy()
     keys, rows, cols, vals, lower = [], [], [], [], []
     for name, pops, rep_cols, coef, rhs in candidates:
         for i in sorted(chosen.get((name, pops), ())):

@@ -32,7 +32,7 @@ def shared_rows(form: Formulation) -> np.ndarray:
 
 def relaxed(form: Formulation) -> Formulation:
     """The same model with every integer column continuous (its LP relaxation)."""
-    out = Formulation(dict(form.blocks), dict(form.families), form.objective_name, form.n_cols, form.n_rows)
+    out = form.copy()
     for name, b in form.blocks.items():
         if b.integer:
             out.blocks[name] = type(b)(b.name, b.keys, b.start, b.lb, b.ub, b.cost, False)

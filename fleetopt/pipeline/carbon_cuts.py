@@ -170,7 +170,7 @@ def part_cuts(form: Formulation, prices, run, backend, options: SolveOptions,
 def with_cuts(form: Formulation, cuts: CarbonCuts) -> Formulation:
     """A copy of `form` with the rows appended as family `carbon_cut` (no column added: a solution of the copy
     reads back on `form`). Each lower bound is eased by 1e-9 relative, so float noise never cuts a plan off."""
-    out = replace(form, blocks=dict(form.blocks), families=dict(form.families))
+    out = form.copy()
     keys = [(f"{p:g}", int(k)) for p, k in zip(cuts.prices, cuts.part)]
     out.add_rows(FAMILY, keys, cuts.rows, cuts.cols, cuts.vals, lower=cuts.lower - 1e-9 * np.abs(cuts.lower),
                  units="objective", meaning="a part's priced cost is at least its proven minimum at that price")

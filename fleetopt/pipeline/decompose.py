@@ -428,12 +428,11 @@ def _per_slice_replica_bounds(form: Formulation, slices: frozenset[str]) -> Form
         if (row_slice[fam.rows[on_flow]] != slice_of["flow"][fam.cols[on_flow] - f.start]).any():
             return None
     # form_knapsacks groups by a key's first element: name each group "service@slice" on a relabelled copy
-    relabelled = Formulation(dict(form.blocks), dict(form.families), form.objective_name, form.n_cols,
-                             form.n_rows)
+    relabelled = form.copy()
     relabelled.blocks["replicas"] = replace(n, keys=[(f"{k[0]}@{k[-1]}",) + tuple(k[1:]) for k in n.keys])
     relabelled.families["demand"] = replace(dem, keys=[(f"{k[0]}@{k[-1]}",) + tuple(k[1:]) for k in dem.keys])
     bounded = with_form_replica_bounds(relabelled).families.get("replica_bound")
-    out = Formulation(dict(form.blocks), dict(form.families), form.objective_name, form.n_cols, form.n_rows)
+    out = form.copy()
     if bounded is not None:
         out.add_rows("replica_bound", [tuple(k[0].rsplit("@", 1)) for k in bounded.keys], bounded.rows,
                      bounded.cols, bounded.vals, lower=bounded.lower, units=bounded.units, meaning=bounded.meaning)

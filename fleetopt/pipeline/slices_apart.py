@@ -119,7 +119,7 @@ def with_slice_bounds(form: Formulation, labels: list[str], run: RunMany, option
         vv.append(cost[on])
         keys.append((name, labels[s]))
         lower.append(float(r.bound))
-    out = Formulation(dict(form.blocks), dict(form.families), form.objective_name, form.n_cols, form.n_rows)
+    out = form.copy()
     if keys:
         out.add_rows("slice_bound", keys, np.concatenate(rr), np.concatenate(cc), np.concatenate(vv), lower=lower,
                      units=form.objective_name, meaning="what one slice's columns cost is at least what its own "
