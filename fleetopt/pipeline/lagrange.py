@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -41,6 +42,8 @@ from fleetopt.backends.result import SolveOptions, SolveResult, proven_bound, re
 from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
 from fleetopt.formulation.dominated import part_without_dominated
 from fleetopt.formulation.model import Formulation
+from fleetopt.formulation.replica_bound import with_form_replica_bounds
+from fleetopt.formulation.replica_cover import with_cover_rows
 from fleetopt.formulation.split import Part, components, relaxed, split
 from fleetopt.pipeline.master import PlanPool, improve_by_swaps, rounded_plan, solve_master
 from fleetopt.pipeline.warm_lps import WarmLPs
@@ -65,6 +68,8 @@ LP_STALL = 1e-3          # once there is a plan, LP rounds stop when one's bound
                          # 1,000 parts done at the deadline)
 MASTER_RESERVE = 0.05    # of the time limit (at least 1 s) kept for the master after the last round
 MASTER_SHARE = 0.05      # of the time limit (at least 2 s), at most, for each master MILP
+ROWS_SHARE = 0.25        # of the time limit, at most, for the parts' whole-replica rows (_strengthened)
+POLISH_SHARE = 0.1       # of the time limit (at least 2 s), at most, for each repair (the restricted whole model)
 
 
 @dataclass
@@ -94,15 +99,21 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
     if labels.max(initial=0) + 1 < (PRICE_MIN_PARTS if options.price_shared is None else 2):
         return None
     t0 = time.monotonic()
-    parts = split(form, labels, ~shared)
+    parts = _strengthened(split(form, labels, ~shared), form, lp_x, backend, options,
+                          min(deadline, t0 + ROWS_SHARE * options.time_limit_s))
     a = form.matrix()
     a_shared = a[np.flatnonzero(shared)]
     lower, upper = (v[shared] for v in form.row_bounds())
     cost, _, _, integer = form.col_arrays()
-    if form.n_cols <= WHOLE_LP_COLS and len(parts) < PRICE_MIN_PARTS:
-        lp_prices, whole_lp_x, reduced = _lp_prices(form, shared, options, deadline)
+    strong = any(isinstance(q, _Strong) for q in parts)
+    if form.n_cols <= WHOLE_LP_COLS and (len(parts) < PRICE_MIN_PARTS or strong):
+        # with the parts' whole-replica rows the whole LP's duals price the rows at once (scarce x10: its LP
+        # value, 30.11M, in 0.5 s; the part LPs' rounds at the master's duals reached 28.9M in 30 s without them)
+        whole, whole_shared = _with_part_rows(form, shared, parts)
+        lp_prices, whole_lp_x, reduced = _lp_prices(whole, whole_shared, options, deadline)
+        if len(parts) >= PRICE_MIN_PARTS:   # the repair widens by reduced cost only on models of few parts
+            reduced = None
     else:    # x100: the whole LP is ~80 s of wall; the master over the part LPs' plans gives prices instead
-        # (and at x10 the part LPs' rounds reach its value in less time)
         lp_prices, whole_lp_x, reduced = np.zeros(int(shared.sum())), None, None
     p = _project(lp_prices if start_prices is None else start_prices, lower, upper)
     scale = max(abs(float(cost @ lp_x)) if lp_x is not None else 0.0, 1.0)
@@ -118,9 +129,12 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
     pool = PlanPool(parts, a_shared, cost)
     # 1. plans before any part MILP: the part LPs, rounded up, and the master's choice among them
     milp_deadline = deadline - max(MASTER_RESERVE * options.time_limit_s, 1.0)
-    lp_deadline = t0 + LP_ROUNDS_SHARE * max(deadline - t0, 0.0)
+    now = time.monotonic()
+    lp_deadline = now + LP_ROUNDS_SHARE * max(deadline - now, 0.0)
+    # at the whole LP's duals the part LPs' bound is already the LP's: one round for its rounded plans, then the
+    # part MILPs (scarce x10: four more rounds at the master's duals, 30 s at load 7, lowered the bound)
     p = _lp_rounds(parts, pool, best, p, lp_x, cost, a_shared, lower, upper, run, backend, options, lp_deadline,
-                   milp_deadline)
+                   milp_deadline, 1 if whole_lp_x is not None and start_prices is None else LP_ROUNDS)
     if isinstance(p, SolveResult):
         return p
     if _within(best, options):
@@ -181,10 +195,10 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
         dw_prices = None
         if not _within(best, options):
             dw_prices = _master_plan(pool, form, best, lower, upper, options, deadline)
-        if ((best.x is None or not _within(best, options)) and used.sum() > repaired and reduced is not None
-                and form.n_cols <= WHOLE_LP_COLS):
+        used |= pool.support(form.n_cols) & integer
+        if (best.x is None or not _within(best, options)) and used.sum() > repaired and form.n_cols <= WHOLE_LP_COLS:
             repaired = int(used.sum())
-            plan = _repair(form, used, reduced, run, backend, options, deadline, best.x)
+            plan = _repair(form, used, reduced, run, backend, options, _polish_deadline(options, deadline), best.x)
             if plan is not None:
                 _keep(best, plan.x, float(cost @ plan.x))
                 pool.add_whole(plan.x)
@@ -214,44 +228,52 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
 
 
 def _lp_rounds(parts: list[Part], pool: PlanPool, best: Priced, p: np.ndarray, lp_x, cost, a_shared, lower,
-               upper, run, backend, options: SolveOptions, lp_deadline: float,
-               deadline: float) -> np.ndarray | SolveResult:
+               upper, run, backend, options: SolveOptions, lp_deadline: float, deadline: float,
+               rounds: int = LP_ROUNDS) -> np.ndarray | SolveResult:
     """Column generation on the parts' LPs: each round solves every part's LP at p (a bound: the parts' LPs
     relax their MILPs), adds its solution rounded up to the pool when that meets the part's rows, and asks the
     master for a plan and new prices (its duals; with slack while no mix meets the rows, which prices the
     scarce rows at what their plans cost). Returns the prices to start the MILP rounds from (the master's last
     slack-free duals, else the best bound's), or a SolveResult when a part's LP has no plan."""
-    lp_parts = [Part(relaxed(q.form), q.cols, q.rows) for q in parts]
-    warm = (WarmLPs(parts, options.threads, backend.workers)
-            if backend.solve is highs.solve and getattr(backend, "cluster", None) is None else None)
+    # the plain parts' LPs give the plans (their solutions rounded up); the parts with whole-replica rows, where
+    # they have them, give the bound (their LPs' solutions round up badly: fractional monitoring choices)
+    sets = [[_plain(q) for q in parts]] + ([parts] if any(isinstance(q, _Strong) for q in parts) else [])
+    thread_highs = backend.solve is highs.solve and getattr(backend, "cluster", None) is None
+    warms = [WarmLPs(qs, options.threads, backend.workers) if thread_highs else None for qs in sets]
+    if lp_x is not None and p.any():    # the LP without the shared rows, rounded up: a plan per part to start
+        for i, q in enumerate(sets[0]):   # from where the first prices' LPs do not round up to one
+            if (plan := rounded_plan(q, lp_x[q.cols])) is not None:
+                pool.add(i, plan)
     start = p
     lp_opts = [replace(options, start=None, mip_abs_gap=0.0, node_limit=0)] * len(parts)
-    for k in range(LP_ROUNDS):
+    for k in range(rounds):
         if time.monotonic() >= lp_deadline:
             break
-        if k == 0 and lp_x is not None and not p.any():   # at price 0 the parts' LPs are the LP without the rows
-            xs = [lp_x[q.cols] for q in parts]
-            values = np.array([float(cost[q.cols] @ x) for q, x in zip(parts, xs)])
-            value = float(values.sum())
-        else:
-            priced_cost = cost + a_shared.T @ p
+        priced_cost = cost + a_shared.T @ p
+        solved = []
+        for which, (qs, warm) in enumerate(zip(sets, warms)):
+            if which == 0 and k == 0 and lp_x is not None and not p.any():   # the LP without the shared rows
+                solved.append(([lp_x[q.cols] for q in parts], np.array([float(cost[q.cols] @ lp_x[q.cols])
+                                                                        for q in parts])))
+                continue
             if warm is not None:
                 results = warm.solve([priced_cost[q.cols] for q in parts], deadline)
             else:
-                results = run(backend, [with_cost(q, priced_cost[q.cols]) for q in lp_parts], lp_opts, deadline)
+                results = run(backend, [with_cost(Part(relaxed(q.form), q.cols, q.rows), priced_cost[q.cols])
+                                        for q in qs], lp_opts, deadline)
             failed = _failure(parts, results)
             if failed is not None:
                 return failed if failed.status != NO_PLAN_IN_TIME else start
-            xs = [r.x for r in results]
-            values = np.array([r.objective for r in results], dtype=float)
-            value = float(values.sum()) - _constant(p, lower, upper)
+            solved.append(([r.x for r in results], np.array([r.objective for r in results], dtype=float)))
+        xs, values = solved[0][0], solved[-1][1]
+        value = float(values.sum()) - _constant(p, lower, upper)
         best.lp_rounds += 1
         best.bounds.append(value)
         # flat: this round's bound within LP_STALL of the best before it (a dip, at a slack master's prices, is not)
         flat = math.isfinite(best.bound) and abs(value - best.bound) < LP_STALL * abs(best.bound)
         if value > best.bound + 1e-9 * max(1.0, abs(value)):
             best.bound, best.prices, best.part_lp = value, p.copy(), values
-        added = sum(pool.add(i, plan) for i, (q, x) in enumerate(zip(parts, xs))
+        added = sum(pool.add(i, plan) for i, (q, x) in enumerate(zip(sets[0], xs))
                     if (plan := rounded_plan(q, x)) is not None)
         master = solve_master(pool, len(cost), lower, upper, options.threads, _master_deadline(options, deadline),
                               start=best.x)
@@ -280,12 +302,88 @@ def _priced_round(parts, priced_cost, last, starts, allowance, nodes, run, backe
             if last[i] is None or not np.allclose(last[i][0], priced_cost[parts[i].cols], rtol=1e-12, atol=0.0)]
     opts = [replace(options, start=starts[i], mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
                     node_limit=nodes) for i in todo]
-    # each priced part without the serving options another beats at these prices (formulation/dominated.py)
-    reduced = [part_without_dominated(with_cost(parts[i], priced_cost[parts[i].cols])) for i in todo]
+    # each priced part without the serving options another beats at these prices (formulation/dominated.py),
+    # found on the part without its whole-replica rows (they give every option a row of its own), then with them
+    reduced = [_with_rows_of(part_without_dominated(with_cost(_plain(parts[i]), priced_cost[parts[i].cols])),
+                             parts[i]) for i in todo]
     out = run(backend, reduced, opts, deadline)
     for i, r in zip(todo, out):
         last[i] = (priced_cost[parts[i].cols].copy(), r)
     return [last[i][1] for i in range(len(parts))]
+
+
+@dataclass
+class _Strong(Part):
+    """A part with its services' whole-replica rows appended (`plain`: the part without them)."""
+    plain: Part | None = None
+
+
+def _strengthened(parts: list[Part], form: Formulation, lp_x: np.ndarray | None, backend, options: SolveOptions,
+                  ends: float) -> list[Part]:
+    """The parts with their services' whole-replica bound rows (formulation/replica_bound.py) and rounded cover
+    rows (replica_cover.py): valid rows on each part's own columns, so its plans and bounds stay the part's, and
+    its LP comes close to its MILP (scarce x10's whole LP: 29.02M plain, 29.94M with the bound rows, 30.11M with
+    the cover rows too, against the best plan's ~30.3M), which lifts both the part-LP rounds' bounds and the part
+    MILPs'. Parts largest LP value first, until `ends`; none on a model over time slices (replica_bound=False:
+    none at all)."""
+    if form.time is not None or options.replica_bound is False or time.monotonic() >= ends:
+        return parts
+    cost, _, _, integer = form.col_arrays()
+    order = np.arange(len(parts))
+    if lp_x is not None:    # the parts whose LP loses most by rounding up first; none where it is whole
+        loss = np.array([float(cost[q.cols] @ (np.where(integer[q.cols], np.ceil(lp_x[q.cols] - 1e-9),
+                                                         lp_x[q.cols]) - lp_x[q.cols])) for q in parts])
+        order = np.argsort(-loss, kind="stable")[:int((loss > 0).sum())]
+
+    def one(i: int) -> Part:
+        q = parts[i]
+        if time.monotonic() >= ends:
+            return q
+        strong = with_cover_rows(with_form_replica_bounds(q.form))
+        return q if strong.n_rows == q.form.n_rows else _Strong(strong, q.cols, q.rows, plain=q)
+
+    workers = max(1, min(getattr(backend, "workers", 1), len(parts)))
+    with ThreadPoolExecutor(workers) as pool:
+        done = dict(zip(order, pool.map(one, order)))
+    LOG.debug("whole-replica rows on %d of %d parts", sum(isinstance(q, _Strong) for q in done.values()), len(parts))
+    return [done.get(i, q) for i, q in enumerate(parts)]
+
+
+def _with_part_rows(form: Formulation, shared: np.ndarray, parts: list[Part]) -> tuple[Formulation, np.ndarray]:
+    """The whole model with the strengthened parts' own rows appended (one family, `part_rows`), and the
+    shared-row mask over its rows (the appended rows are not shared)."""
+    rows, cols, vals, lower, upper, n = [], [], [], [], [], 0
+    for q in parts:
+        if not isinstance(q, _Strong):
+            continue
+        for name, f in q.form.families.items():
+            if name in q.plain.form.families:
+                continue
+            rows.append(f.rows + n)
+            cols.append(q.cols[f.cols])
+            vals.append(f.vals)
+            lower.append(f.lower)
+            upper.append(f.upper)
+            n += f.size
+    if not n:
+        return form, shared
+    out = Formulation(dict(form.blocks), dict(form.families), form.objective_name, form.n_cols, form.n_rows)
+    out.add_rows("part_rows", [(k,) for k in range(n)], np.concatenate(rows), np.concatenate(cols),
+                 np.concatenate(vals), lower=np.concatenate(lower), upper=np.concatenate(upper))
+    return out, np.concatenate([shared, np.zeros(n, dtype=bool)])
+
+
+def _plain(part: Part) -> Part:
+    return part.plain if isinstance(part, _Strong) else part
+
+
+def _with_rows_of(reduced: Part, strong: Part) -> Part:
+    """`reduced` (the plain part, costs and bounds changed) with `strong`'s whole-replica rows appended."""
+    if not isinstance(strong, _Strong):
+        return reduced
+    f = reduced.form
+    return Part(Formulation(dict(f.blocks), dict(strong.form.families), f.objective_name, f.n_cols,
+                            strong.form.n_rows), reduced.cols, reduced.rows)
 
 
 def _worth_first(pool: PlanPool, parts: list[Part], priced_cost: np.ndarray,
@@ -397,6 +495,8 @@ def _lp_prices(form: Formulation, shared: np.ndarray, options: SolveOptions,
     h = highs.new_highs(replace(options, time_limit_s=limit, node_limit=0))
     h.passModel(highs.to_lp(relaxed(form), highspy))
     h.run()
+    LOG.debug("whole LP for prices: %s, %.6g", h.modelStatusToString(h.getModelStatus()),
+              h.getInfo().objective_function_value)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return np.zeros(int(shared.sum())), None, np.zeros(form.n_cols)
     sol = h.getSolution()
@@ -414,15 +514,26 @@ def with_cost(part: Part, cost: np.ndarray) -> Part:
     return Part(out, part.cols, part.rows)
 
 
-def _repair(form: Formulation, used: np.ndarray, reduced: np.ndarray, run, backend, options: SolveOptions,
+def _polish_deadline(options: SolveOptions, deadline: float) -> float:
+    """A repair gets POLISH_SHARE of the time limit (at least 2 s), within the deadline."""
+    return min(deadline, time.monotonic() + max(POLISH_SHARE * options.time_limit_s, 2.0))
+
+
+def _repair(form: Formulation, used: np.ndarray, reduced: np.ndarray | None, run, backend, options: SolveOptions,
             deadline: float, start: np.ndarray | None) -> SolveResult | None:
-    """A plan of the whole model with its integer columns restricted to those some round (or an LP) used, plus
-    as many again of the others with the least LP reduced cost (the next best options, where scarce stock
-    sends demand). Without a plan, the neighbourhood doubles, up to the whole model."""
+    """A plan of the whole model with its integer columns restricted to those some round, pooled plan (or an
+    LP) used: it mixes the parts' plans option by option where the master takes each part's plan whole
+    (scarce x10: 30.43M -> 30.33M in 8 CPU s). With the whole LP's reduced costs, as many again of the others
+    with the least (the next best options, where scarce stock sends demand), and without a plan the
+    neighbourhood doubles, up to the whole model; without them (no whole LP was solved), the used columns
+    alone, from the best plan (which they hold)."""
     _, _, _, integer = form.col_arrays()
     others = np.flatnonzero(integer & ~used)
-    others = others[np.argsort(reduced[others], kind="stable")]
-    extra = max(int(used.sum()), 1)
+    if reduced is None:
+        others = others[:0]
+    else:
+        others = others[np.argsort(reduced[others], kind="stable")]
+    extra = max(int(used.sum()), 1) if len(others) else 0
     while True:
         allowed = used.copy()
         allowed[others[:extra]] = True
