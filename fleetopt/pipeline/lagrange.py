@@ -9,8 +9,13 @@ For shared rows l <= A x <= u with prices p (p >= 0 where only u is finite, p <=
 equality), every x of the parts' feasible sets gives
     L(p) = sum over parts of min (c + A^T p) x  -  sum_i (p_i u_i if p_i > 0 else p_i l_i)   <=   optimum,
 and a part solved to a gap still counts, with its proven bound in place of its minimum. How:
-  1. Prices start at 0 (the LP without the shared rows, decompose._lp_apart, is that round), or, when pricing
-     is forced on a model of few parts, from the row duals of the whole LP relaxation.
+  0. Each part gets its services' whole-replica bound and rounded cover rows (formulation/replica_bound.py,
+     replica_cover.py; valid rows on its own columns), parts whose LP loses most by rounding first, within
+     ROWS_SHARE of the time: its LP then comes close to its MILP, and so does every bound below.
+  1. Prices start at 0 (the LP without the shared rows, decompose._lp_apart, is that round), or, on a model
+     under WHOLE_LP_COLS columns with such rows (or forced pricing on a model of few parts), from the shared
+     rows' duals in the whole LP relaxation with the parts' rows (scarce x10: 30.10M at once, where the part
+     LPs' rounds reached 28.9M and the MILP rounds 30.0M); then one part-LP round, for its plans.
   2. A plan first: rounds of the parts' LPs (warm in HiGHS, pipeline/warm_lps.py) bound the whole at each price
      and, rounded up, give each part plans; the restricted master (pipeline/master.py) picks one plan per part
      meeting every shared row, and its LP's duals are the next prices. No whole model is needed: x100 has a
@@ -19,8 +24,8 @@ and a part solved to a gap still counts, with its proven bound in place of its m
      start where the LPs bound best; their plans join the master. Prices move by the master's duals and by a
      subgradient step (Polyak: step = theta (plan - L) / |g|^2, theta halved after STALL rounds without a
      better bound) in turn. On a model under WHOLE_LP_COLS a repair also runs: the whole model restricted to
-     the integer columns any round (or an LP) used, plus the next best by LP reduced cost, widened until it has
-     a plan.
+     the integer columns any round, pooled plan (or an LP) used (plus, on a model of few parts, the next best
+     by LP reduced cost, widened until it has a plan), from the best plan.
   4. Stop at the gap (plan - best L) / plan <= mip_rel_gap, on the clock (rounds end by the time limit less
      MASTER_RESERVE), or when theta has halved three times (the bound has stalled at the duality gap).
 If rounds run out first, the caller gets the best plan with its bound; solve_priced may go on with the whole
