@@ -9,9 +9,9 @@ For shared rows l <= A x <= u with prices p (p >= 0 where only u is finite, p <=
 equality), every x of the parts' feasible sets gives
     L(p) = sum over parts of min (c + A^T p) x  -  sum_i (p_i u_i if p_i > 0 else p_i l_i)   <=   optimum,
 and a part solved to a gap still counts, with its proven bound in place of its minimum. How:
-  0. Each part gets its services' whole-replica bound and rounded cover rows (formulation/replica_bound.py,
-     replica_cover.py; valid rows on its own columns), parts whose LP loses most by rounding first, within
-     ROWS_SHARE of the time: its LP then comes close to its MILP, and so does every bound below.
+  0. On a model under WHOLE_LP_COLS columns each part gets its services' whole-replica bound and rounded cover
+     rows (formulation/replica_bound.py, replica_cover.py; valid rows on its own columns), parts whose LP loses
+     most by rounding first, within ROWS_SHARE of the time: its LP then comes close to its MILP.
   1. Prices start at 0 (the LP without the shared rows, decompose._lp_apart, is that round), or, on a model
      under WHOLE_LP_COLS columns with such rows (or forced pricing on a model of few parts), from the shared
      rows' duals in the whole LP relaxation with the parts' rows (scarce x10: 30.10M at once, where the part
@@ -329,9 +329,11 @@ def _strengthened(parts: list[Part], form: Formulation, lp_x: np.ndarray | None,
     rows (replica_cover.py): valid rows on each part's own columns, so its plans and bounds stay the part's, and
     its LP comes close to its MILP (scarce x10's whole LP: 29.02M plain, 29.94M with the bound rows, 30.11M with
     the cover rows too, against the best plan's ~30.3M), which lifts both the part-LP rounds' bounds and the part
-    MILPs'. Parts largest LP value first, until `ends`; none on a model over time slices (replica_bound=False:
-    none at all)."""
-    if form.time is not None or options.replica_bound is False or time.monotonic() >= ends:
+    MILPs'. Parts whose LP loses most by rounding up first, until `ends`; none on a model over time slices
+    (replica_bound=False: none at all), nor above WHOLE_LP_COLS columns, where no whole LP turns them into
+    prices (x100 at load 7-12: the rows' time cost two part-LP rounds, bound 292.4M -> 288.7M, and 0.8 GB)."""
+    if (form.time is not None or options.replica_bound is False or form.n_cols > WHOLE_LP_COLS
+            or time.monotonic() >= ends):
         return parts
     cost, _, _, integer = form.col_arrays()
     order = np.arange(len(parts))
