@@ -136,10 +136,10 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
     milp_deadline = deadline - max(MASTER_RESERVE * options.time_limit_s, 1.0)
     now = time.monotonic()
     lp_deadline = now + LP_ROUNDS_SHARE * max(deadline - now, 0.0)
-    # at the whole LP's duals the part LPs' bound is already the LP's: one round for its rounded plans, then the
-    # part MILPs (scarce x10: four more rounds at the master's duals, 30 s at load 7, lowered the bound)
+    # at the whole LP's duals the part LPs' bound is already the LP's: rounds only until the master has a plan,
+    # then the part MILPs (scarce x10: all eight rounds at the master's duals took 30 s at load 7 for no bound)
     p = _lp_rounds(parts, pool, best, p, lp_x, cost, a_shared, lower, upper, run, backend, options, lp_deadline,
-                   milp_deadline, 1 if whole_lp_x is not None and start_prices is None else LP_ROUNDS)
+                   milp_deadline, whole_lp_x is not None and start_prices is None)
     if isinstance(p, SolveResult):
         return p
     if _within(best, options):
@@ -234,12 +234,13 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
 
 def _lp_rounds(parts: list[Part], pool: PlanPool, best: Priced, p: np.ndarray, lp_x, cost, a_shared, lower,
                upper, run, backend, options: SolveOptions, lp_deadline: float, deadline: float,
-               rounds: int = LP_ROUNDS) -> np.ndarray | SolveResult:
+               plan_only: bool = False) -> np.ndarray | SolveResult:
     """Column generation on the parts' LPs: each round solves every part's LP at p (a bound: the parts' LPs
     relax their MILPs), adds its solution rounded up to the pool when that meets the part's rows, and asks the
     master for a plan and new prices (its duals; with slack while no mix meets the rows, which prices the
     scarce rows at what their plans cost). Returns the prices to start the MILP rounds from (the master's last
-    slack-free duals, else the best bound's), or a SolveResult when a part's LP has no plan."""
+    slack-free duals, else the best bound's), or a SolveResult when a part's LP has no plan. plan_only: stop once
+    the master has a plan (the first prices are the whole LP's: no round bounds better)."""
     # the plain parts' LPs give the plans (their solutions rounded up); the parts with whole-replica rows, where
     # they have them, give the bound (their LPs' solutions round up badly: fractional monitoring choices)
     sets = [[_plain(q) for q in parts]] + ([parts] if any(isinstance(q, _Strong) for q in parts) else [])
@@ -251,8 +252,8 @@ def _lp_rounds(parts: list[Part], pool: PlanPool, best: Priced, p: np.ndarray, l
                 pool.add(i, plan)
     start = p
     lp_opts = [replace(options, start=None, mip_abs_gap=0.0, node_limit=0)] * len(parts)
-    for k in range(rounds):
-        if time.monotonic() >= lp_deadline:
+    for k in range(LP_ROUNDS):
+        if time.monotonic() >= lp_deadline or (plan_only and best.x is not None):
             break
         priced_cost = cost + a_shared.T @ p
         solved = []
