@@ -37,7 +37,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -47,10 +46,9 @@ from fleetopt.backends.result import SolveOptions, SolveResult, proven_bound, re
 from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
 from fleetopt.formulation.dominated import part_without_dominated
 from fleetopt.formulation.model import Formulation
-from fleetopt.formulation.replica_bound import with_form_replica_bounds
-from fleetopt.formulation.replica_cover import with_cover_rows
 from fleetopt.formulation.split import Part, components, relaxed, split
 from fleetopt.pipeline.master import PlanPool, improve_by_swaps, rounded_plan, solve_master
+from fleetopt.pipeline.part_rows import Strong, plain, strengthened, with_part_rows, with_rows_of
 from fleetopt.pipeline.warm_lps import WarmLPs
 
 LOG = logging.getLogger(__name__)   # one debug line per round: what it cost and reached
@@ -73,7 +71,7 @@ LP_STALL = 1e-3          # once there is a plan, LP rounds stop when one's bound
                          # 1,000 parts done at the deadline)
 MASTER_RESERVE = 0.05    # of the time limit (at least 1 s) kept for the master after the last round
 MASTER_SHARE = 0.05      # of the time limit (at least 2 s), at most, for each master MILP
-ROWS_SHARE = 0.25        # of the time limit, at most, for the parts' whole-replica rows (_strengthened)
+ROWS_SHARE = 0.25        # of the time limit, at most, for the parts' whole-replica rows (part_rows.py)
 POLISH_SHARE = 0.1       # of the time limit (at least 2 s), at most, for each repair (the restricted whole model)
 
 
@@ -104,17 +102,20 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
     if labels.max(initial=0) + 1 < (PRICE_MIN_PARTS if options.price_shared is None else 2):
         return None
     t0 = time.monotonic()
-    parts = _strengthened(split(form, labels, ~shared), form, lp_x, backend, options,
-                          min(deadline, t0 + ROWS_SHARE * options.time_limit_s))
+    parts = split(form, labels, ~shared)
+    if form.n_cols <= WHOLE_LP_COLS:   # above, no whole LP turns the rows into prices (x100 at load 7-12: making
+        # them cost two part-LP rounds, bound 292.4M -> 288.7M, and 0.8 GB)
+        parts = strengthened(parts, form, lp_x, backend, options,
+                             min(deadline, t0 + ROWS_SHARE * options.time_limit_s))
     a = form.matrix()
     a_shared = a[np.flatnonzero(shared)]
     lower, upper = (v[shared] for v in form.row_bounds())
     cost, _, _, integer = form.col_arrays()
-    strong = any(isinstance(q, _Strong) for q in parts)
+    strong = any(isinstance(q, Strong) for q in parts)
     if form.n_cols <= WHOLE_LP_COLS and (len(parts) < PRICE_MIN_PARTS or strong):
         # with the parts' whole-replica rows the whole LP's duals price the rows at once (scarce x10: its LP
         # value, 30.11M, in 0.5 s; the part LPs' rounds at the master's duals reached 28.9M in 30 s without them)
-        whole, whole_shared = _with_part_rows(form, shared, parts)
+        whole, whole_shared = with_part_rows(form, shared, parts)
         lp_prices, whole_lp_x, reduced = _lp_prices(whole, whole_shared, options, deadline)
         if len(parts) >= PRICE_MIN_PARTS:   # the repair widens by reduced cost only on models of few parts
             reduced = None
@@ -243,7 +244,7 @@ def _lp_rounds(parts: list[Part], pool: PlanPool, best: Priced, p: np.ndarray, l
     the master has a plan (the first prices are the whole LP's: no round bounds better)."""
     # the plain parts' LPs give the plans (their solutions rounded up); the parts with whole-replica rows, where
     # they have them, give the bound (their LPs' solutions round up badly: fractional monitoring choices)
-    sets = [[_plain(q) for q in parts]] + ([parts] if any(isinstance(q, _Strong) for q in parts) else [])
+    sets = [[plain(q) for q in parts]] + ([parts] if any(isinstance(q, Strong) for q in parts) else [])
     thread_highs = backend.solve is highs.solve and getattr(backend, "cluster", None) is None
     warms = [WarmLPs(qs, options.threads, backend.workers) if thread_highs else None for qs in sets]
     if lp_x is not None and p.any():    # the LP without the shared rows, rounded up: a plan per part to start
@@ -310,88 +311,12 @@ def _priced_round(parts, priced_cost, last, starts, allowance, nodes, run, backe
                     node_limit=nodes) for i in todo]
     # each priced part without the serving options another beats at these prices (formulation/dominated.py),
     # found on the part without its whole-replica rows (they give every option a row of its own), then with them
-    reduced = [_with_rows_of(part_without_dominated(with_cost(_plain(parts[i]), priced_cost[parts[i].cols])),
+    reduced = [with_rows_of(part_without_dominated(with_cost(plain(parts[i]), priced_cost[parts[i].cols])),
                              parts[i]) for i in todo]
     out = run(backend, reduced, opts, deadline)
     for i, r in zip(todo, out):
         last[i] = (priced_cost[parts[i].cols].copy(), r)
     return [last[i][1] for i in range(len(parts))]
-
-
-@dataclass
-class _Strong(Part):
-    """A part with its services' whole-replica rows appended (`plain`: the part without them)."""
-    plain: Part | None = None
-
-
-def _strengthened(parts: list[Part], form: Formulation, lp_x: np.ndarray | None, backend, options: SolveOptions,
-                  ends: float) -> list[Part]:
-    """The parts with their services' whole-replica bound rows (formulation/replica_bound.py) and rounded cover
-    rows (replica_cover.py): valid rows on each part's own columns, so its plans and bounds stay the part's, and
-    its LP comes close to its MILP (scarce x10's whole LP: 29.02M plain, 29.94M with the bound rows, 30.11M with
-    the cover rows too, against the best plan's ~30.3M), which lifts both the part-LP rounds' bounds and the part
-    MILPs'. Parts whose LP loses most by rounding up first, until `ends`; none on a model over time slices
-    (replica_bound=False: none at all), nor above WHOLE_LP_COLS columns, where no whole LP turns them into
-    prices (x100 at load 7-12: the rows' time cost two part-LP rounds, bound 292.4M -> 288.7M, and 0.8 GB)."""
-    if (form.time is not None or options.replica_bound is False or form.n_cols > WHOLE_LP_COLS
-            or time.monotonic() >= ends):
-        return parts
-    cost, _, _, integer = form.col_arrays()
-    order = np.arange(len(parts))
-    if lp_x is not None:    # the parts whose LP loses most by rounding up first; none where it is whole
-        loss = np.array([float(cost[q.cols] @ (np.where(integer[q.cols], np.ceil(lp_x[q.cols] - 1e-9),
-                                                         lp_x[q.cols]) - lp_x[q.cols])) for q in parts])
-        order = np.argsort(-loss, kind="stable")[:int((loss > 0).sum())]
-
-    def one(i: int) -> Part:
-        q = parts[i]
-        if time.monotonic() >= ends:
-            return q
-        strong = with_cover_rows(with_form_replica_bounds(q.form))
-        return q if strong.n_rows == q.form.n_rows else _Strong(strong, q.cols, q.rows, plain=q)
-
-    workers = max(1, min(getattr(backend, "workers", 1), len(parts)))
-    with ThreadPoolExecutor(workers) as pool:
-        done = dict(zip(order, pool.map(one, order)))
-    LOG.debug("whole-replica rows on %d of %d parts", sum(isinstance(q, _Strong) for q in done.values()), len(parts))
-    return [done.get(i, q) for i, q in enumerate(parts)]
-
-
-def _with_part_rows(form: Formulation, shared: np.ndarray, parts: list[Part]) -> tuple[Formulation, np.ndarray]:
-    """The whole model with the strengthened parts' own rows appended (one family, `part_rows`), and the
-    shared-row mask over its rows (the appended rows are not shared)."""
-    rows, cols, vals, lower, upper, n = [], [], [], [], [], 0
-    for q in parts:
-        if not isinstance(q, _Strong):
-            continue
-        for name, f in q.form.families.items():
-            if name in q.plain.form.families:
-                continue
-            rows.append(f.rows + n)
-            cols.append(q.cols[f.cols])
-            vals.append(f.vals)
-            lower.append(f.lower)
-            upper.append(f.upper)
-            n += f.size
-    if not n:
-        return form, shared
-    out = Formulation(dict(form.blocks), dict(form.families), form.objective_name, form.n_cols, form.n_rows)
-    out.add_rows("part_rows", [(k,) for k in range(n)], np.concatenate(rows), np.concatenate(cols),
-                 np.concatenate(vals), lower=np.concatenate(lower), upper=np.concatenate(upper))
-    return out, np.concatenate([shared, np.zeros(n, dtype=bool)])
-
-
-def _plain(part: Part) -> Part:
-    return part.plain if isinstance(part, _Strong) else part
-
-
-def _with_rows_of(reduced: Part, strong: Part) -> Part:
-    """`reduced` (the plain part, costs and bounds changed) with `strong`'s whole-replica rows appended."""
-    if not isinstance(strong, _Strong):
-        return reduced
-    f = reduced.form
-    return Part(Formulation(dict(f.blocks), dict(strong.form.families), f.objective_name, f.n_cols,
-                            strong.form.n_rows), reduced.cols, reduced.rows)
 
 
 def _worth_first(pool: PlanPool, parts: list[Part], priced_cost: np.ndarray,

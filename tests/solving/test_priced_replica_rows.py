@@ -1,4 +1,4 @@
-"""The priced path with each part's whole-replica rows (pipeline/lagrange.py: _strengthened, _with_part_rows): the
+"""The priced path with each part's whole-replica rows (pipeline/part_rows.py, used by pipeline/lagrange.py): the
 rows are valid (each part's MILP optimum unchanged, its LP no lower), the whole LP with them bounds the brute-force
 optimum, every bound pricing reports stays at or under it, and the plan holds every row."""
 
@@ -12,7 +12,7 @@ import pytest
 from fleetopt.backends import highs
 from fleetopt.backends.result import SolveOptions
 from fleetopt.formulation.split import components, relaxed, shared_rows, split
-from fleetopt.pipeline import lagrange
+from fleetopt.pipeline import lagrange, part_rows
 from fleetopt.pipeline.decompose import Backend, _lp_apart, _run, solve_by_parts
 from helpers import rows_hold
 from test_open_parts_bound import service_fleet
@@ -29,12 +29,12 @@ def _parts(form):
 def _strong_parts(form):
     shared, parts = _parts(form)
     lp = _lp_apart(form, ~shared, Backend(highs.solve), EXACT, time.monotonic() + 60)
-    return shared, lagrange._strengthened(parts, form, lp.x, Backend(highs.solve), EXACT, time.monotonic() + 60)
+    return shared, part_rows.strengthened(parts, form, lp.x, Backend(highs.solve), EXACT, time.monotonic() + 60)
 
 
 def test_some_parts_of_the_random_fleets_get_rows():
     """Else every test below would pass on unchanged parts."""
-    strong = sum(isinstance(q, lagrange._Strong) for seed in SEEDS for q in _strong_parts(service_fleet(seed))[1])
+    strong = sum(isinstance(q, part_rows.Strong) for seed in SEEDS for q in _strong_parts(service_fleet(seed))[1])
     assert strong >= 10
 
 
@@ -43,7 +43,7 @@ def test_the_rows_keep_each_parts_optimum_and_lift_its_lp(seed):
     form = service_fleet(seed)
     _, parts = _strong_parts(form)
     for q in parts:
-        if not isinstance(q, lagrange._Strong):
+        if not isinstance(q, part_rows.Strong):
             continue
         plain, strong = highs.solve(q.plain.form, EXACT), highs.solve(q.form, EXACT)
         assert strong.objective == pytest.approx(plain.objective, rel=1e-7, abs=1e-6)
@@ -56,7 +56,7 @@ def test_the_whole_lp_with_the_parts_rows_bounds_the_optimum(seed):
     form = service_fleet(seed)
     exact = highs.solve(form, EXACT)
     shared, parts = _strong_parts(form)
-    whole, whole_shared = lagrange._with_part_rows(form, shared, parts)
+    whole, whole_shared = part_rows.with_part_rows(form, shared, parts)
     assert whole_shared.sum() == shared.sum() and len(whole_shared) == whole.n_rows
     lp = highs.solve(relaxed(whole), EXACT)
     plain_lp = highs.solve(relaxed(form), EXACT)
