@@ -9,8 +9,13 @@ For shared rows l <= A x <= u with prices p (p >= 0 where only u is finite, p <=
 equality), every x of the parts' feasible sets gives
     L(p) = sum over parts of min (c + A^T p) x  -  sum_i (p_i u_i if p_i > 0 else p_i l_i)   <=   optimum,
 and a part solved to a gap still counts, with its proven bound in place of its minimum. How:
-  1. Prices start at 0 (the LP without the shared rows, decompose._lp_apart, is that round), or, when pricing
-     is forced on a model of few parts, from the row duals of the whole LP relaxation.
+  0. On a model under WHOLE_LP_COLS columns each part gets its services' whole-replica bound and rounded cover
+     rows (formulation/replica_bound.py, replica_cover.py; valid rows on its own columns), parts whose LP loses
+     most by rounding first, within ROWS_SHARE of the time: its LP then comes close to its MILP.
+  1. Prices start at 0 (the LP without the shared rows, decompose._lp_apart, is that round), or, on a model
+     under WHOLE_LP_COLS columns with such rows (or forced pricing on a model of few parts), from the shared
+     rows' duals in the whole LP relaxation with the parts' rows (scarce x10: 30.10M at once, where the part
+     LPs' rounds reached 28.9M and the MILP rounds 30.0M); then one part-LP round, for its plans.
   2. A plan first: rounds of the parts' LPs (warm in HiGHS, pipeline/warm_lps.py) bound the whole at each price
      and, rounded up, give each part plans; the restricted master (pipeline/master.py) picks one plan per part
      meeting every shared row, and its LP's duals are the next prices. No whole model is needed: x100 has a
@@ -19,8 +24,8 @@ and a part solved to a gap still counts, with its proven bound in place of its m
      start where the LPs bound best; their plans join the master. Prices move by the master's duals and by a
      subgradient step (Polyak: step = theta (plan - L) / |g|^2, theta halved after STALL rounds without a
      better bound) in turn. On a model under WHOLE_LP_COLS a repair also runs: the whole model restricted to
-     the integer columns any round (or an LP) used, plus the next best by LP reduced cost, widened until it has
-     a plan.
+     the integer columns any round, pooled plan (or an LP) used (plus, on a model of few parts, the next best
+     by LP reduced cost, widened until it has a plan), from the best plan.
   4. Stop at the gap (plan - best L) / plan <= mip_rel_gap, on the clock (rounds end by the time limit less
      MASTER_RESERVE), or when theta has halved three times (the bound has stalled at the duality gap).
 If rounds run out first, the caller gets the best plan with its bound; solve_priced may go on with the whole
@@ -43,6 +48,7 @@ from fleetopt.formulation.dominated import part_without_dominated
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import Part, components, relaxed, split
 from fleetopt.pipeline.master import PlanPool, improve_by_swaps, rounded_plan, solve_master
+from fleetopt.pipeline.part_rows import Strong, plain, strengthened, with_part_rows, with_rows_of
 from fleetopt.pipeline.warm_lps import WarmLPs
 
 LOG = logging.getLogger(__name__)   # one debug line per round: what it cost and reached
@@ -65,6 +71,8 @@ LP_STALL = 1e-3          # once there is a plan, LP rounds stop when one's bound
                          # 1,000 parts done at the deadline)
 MASTER_RESERVE = 0.05    # of the time limit (at least 1 s) kept for the master after the last round
 MASTER_SHARE = 0.05      # of the time limit (at least 2 s), at most, for each master MILP
+ROWS_SHARE = 0.25        # of the time limit, at most, for the parts' whole-replica rows (part_rows.py)
+POLISH_SHARE = 0.1       # of the time limit (at least 2 s), at most, for each repair (the restricted whole model)
 
 
 @dataclass
@@ -95,14 +103,23 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
         return None
     t0 = time.monotonic()
     parts = split(form, labels, ~shared)
+    if form.n_cols <= WHOLE_LP_COLS:   # above, no whole LP turns the rows into prices (x100 at load 7-12: making
+        # them cost two part-LP rounds, bound 292.4M -> 288.7M, and 0.8 GB)
+        parts = strengthened(parts, form, lp_x, backend, options,
+                             min(deadline, t0 + ROWS_SHARE * options.time_limit_s))
     a = form.matrix()
     a_shared = a[np.flatnonzero(shared)]
     lower, upper = (v[shared] for v in form.row_bounds())
     cost, _, _, integer = form.col_arrays()
-    if form.n_cols <= WHOLE_LP_COLS and len(parts) < PRICE_MIN_PARTS:
-        lp_prices, whole_lp_x, reduced = _lp_prices(form, shared, options, deadline)
+    strong = any(isinstance(q, Strong) for q in parts)
+    if form.n_cols <= WHOLE_LP_COLS and (len(parts) < PRICE_MIN_PARTS or strong):
+        # with the parts' whole-replica rows the whole LP's duals price the rows at once (scarce x10: its LP
+        # value, 30.11M, in 0.5 s; the part LPs' rounds at the master's duals reached 28.9M in 30 s without them)
+        whole, whole_shared = with_part_rows(form, shared, parts)
+        lp_prices, whole_lp_x, reduced = _lp_prices(whole, whole_shared, options, deadline)
+        if len(parts) >= PRICE_MIN_PARTS:   # the repair widens by reduced cost only on models of few parts
+            reduced = None
     else:    # x100: the whole LP is ~80 s of wall; the master over the part LPs' plans gives prices instead
-        # (and at x10 the part LPs' rounds reach its value in less time)
         lp_prices, whole_lp_x, reduced = np.zeros(int(shared.sum())), None, None
     p = _project(lp_prices if start_prices is None else start_prices, lower, upper)
     scale = max(abs(float(cost @ lp_x)) if lp_x is not None else 0.0, 1.0)
@@ -118,9 +135,12 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
     pool = PlanPool(parts, a_shared, cost)
     # 1. plans before any part MILP: the part LPs, rounded up, and the master's choice among them
     milp_deadline = deadline - max(MASTER_RESERVE * options.time_limit_s, 1.0)
-    lp_deadline = t0 + LP_ROUNDS_SHARE * max(deadline - t0, 0.0)
+    now = time.monotonic()
+    lp_deadline = now + LP_ROUNDS_SHARE * max(deadline - now, 0.0)
+    # at the whole LP's duals the part LPs' bound is already the LP's: rounds only until the master has a plan,
+    # then the part MILPs (scarce x10: all eight rounds at the master's duals took 30 s at load 7 for no bound)
     p = _lp_rounds(parts, pool, best, p, lp_x, cost, a_shared, lower, upper, run, backend, options, lp_deadline,
-                   milp_deadline)
+                   milp_deadline, whole_lp_x is not None and start_prices is None)
     if isinstance(p, SolveResult):
         return p
     if _within(best, options):
@@ -181,10 +201,10 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
         dw_prices = None
         if not _within(best, options):
             dw_prices = _master_plan(pool, form, best, lower, upper, options, deadline)
-        if ((best.x is None or not _within(best, options)) and used.sum() > repaired and reduced is not None
-                and form.n_cols <= WHOLE_LP_COLS):
+        used |= pool.support(form.n_cols) & integer
+        if (best.x is None or not _within(best, options)) and used.sum() > repaired and form.n_cols <= WHOLE_LP_COLS:
             repaired = int(used.sum())
-            plan = _repair(form, used, reduced, run, backend, options, deadline, best.x)
+            plan = _repair(form, used, reduced, run, backend, options, _polish_deadline(options, deadline), best.x)
             if plan is not None:
                 _keep(best, plan.x, float(cost @ plan.x))
                 pool.add_whole(plan.x)
@@ -214,44 +234,53 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
 
 
 def _lp_rounds(parts: list[Part], pool: PlanPool, best: Priced, p: np.ndarray, lp_x, cost, a_shared, lower,
-               upper, run, backend, options: SolveOptions, lp_deadline: float,
-               deadline: float) -> np.ndarray | SolveResult:
+               upper, run, backend, options: SolveOptions, lp_deadline: float, deadline: float,
+               plan_only: bool = False) -> np.ndarray | SolveResult:
     """Column generation on the parts' LPs: each round solves every part's LP at p (a bound: the parts' LPs
     relax their MILPs), adds its solution rounded up to the pool when that meets the part's rows, and asks the
     master for a plan and new prices (its duals; with slack while no mix meets the rows, which prices the
     scarce rows at what their plans cost). Returns the prices to start the MILP rounds from (the master's last
-    slack-free duals, else the best bound's), or a SolveResult when a part's LP has no plan."""
-    lp_parts = [Part(relaxed(q.form), q.cols, q.rows) for q in parts]
-    warm = (WarmLPs(parts, options.threads, backend.workers)
-            if backend.solve is highs.solve and getattr(backend, "cluster", None) is None else None)
+    slack-free duals, else the best bound's), or a SolveResult when a part's LP has no plan. plan_only: stop once
+    the master has a plan (the first prices are the whole LP's: no round bounds better)."""
+    # the plain parts' LPs give the plans (their solutions rounded up); the parts with whole-replica rows, where
+    # they have them, give the bound (their LPs' solutions round up badly: fractional monitoring choices)
+    sets = [[plain(q) for q in parts]] + ([parts] if any(isinstance(q, Strong) for q in parts) else [])
+    thread_highs = backend.solve is highs.solve and getattr(backend, "cluster", None) is None
+    warms = [WarmLPs(qs, options.threads, backend.workers) if thread_highs else None for qs in sets]
+    if lp_x is not None and p.any():    # the LP without the shared rows, rounded up: a plan per part to start
+        for i, q in enumerate(sets[0]):   # from where the first prices' LPs do not round up to one
+            if (plan := rounded_plan(q, lp_x[q.cols])) is not None:
+                pool.add(i, plan)
     start = p
     lp_opts = [replace(options, start=None, mip_abs_gap=0.0, node_limit=0)] * len(parts)
     for k in range(LP_ROUNDS):
-        if time.monotonic() >= lp_deadline:
+        if time.monotonic() >= lp_deadline or (plan_only and best.x is not None):
             break
-        if k == 0 and lp_x is not None and not p.any():   # at price 0 the parts' LPs are the LP without the rows
-            xs = [lp_x[q.cols] for q in parts]
-            values = np.array([float(cost[q.cols] @ x) for q, x in zip(parts, xs)])
-            value = float(values.sum())
-        else:
-            priced_cost = cost + a_shared.T @ p
+        priced_cost = cost + a_shared.T @ p
+        solved = []
+        for which, (qs, warm) in enumerate(zip(sets, warms)):
+            if which == 0 and k == 0 and lp_x is not None and not p.any():   # the LP without the shared rows
+                solved.append(([lp_x[q.cols] for q in parts], np.array([float(cost[q.cols] @ lp_x[q.cols])
+                                                                        for q in parts])))
+                continue
             if warm is not None:
                 results = warm.solve([priced_cost[q.cols] for q in parts], deadline)
             else:
-                results = run(backend, [with_cost(q, priced_cost[q.cols]) for q in lp_parts], lp_opts, deadline)
+                results = run(backend, [with_cost(Part(relaxed(q.form), q.cols, q.rows), priced_cost[q.cols])
+                                        for q in qs], lp_opts, deadline)
             failed = _failure(parts, results)
             if failed is not None:
                 return failed if failed.status != NO_PLAN_IN_TIME else start
-            xs = [r.x for r in results]
-            values = np.array([r.objective for r in results], dtype=float)
-            value = float(values.sum()) - _constant(p, lower, upper)
+            solved.append(([r.x for r in results], np.array([r.objective for r in results], dtype=float)))
+        xs, values = solved[0][0], solved[-1][1]
+        value = float(values.sum()) - _constant(p, lower, upper)
         best.lp_rounds += 1
         best.bounds.append(value)
         # flat: this round's bound within LP_STALL of the best before it (a dip, at a slack master's prices, is not)
         flat = math.isfinite(best.bound) and abs(value - best.bound) < LP_STALL * abs(best.bound)
         if value > best.bound + 1e-9 * max(1.0, abs(value)):
             best.bound, best.prices, best.part_lp = value, p.copy(), values
-        added = sum(pool.add(i, plan) for i, (q, x) in enumerate(zip(parts, xs))
+        added = sum(pool.add(i, plan) for i, (q, x) in enumerate(zip(sets[0], xs))
                     if (plan := rounded_plan(q, x)) is not None)
         master = solve_master(pool, len(cost), lower, upper, options.threads, _master_deadline(options, deadline),
                               start=best.x)
@@ -280,8 +309,10 @@ def _priced_round(parts, priced_cost, last, starts, allowance, nodes, run, backe
             if last[i] is None or not np.allclose(last[i][0], priced_cost[parts[i].cols], rtol=1e-12, atol=0.0)]
     opts = [replace(options, start=starts[i], mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
                     node_limit=nodes) for i in todo]
-    # each priced part without the serving options another beats at these prices (formulation/dominated.py)
-    reduced = [part_without_dominated(with_cost(parts[i], priced_cost[parts[i].cols])) for i in todo]
+    # each priced part without the serving options another beats at these prices (formulation/dominated.py),
+    # found on the part without its whole-replica rows (they give every option a row of its own), then with them
+    reduced = [with_rows_of(part_without_dominated(with_cost(plain(parts[i]), priced_cost[parts[i].cols])),
+                             parts[i]) for i in todo]
     out = run(backend, reduced, opts, deadline)
     for i, r in zip(todo, out):
         last[i] = (priced_cost[parts[i].cols].copy(), r)
@@ -397,6 +428,8 @@ def _lp_prices(form: Formulation, shared: np.ndarray, options: SolveOptions,
     h = highs.new_highs(replace(options, time_limit_s=limit, node_limit=0))
     h.passModel(highs.to_lp(relaxed(form), highspy))
     h.run()
+    LOG.debug("whole LP for prices: %s, %.6g", h.modelStatusToString(h.getModelStatus()),
+              h.getInfo().objective_function_value)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return np.zeros(int(shared.sum())), None, np.zeros(form.n_cols)
     sol = h.getSolution()
@@ -414,15 +447,26 @@ def with_cost(part: Part, cost: np.ndarray) -> Part:
     return Part(out, part.cols, part.rows)
 
 
-def _repair(form: Formulation, used: np.ndarray, reduced: np.ndarray, run, backend, options: SolveOptions,
+def _polish_deadline(options: SolveOptions, deadline: float) -> float:
+    """A repair gets POLISH_SHARE of the time limit (at least 2 s), within the deadline."""
+    return min(deadline, time.monotonic() + max(POLISH_SHARE * options.time_limit_s, 2.0))
+
+
+def _repair(form: Formulation, used: np.ndarray, reduced: np.ndarray | None, run, backend, options: SolveOptions,
             deadline: float, start: np.ndarray | None) -> SolveResult | None:
-    """A plan of the whole model with its integer columns restricted to those some round (or an LP) used, plus
-    as many again of the others with the least LP reduced cost (the next best options, where scarce stock
-    sends demand). Without a plan, the neighbourhood doubles, up to the whole model."""
+    """A plan of the whole model with its integer columns restricted to those some round, pooled plan (or an
+    LP) used: it mixes the parts' plans option by option where the master takes each part's plan whole
+    (scarce x10: 30.43M -> 30.33M in 8 CPU s). With the whole LP's reduced costs, as many again of the others
+    with the least (the next best options, where scarce stock sends demand), and without a plan the
+    neighbourhood doubles, up to the whole model; without them (no whole LP was solved), the used columns
+    alone, from the best plan (which they hold)."""
     _, _, _, integer = form.col_arrays()
     others = np.flatnonzero(integer & ~used)
-    others = others[np.argsort(reduced[others], kind="stable")]
-    extra = max(int(used.sum()), 1)
+    if reduced is None:
+        others = others[:0]
+    else:
+        others = others[np.argsort(reduced[others], kind="stable")]
+    extra = max(int(used.sum()), 1) if len(others) else 0
     while True:
         allowed = used.copy()
         allowed[others[:extra]] = True

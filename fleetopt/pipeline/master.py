@@ -67,6 +67,14 @@ class PlanPool:
         for i, p in enumerate(self.parts):
             self.add(i, x[p.cols])
 
+    def support(self, n_cols: int) -> np.ndarray:
+        """The whole model's columns some pooled plan sets (above 1e-9)."""
+        out = np.zeros(n_cols, dtype=bool)
+        for p, plans in zip(self.parts, self.plans):
+            if plans:
+                out[p.cols[(np.abs(np.column_stack(plans)) > 1e-9).any(axis=1)]] = True
+        return out
+
     def size(self) -> int:
         return sum(len(p) for p in self.plans)
 

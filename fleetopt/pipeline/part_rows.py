@@ -1,0 +1,100 @@
+"""Parts that know replicas are whole: each part of a priced model with its services' whole-replica bound rows
+(formulation/replica_bound.py) and rounded cover rows (formulation/replica_cover.py). They are valid rows on the
+part's own columns (every whole-replica plan meets them), so the part's MILP optimum and its plans stay the same,
+and its LP comes close to its MILP: scarce x10's whole LP is 29.02M plain, 29.94M with the bound rows, 30.11M
+with the cover rows too, against a best plan of 30.24M (benchmarks/RESULTS.md). pipeline/lagrange.py bounds and
+prices with them. Source: Gomory 1965 (the group relaxation) via replica_bound.py; Chvatal-Gomory rounding via
+replica_cover.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from fleetopt.backends.result import SolveOptions
+from fleetopt.formulation.model import Formulation
+from fleetopt.formulation.replica_bound import with_form_replica_bounds
+from fleetopt.formulation.replica_cover import with_cover_rows
+from fleetopt.formulation.split import Part
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class Strong(Part):
+    """A part with its services' whole-replica rows appended (`plain`: the part without them)."""
+    plain: Part | None = None
+
+
+def strengthened(parts: list[Part], form: Formulation, lp_x: np.ndarray | None, backend, options: SolveOptions,
+                 ends: float) -> list[Part]:
+    """The parts with their services' whole-replica bound rows (formulation/replica_bound.py) and rounded cover
+    rows (replica_cover.py): valid rows on each part's own columns, so its plans and bounds stay the part's, and
+    its LP comes close to its MILP (scarce x10's whole LP: 29.02M plain, 29.94M with the bound rows, 30.11M with
+    the cover rows too, against the best plan's ~30.3M), which lifts both the part-LP rounds' bounds and the part
+    MILPs'. Parts whose LP loses most by rounding up first, until `ends`; none on a model over time slices
+    (replica_bound=False: none at all). `backend.workers` threads make them."""
+    if form.time is not None or options.replica_bound is False or time.monotonic() >= ends:
+        return parts
+    cost, _, _, integer = form.col_arrays()
+    order = np.arange(len(parts))
+    if lp_x is not None:    # the parts whose LP loses most by rounding up first; none where it is whole
+        loss = np.array([float(cost[q.cols] @ (np.where(integer[q.cols], np.ceil(lp_x[q.cols] - 1e-9),
+                                                         lp_x[q.cols]) - lp_x[q.cols])) for q in parts])
+        order = np.argsort(-loss, kind="stable")[:int((loss > 0).sum())]
+
+    def one(i: int) -> Part:
+        q = parts[i]
+        if time.monotonic() >= ends:
+            return q
+        strong = with_cover_rows(with_form_replica_bounds(q.form))
+        return q if strong.n_rows == q.form.n_rows else Strong(strong, q.cols, q.rows, plain=q)
+
+    workers = max(1, min(getattr(backend, "workers", 1), len(parts)))
+    with ThreadPoolExecutor(workers) as pool:
+        done = dict(zip(order, pool.map(one, order)))
+    LOG.debug("whole-replica rows on %d of %d parts", sum(isinstance(q, Strong) for q in done.values()), len(parts))
+    return [done.get(i, q) for i, q in enumerate(parts)]
+
+
+def with_part_rows(form: Formulation, shared: np.ndarray, parts: list[Part]) -> tuple[Formulation, np.ndarray]:
+    """The whole model with the strengthened parts' own rows appended (one family, `part_rows`), and the
+    shared-row mask over its rows (the appended rows are not shared)."""
+    rows, cols, vals, lower, upper, n = [], [], [], [], [], 0
+    for q in parts:
+        if not isinstance(q, Strong):
+            continue
+        for name, f in q.form.families.items():
+            if name in q.plain.form.families:
+                continue
+            rows.append(f.rows + n)
+            cols.append(q.cols[f.cols])
+            vals.append(f.vals)
+            lower.append(f.lower)
+            upper.append(f.upper)
+            n += f.size
+    if not n:
+        return form, shared
+    out = Formulation(dict(form.blocks), dict(form.families), form.objective_name, form.n_cols, form.n_rows)
+    out.add_rows("part_rows", [(k,) for k in range(n)], np.concatenate(rows), np.concatenate(cols),
+                 np.concatenate(vals), lower=np.concatenate(lower), upper=np.concatenate(upper))
+    return out, np.concatenate([shared, np.zeros(n, dtype=bool)])
+
+
+def plain(part: Part) -> Part:
+    """The part without its whole-replica rows."""
+    return part.plain if isinstance(part, Strong) else part
+
+
+def with_rows_of(reduced: Part, strong: Part) -> Part:
+    """`reduced` (the plain part, costs and bounds changed) with `strong`'s whole-replica rows appended."""
+    if not isinstance(strong, Strong):
+        return reduced
+    f = reduced.form
+    return Part(Formulation(dict(f.blocks), dict(strong.form.families), f.objective_name, f.n_cols,
+                            strong.form.n_rows), reduced.cols, reduced.rows)
