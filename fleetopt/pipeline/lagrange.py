@@ -440,7 +440,7 @@ def _lp_prices(form: Formulation, shared: np.ndarray, options: SolveOptions,
 def with_cost(part: Part, cost: np.ndarray) -> Part:
     """The part with its columns' costs replaced (blocks copied; rows shared with the original)."""
     form = part.form
-    out = Formulation(dict(form.blocks), form.families, form.objective_name, form.n_cols, form.n_rows)
+    out = form.copy()
     for name, b in form.blocks.items():
         lo = b.start
         out.blocks[name] = replace(b, cost=np.asarray(cost[lo:lo + b.size], dtype=float))
@@ -470,7 +470,7 @@ def _repair(form: Formulation, used: np.ndarray, reduced: np.ndarray | None, run
     while True:
         allowed = used.copy()
         allowed[others[:extra]] = True
-        out = Formulation(dict(form.blocks), form.families, form.objective_name, form.n_cols, form.n_rows)
+        out = form.copy()
         for name, b in form.blocks.items():
             if b.integer:
                 out.blocks[name] = replace(b, ub=np.where(allowed[b.start:b.start + b.size], b.ub, b.lb))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fleetopt.backends.highs import lp_values
 from fleetopt.backends.result import SolveOptions
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.replica_bound import with_form_replica_bounds
@@ -52,7 +53,7 @@ def strengthened(parts: list[Part], form: Formulation, lp_x: np.ndarray | None, 
         q = parts[i]
         if time.monotonic() >= ends:
             return q
-        strong = with_cover_rows(with_form_replica_bounds(q.form))
+        strong = with_cover_rows(with_form_replica_bounds(q.form), lp=lp_values)
         return q if strong.n_rows == q.form.n_rows else Strong(strong, q.cols, q.rows, plain=q)
 
     workers = max(1, min(getattr(backend, "workers", 1), len(parts)))
@@ -80,7 +81,7 @@ def with_part_rows(form: Formulation, shared: np.ndarray, parts: list[Part]) -> 
             n += f.size
     if not n:
         return form, shared
-    out = Formulation(dict(form.blocks), dict(form.families), form.objective_name, form.n_cols, form.n_rows)
+    out = form.copy()
     out.add_rows("part_rows", [(k,) for k in range(n)], np.concatenate(rows), np.concatenate(cols),
                  np.concatenate(vals), lower=np.concatenate(lower), upper=np.concatenate(upper))
     return out, np.concatenate([shared, np.zeros(n, dtype=bool)])
@@ -95,6 +96,6 @@ def with_rows_of(reduced: Part, strong: Part) -> Part:
     """`reduced` (the plain part, costs and bounds changed) with `strong`'s whole-replica rows appended."""
     if not isinstance(strong, Strong):
         return reduced
-    f = reduced.form
-    return Part(Formulation(dict(f.blocks), dict(strong.form.families), f.objective_name, f.n_cols,
-                            strong.form.n_rows), reduced.cols, reduced.rows)
+    out = strong.form.copy()          # its rows (and their cached matrix), with the reduced part's columns
+    out.blocks = dict(reduced.form.blocks)
+    return Part(out, reduced.cols, reduced.rows)
