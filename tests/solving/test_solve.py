@@ -172,7 +172,18 @@ def test_a_watchdog_stop_in_a_part_ends_the_rounds(monkeypatch):
     from fleetopt.api import build_problem, options_for, solve_problem
     from fleetopt.backends import highs
 
-    monkeypatch.setattr(highs, "watchdog_s", lambda limit: 0.5)
+    # the watchdog stops any part's MILP 20 ms in (parts with their rows up front now prove in well under the
+    # 0.5 s this used, so none ran past it); LPs keep the whole limit, so the parts' LP round still answers
+    import highspy
+
+    started = highs._start_watchdog
+
+    def early_for_milps(h, time_limit_s):
+        milp = any(v == highspy.HighsVarType.kInteger for v in h.getLp().integrality_)
+        return started(h, 0.02 if milp else time_limit_s)
+
+    monkeypatch.setattr(highs, "watchdog_s", lambda limit: limit)
+    monkeypatch.setattr(highs, "_start_watchdog", early_for_milps)
     inst = without_carbon_budget()   # nothing shared binds: the model falls apart into parts
     backend, options = options_for(inst, time_limit_s=600.0)
     plan, result = solve_problem(build_problem(inst), backend, options)
