@@ -277,18 +277,20 @@ def distinct_prices(prices, rel: float = PRICE_STEP) -> np.ndarray:
 
 
 def cuts_for_budgets(form: Formulation, budgets, backend_name: str, options: SolveOptions,
-                     workers: int = 1, share: tuple[int, int] = (0, 1)) -> CarbonCuts | None:
+                     workers: int = 1, share: tuple[int, int] = (0, 1), prices=None) -> CarbonCuts | None:
     """The rows for a model solved at each of `budgets` (t CO2e; None: no budget): one price per distinct LP
     dual of the carbon row at those budgets, and 0. Each part is solved within `options.mip_rel_gap`, by the
     backend `backend_name`, in `workers` threads where that backend allows it. `share` (i, n): only every n-th
-    of those prices from the i-th (0 among share 0), for n processes to make them apart (`joined`)."""
+    of those prices from the i-th (0 among share 0), for n processes to make them apart (`joined`). `prices`:
+    the LP duals, when the caller has them already (lp_prices)."""
     from fleetopt.backends.capabilities import capabilities, solver_for
     from fleetopt.pipeline.decompose import Backend, _run
 
     if carbon_coefficients(form) is None:
         return None
     given = [float(b) for b in budgets if b is not None]
-    prices = lp_prices(form, given, options.threads) if given else np.zeros(1)
+    if prices is None:
+        prices = lp_prices(form, given, options.threads) if given else np.zeros(1)
     prices = np.unique(np.concatenate([[0.0], prices]))[share[0]::share[1]]
     parallel = workers if capabilities(backend_name).parallel else 1
     backend = Backend(solver_for(backend_name), name=backend_name, workers=max(parallel, 1))

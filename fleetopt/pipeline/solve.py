@@ -23,8 +23,8 @@ from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.replica_bound import with_replica_bounds
 from fleetopt.formulation.twins import with_dominated_fixed
 from fleetopt.io.schema import Instance
-from fleetopt.pipeline.carbon_cuts import (CarbonCuts, cuts_for_budgets, free_answer, polished, signature,
-                                           with_cuts)
+from fleetopt.pipeline.carbon_cuts import (CarbonCuts, cuts_for_budgets, free_answer, lp_prices, polished,
+                                           signature, with_cuts)
 from fleetopt.pipeline.cluster import DaskCluster
 from fleetopt.pipeline.decompose import EXECUTORS, Backend, default_workers, solve_by_parts
 from fleetopt.pipeline.problem import ExtraFunctionality, Problem, build_problem
@@ -128,12 +128,14 @@ AUTO_CUTS_COLS = 5_000   # above this many columns a single solve makes no carbo
                          # shared gap budget (pipeline/decompose.py)
 
 
-def cuts_pay(form: Formulation) -> bool:
-    """Whether a single solve makes per-part carbon rows by default (pipeline/carbon_cuts.py): a model with a carbon
-    budget row, static (over time slices every price solves every slice's part: global-fleet-hourly took 14x the
-    CPU with them) and under AUTO_CUTS_COLS columns."""
+def cuts_pay(form: Formulation, options: SolveOptions) -> bool:
+    """Whether a single solve makes per-part carbon rows by default (pipeline/carbon_cuts.py), once the LP shows
+    its budget binds: a model with a carbon budget row, static (over time slices every price solves every slice's
+    part: global-fleet-hourly took 14x the CPU with them), under AUTO_CUTS_COLS columns, solved in parts in this
+    process (the rows' parts run in threads: a Dask cluster or --no-decompose asked for something else)."""
     budget = form.families.get("carbon_budget")
-    return budget is not None and budget.size == 1 and form.time is None and form.n_cols <= AUTO_CUTS_COLS
+    return (budget is not None and budget.size == 1 and np.isfinite(budget.upper[0]) and form.time is None
+            and form.n_cols <= AUTO_CUTS_COLS and options.decompose and options.executor == "threads")
 
 
 def solve_problem(problem: Problem, backend: str, options: SolveOptions,
@@ -143,9 +145,9 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions,
     Lagrangian rows made on this model or one that differs only in its carbon budget (a sweep's base,
     pipeline/carbon_cuts.py): a budget the parts' free plans meet is answered by them, else the rows are added.
     True: make them here, at the carbon row's LP price; False: none; None (default): make them where they pay
-    (`cuts_pay`: a static model under AUTO_CUTS_COLS columns with a carbon budget; global-fleet 1.46x and scarce
-    x1 1.4-3.4x less CPU side by side, global-fleet-hourly 14x more, benchmarks/RESULTS.md). Time spent making
-    them counts against the time limit."""
+    (`cuts_pay`: a static model under AUTO_CUTS_COLS columns, solved in parts in threads) and the whole LP prices
+    the budget (it binds); global-fleet 1.46x and scarce x1 1.4-3.4x less CPU side by side, global-fleet-hourly
+    14x more (benchmarks/RESULTS.md). Time spent making them counts against the time limit."""
     inst, tc, sc, form = problem.inst, problem.training, problem.serving, problem.form
     timing = dict(problem.timing)
     provenance = Provenance(
@@ -168,12 +170,16 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions,
     # column: the solution reads back on `form`
     solved_form = with_dominated_fixed(form)[0] if options.presolve_twins else form
     solver_form = with_replica_bounds(solved_form, sc) if options.replica_bound else solved_form
-    if carbon_cuts is None:
-        carbon_cuts = cuts_pay(form)
+    prices = None
+    if carbon_cuts is None:   # automatic: where they pay, and only once the LP shows the budget binds
+        carbon_cuts = cuts_pay(form, options)
+        if carbon_cuts:
+            prices = lp_prices(solved_form, [inst.policy.carbon_budget_t], options.threads)
+            carbon_cuts = bool((prices > 0).any())
     result, made_here = None, carbon_cuts is True
     if carbon_cuts is True and inst.policy.carbon_budget_t is not None:
         carbon_cuts = cuts_for_budgets(solved_form, [inst.policy.carbon_budget_t], backend, options,
-                                       default_workers(options.threads))
+                                       default_workers(options.threads), prices=prices)
         options = replace(options, time_limit_s=max(options.time_limit_s - (time.perf_counter() - t0), 0.01))
     # cuts made on `form` hold on its restriction; cuts made on the restriction hold on every budget's (the
     # options fixed do not depend on the budget)

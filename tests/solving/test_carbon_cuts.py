@@ -108,6 +108,7 @@ def test_no_cuts_without_a_budget_row_or_parts():
 @pytest.mark.parametrize("budget", [3.0, 5.0, 60.0])
 def test_a_single_solve_with_cuts_plans_as_without(budget):
     from fleetopt.io.load import load_instance
+    from fleetopt.pipeline.problem import build_problem
     from helpers import TINY, solve_and_verify
 
     inst = load_instance(TINY)
@@ -118,8 +119,11 @@ def test_a_single_solve_with_cuts_plans_as_without(budget):
     assert cut.status == plain.status == default.status == "optimal"
     assert cut.objective == pytest.approx(plain.objective, rel=1e-7)
     assert default.objective == pytest.approx(plain.objective, rel=1e-7)
-    assert "carbon_cuts" in cut.provenance.timing_s and "carbon_cuts" in default.provenance.timing_s
-    assert "carbon_cuts" not in plain.provenance.timing_s
+    assert "carbon_cuts" in cut.provenance.timing_s and "carbon_cuts" not in plain.provenance.timing_s
+    # by default only a budget the LP prices (it binds) gets the rows; a loose one goes the plain way, in parts
+    binds = bool((carbon_cuts.lp_prices(build_problem(inst).form, [budget]) > 0).any())
+    assert ("carbon_cuts" in default.provenance.timing_s) == binds
+    assert budget == 60.0 or binds
 
 
 def test_rows_are_made_by_default_only_on_small_static_models_with_a_budget():
@@ -130,10 +134,12 @@ def test_rows_are_made_by_default_only_on_small_static_models_with_a_budget():
 
     inst = load_instance(TINY)
     form = build_problem(inst).form
-    assert inst.policy.carbon_budget_t is not None and cuts_pay(form)
+    opts = SolveOptions()
+    assert inst.policy.carbon_budget_t is not None and cuts_pay(form, opts)
+    assert not cuts_pay(form, replace(opts, decompose=False)) and not cuts_pay(form, replace(opts, executor="dask"))
     no_budget = inst.model_copy(update={"policy": inst.policy.model_copy(update={"carbon_budget_t": None})})
-    assert not cuts_pay(build_problem(no_budget).form)
-    assert not cuts_pay(build_problem(load_instance(DATA / "whatif" / "tiny-fleet-hourly.yaml")).form)
+    assert not cuts_pay(build_problem(no_budget).form, opts)
+    assert not cuts_pay(build_problem(load_instance(DATA / "whatif" / "tiny-fleet-hourly.yaml")).form, opts)
     wide = carbon_fleet(0, budget=10.0)
     wide.add_vars("idle", [(i,) for i in range(AUTO_CUTS_COLS)], ub=1.0)
-    assert cuts_pay(carbon_fleet(0, budget=10.0)) and not cuts_pay(wide)
+    assert cuts_pay(carbon_fleet(0, budget=10.0), opts) and not cuts_pay(wide, opts)
