@@ -21,6 +21,7 @@ from fleetopt.backends.result import SolveOptions, SolveResult
 from fleetopt.errors import INFEASIBLE, OPTIMAL, InputError, Problem as InputProblem, bad_argument
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.replica_bound import with_replica_bounds
+from fleetopt.formulation.stray import without_stray_flows
 from fleetopt.formulation.twins import with_dominated_fixed
 from fleetopt.io.schema import Instance
 from fleetopt.pipeline.carbon_cuts import (CarbonCuts, cuts_for_budgets, free_answer, lp_prices, polished,
@@ -194,6 +195,8 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions,
         result = run_backend(backend, solver_form, options)
         if isinstance(carbon_cuts, CarbonCuts) and solver_form is not form:
             result = polished(form, result)
+    if result.x is not None:   # traffic left within the solver's tolerance on options without replicas
+        result = replace(result, x=without_stray_flows(form, result.x))
     timing["solve"] = time.perf_counter() - t0
     if made_here and isinstance(carbon_cuts, CarbonCuts):
         timing["carbon_cuts"] = carbon_cuts.seconds   # the share of "solve" that made them
