@@ -39,3 +39,18 @@ def test_the_relaxation_keeps_time_and_offset():
     lp = relaxed(form)
     assert lp.time is form.time and lp.objective_offset == 7.5
     assert not lp.col_arrays()[3].any() and form.col_arrays()[3].all()
+
+
+def test_a_family_replaced_in_a_copy_is_seen_by_its_matrix():
+    from dataclasses import replace
+
+    form = small()
+    form.matrix()
+    out = form.copy()
+    need = out.families["need"]
+    out.families["need"] = replace(need, vals=np.array([3.0, 4.0]))
+    assert out.matrix().toarray().tolist() == [[3.0, 4.0]]
+    assert form.matrix().toarray().tolist() == [[1.0, 1.0]]
+    del form   # the original's families may go: the cache holds what it was built from, not their ids
+    out.families["need"] = replace(need, vals=np.array([5.0, 6.0]))
+    assert out.matrix().toarray().tolist() == [[5.0, 6.0]]
