@@ -133,20 +133,19 @@ class Formulation:
         self._matrix = None
 
     def _fingerprint(self) -> tuple:
-        """What the matrix is built from: the families and their arrays themselves (held, so no id is reused while
-        a cached matrix refers to them), their starts and the model's shape."""
-        return (self.n_rows, self.n_cols, tuple((f, f.start, f.rows, f.cols, f.vals) for f in self.families.values()))
-
-    @staticmethod
-    def _same(a: tuple, b: tuple) -> bool:
-        return a[:2] == b[:2] and len(a[2]) == len(b[2]) and all(
-            x[1] == y[1] and all(u is v for u, v in zip(x[:1] + x[2:], y[:1] + y[2:])) for x, y in zip(a[2], b[2]))
+        """What the matrix is built from: the model's shape, each family's start, and the families and their
+        arrays themselves (held, so no id is reused while a cached matrix refers to them; compared by identity)."""
+        fams = list(self.families.values())
+        return (self.n_rows, self.n_cols, tuple(f.start for f in fams),
+                tuple(obj for f in fams for obj in (f, f.rows, f.cols, f.vals)))
 
     def matrix(self) -> sp.csr_matrix:
         """The constraint matrix, built once and kept until a block or family is added (decompose, explain and
         the backends ask for it many times). Read-only: its arrays refuse writes, so no caller edits the cache."""
         key = self._fingerprint()
-        if self._matrix is not None and self._same(self._matrix[0], key):
+        built = None if self._matrix is None else self._matrix[0]
+        if built is not None and built[:3] == key[:3] and len(built[3]) == len(key[3]) \
+                and all(u is v for u, v in zip(built[3], key[3])):
             return self._matrix[1]
         fams = list(self.families.values())
         if fams:
