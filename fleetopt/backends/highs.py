@@ -6,7 +6,7 @@ import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -181,19 +181,62 @@ def _solve_one(form: Formulation, options: SolveOptions, on_start=None) -> Solve
                        solver="highs", solver_version=h.version(), detail=detail, overran=fired)
 
 
+@dataclass
+class LPSolution:
+    """An LP relaxation's optimum: column values, row duals and column reduced costs in HiGHS's signs (reduced
+    cost = c - A^T y: a <= row that binds in a minimisation has y <= 0)."""
+    x: np.ndarray
+    row_dual: np.ndarray
+    col_dual: np.ndarray
+    objective: float
+
+
+def solve_lp(form: Formulation, threads: int | None = None, *, lower: np.ndarray | None = None,
+             upper: np.ndarray | None = None, row_upper: np.ndarray | None = None,
+             time_limit_s: float | None = None, seed: int | None = None, handle=None) -> LPSolution | None:
+    """The LP relaxation of `form` (integrality dropped) on the process's HiGHS pool (`threads`: see
+    quiet_highs); `lower`/`upper`: other column bounds, `row_upper` other row upper bounds; `seed`: HiGHS's
+    random_seed (None: its default). None when it has no optimum (or the time ran out). `handle`: a list that
+    receives the Highs object (a caller re-solving with changed row bounds: carbon_cuts.lp_prices). One LP
+    builder for the separation LP (replica_cover), the carbon row's prices, the plan's polish and pricing."""
+    import highspy
+
+    h = quiet_highs(threads)
+    if time_limit_s is not None:
+        h.setOptionValue("time_limit", float(time_limit_s))
+    if seed is not None:
+        h.setOptionValue("random_seed", int(seed))
+    lp = to_lp(form, highspy)
+    if lower is not None:
+        lp.col_lower_ = lower
+    if upper is not None:
+        lp.col_upper_ = upper
+    if row_upper is not None:
+        lp.row_upper_ = row_upper
+    lp.integrality_ = []
+    h.passModel(lp)
+    if handle is not None:
+        handle.append(h)
+    h.run()
+    return lp_solution(h)
+
+
+def lp_solution(h) -> LPSolution | None:
+    """What a Highs object that just ran an LP holds: its optimum, or None."""
+    import highspy
+
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    sol = h.getSolution()
+    return LPSolution(np.asarray(sol.col_value, dtype=float), np.asarray(sol.row_dual, dtype=float),
+                      np.asarray(sol.col_dual, dtype=float), float(h.getInfo().objective_function_value))
+
+
 def lp_values(form: Formulation) -> np.ndarray | None:
     """The LP relaxation's column values (None without an optimum), on the process's HiGHS pool: the separation
     LP that decompose hands to formulation/replica_cover.py (scipy's linprog there would cost ~0.2 s of imports)."""
-    import highspy
-
-    h = quiet_highs()
-    lp = to_lp(form, highspy)
-    lp.integrality_ = []
-    h.passModel(lp)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return None
-    return np.asarray(h.getSolution().col_value, dtype=float)
+    sol = solve_lp(form)
+    return None if sol is None else sol.x
 
 
 def watchdog_s(time_limit_s: float) -> float:

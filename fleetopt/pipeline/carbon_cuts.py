@@ -217,24 +217,16 @@ def polished(form: Formulation, result: SolveResult) -> SolveResult:
     """The plan with its integer columns rounded and the others re-solved as an LP of `form` (no cut rows).
     With the rows, HiGHS may leave an option at 1e-7 replicas carrying 1e-6 requests/s within its integrality
     tolerance; rounded, that flow has no replica (verify's route_needs_replica). Unchanged when the LP fails."""
-    import highspy
-
     from fleetopt.backends import highs
 
     if result.x is None:
         return result
     cost, lb, ub, integer = form.col_arrays()
     fixed = np.clip(np.round(result.x), lb, ub)
-    h = highs.quiet_highs()
-    lp = highs.to_lp(form, highspy)
-    lp.col_lower_ = np.where(integer, fixed, lb)
-    lp.col_upper_ = np.where(integer, fixed, ub)
-    lp.integrality_ = []
-    h.passModel(lp)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    lp = highs.solve_lp(form, lower=np.where(integer, fixed, lb), upper=np.where(integer, fixed, ub))
+    if lp is None:
         return result
-    x = np.asarray(h.getSolution().col_value, dtype=float)
+    x = lp.x
     x[integer] = fixed[integer]
     objective = float(cost @ x)
     if objective > result.objective + 1e-9 * max(1.0, abs(result.objective)):
@@ -251,18 +243,20 @@ def lp_prices(form: Formulation, budgets, threads: int | None = None) -> np.ndar
     import highspy
 
     from fleetopt.backends import highs
-    from fleetopt.formulation.split import relaxed
 
     fam = form.families[BUDGET]
-    h = highs.quiet_highs(threads)
-    h.setOptionValue("output_flag", False)
-    h.passModel(highs.to_lp(relaxed(form), highspy))
-    out = []
+    out, handle = [], []
     for b in budgets:
-        h.changeRowBounds(fam.start, -highspy.kHighsInf, float(b))
-        h.run()
-        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
-            out.append(max(-float(h.getSolution().row_dual[fam.start]), 0.0))
+        if not handle:   # one model whose row bound changes: each budget's LP starts from the last basis
+            upper = form.row_bounds()[1].copy()
+            upper[fam.start] = float(b)
+            lp = highs.solve_lp(form, threads, row_upper=upper, handle=handle)
+        else:
+            handle[0].changeRowBounds(fam.start, -highspy.kHighsInf, float(b))
+            handle[0].run()
+            lp = highs.lp_solution(handle[0])
+        if lp is not None:
+            out.append(max(-float(lp.row_dual[fam.start]), 0.0))
     return distinct_prices(out)
 
 

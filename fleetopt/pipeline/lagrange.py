@@ -421,20 +421,12 @@ def _lp_prices(form: Formulation, shared: np.ndarray, options: SolveOptions,
     """The shared rows' duals in the whole LP relaxation (HiGHS, whatever backend solves the parts), as prices
     on the row activity: p = -y (HiGHS: reduced cost = c - A^T y), the LP's columns and their reduced costs.
     Zero prices and reduced costs and no columns when the LP does not finish in time."""
-    from fleetopt.backends import highs
-    import highspy
-
     limit = max(min(options.time_limit_s * LP_SHARE, deadline - time.monotonic()), 0.01)
-    h = highs.new_highs(replace(options, time_limit_s=limit, node_limit=0))
-    h.passModel(highs.to_lp(relaxed(form), highspy))
-    h.run()
-    LOG.debug("whole LP for prices: %s, %.6g", h.modelStatusToString(h.getModelStatus()),
-              h.getInfo().objective_function_value)
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    lp = highs.solve_lp(form, options.threads, time_limit_s=limit, seed=options.seed)
+    LOG.debug("whole LP for prices: %s", "no optimum" if lp is None else f"{lp.objective:.6g}")
+    if lp is None:
         return np.zeros(int(shared.sum())), None, np.zeros(form.n_cols)
-    sol = h.getSolution()
-    return (-np.asarray(sol.row_dual, dtype=float)[shared], np.asarray(sol.col_value, dtype=float),
-            np.asarray(sol.col_dual, dtype=float))
+    return -lp.row_dual[shared], lp.x, lp.col_dual
 
 
 def with_cost(part: Part, cost: np.ndarray) -> Part:
