@@ -167,6 +167,24 @@ def part_cuts(form: Formulation, prices, run, backend, options: SolveOptions,
                       free_x=free_x, free_bound=free_bound, seconds=time.monotonic() - t0, free_carbon=free_carbon)
 
 
+def with_parts_rows(form: Formulation, workers: int, options: SolveOptions, ends: float) -> Formulation:
+    """`form` with every part's whole-replica bound and rounded cover rows appended (pipeline/part_rows.py: valid
+    rows on each part's own columns, so the model's plans and optimum stay the same, and a copy that adds no
+    column). Why: with one binding carbon row the whole MILP is the parts joined by that row, and its LP then
+    comes close to the parts' convex hulls: global-fleet's LP prices carbon at 2,398 USD/t with them (the
+    Lagrangian dual's maximiser is 2,381.5) against 1,853 without, and the MILP after the carbon rows closes in
+    fewer nodes (benchmarks/RESULTS.md, "global-fleet's carbon rows at the strong LP's price"). Parts whose rows
+    are not made by `ends` (time.monotonic()) get none."""
+    from fleetopt.pipeline.decompose import Backend
+    from fleetopt.pipeline.part_rows import strengthened, with_part_rows
+
+    shared = shared_rows(form)
+    labels = components(form, ~shared)
+    parts = split(form, labels, ~shared)
+    strong = strengthened(parts, form, None, Backend(None, workers=workers), options, ends)
+    return with_part_rows(form, shared, strong)[0]
+
+
 def with_cuts(form: Formulation, cuts: CarbonCuts) -> Formulation:
     """A copy of `form` with the rows appended as family `carbon_cut` (no column added: a solution of the copy
     reads back on `form`). Each lower bound is eased by 1e-9 relative, so float noise never cuts a plan off."""
@@ -258,6 +276,22 @@ def lp_prices(form: Formulation, budgets, threads: int | None = None) -> np.ndar
         if lp is not None:
             out.append(max(-float(lp.row_dual[fam.start]), 0.0))
     return distinct_prices(out)
+
+
+def only_carbon_binds(form: Formulation, threads: int | None = None) -> bool:
+    """Whether the whole LP relaxation prices the carbon budget row and no other shared row (stock, power,
+    storage, links): then the parts are joined by that one row alone (global-fleet; scarce tiers also price
+    stock and power)."""
+    from fleetopt.backends import highs
+
+    fam = form.families.get(BUDGET)
+    lp = highs.solve_lp(form, threads) if fam is not None and fam.size == 1 else None
+    if lp is None:
+        return False
+    y = np.abs(lp.row_dual)
+    others = shared_rows(form)
+    others[fam.start] = False
+    return bool(y[fam.start] > 0 and (y[others] <= 1e-7 * max(y[fam.start], 1.0)).all())
 
 
 def distinct_prices(prices, rel: float = PRICE_STEP) -> np.ndarray:

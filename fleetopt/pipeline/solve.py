@@ -24,8 +24,9 @@ from fleetopt.formulation.replica_bound import with_replica_bounds
 from fleetopt.formulation.stray import without_stray_flows
 from fleetopt.formulation.twins import with_dominated_fixed
 from fleetopt.io.schema import Instance
-from fleetopt.pipeline.carbon_cuts import (CarbonCuts, cuts_for_budgets, free_answer, lp_prices, polished,
-                                           signature, with_cuts)
+from fleetopt.pipeline.carbon_cuts import (CarbonCuts, cuts_for_budgets, free_answer, lp_prices, only_carbon_binds,
+                                           polished,
+                                           signature, with_cuts, with_parts_rows)
 from fleetopt.pipeline.cluster import DaskCluster
 from fleetopt.pipeline.decompose import EXECUTORS, Backend, default_workers, solve_by_parts
 from fleetopt.pipeline.problem import ExtraFunctionality, Problem, build_problem
@@ -129,6 +130,11 @@ AUTO_CUTS_COLS = 5_000   # above this many columns a single solve makes no carbo
                          # shared gap budget (pipeline/decompose.py)
 
 
+STRONG_PRICE = True   # automatic rows where only the carbon row binds: priced by the LP with the parts' own rows,
+                      # which the whole MILP keeps (carbon_cuts.with_parts_rows)
+STRONG_SHARE = 0.1    # of the time limit, at most, for those rows
+
+
 def cuts_pay(form: Formulation, options: SolveOptions) -> bool:
     """Whether a single solve makes per-part carbon rows by default (pipeline/carbon_cuts.py), once the LP shows
     its budget binds: a model with a carbon budget row, static (over time slices every price solves every slice's
@@ -137,6 +143,23 @@ def cuts_pay(form: Formulation, options: SolveOptions) -> bool:
     budget = form.families.get("carbon_budget")
     return (budget is not None and budget.size == 1 and np.isfinite(budget.upper[0]) and form.time is None
             and form.n_cols <= AUTO_CUTS_COLS and options.decompose and options.executor == "threads")
+
+
+def _automatic_cuts(inst: Instance, solved_form: Formulation, solver_form: Formulation,
+                    options: SolveOptions) -> tuple[bool, np.ndarray | None, Formulation]:
+    """Whether a single solve makes per-part carbon rows (`cuts_pay`, and the LP prices the budget), at which
+    prices, and the model the MILP then solves. Where the LP prices the carbon row alone, the parts' own rows
+    come first (carbon_cuts.with_parts_rows): the LP with them prices carbon near the Lagrangian dual's
+    maximiser, and the whole MILP keeps them (valid rows: same plans, same optimum)."""
+    if not cuts_pay(solved_form, options):
+        return False, None, solver_form
+    if STRONG_PRICE and options.replica_bound is not False and only_carbon_binds(solved_form, options.threads):
+        ends = time.monotonic() + STRONG_SHARE * options.time_limit_s
+        strong = with_parts_rows(solver_form, default_workers(options.threads), options, ends)
+        prices = lp_prices(strong, [inst.policy.carbon_budget_t], options.threads)
+        return bool((prices > 0).any()), prices, strong
+    prices = lp_prices(solved_form, [inst.policy.carbon_budget_t], options.threads)
+    return bool((prices > 0).any()), prices, solver_form
 
 
 def solve_problem(problem: Problem, backend: str, options: SolveOptions,
@@ -173,10 +196,7 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions,
     solver_form = with_replica_bounds(solved_form, sc) if options.replica_bound else solved_form
     prices = None
     if carbon_cuts is None:   # automatic: where they pay, and only once the LP shows the budget binds
-        carbon_cuts = cuts_pay(form, options)
-        if carbon_cuts:
-            prices = lp_prices(solved_form, [inst.policy.carbon_budget_t], options.threads)
-            carbon_cuts = bool((prices > 0).any())
+        carbon_cuts, prices, solver_form = _automatic_cuts(inst, solved_form, solver_form, options)
     result, made_here = None, carbon_cuts is True
     if carbon_cuts is True and inst.policy.carbon_budget_t is not None:
         carbon_cuts = cuts_for_budgets(solved_form, [inst.policy.carbon_budget_t], backend, options,
