@@ -171,7 +171,9 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions,
     True: make them here, at the carbon row's LP price; False: none; None (default): make them where they pay
     (`cuts_pay`: a static model under AUTO_CUTS_COLS columns, solved in parts in threads) and the whole LP prices
     the budget (it binds); global-fleet 1.46x and scarce x1 1.4-3.4x less CPU side by side, global-fleet-hourly
-    14x more (benchmarks/RESULTS.md). Time spent making them counts against the time limit."""
+    14x more (benchmarks/RESULTS.md). Where the LP prices the carbon row alone, the rows are priced by the LP
+    with the parts' own rows, which the whole MILP keeps (`_automatic_cuts`). Time spent making them counts
+    against the time limit."""
     inst, tc, sc, form = problem.inst, problem.training, problem.serving, problem.form
     timing = dict(problem.timing)
     provenance = Provenance(
