@@ -50,6 +50,7 @@ from fleetopt.formulation.replica_bound import form_knapsacks, with_form_replica
 from fleetopt.formulation.replica_cover import with_cover_rows
 from fleetopt.formulation.split import Part, components, relaxed, shared_rows, split
 from fleetopt.pipeline.cluster import DaskCluster, solve_named
+from fleetopt.pipeline.part_rows import part_with_rows
 from fleetopt.pipeline.slices_apart import holds, plan_with_horizon_fixed, whole_in_many_slices, with_slice_bounds
 
 EXECUTORS = ("threads", "dask")   # where parts run: threads in this process, or tasks on a Dask cluster
@@ -257,7 +258,7 @@ def _replica_bounds_in_time(idx: list[int], todo: list[Part], running: list[Part
         if time.monotonic() >= ends:
             return
         if slices or running[i] is todo[i] or _services(todo[i].form, more_than=UP_FRONT_POPULATIONS):
-            running[i] = _with_cover_rows(_with_replica_bounds(todo[i], slices), slices)
+            running[i] = _with_replica_bounds(todo[i], slices) if slices else part_with_rows(todo[i])
 
 
 def _node_limit(node_limit: int, apart: bool) -> int:
@@ -381,19 +382,13 @@ def _with_rows_up_front(p: Part) -> Part:
     0.1-0.4 CPU s a part and close in one run what a plain first round leaves open (summarize-7: its row lifts the
     LP from 459,349 to 460,504 against an optimum of 460,555); a four-population service's whole-replica bound
     falls under its LP (formulation/replica_bound.py), so those wait until a first round leaves the part open."""
-    first = _services(p.form, most=UP_FRONT_POPULATIONS)
-    return _with_cover_rows(_with_replica_bounds(p, services=first) if first else p)
+    return part_with_rows(p, most_populations=UP_FRONT_POPULATIONS)
 
 
-def _services(form: Formulation, most: int | None = None, more_than: int | None = None) -> set[str]:
-    """The part's services (formulation/replica_bound.form_knapsacks) with at most `most` or more than
-    `more_than` populations that have demand."""
-    out = set()
-    for name, _, sk in form_knapsacks(form):
-        pops = int((sk.demand > 0).sum())
-        if (most is None or pops <= most) and (more_than is None or pops > more_than):
-            out.add(name)
-    return out
+def _services(form: Formulation, more_than: int) -> set[str]:
+    """The part's services (formulation/replica_bound.form_knapsacks) with more than `more_than` populations that
+    have demand."""
+    return {name for name, _, sk in form_knapsacks(form) if int((sk.demand > 0).sum()) > more_than}
 
 
 def _with_cover_rows(p: Part, slices: frozenset[str] = frozenset()) -> Part:
