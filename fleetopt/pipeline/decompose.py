@@ -17,10 +17,12 @@ Why: branch and bound on the whole fleet multiplies the trees of independent par
      its LP plan rounded up where that holds: `_fallback`). Every part runs with its dominated serving options
      fixed at zero (formulation/dominated.py: same optimum, fewer options to branch on). A static part whose LP is
      fractional starts its first round with the whole-replica bound rows (formulation/replica_bound.py) of its
-     services of up to three populations and the rounded cover rows (formulation/replica_cover.py) of those of up
-     to four, made in the thread that solves it (`_with_rows_up_front`); a part the first round leaves open runs
-     on with the whole-replica rows of its larger services too, and a part over time slices gets its rows only
-     then (valid rows, so its plans and bounds are the part's; SolveOptions.replica_bound None, the default).
+     services of up to three populations, the covering-program rows (formulation/cover_bound.py) of larger ones
+     and the rounded cover rows (formulation/replica_cover.py) of those of up to four, made in the thread that
+     solves it (`_with_rows_up_front`); a part the first round leaves open runs on with the whole-replica and
+     cover rows of every service (its covering-program rows left out: they slow the longer searches; its first
+     round's bound is kept), and a part over time slices gets its rows only then (valid rows, so its plans and
+     bounds are the part's; SolveOptions.replica_bound None, the default).
      A whole model that the kept rows join gets none by default: global-fleet gains 1.2-1.9x with them, scarce
      x1 loses (benchmarks/RESULTS.md); replica_bound=True adds them.
      Over time slices such a part is also taken apart by slice (pipeline/slices_apart.py): a plan with its
@@ -378,11 +380,13 @@ def _with_replica_bounds(p: Part, slices: frozenset[str] = frozenset(),
 
 def _with_rows_up_front(p: Part) -> Part:
     """A static part with fractional replicas, before its first round: the whole-replica bound rows of its services
-    of up to UP_FRONT_POPULATIONS populations and the rounded cover rows of those of up to four. On x10 they take
-    0.1-0.4 CPU s a part and close in one run what a plain first round leaves open (summarize-7: its row lifts the
-    LP from 459,349 to 460,504 against an optimum of 460,555); a four-population service's whole-replica bound
-    falls under its LP (formulation/replica_bound.py), so those wait until a first round leaves the part open."""
-    return part_with_rows(p, most_populations=UP_FRONT_POPULATIONS)
+    of up to UP_FRONT_POPULATIONS populations, the covering-program rows of larger ones and the rounded cover rows
+    of those of up to four (pipeline/part_rows.part_with_rows). On x10 they take 0.1-0.4 CPU s a part and close in
+    one run what a plain first round leaves open (summarize-7: its row lifts the LP from 459,349 to 460,504
+    against an optimum of 460,555; chat-10: the covering row lifts it from 773,309 to 781,203 and the root bound
+    to the optimum 781,693); a four-population service's whole-replica bound falls under its LP
+    (formulation/replica_bound.py), so it gets none."""
+    return part_with_rows(p, most_populations=UP_FRONT_POPULATIONS, programs_over=UP_FRONT_POPULATIONS)
 
 
 def _services(form: Formulation, more_than: int) -> set[str]:
