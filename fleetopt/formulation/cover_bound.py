@@ -14,7 +14,7 @@ itself is solved and its optimum stated as one row:
    dropped (moving its replicas onto that one keeps every covering row, at no more cost; ties keep the lowest
    index), which leaves the program's optimum as it was. On x10's chat parts 34-52 of 73-91 options stay and
    scipy's HiGHS proves the program in 0.2-0.5 CPU s, where the unreduced one took 3.6-18.8 s.
-3. The row's right-hand side is the program's proven dual bound (valid if its clock stops it too), times
+3. The row's right-hand side is the program's proven dual bound (valid if its node limit stops it too), times
    1 - 1e-9; the program's right-hand sides are shrunk as replica_cover.rounded_rows shrinks its own, so a plan
    within a solver's feasibility tolerance still meets them.
 On x10's chat-10 the row lifts the LP from 773,309 to 781,203 and the root bound to the optimum 781,693 (its
@@ -32,7 +32,9 @@ from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.replica_bound import ServiceKnapsack, form_knapsacks, lp_floor
 from fleetopt.formulation.replica_cover import population_sets, set_capacity
 
-SECONDS = 1.0     # wall limit of one service's covering program (its dual bound then is what the row states)
+NODES = 20_000    # node limit of one service's covering program (its dual bound then is what the row states): a
+                  # node limit, not a clock, so the row is the same on every run (x10's chat: proven in 1-400 nodes)
+SECONDS = 30.0    # and a wall limit past which a machine's load must not keep it running
 
 
 def covering_options(cost: np.ndarray, cap: np.ndarray) -> np.ndarray:
@@ -50,7 +52,7 @@ def covering_options(cost: np.ndarray, cap: np.ndarray) -> np.ndarray:
     return live[~dominated.any(axis=0)]
 
 
-def covering_bound(sk: ServiceKnapsack, seconds: float = SECONDS) -> float | None:
+def covering_bound(sk: ServiceKnapsack, nodes: int = NODES, seconds: float = SECONDS) -> float | None:
     """A lower bound on sum_o cost_o n_o over every plan that routes sk's demand: the covering program's proven
     dual bound (module docstring); None when the program has no bound to give (a set no option reaches)."""
     from scipy.optimize import Bounds, LinearConstraint, milp   # ~0.2 s to import: only parts that need it
@@ -66,9 +68,10 @@ def covering_bound(sk: ServiceKnapsack, seconds: float = SECONDS) -> float | Non
     rhs = demand * (1 - 1e-9) - 1e-6
     res = milp(sk.cost[keep], constraints=LinearConstraint(cap[keep].T, rhs, np.inf),
                integrality=np.ones(len(keep)), bounds=Bounds(0, np.inf),
-               options={"time_limit": seconds, "mip_rel_gap": 0.0})
+               options={"node_limit": nodes, "time_limit": seconds, "mip_rel_gap": 0.0})
     bound = getattr(res, "mip_dual_bound", None)
-    if res.status not in (0, 1) or bound is None or not np.isfinite(bound):
+    # 0 optimal, 1 time limit, 4 another limit (the node limit: HiGHS's status 16): each with a valid dual bound
+    if res.status not in (0, 1, 4) or bound is None or not np.isfinite(bound):
         return None
     return float(bound)
 
