@@ -9,7 +9,8 @@ Why: branch and bound on the whole fleet multiplies the trees of independent par
   3. Solve the parts, in parallel threads with HiGHS or as tasks on a Dask cluster (`_run`), within a gap
      budget: the sum over parts of (objective - bound) may reach G x the LP bound (<= G x the objective). A
      part whose LP solution is already integral needs none of it; the others share it in proportion to their LP
-     value. Parts run in rounds with a node limit (FIRST_NODE_LIMIT, then NODE_GROWTH x a round); after each,
+     value. Parts run in rounds with a node limit (FIRST_NODE_LIMIT, then NODE_GROWTH x a round; after the first
+     round the last open part runs without one, `_node_limit`); after each,
      what finished parts left unused is shared again among the rest in proportion to their open gaps, and the
      smallest open gaps that fit in half of what is spare are accepted as they are. Node limits end a round, so
      the plan is the same on every run, whichever executor runs the parts, unless the first round meets its clock
@@ -202,7 +203,7 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
     starts: dict[int, np.ndarray] = {}   # a part's plan from its slices solved apart: where its next round starts
     while pending:
         opts = [replace(options, start=starts.get(i), mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
-                        node_limit=_node_limit(node_limit, i in apart)) for i in pending]
+                        node_limit=_node_limit(node_limit, i in apart, len(pending))) for i in pending]
         batch_parts = [running[i] for i in pending]
         batch = _run(backend, batch_parts, opts, round_ends, prepare)
         for i, p in zip(pending, batch_parts):
@@ -263,9 +264,14 @@ def _replica_bounds_in_time(idx: list[int], todo: list[Part], running: list[Part
             running[i] = _with_replica_bounds(todo[i], slices) if slices else part_with_rows(todo[i])
 
 
-def _node_limit(node_limit: int, apart: bool) -> int:
+def _node_limit(node_limit: int, apart: bool, open_parts: int = 2) -> int:
     """A round's node limit for a part; a part taken apart by slice needs from its first round only a plan whose
-    horizon decisions its slices then improve on (chat: the root's plan), so that round stops at the root."""
+    horizon decisions its slices then improve on (chat: the root's plan), so that round stops at the root. After
+    the first round, the last open part runs without one (0), to its allowance: the rounds' node limits only share
+    the gap budget among open parts, and each round starts its tree anew (x10's chat-5 ran rounds of 3,200 and
+    12,800 nodes alone, 7.9 and 8.2 CPU s, the second proving from scratch what the first had not)."""
+    if open_parts == 1 and node_limit > FIRST_NODE_LIMIT:
+        return 0
     return 1 if apart and node_limit == FIRST_NODE_LIMIT else node_limit
 
 
