@@ -13,7 +13,7 @@ itself is solved and its optimum stated as one row:
    every S) alone: an option that another costs no more than and carries at least as much to every set is
    dropped (moving its replicas onto that one keeps every covering row, at no more cost; ties keep the lowest
    index), which leaves the program's optimum as it was. On x10's chat parts 34-52 of 73-91 options stay and
-   scipy's HiGHS proves the program in 0.2-0.5 CPU s, where the unreduced one took 3.6-18.8 s.
+   scipy's HiGHS proves the program in 0.01-0.5 CPU s, where the unreduced one took 3.6-18.8 s.
 3. The row's right-hand side is the program's proven dual bound (valid if its node limit stops it too), times
    1 - 1e-9; the program's right-hand sides are shrunk as replica_cover.rounded_rows shrinks its own, so a plan
    within a solver's feasibility tolerance still meets them.
