@@ -2,17 +2,18 @@
 
 Run: python benchmarks/bench_x10_parts.py [--tier x10] [--nodes 200] [--time-limit 60] [--json out.json]
          [--only open|all] [--exact]
-The tier's model is split as the default path splits it when no shared row binds (formulation/split.py, every
-shared row left out) and each part is solved alone, single-threaded, at gap 0 with a node limit of --nodes (the
-default path's first round, pipeline/decompose.FIRST_NODE_LIMIT). Per part: services, populations per service,
-columns and integers, LP value, the HiGHS bound and plan after the round, and per service the whole-replica bound
-(formulation/replica_bound.py) against its LP floor. Parts still open after the round are then solved at gap
-1e-5 with --time-limit (with the replica_bound rows, as the default path runs them) and, with --exact, without
-them as well. With --reduced, each part's first round and its open solves are also run on the part without
-its dominated options (formulation/dominated.py; the default path since 2026-11-30 13:00): "first_reduced",
-"reduced_covered" (reduced, then rows and covers: what the default path ran until 2026-11-30 17:00),
-"reduced" (no rows) and "up_front" (reduced, with the rows a fractional part now starts its first round with:
-pipeline/decompose._with_rows_up_front).
+The tier's model is split as the default path splits it when no shared row binds (formulation/split.py, every shared
+row left out) and each part is solved alone, single-threaded, at gap 0 with a node limit of --nodes (the default
+path's first round, pipeline/decompose.FIRST_NODE_LIMIT). Per part: services, populations per service, columns and
+integers, LP value, the HiGHS bound and plan after the round, and per service the whole-replica bound
+(formulation/replica_bound.py) and the covering program's (formulation/cover_bound.py) against its LP floor. Parts
+still open after the round are then solved at gap 1e-5 with --time-limit (with the replica_bound rows, as the
+default path runs them) and, with --exact, without them as well. With --reduced, each part's first round and its
+open solves are also run on the part without its dominated options (formulation/dominated.py; the default path since
+2026-11-30 13:00): "first_reduced", "reduced_covered" (reduced, then rows and covers: what the default path ran
+until 2026-11-30 17:00), "reduced" (no rows) and "up_front" (reduced, with the rows a fractional part now starts its
+first round with: pipeline/decompose._with_rows_up_front, with the covering-program rows of four-population services
+since 2026-11-30 19:30).
 CPU seconds are this process's. The machine is shared: read CPU, and the load printed.
 """
 
@@ -47,6 +48,7 @@ def main() -> None:
     from fleetopt.api import build_problem
     from fleetopt.backends import highs
     from fleetopt.backends.result import SolveOptions
+    from fleetopt.formulation.cover_bound import covering_bound
     from fleetopt.formulation.dominated import without_dominated
     from fleetopt.formulation.replica_bound import form_knapsacks, lower_bound, lp_floor, with_form_replica_bounds
     from fleetopt.formulation.replica_cover import with_cover_rows
@@ -74,9 +76,13 @@ def main() -> None:
         for name, _, sk in knaps:
             t = time.process_time()
             b = lower_bound(sk)
+            bound_cpu = time.process_time() - t
+            t = time.process_time()
+            z = covering_bound(sk) if (sk.demand > 0).sum() > 1 else None
             services.append({"service": name, "populations": int((sk.demand > 0).sum()),
                              "options": len(sk.cost), "lp_floor": lp_floor(sk), "replica_bound": b,
-                             "bound_cpu_s": time.process_time() - t})
+                             "bound_cpu_s": bound_cpu, "covering_bound": z,
+                             "covering_cpu_s": time.process_time() - t})
         row = {"part": i, "columns": p.form.n_cols, "integer": int(integer.sum()), "n_rows": p.form.n_rows,
                "lp": lp.objective, "first_status": first.status, "first_objective": first.objective,
                "first_bound": first.bound, "first_gap": gap, "first_cpu_s": cpu_first, "services": services}

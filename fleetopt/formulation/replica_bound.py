@@ -409,13 +409,15 @@ def form_knapsacks(form: Formulation) -> list[tuple[str, np.ndarray, ServiceKnap
     return out
 
 
-def with_form_replica_bounds(form: Formulation, services: set[str] | None = None) -> Formulation:
+def with_form_replica_bounds(form: Formulation, services: set[str] | None = None,
+                             knapsacks: list[tuple[str, np.ndarray, ServiceKnapsack]] | None = None) -> Formulation:
     """A copy of `form` with the replica_bound rows of `with_replica_bounds`, read from the formulation alone
-    (`form_knapsacks`): for a part of the model as for the whole; `services` limits which are bounded."""
+    (`form_knapsacks`): for a part of the model as for the whole; `services` limits which are bounded;
+    `knapsacks`: `form_knapsacks(form)` when the caller has it already."""
     out = form.copy()
     n = form.blocks.get("replicas")
     keys, rows, cols, vals, lower = [], [], [], [], []
-    for name, rep_cols, sk in form_knapsacks(form):
+    for name, rep_cols, sk in (form_knapsacks(form) if knapsacks is None else knapsacks):
         if services is not None and name not in services:
             continue
         bound = lower_bound(sk)

@@ -101,14 +101,15 @@ def _lp_replicas(form: Formulation) -> np.ndarray | None:
 
 
 def with_cover_rows(form: Formulation, services: set[str] | None = None,
-                    lp: Callable[[Formulation], np.ndarray | None] | None = None) -> Formulation:
+                    lp: Callable[[Formulation], np.ndarray | None] | None = None,
+                    knapsacks: list[tuple[str, np.ndarray, ServiceKnapsack]] | None = None) -> Formulation:
     """A copy of `form` with the replica_cover rows its LP violates (module docstring), for each service of
     `form_knapsacks` with up to MOST_POPULATIONS populations (`services` limits which; `lp` solves the separation's
-    LP relaxations, returning column values or None). Appended after every
-    other row, no column added, so a solution of the copy reads back on `form`; the same copy when nothing is
-    violated or the rows are not of that shape."""
-    knapsacks = [k for k in form_knapsacks(form) if (services is None or k[0] in services)
-                 and 0 < (k[2].demand > 0).sum() <= MOST_POPULATIONS]
+    LP relaxations, returning column values or None; `knapsacks`: `form_knapsacks(form)` when the caller has it
+    already). Appended after every other row, no column added, so a solution of the copy reads back on `form`; the
+    same copy when nothing is violated or the rows are not of that shape."""
+    knapsacks = [k for k in (form_knapsacks(form) if knapsacks is None else knapsacks)
+                 if (services is None or k[0] in services) and 0 < (k[2].demand > 0).sum() <= MOST_POPULATIONS]
     candidates = []   # per (service, set): replica columns, coefficient rows, right-hand sides
     for name, rep_cols, sk in knapsacks:
         for pops in population_sets(sk):

@@ -9,7 +9,8 @@ Why: branch and bound on the whole fleet multiplies the trees of independent par
   3. Solve the parts, in parallel threads with HiGHS or as tasks on a Dask cluster (`_run`), within a gap
      budget: the sum over parts of (objective - bound) may reach G x the LP bound (<= G x the objective). A
      part whose LP solution is already integral needs none of it; the others share it in proportion to their LP
-     value. Parts run in rounds with a node limit (FIRST_NODE_LIMIT, then NODE_GROWTH x a round); after each,
+     value. Parts run in rounds with a node limit (FIRST_NODE_LIMIT, then NODE_GROWTH x a round; after the first
+     round the last open part runs without one, `_node_limit`); after each,
      what finished parts left unused is shared again among the rest in proportion to their open gaps, and the
      smallest open gaps that fit in half of what is spare are accepted as they are. Node limits end a round, so
      the plan is the same on every run, whichever executor runs the parts, unless the first round meets its clock
@@ -17,10 +18,12 @@ Why: branch and bound on the whole fleet multiplies the trees of independent par
      its LP plan rounded up where that holds: `_fallback`). Every part runs with its dominated serving options
      fixed at zero (formulation/dominated.py: same optimum, fewer options to branch on). A static part whose LP is
      fractional starts its first round with the whole-replica bound rows (formulation/replica_bound.py) of its
-     services of up to three populations and the rounded cover rows (formulation/replica_cover.py) of those of up
-     to four, made in the thread that solves it (`_with_rows_up_front`); a part the first round leaves open runs
-     on with the whole-replica rows of its larger services too, and a part over time slices gets its rows only
-     then (valid rows, so its plans and bounds are the part's; SolveOptions.replica_bound None, the default).
+     services of up to three populations, the covering-program rows (formulation/cover_bound.py) of larger ones
+     and the rounded cover rows (formulation/replica_cover.py) of those of up to four, made in the thread that
+     solves it (`_with_rows_up_front`); a part the first round leaves open runs on with the whole-replica and
+     cover rows of every service (its covering-program rows left out: they slow the longer searches; its first
+     round's bound is kept), and a part over time slices gets its rows only then (valid rows, so its plans and
+     bounds are the part's; SolveOptions.replica_bound None, the default).
      A whole model that the kept rows join gets none by default: global-fleet gains 1.2-1.9x with them, scarce
      x1 loses (benchmarks/RESULTS.md); replica_bound=True adds them.
      Over time slices such a part is also taken apart by slice (pipeline/slices_apart.py): a plan with its
@@ -50,6 +53,7 @@ from fleetopt.formulation.replica_bound import form_knapsacks, with_form_replica
 from fleetopt.formulation.replica_cover import with_cover_rows
 from fleetopt.formulation.split import Part, components, relaxed, shared_rows, split
 from fleetopt.pipeline.cluster import DaskCluster, solve_named
+from fleetopt.pipeline.part_rows import part_with_rows
 from fleetopt.pipeline.slices_apart import holds, plan_with_horizon_fixed, whole_in_many_slices, with_slice_bounds
 
 EXECUTORS = ("threads", "dask")   # where parts run: threads in this process, or tasks on a Dask cluster
@@ -199,7 +203,7 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
     starts: dict[int, np.ndarray] = {}   # a part's plan from its slices solved apart: where its next round starts
     while pending:
         opts = [replace(options, start=starts.get(i), mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
-                        node_limit=_node_limit(node_limit, i in apart)) for i in pending]
+                        node_limit=_node_limit(node_limit, i in apart, len(pending))) for i in pending]
         batch_parts = [running[i] for i in pending]
         batch = _run(backend, batch_parts, opts, round_ends, prepare)
         for i, p in zip(pending, batch_parts):
@@ -257,12 +261,17 @@ def _replica_bounds_in_time(idx: list[int], todo: list[Part], running: list[Part
         if time.monotonic() >= ends:
             return
         if slices or running[i] is todo[i] or _services(todo[i].form, more_than=UP_FRONT_POPULATIONS):
-            running[i] = _with_cover_rows(_with_replica_bounds(todo[i], slices), slices)
+            running[i] = _with_replica_bounds(todo[i], slices) if slices else part_with_rows(todo[i])
 
 
-def _node_limit(node_limit: int, apart: bool) -> int:
+def _node_limit(node_limit: int, apart: bool, open_parts: int = 2) -> int:
     """A round's node limit for a part; a part taken apart by slice needs from its first round only a plan whose
-    horizon decisions its slices then improve on (chat: the root's plan), so that round stops at the root."""
+    horizon decisions its slices then improve on (chat: the root's plan), so that round stops at the root. After
+    the first round, the last open part runs without one (0), to its allowance: the rounds' node limits only share
+    the gap budget among open parts, and each round starts its tree anew (x10's chat-5 ran rounds of 3,200 and
+    12,800 nodes alone, 7.9 and 8.2 CPU s, the second proving from scratch what the first had not)."""
+    if open_parts == 1 and node_limit > FIRST_NODE_LIMIT:
+        return 0
     return 1 if apart and node_limit == FIRST_NODE_LIMIT else node_limit
 
 
@@ -377,23 +386,19 @@ def _with_replica_bounds(p: Part, slices: frozenset[str] = frozenset(),
 
 def _with_rows_up_front(p: Part) -> Part:
     """A static part with fractional replicas, before its first round: the whole-replica bound rows of its services
-    of up to UP_FRONT_POPULATIONS populations and the rounded cover rows of those of up to four. On x10 they take
-    0.1-0.4 CPU s a part and close in one run what a plain first round leaves open (summarize-7: its row lifts the
-    LP from 459,349 to 460,504 against an optimum of 460,555); a four-population service's whole-replica bound
-    falls under its LP (formulation/replica_bound.py), so those wait until a first round leaves the part open."""
-    first = _services(p.form, most=UP_FRONT_POPULATIONS)
-    return _with_cover_rows(_with_replica_bounds(p, services=first) if first else p)
+    of up to UP_FRONT_POPULATIONS populations, the covering-program rows of larger ones and the rounded cover rows
+    of those of up to four (pipeline/part_rows.part_with_rows). On x10 they take 0.1-0.4 CPU s a part and close in
+    one run what a plain first round leaves open (summarize-7: its row lifts the LP from 459,349 to 460,504
+    against an optimum of 460,555; chat-10: the covering row lifts it from 773,309 to 781,203 and the root bound
+    to the optimum 781,693); a four-population service's whole-replica bound falls under its LP
+    (formulation/replica_bound.py), so it gets none."""
+    return part_with_rows(p, most_populations=UP_FRONT_POPULATIONS, programs_over=UP_FRONT_POPULATIONS)
 
 
-def _services(form: Formulation, most: int | None = None, more_than: int | None = None) -> set[str]:
-    """The part's services (formulation/replica_bound.form_knapsacks) with at most `most` or more than
-    `more_than` populations that have demand."""
-    out = set()
-    for name, _, sk in form_knapsacks(form):
-        pops = int((sk.demand > 0).sum())
-        if (most is None or pops <= most) and (more_than is None or pops > more_than):
-            out.add(name)
-    return out
+def _services(form: Formulation, more_than: int) -> set[str]:
+    """The part's services (formulation/replica_bound.form_knapsacks) with more than `more_than` populations that
+    have demand."""
+    return {name for name, _, sk in form_knapsacks(form) if int((sk.demand > 0).sum()) > more_than}
 
 
 def _with_cover_rows(p: Part, slices: frozenset[str] = frozenset()) -> Part:

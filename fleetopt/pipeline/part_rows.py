@@ -18,8 +18,9 @@ import numpy as np
 
 from fleetopt.backends.highs import lp_values
 from fleetopt.backends.result import SolveOptions
+from fleetopt.formulation.cover_bound import with_cover_bounds
 from fleetopt.formulation.model import Formulation
-from fleetopt.formulation.replica_bound import with_form_replica_bounds
+from fleetopt.formulation.replica_bound import form_knapsacks, with_form_replica_bounds
 from fleetopt.formulation.replica_cover import with_cover_rows
 from fleetopt.formulation.split import Part
 
@@ -53,7 +54,7 @@ def strengthened(parts: list[Part], form: Formulation, lp_x: np.ndarray | None, 
         q = parts[i]
         if time.monotonic() >= ends:
             return q
-        strong = with_cover_rows(with_form_replica_bounds(q.form), lp=lp_values)
+        strong = part_with_rows(q).form
         return q if strong.n_rows == q.form.n_rows else Strong(strong, q.cols, q.rows, plain=q)
 
     workers = max(1, min(getattr(backend, "workers", 1), len(parts)))
@@ -61,6 +62,22 @@ def strengthened(parts: list[Part], form: Formulation, lp_x: np.ndarray | None, 
         done = dict(zip(order, pool.map(one, order)))
     LOG.debug("whole-replica rows on %d of %d parts", sum(isinstance(q, Strong) for q in done.values()), len(parts))
     return [done.get(i, q) for i, q in enumerate(parts)]
+
+
+def part_with_rows(part: Part, most_populations: int | None = None, programs_over: int | None = None) -> Part:
+    """The part with the whole-replica bound rows (formulation/replica_bound.py) of its services of up to
+    `most_populations` populations (None: all), the covering-program rows (formulation/cover_bound.py) of those
+    of more than `programs_over` (None: none) and the rounded cover rows (replica_cover.py) of those of up to
+    replica_cover.MOST_POPULATIONS, its services' knapsacks read once for all (the rows appended leave the demand
+    and capacity rows they are read from as they were). What pipeline/decompose.py gives a fractional part up
+    front and `strengthened` gives a priced one; valid rows, so the part's plans and bounds stay its own."""
+    knapsacks = form_knapsacks(part.form)
+    pops = {name: int((sk.demand > 0).sum()) for name, _, sk in knapsacks}
+    bounded = {name for name, p in pops.items() if most_populations is None or p <= most_populations}
+    form = with_form_replica_bounds(part.form, bounded, knapsacks) if bounded else part.form
+    programs = {name for name, p in pops.items() if programs_over is not None and p > programs_over}
+    form = with_cover_bounds(form, programs, knapsacks) if programs else form
+    return Part(with_cover_rows(form, lp=lp_values, knapsacks=knapsacks), part.cols, part.rows)
 
 
 def with_part_rows(form: Formulation, shared: np.ndarray, parts: list[Part]) -> tuple[Formulation, np.ndarray]:
