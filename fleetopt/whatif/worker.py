@@ -23,7 +23,7 @@ MAX_THREADS = 1024
 MAX_SEED = 2**31 - 1  # HiGHS random_seed is a C int
 # HiGHS's mip_heuristic_effort for a carbon sweep's binding budgets (its default 0.05): their root bound is the
 # rows' Lagrangian bound, ~1e-3 short where whole replicas meet the budget, and an early near-optimal plan prunes
-# the tree that closes it (global-fleet, 5 budgets x 2-3 seeds: 0.3 took 19% less CPU; benchmarks/RESULTS.md)
+# the tree that closes it (global-fleet, 5 budgets x 2-3 seeds: 0.3 took 24% less CPU; benchmarks/RESULTS.md)
 SWEEP_HEURISTIC_EFFORT = 0.3
 # the sweep's rows: each part solved to the scenarios' gap over this (parts proven to 1e-4 leave each row's bound
 # up to 1e-4 under the part's minimum, as much as the whole gap; global-fleet: same CPU for the rows at 1e-6,

@@ -56,3 +56,26 @@ def test_global_fleet_budgets_match_independent_solves():
         assert row["status"] == alone.status == "optimal"
         assert row["carbon_t"] <= budget * (1 + 1e-6)
         assert abs(row["objective"] - alone.objective) <= 2 * gap * max(row["objective"], alone.objective)
+
+
+def test_the_rows_parts_are_proven_to_a_hundredth_of_the_gap(monkeypatch):
+    """make_cuts hands cuts_for_budgets the scenarios' gap / ROWS_GAP_FACTOR, and the rows it makes hold: each
+    row's bound is at least the one made at the scenarios' own gap less that gap (both bound the same minimum)."""
+    import fleetopt.pipeline.carbon_cuts as carbon_cuts
+    from fleetopt.whatif.scenario import read_base
+    from fleetopt.whatif.worker import ROWS_GAP_FACTOR, CutTask, SolveSettings, make_cuts
+
+    gaps = []
+    made = carbon_cuts.cuts_for_budgets
+
+    def spy(form, budgets, backend, options, **kw):
+        gaps.append(options.mip_rel_gap)
+        return made(form, budgets, backend, options, **kw)
+
+    monkeypatch.setattr(carbon_cuts, "cuts_for_budgets", spy)
+    base = read_base(TINY)
+    tight = make_cuts(CutTask(base, SolveSettings(mip_rel_gap=1e-4), (2.0, 4.0), (0, 1)))
+    loose = make_cuts(CutTask(base, SolveSettings(mip_rel_gap=1e-4 * ROWS_GAP_FACTOR), (2.0, 4.0), (0, 1)))
+    assert gaps == [pytest.approx(1e-4 / ROWS_GAP_FACTOR), pytest.approx(1e-4)]
+    assert tight is not None and loose is not None and (tight.prices == loose.prices).all()
+    assert (tight.lower >= loose.lower - 1e-4 * abs(loose.lower) - 1e-6).all()
