@@ -62,6 +62,11 @@ def against_one(budgets: str, out: str | None, cuts: bool = True, time_limit: fl
     print(f"sweep of {len(frame) - 1} budgets + base: {many[0]:.1f} s wall, {many[1]:.1f} s CPU, statuses "
           f"{statuses}, max gap {frame['gap'].max():.1e}; ratio {many[0] / one[0]:.1f}x wall, "
           f"{many[1] / one[1]:.1f}x CPU; load {load:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
+    milp = frame["detail"].astype(str).str.startswith("Optimal") & (frame.index > 0)   # a MILP of its own
+    seconds = frame.loc[milp, "solve_s"].to_numpy(float)
+    if len(seconds):
+        print(f"  {len(seconds)} budgets solved by a MILP: solve_s summed {seconds.sum():.1f} s, median "
+              f"{np.median(seconds):.1f} s, longest {seconds.max():.1f} s (wall, at the load above)", flush=True)
     for _, row in frame.iterrows():
         print(f"  {row['scenario'][:30]:30} {row['status']:9} {row['objective']:>11,.0f} {row['gap']:.1e} "
               f"{row['solve_s']:6.1f} s {str(row['detail'])[:14]}", flush=True)

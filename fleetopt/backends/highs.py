@@ -73,6 +73,8 @@ def new_highs(options: SolveOptions):
         h.setOptionValue("mip_abs_gap", float(options.mip_abs_gap))
     if options.node_limit > 0:
         h.setOptionValue("mip_max_nodes", int(options.node_limit))
+    if options.heuristic_effort is not None:
+        h.setOptionValue("mip_heuristic_effort", float(options.heuristic_effort))
     return h
 
 

@@ -33,6 +33,8 @@ class SolveOptions:
                                       # threads; the first to finish answers (backends/highs.py)
     presolve_twins: bool = True       # fix the serving options k replicas of a twin replace at no loss
                                       # (formulation/twins.py)
+    heuristic_effort: float | None = None   # HiGHS's mip_heuristic_effort (None: its default, 0.05); a carbon
+                                      # sweep's binding budgets ask for more (whatif/worker.py)
 
 
 @dataclass

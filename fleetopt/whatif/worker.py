@@ -21,6 +21,14 @@ from fleetopt.whatif.store import KEY
 DETAIL_CHARS = 300
 MAX_THREADS = 1024
 MAX_SEED = 2**31 - 1  # HiGHS random_seed is a C int
+# HiGHS's mip_heuristic_effort for a carbon sweep's binding budgets (its default 0.05): their root bound is the
+# rows' Lagrangian bound, ~1e-3 short where whole replicas meet the budget, and an early near-optimal plan prunes
+# the tree that closes it (global-fleet, 5 budgets x 2-3 seeds: 0.3 took 24% less CPU; benchmarks/RESULTS.md)
+SWEEP_HEURISTIC_EFFORT = 0.3
+# the sweep's rows: each part solved to the scenarios' gap over this (parts proven to 1e-4 leave each row's bound
+# up to 1e-4 under the part's minimum, as much as the whole gap; global-fleet: same CPU for the rows at 1e-6,
+# budgets whose Lagrangian bound is within ~1e-4 of the optimum then close at the root; benchmarks/RESULTS.md)
+ROWS_GAP_FACTOR = 100.0
 
 
 @dataclass(frozen=True)
@@ -150,6 +158,8 @@ def solve_scenario(task: Task) -> Outcome:
                                        mip_rel_gap=s.mip_rel_gap, threads=s.threads, seed=s.seed)
         if task.start is not None and len(names):
             options.start = start_vector(task.start, digest, names)
+        if task.carbon_cuts is not None:
+            options.heuristic_effort = SWEEP_HEURISTIC_EFFORT
         cuts = task.carbon_cuts
         if cuts is not None and task.known is not None:
             known = task.known if task.known_digest == digest else replace(task.known, x=None)
@@ -232,6 +242,7 @@ def make_cuts(task: CutTask):
         # made on the model with its twins fixed, as solve_problem solves it (it accepts rows made on either):
         # the parts are smaller (global-fleet's summarize 2-6x less CPU, formulation/twins.py)
         form = with_dominated_fixed(problem.form)[0] if options.presolve_twins else problem.form
+        options = replace(options, mip_rel_gap=options.mip_rel_gap / ROWS_GAP_FACTOR)
         return cuts_for_budgets(form, task.budgets, backend, options, workers=1, share=task.share)
     except Exception:  # noqa: BLE001 - rows are an aid: without them every scenario still solves
         return None
