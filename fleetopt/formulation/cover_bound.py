@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from fleetopt.formulation.model import Formulation
-from fleetopt.formulation.replica_bound import ServiceKnapsack, form_knapsacks, lp_floor
+from fleetopt.formulation.replica_bound import ServiceKnapsack, with_replica_cost_rows
 from fleetopt.formulation.replica_cover import population_sets, set_capacity
 
 NODES = 20_000    # node limit of one service's covering program (its dual bound then is what the row states): a
@@ -82,22 +82,6 @@ def with_cover_bounds(form: Formulation, services: set[str] | None = None,
     program bounds its replica cost above the LP's floor (replica_bound.lp_floor); `knapsacks`:
     `form_knapsacks(form)` when the caller has it. Appended after every other row, no column added, so a
     solution of the copy reads back on `form`."""
-    out = form.copy()
-    n = form.blocks.get("replicas")
-    keys, rows, cols, vals, lower = [], [], [], [], []
-    for name, rep_cols, sk in (form_knapsacks(form) if knapsacks is None else knapsacks):
-        if (services is not None and name not in services) or not (sk.demand > 0).any():
-            continue
-        bound = covering_bound(sk)
-        if bound is None or not bound > lp_floor(sk) * (1 + 1e-9):
-            continue
-        rows.append(np.full(len(rep_cols), len(keys)))
-        cols.append(rep_cols)
-        vals.append(n.cost[rep_cols - n.start])
-        lower.append(bound * (1 - 1e-9))    # float safety: the row stays a relaxation's bound
-        keys.append((name,))
-    if keys:
-        out.add_rows("replica_cover_bound", keys, np.concatenate(rows), np.concatenate(cols), np.concatenate(vals),
-                     lower=np.array(lower), units=form.objective_name,
-                     meaning="a service's replica cost is at least its covering program's optimum")
-    return out
+    return with_replica_cost_rows(form, "replica_cover_bound", covering_bound,
+                                  "a service's replica cost is at least its covering program's optimum", services,
+                                  knapsacks)

@@ -414,14 +414,23 @@ def with_form_replica_bounds(form: Formulation, services: set[str] | None = None
     """A copy of `form` with the replica_bound rows of `with_replica_bounds`, read from the formulation alone
     (`form_knapsacks`): for a part of the model as for the whole; `services` limits which are bounded;
     `knapsacks`: `form_knapsacks(form)` when the caller has it already."""
+    return with_replica_cost_rows(form, "replica_bound", lower_bound,
+                                  "a service's replica cost is at least its whole-replica bound", services, knapsacks)
+
+
+def with_replica_cost_rows(form: Formulation, family: str, bound_of, meaning: str, services: set[str] | None = None,
+                           knapsacks: list[tuple[str, np.ndarray, ServiceKnapsack]] | None = None) -> Formulation:
+    """A copy of `form` with one row `family[service]`: sum_o c_o n_o >= bound_of(knapsack), per service (of
+    `services`, else all, with demand) whose bound (None: none) lies above the LP's floor (`lp_floor`). Appended
+    after every other row, no column added, so a solution of the copy reads back on `form`."""
     out = form.copy()
     n = form.blocks.get("replicas")
     keys, rows, cols, vals, lower = [], [], [], [], []
     for name, rep_cols, sk in (form_knapsacks(form) if knapsacks is None else knapsacks):
-        if services is not None and name not in services:
+        if (services is not None and name not in services) or not (sk.demand > 0).any():
             continue
-        bound = lower_bound(sk)
-        if not bound > lp_floor(sk) * (1 + 1e-9):
+        bound = bound_of(sk)
+        if bound is None or not bound > lp_floor(sk) * (1 + 1e-9):
             continue
         rows.append(np.full(len(rep_cols), len(keys)))
         cols.append(rep_cols)
@@ -429,7 +438,6 @@ def with_form_replica_bounds(form: Formulation, services: set[str] | None = None
         lower.append(bound * (1 - 1e-9))    # float safety: the row stays a relaxation's bound
         keys.append((name,))
     if keys:
-        out.add_rows("replica_bound", keys, np.concatenate(rows), np.concatenate(cols), np.concatenate(vals),
-                     lower=np.array(lower), units=form.objective_name,
-                     meaning="a service's replica cost is at least its whole-replica bound")
+        out.add_rows(family, keys, np.concatenate(rows), np.concatenate(cols), np.concatenate(vals),
+                     lower=np.array(lower), units=form.objective_name, meaning=meaning)
     return out

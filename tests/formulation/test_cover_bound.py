@@ -16,7 +16,7 @@ from fleetopt.formulation.replica_bound import form_knapsacks, lp_floor
 from fleetopt.formulation.replica_cover import population_sets, set_capacity
 from fleetopt.formulation.split import relaxed
 
-from solving.test_parts_rows_up_front import EXACT, brute_force, random_service, services
+from solving.test_parts_rows_up_front import EXACT, brute_force, parts_at_brute_force, random_service, services
 
 
 def covering_brute_force(cost: np.ndarray, cap: np.ndarray, demand: np.ndarray) -> float:
@@ -96,17 +96,9 @@ def test_parts_with_the_row_up_front_keep_the_brute_force_optimum(seed, monkeypa
     """Solved in parts (rows up front, pipeline/decompose.py), a four-population service beside a two-population
     one: the brute-force optimum, a bound under it, and the covering row in the first round's MILP."""
     from fleetopt.pipeline import decompose
-    from fleetopt.pipeline.decompose import Backend, solve_by_parts
 
     monkeypatch.setattr(decompose, "FIRST_NODE_LIMIT", 1)
     rng = np.random.default_rng(300 + seed)
-    spec = [random_service(rng, "four", 4), random_service(rng, "two", 2)]
-    form = services(spec)
-    seen = []
-    backend = Backend(lambda f, o: seen.append(f) or highs.solve(f, o), workers=2)
-    parted = solve_by_parts(form, backend, replace(EXACT, replica_bound=None))
-    expected = brute_force(spec)
-    assert parted.status == "optimal" and parted.objective == pytest.approx(expected, rel=1e-9)
-    assert parted.bound <= expected * (1 + 1e-9)
+    seen = parts_at_brute_force([random_service(rng, "four", 4), random_service(rng, "two", 2)])
     four = [f for f in seen if "replica_cover_bound" in f.families]
     assert four and all(k[0] == "four" for f in four for k in f.families["replica_cover_bound"].keys)

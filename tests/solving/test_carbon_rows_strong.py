@@ -17,6 +17,7 @@ from fleetopt.formulation.split import relaxed
 from fleetopt.pipeline import carbon_cuts
 from fleetopt.pipeline import solve as solve_module
 from helpers import random_fleet, rows_hold, solve_and_verify
+from solving.test_parts_rows_up_front import services
 
 EXACT = SolveOptions(mip_rel_gap=0.0, threads=1, time_limit_s=60)
 
@@ -26,7 +27,6 @@ def carbon_services(seed: int, budget_share: float, inventory: float = 1e4) -> F
     option with a carbon per replica, joined by a carbon budget at `budget_share` of what the cheapest plan
     ignoring it emits, and by an inventory row of `inventory` replicas."""
     rng = np.random.default_rng(seed)
-    form = Formulation()
     spec = []
     for s in range(int(rng.integers(2, 4))):
         pops, opts = int(rng.integers(1, 4)), int(rng.integers(3, 5))
@@ -35,25 +35,13 @@ def carbon_services(seed: int, budget_share: float, inventory: float = 1e4) -> F
         reach[np.arange(opts), rng.integers(0, pops, opts)] = True
         reach[rng.integers(0, opts, pops), np.arange(pops)] = True   # every population reached
         spec.append((f"s{s}", np.round(rng.uniform(3.0, 12.0, pops), 1), np.where(reach, np.round(rps, 2), 0.0)))
-    keys = [(s, f"o{o}") for s, _, rps in spec for o in range(len(rps))]
     cap = np.concatenate([rps.max(axis=1) for _, _, rps in spec])
-    n = form.add_vars("replicas", keys, lb=0, ub=30, cost=np.round(cap * rng.uniform(9.0, 11.0, len(keys)), 1),
-                      integer=True)
-    routes, demand_keys, demand = [], [], []
-    for s, d, rps in spec:
-        base = len(demand_keys)
-        demand_keys += [(s, f"u{u}") for u in range(len(d))]
-        demand += list(d)
-        routes += [((s, f"o{o}"), base + u, rps[o, u]) for o in range(len(rps)) for u in range(len(d))
-                   if rps[o, u] > 0]
-    f = form.add_vars("flow", [k + (demand_keys[row][1],) for k, row, _ in routes], lb=0)
-    form.add_rows("demand", demand_keys, [row for _, row, _ in routes], f.cols, np.ones(len(routes)),
-                  lower=demand, upper=demand)
-    option_row = [keys.index(k) for k, _, _ in routes]
-    form.add_rows("replica_capacity", keys, np.r_[option_row, np.arange(len(keys))], np.r_[f.cols, n.cols],
-                  np.r_[[1.0 / r for _, _, r in routes], -np.ones(len(keys))], upper=0.0)
-    form.add_rows("inventory", [("fleet",)], np.zeros(len(keys), int), n.cols, np.ones(len(keys)),
-                  upper=inventory, shared=True)
+    cost = np.round(cap * rng.uniform(9.0, 11.0, len(cap)), 1)
+    sizes = np.cumsum([0] + [len(rps) for _, _, rps in spec])
+    form = services([(s, list(d), list(cost[a:b]), rps) for (s, d, rps), a, b in zip(spec, sizes, sizes[1:])],
+                    most=30, inventory=inventory)
+    n = form.blocks["replicas"]
+    keys = n.keys
     carbon = np.round(rng.uniform(0.5, 5.0, len(keys)), 2)
     form.add_rows("carbon_budget", [("fleet",)], np.zeros(len(keys), int), n.cols, carbon, upper=1e9, shared=True)
     free = highs.solve(form, EXACT)

@@ -23,12 +23,14 @@ from helpers import solve_and_verify, without_carbon_budget
 EXACT = SolveOptions(mip_rel_gap=0.0, threads=1)
 
 
-def services(spec: list[tuple[str, list[float], list[float], np.ndarray]]) -> Formulation:
-    """Services joined only by a shared inventory row that does not bind. Each: (name, demand per population,
-    cost per option, rps[option, population], 0 where the option has no route there)."""
+def services(spec: list[tuple[str, list[float], list[float], np.ndarray]], most: int = 60,
+             inventory: float = 1e4) -> Formulation:
+    """Services joined only by a shared inventory row of `inventory` replicas (by default it does not bind), at
+    most `most` replicas an option. Each: (name, demand per population, cost per option, rps[option, population],
+    0 where the option has no route there)."""
     form = Formulation()
     keys = [(s, f"o{o}") for s, _, cost, _ in spec for o in range(len(cost))]
-    n = form.add_vars("replicas", keys, lb=0, ub=60, cost=np.concatenate([c for _, _, c, _ in spec]),
+    n = form.add_vars("replicas", keys, lb=0, ub=most, cost=np.concatenate([c for _, _, c, _ in spec]),
                       integer=True)
     routes, demand_keys, demand = [], [], []
     for s, d, cost, rps in spec:
@@ -44,7 +46,7 @@ def services(spec: list[tuple[str, list[float], list[float], np.ndarray]]) -> Fo
     form.add_rows("replica_capacity", keys, np.r_[option_row, np.arange(len(keys))], np.r_[f.cols, n.cols],
                   np.r_[[1.0 / r for _, _, r in routes], -np.ones(len(keys))], upper=0.0)
     form.add_rows("inventory", [("fleet",)], np.zeros(len(keys), int), n.cols, np.ones(len(keys)),
-                  upper=1e4, shared=True)
+                  upper=inventory, shared=True)
     return form
 
 
@@ -89,18 +91,23 @@ def test_a_small_service_gets_both_rows_and_a_four_population_one_only_covers():
     assert up.n_cols == form.n_cols and "replica_bound" not in form.families
 
 
+def parts_at_brute_force(spec) -> list:
+    """Solve the services of `spec` in parts (default rows, EXACT); assert the brute-force optimum and a bound
+    under it; return the models the backend was handed."""
+    seen = []
+    backend = Backend(lambda f, o: seen.append(f) or highs.solve(f, o), workers=2)
+    parted = solve_by_parts(services(spec), backend, replace(EXACT, replica_bound=None))
+    expected = brute_force(spec)
+    assert parted.status == "optimal" and parted.objective == pytest.approx(expected, rel=1e-9)
+    assert parted.bound <= expected * (1 + 1e-9)
+    return seen
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_parts_with_rows_up_front_keep_the_brute_force_optimum(seed, monkeypatch):
     monkeypatch.setattr(decompose, "FIRST_NODE_LIMIT", 1)
     rng = np.random.default_rng(seed)
-    spec = [random_service(rng, "a", int(rng.integers(1, 4))), random_service(rng, "b", 2)]
-    form = services(spec)
-    seen = []
-    backend = Backend(lambda f, o: seen.append(f) or highs.solve(f, o), workers=2)
-    parted = solve_by_parts(form, backend, replace(EXACT, replica_bound=None))
-    expected = brute_force(spec)
-    assert parted.status == "optimal" and parted.objective == pytest.approx(expected, rel=1e-9)
-    assert parted.bound <= expected * (1 + 1e-9)
+    seen = parts_at_brute_force([random_service(rng, "a", int(rng.integers(1, 4))), random_service(rng, "b", 2)])
     # the MILPs ran with the rows (LPs apart are the relaxed parts: no integers)
     milps = [f for f in seen if any(b.integer and b.size for b in f.blocks.values())]
     assert any("replica_cover" in f.families or "replica_bound" in f.families for f in milps)
