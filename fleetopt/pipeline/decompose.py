@@ -45,12 +45,10 @@ import numpy as np
 
 from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
 from fleetopt.backends.capabilities import solver_for
-from fleetopt.backends.highs import lp_values
 from fleetopt.backends.result import SolveOptions, SolveResult, proven_bound, relative_gap
 from fleetopt.formulation.dominated import part_without_dominated
 from fleetopt.formulation.model import ROW_TOL, Formulation, row_tolerance
 from fleetopt.formulation.replica_bound import form_knapsacks, with_form_replica_bounds
-from fleetopt.formulation.replica_cover import with_cover_rows
 from fleetopt.formulation.split import Part, components, relaxed, shared_rows, split
 from fleetopt.pipeline.cluster import DaskCluster, solve_named
 from fleetopt.pipeline.part_rows import part_with_rows
@@ -261,7 +259,14 @@ def _replica_bounds_in_time(idx: list[int], todo: list[Part], running: list[Part
         if time.monotonic() >= ends:
             return
         if slices or running[i] is todo[i] or _services(todo[i].form, more_than=UP_FRONT_POPULATIONS):
-            running[i] = _with_replica_bounds(todo[i], slices) if slices else part_with_rows(todo[i])
+            running[i] = _open_part_rows(todo[i], slices)
+
+
+def _open_part_rows(p: Part, slices: frozenset[str] = frozenset()) -> Part:
+    """The rows of a part a first round left open: over time slices its whole-replica bound rows
+    (`_with_replica_bounds`; no cover rows: their sets multiply by slice), else those of every service with the
+    rounded cover rows (pipeline/part_rows.part_with_rows)."""
+    return _with_replica_bounds(p, slices) if slices else part_with_rows(p)
 
 
 def _node_limit(node_limit: int, apart: bool, open_parts: int = 2) -> int:
@@ -375,13 +380,12 @@ def _fallback(p: Part, r: SolveResult, lp_x: np.ndarray, cost: np.ndarray, backe
                        detail="time limit reached: its LP plan with whole numbers rounded up")
 
 
-def _with_replica_bounds(p: Part, slices: frozenset[str] = frozenset(),
-                         services: set[str] | None = None) -> Part:
-    """The part with a replica_bound row per service (of `services`, else all) whose whole-replica bound beats its
-    LP (formulation/replica_bound.py): valid rows on the part's own columns, so its plans and bounds stay the
+def _with_replica_bounds(p: Part, slices: frozenset[str] = frozenset()) -> Part:
+    """The part with a replica_bound row per service whose whole-replica bound beats its LP
+    (formulation/replica_bound.py): valid rows on the part's own columns, so its plans and bounds stay the
     part's. Over time slices, one row per service and slice where every route stays in its slice."""
     per_slice = _per_slice_replica_bounds(p.form, slices) if slices else None
-    return Part(per_slice or with_form_replica_bounds(p.form, services), p.cols, p.rows)
+    return Part(per_slice or with_form_replica_bounds(p.form), p.cols, p.rows)
 
 
 def _with_rows_up_front(p: Part) -> Part:
@@ -399,12 +403,6 @@ def _services(form: Formulation, more_than: int) -> set[str]:
     """The part's services (formulation/replica_bound.form_knapsacks) with more than `more_than` populations that
     have demand."""
     return {name for name, _, sk in form_knapsacks(form) if int((sk.demand > 0).sum()) > more_than}
-
-
-def _with_cover_rows(p: Part, slices: frozenset[str] = frozenset()) -> Part:
-    """The part with rounded cover rows for its services of up to four populations (formulation/replica_cover.py;
-    valid rows, so its plans and bounds stay the part's); a model over time slices gets none."""
-    return p if slices else Part(with_cover_rows(p.form, lp=lp_values), p.cols, p.rows)
 
 
 def _per_slice_replica_bounds(form: Formulation, slices: frozenset[str]) -> Formulation | None:

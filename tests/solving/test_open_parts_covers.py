@@ -1,4 +1,4 @@
-"""Rounded cover rows on the parts a first round leaves open (pipeline/decompose.py: _with_cover_rows): a static
+"""Rounded cover rows on the parts a first round leaves open (pipeline/decompose.py: _open_part_rows): a static
 part gets them where its LP falls short of whole replicas, a part over time slices does not, and solving in
 parts with them keeps the whole model's optimum."""
 
@@ -14,7 +14,7 @@ from fleetopt.backends.result import SolveOptions
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import Part
 from fleetopt.pipeline import decompose
-from fleetopt.pipeline.decompose import Backend, _with_cover_rows, solve_by_parts
+from fleetopt.pipeline.decompose import Backend, _open_part_rows, solve_by_parts
 
 EXACT = SolveOptions(mip_rel_gap=0.0, threads=1)
 
@@ -37,9 +37,9 @@ def two_services() -> Formulation:
 def test_a_static_part_gets_covers_and_a_sliced_one_none():
     form = two_services()
     part = Part(form, np.arange(form.n_cols), np.arange(form.n_rows))
-    covered = _with_cover_rows(part).form
+    covered = _open_part_rows(part).form
     assert covered.families["replica_cover"].size >= 2 and "replica_cover" not in form.families
-    assert _with_cover_rows(part, frozenset({"d0h0", "d0h1"})) is part
+    assert "replica_cover" not in _open_part_rows(part, frozenset({"d0h0", "d0h1"})).form.families
 
 
 def test_parts_with_covers_keep_the_optimum(monkeypatch):
