@@ -35,7 +35,7 @@ def dominated_options(form: Formulation) -> np.ndarray:
     cap = form.families.get("replica_capacity")
     if n is None or f is None or cap is None or n.size == 0:
         return np.zeros(0, dtype=np.int64)
-    rate = _capacity_rates(form, n, f, cap)
+    rate = capacity_rates(form, n, f, cap)
     if rate is None:
         return np.zeros(0, dtype=np.int64)
     route_option, a = rate
@@ -141,7 +141,7 @@ def _takes_moved(form: Formulation, n: VarBlock, f: VarBlock, route_option: np.n
     return ~bad & fewer_ok & (ub[n.cols] >= need)
 
 
-def _capacity_rates(form: Formulation, n: VarBlock, f: VarBlock, cap) -> tuple[np.ndarray, np.ndarray] | None:
+def capacity_rates(form: Formulation, n: VarBlock, f: VarBlock, cap) -> tuple[np.ndarray, np.ndarray] | None:
     """Per flow column: the option (index in `replicas`) whose capacity row it is in, or -1, and its coefficient
     there (1/rps). None unless every capacity row has -1 on one replica column and positive flow coefficients,
     and every replica column and flow column lies in at most one capacity row."""

@@ -12,22 +12,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from fleetopt.formulation.dominated import capacity_rates
 from fleetopt.formulation.model import Formulation
 
 
 def without_stray_flows(form: Formulation, x: np.ndarray) -> np.ndarray:
-    """`x` with every flow on an option whose replicas round to zero set to zero, its demand rows met again."""
+    """`x` with every flow on an option whose replicas round to zero set to zero, its demand rows met again; `x`
+    as it is when the capacity rows are not of the shape formulation/dominated.capacity_rates reads."""
     cap, dem = form.families.get("replica_capacity"), form.families.get("demand")
     n, f = form.blocks.get("replicas"), form.blocks.get("flow")
     if cap is None or dem is None or n is None or f is None:
         return x
-    is_rep = (cap.cols >= n.start) & (cap.cols < n.start + n.size)
-    replica_of_row = np.full(cap.size, -1)
-    replica_of_row[cap.rows[is_rep]] = cap.cols[is_rep]
-    is_flow = (cap.cols >= f.start) & (cap.cols < f.start + f.size)
-    flow, replica = cap.cols[is_flow], replica_of_row[cap.rows[is_flow]]
-    stray = (replica >= 0) & (x[flow] > 0)
-    stray[stray] = np.round(x[replica[stray]]) == 0
+    rates = capacity_rates(form, n, f, cap)
+    if rates is None:
+        return x
+    route_option = rates[0]
+    flow = f.start + np.flatnonzero(route_option >= 0)
+    replica = n.start + route_option[route_option >= 0]
+    stray = (x[flow] > 0) & (np.round(x[replica]) == 0)
     if not stray.any():
         return x
     out = x.copy()
