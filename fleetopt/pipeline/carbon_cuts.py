@@ -278,20 +278,22 @@ def lp_prices(form: Formulation, budgets, threads: int | None = None) -> np.ndar
     return distinct_prices(out)
 
 
-def only_carbon_binds(form: Formulation, threads: int | None = None) -> bool:
-    """Whether the whole LP relaxation prices the carbon budget row and no other shared row (stock, power,
-    storage, links): then the parts are joined by that one row alone (global-fleet; scarce tiers also price
-    stock and power)."""
+def carbon_price_alone(form: Formulation, threads: int | None = None) -> tuple[np.ndarray, bool]:
+    """The carbon budget row's price in the whole LP relaxation, as `lp_prices(form, [its budget])` gives it
+    (empty when the LP has no optimum), and whether that LP prices the carbon row and no other shared row
+    (stock, power, storage, links): then the parts are joined by that one row alone (global-fleet; scarce tiers
+    also price stock and power). One LP for both."""
     from fleetopt.backends import highs
 
     fam = form.families.get(BUDGET)
     lp = highs.solve_lp(form, threads) if fam is not None and fam.size == 1 else None
     if lp is None:
-        return False
+        return np.zeros(0), False
     y = np.abs(lp.row_dual)
     others = shared_rows(form)
     others[fam.start] = False
-    return bool(y[fam.start] > 0 and (y[others] <= 1e-7 * max(y[fam.start], 1.0)).all())
+    alone = bool(y[fam.start] > 0 and (y[others] <= 1e-7 * max(y[fam.start], 1.0)).all())
+    return distinct_prices([max(-float(lp.row_dual[fam.start]), 0.0)]), alone
 
 
 def distinct_prices(prices, rel: float = PRICE_STEP) -> np.ndarray:

@@ -24,9 +24,8 @@ from fleetopt.formulation.replica_bound import with_replica_bounds
 from fleetopt.formulation.stray import without_stray_flows
 from fleetopt.formulation.twins import with_dominated_fixed
 from fleetopt.io.schema import Instance
-from fleetopt.pipeline.carbon_cuts import (CarbonCuts, cuts_for_budgets, free_answer, lp_prices, only_carbon_binds,
-                                           polished,
-                                           signature, with_cuts, with_parts_rows)
+from fleetopt.pipeline.carbon_cuts import (CarbonCuts, carbon_price_alone, cuts_for_budgets, free_answer, lp_prices,
+                                           polished, signature, with_cuts, with_parts_rows)
 from fleetopt.pipeline.cluster import DaskCluster
 from fleetopt.pipeline.decompose import EXECUTORS, Backend, default_workers, solve_by_parts
 from fleetopt.pipeline.problem import ExtraFunctionality, Problem, build_problem
@@ -153,12 +152,12 @@ def _automatic_cuts(inst: Instance, solved_form: Formulation, solver_form: Formu
     maximiser, and the whole MILP keeps them (valid rows: same plans, same optimum)."""
     if not cuts_pay(solved_form, options):
         return False, None, solver_form
-    if STRONG_PRICE and options.replica_bound is not False and only_carbon_binds(solved_form, options.threads):
+    prices, alone = carbon_price_alone(solved_form, options.threads)
+    if STRONG_PRICE and options.replica_bound is not False and alone:
         ends = time.monotonic() + STRONG_SHARE * options.time_limit_s
         strong = with_parts_rows(solver_form, default_workers(options.threads), options, ends)
         prices = lp_prices(strong, [inst.policy.carbon_budget_t], options.threads)
         return bool((prices > 0).any()), prices, strong
-    prices = lp_prices(solved_form, [inst.policy.carbon_budget_t], options.threads)
     return bool((prices > 0).any()), prices, solver_form
 
 

@@ -1,4 +1,4 @@
-"""Carbon rows priced by the LP with the parts' own rows (pipeline/carbon_cuts.with_parts_rows, only_carbon_binds;
+"""Carbon rows priced by the LP with the parts' own rows (pipeline/carbon_cuts.with_parts_rows, carbon_price_alone;
 pipeline/solve._automatic_cuts) and the one LP builder they use (backends/highs.solve_lp): the parts' rows cut off
 no plan (the exact optimum of random services joined by a carbon row meets them and stays the optimum), the LP
 builder gives what the LPs it replaced gave, and a single solve that takes the path plans as one without rows."""
@@ -75,19 +75,31 @@ def test_parts_rows_keep_the_exact_optimum_and_it_meets_them(seed):
         assert both.objective == pytest.approx(exact.objective, rel=1e-7)   # HiGHS: 1e-6 integrality
 
 
+def only_carbon_binds(form) -> bool:
+    return carbon_cuts.carbon_price_alone(form)[1]
+
+
 def test_only_carbon_binds_tells_the_carbon_row_from_the_others():
     tight = carbon_services(1, budget_share=0.8)
-    assert carbon_cuts.only_carbon_binds(tight)
-    assert not carbon_cuts.only_carbon_binds(carbon_services(1, budget_share=10.0))   # the budget does not bind
+    assert only_carbon_binds(tight)
+    assert not only_carbon_binds(carbon_services(1, budget_share=10.0))   # the budget does not bind
     # inventory cut to the replicas of the LP's plan less a tenth: the LP prices it as well
     inv = tight.families["inventory"]
     lp_total = float(highs.solve_lp(tight).x[tight.blocks["replicas"].cols].sum())
     scarce = replace(tight, families={**tight.families, "inventory": replace(inv, upper=np.array([0.9 * lp_total]))})
     lp = highs.solve_lp(scarce)
     assert lp is not None and abs(lp.row_dual[inv.start]) > 1e-6
-    assert not carbon_cuts.only_carbon_binds(scarce)
+    assert not only_carbon_binds(scarce)
     no_budget = replace(tight, families={k: v for k, v in tight.families.items() if k != "carbon_budget"})
-    assert not carbon_cuts.only_carbon_binds(no_budget)
+    assert not only_carbon_binds(no_budget)
+
+
+@pytest.mark.parametrize("share", [0.8, 10.0])
+def test_the_price_from_that_lp_is_lp_prices_at_the_models_own_budget(share):
+    form = carbon_services(1, budget_share=share)
+    budget = float(form.families["carbon_budget"].upper[0])
+    price, _ = carbon_cuts.carbon_price_alone(form)
+    assert np.array_equal(price, carbon_cuts.lp_prices(form, [budget]))
 
 
 @pytest.mark.parametrize("seed", range(8))
