@@ -6,14 +6,16 @@ The tier's model is split as the default path splits it when no shared row binds
 row left out) and each part is solved alone, single-threaded, at gap 0 with a node limit of --nodes (the default
 path's first round, pipeline/decompose.FIRST_NODE_LIMIT). Per part: services, populations per service, columns and
 integers, LP value, the HiGHS bound and plan after the round, and per service the whole-replica bound
-(formulation/replica_bound.py) and the covering program's (formulation/cover_bound.py) against its LP floor. Parts
+(formulation/replica_bound.py), the covering program's (formulation/cover_bound.py) and the flow program's
+(formulation/flow_bound.py) against its LP floor. Parts
 still open after the round are then solved at gap 1e-5 with --time-limit (with the replica_bound rows, as the
 default path runs them) and, with --exact, without them as well. With --reduced, each part's first round and its
 open solves are also run on the part without its dominated options (formulation/dominated.py; the default path since
 2026-11-30 13:00): "first_reduced", "reduced_covered" (reduced, then rows and covers: what the default path ran
 until 2026-11-30 17:00), "reduced" (no rows) and "up_front" (reduced, with the rows a fractional part now starts its
 first round with: pipeline/decompose._with_rows_up_front, with the covering-program rows of four-population services
-since 2026-11-30 19:30).
+since 2026-11-30 19:30) and "open_rows" (reduced, with the rows a part the first round leaves open runs on with:
+pipeline/decompose._open_part_rows, the flow-program row of four-population services since 2026-11-30 22:00).
 CPU seconds are this process's. The machine is shared: read CPU, and the load printed.
 """
 
@@ -50,10 +52,11 @@ def main() -> None:
     from fleetopt.backends.result import SolveOptions
     from fleetopt.formulation.cover_bound import covering_bound
     from fleetopt.formulation.dominated import without_dominated
+    from fleetopt.formulation.flow_bound import flow_bound
     from fleetopt.formulation.replica_bound import form_knapsacks, lower_bound, lp_floor, with_form_replica_bounds
     from fleetopt.formulation.replica_cover import with_cover_rows
     from fleetopt.formulation.split import Part, components, relaxed, shared_rows, split
-    from fleetopt.pipeline.decompose import _with_rows_up_front
+    from fleetopt.pipeline.decompose import _open_part_rows, _with_rows_up_front
 
     print("load", os.getloadavg(), file=sys.stderr)
     problem = build_problem(load(args.tier))
@@ -79,10 +82,14 @@ def main() -> None:
             bound_cpu = time.process_time() - t
             t = time.process_time()
             z = covering_bound(sk) if (sk.demand > 0).sum() > 1 else None
+            covering_cpu = time.process_time() - t
+            t = time.process_time()
+            zf = flow_bound(sk) if (sk.demand > 0).sum() > 1 else None
             services.append({"service": name, "populations": int((sk.demand > 0).sum()),
                              "options": len(sk.cost), "lp_floor": lp_floor(sk), "replica_bound": b,
                              "bound_cpu_s": bound_cpu, "covering_bound": z,
-                             "covering_cpu_s": time.process_time() - t})
+                             "covering_cpu_s": covering_cpu, "flow_bound": zf,
+                             "flow_cpu_s": time.process_time() - t})
         row = {"part": i, "columns": p.form.n_cols, "integer": int(integer.sum()), "n_rows": p.form.n_rows,
                "lp": lp.objective, "first_status": first.status, "first_objective": first.objective,
                "first_bound": first.bound, "first_gap": gap, "first_cpu_s": cpu_first, "services": services}
@@ -107,7 +114,8 @@ def main() -> None:
                 reduced, _ = without_dominated(p.form)
                 variants += [("reduced", reduced),
                              ("reduced_covered", with_cover_rows(with_form_replica_bounds(reduced))),
-                             ("up_front", _with_rows_up_front(Part(reduced, p.cols, p.rows)).form)]
+                             ("up_front", _with_rows_up_front(Part(reduced, p.cols, p.rows)).form),
+                             ("open_rows", _open_part_rows(Part(reduced, p.cols, p.rows)).form)]
             for label, f in [v for v in variants if not args.variants or v[0] in args.variants]:
                 lp_rows = highs.solve(relaxed(f), SolveOptions(threads=1)).objective
                 t = time.process_time()
