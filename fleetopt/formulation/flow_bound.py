@@ -15,14 +15,14 @@ the knapsack rows its cuts work on). Here it is solved as a covering program tha
    demand rows of the LP that minimises the shortfall (sum_o f_ou + s_u >= D_u, capacities n).
 3. Rows are added at the covering LP's optimum until it has its flows (LP_ROUNDS), then at the covering integer
    program's optimum (INTEGER_ROUNDS), each a node-limited HiGHS run (NODES, so the bound is the same on every
-   run). Every program solved is a relaxation of the flow program, so each one's optimum is a valid bound on
-   every plan's replica cost; the row states the best, times 1 - 1e-9, with the demands shrunk as
-   cover_bound.py shrinks them.
+   run; a program a limit stops ends the rounds, and states nothing). Every program solved is a relaxation of
+   the flow program, so each one's optimum is a valid bound on every plan's replica cost; the row states the
+   best, times 1 - 1e-9, with the demands shrunk as cover_bound.py shrinks them.
 4. The rows' coefficients grow with every option's rates, so an option that another costs no more than and
    carries at least as much to every population is dropped, as cover_bound.covering_options drops it.
 On x10's chat parts one LP round reaches the flow program's optimum (chat-5 626,414; chat-4 811,843, its plan's
-replica cost), and the row takes chat-5's root bound from 629,832 to 635,204 (optimum 635,723), chat-4 and
-chat-small-10 to their optimum (benchmarks/RESULTS.md).
+replica cost), and the row takes chat-5's root bound from 629,832 to 635,201 (optimum 635,723) and chat-4's to
+its optimum (benchmarks/RESULTS.md).
 Source: Farkas' lemma / Benders 1962 ("Partitioning procedures for solving mixed-variables programming
 problems", Numer. Math. 4) feasibility cuts on the flow rows; the covering relaxation of cover_bound.py.
 """
@@ -39,7 +39,8 @@ from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.replica_bound import ServiceKnapsack, with_replica_cost_rows
 from fleetopt.formulation.replica_cover import population_sets
 
-NODES = 10_000       # node limit of each covering integer program (its dual bound then is what the row states)
+NODES = 10_000       # node limit of each covering integer program (a limit, not a clock: the row is the same on
+                     # every run; x10's chat-5 needs 7,670 nodes)
 SECONDS = 10.0       # and a wall limit on all of them together, past which a machine's load must not keep it running
 LP_ROUNDS = 10       # flow cuts at the covering LP's optimum
 INTEGER_ROUNDS = 3   # flow cuts at the covering integer program's optimum
