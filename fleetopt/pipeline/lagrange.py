@@ -60,7 +60,7 @@ MIN_THETA = 0.2          # pricing stops once the step has halved this often (th
 PART_NODES = 50          # node limit of each part per round (grows by NODE_GROWTH as the step shrinks)
 FIRST_GAP = 1e-2         # the parts' gap in the first round (then half the open gap, down to mip_rel_gap)
 NODE_GROWTH = 4
-REPAIR_NODES = 500       # node limit of the restricted whole model
+REPAIR_NODES = 2000      # node limit of the restricted whole model
 LP_SHARE = 0.25          # of the time limit, at most, for the whole LP that gives the first prices
 WHOLE_LP_COLS = 100_000  # above this many columns no whole model is solved (its LP for prices, its MILP after
                          # pricing, the repair): x100's 650k-column LP took ~80 s of wall, its MILP hours
@@ -72,7 +72,7 @@ LP_STALL = 1e-3          # once there is a plan, LP rounds stop when one's bound
 MASTER_RESERVE = 0.05    # of the time limit (at least 1 s) kept for the master after the last round
 MASTER_SHARE = 0.05      # of the time limit (at least 2 s), at most, for each master MILP
 ROWS_SHARE = 0.25        # of the time limit, at most, for the parts' whole-replica rows (part_rows.py)
-POLISH_SHARE = 0.1       # of the time limit (at least 2 s), at most, for each repair (the restricted whole model)
+POLISH_SHARE = 0.25      # of the time limit (at least 2 s), at most, for each repair (the restricted whole model)
 
 
 @dataclass
@@ -112,10 +112,13 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
     lower, upper = (v[shared] for v in form.row_bounds())
     cost, _, _, integer = form.col_arrays()
     strong = any(isinstance(q, Strong) for q in parts)
+    # the whole model with the parts' whole-replica rows (valid rows: the same plans): the repair's model, its
+    # LP close to its MILP (scarce x10, the restricted model from round 0's plan, 40 s at load 7: 30.37M ->
+    # 30.27M with the rows, where the plain model's repair had stopped at 30.37M)
+    whole, whole_shared = with_part_rows(form, shared, parts) if strong else (form, shared)
     if form.n_cols <= WHOLE_LP_COLS and (len(parts) < PRICE_MIN_PARTS or strong):
         # with the parts' whole-replica rows the whole LP's duals price the rows at once (scarce x10: its LP
         # value, 30.11M, in 0.5 s; the part LPs' rounds at the master's duals reached 28.9M in 30 s without them)
-        whole, whole_shared = with_part_rows(form, shared, parts)
         lp_prices, whole_lp_x, reduced = _lp_prices(whole, whole_shared, options, deadline)
         if len(parts) >= PRICE_MIN_PARTS:   # the repair widens by reduced cost only on models of few parts
             reduced = None
@@ -204,7 +207,7 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
         used |= pool.support(form.n_cols) & integer
         if (best.x is None or not _within(best, options)) and used.sum() > repaired and form.n_cols <= WHOLE_LP_COLS:
             repaired = int(used.sum())
-            plan = _repair(form, used, reduced, run, backend, options, _polish_deadline(options, deadline), best.x)
+            plan = _repair(whole, used, reduced, run, backend, options, _polish_deadline(options, deadline), best.x)
             if plan is not None:
                 _keep(best, plan.x, float(cost @ plan.x))
                 pool.add_whole(plan.x)
