@@ -194,13 +194,14 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
         part_bounds = np.array([proven_bound(r) for r in results])
         if k == 0 and best.part_lp is not None:
             part_bounds = np.maximum(part_bounds, best.part_lp)
-        if k == 0:    # at the first (the best known) prices, the parts that left most open solved closer
+        if k == 0 and form.n_cols <= WHOLE_LP_COLS:   # at the first (best known) prices, the parts that left
+            # most open solved closer (x100 keeps its path: its first round seldom ends before the clock)
             part_bounds = _tightened(parts, priced_cost, results, part_bounds, last, allowance, nodes, run,
                                      backend, options, min(milp_deadline, time.monotonic()
                                                            + TIGHTEN_SHARE * options.time_limit_s))
             for i, r in enumerate(results):
-                if r.x is not None:
-                    pool.add(i, r.x)
+                pool.add(i, r.x)
+                starts[i] = r.x
         value = float(part_bounds.sum()) - _constant(p, lower, upper)
         best.bounds.append(value)
         if value > best.bound + 1e-9 * max(1.0, abs(value)):
