@@ -222,6 +222,8 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
         if (best.x is None or not _within(best, options)) and used.sum() > repaired and form.n_cols <= WHOLE_LP_COLS:
             repaired = int(used.sum())
             plan = _repair(whole, used, reduced, run, backend, options, _polish_deadline(options, deadline), best.x)
+            LOG.debug("repair on %d integer columns: %s", repaired, "no plan" if plan is None else
+                      f"{float(cost @ plan.x):.6g} ({plan.status})")
             if plan is not None:
                 _keep(best, plan.x, float(cost @ plan.x))
                 pool.add_whole(plan.x)
