@@ -59,6 +59,8 @@ class CarbonCuts:
     seconds: float = 0.0
     free_carbon: float = math.inf   # t CO2e of free_x: every budget at or above it is answered by free_x
     known: Known | None = None      # what a sweep's neighbours proved at this model's budget
+    plans: np.ndarray | None = None # [P, n_cols] the parts' plans at each price made here, joined (a sweep's
+                                    # scenarios combine them with their neighbours' plans: whatif/combine.py)
 
     def bound_at(self, budget: float) -> float:
         """The Lagrangian bound the rows give at `budget`: max over prices of sum_k lower - p budget (each
@@ -94,7 +96,8 @@ def joined(shares: list[CarbonCuts | None]) -> CarbonCuts | None:
                    part=np.concatenate([c.part for c in shares]),
                    rows=np.concatenate([c.rows + o for c, o in zip(shares, offsets)]),
                    cols=np.concatenate([c.cols for c in shares]), vals=np.concatenate([c.vals for c in shares]),
-                   lower=np.concatenate([c.lower for c in shares]), seconds=max(c.seconds for c in shares))
+                   lower=np.concatenate([c.lower for c in shares]), seconds=max(c.seconds for c in shares),
+                   plans=np.concatenate([c.plans for c in shares if c.plans is not None]))
 
 
 def signature(form: Formulation) -> str:
@@ -142,19 +145,20 @@ def part_cuts(form: Formulation, prices, run, backend, options: SolveOptions,
     if not len(prices):   # a share of the prices with none left: no rows, still joins
         none = np.zeros(0)
         return CarbonCuts(none, none.astype(int), none.astype(int), none.astype(int), none, none, signature(form),
-                          None, -math.inf)
+                          None, -math.inf, plans=np.zeros((0, form.n_cols)))
     opts = [replace(options, start=None, node_limit=0, mip_abs_gap=0.0)] * len(parts)
     lower, free_x, free_bound, free_carbon = [], None, -math.inf, math.inf
-    for p in prices:
+    plans = np.zeros((len(prices), form.n_cols))
+    for i, p in enumerate(prices):
         priced = cost + p * carbon
         results = run(backend, [with_cost(q, priced[q.cols]) for q in parts], opts, deadline)
         if any(r.bound is None or not math.isfinite(r.bound) or r.x is None for r in results):
             return None
         lower.append([r.bound for r in results])
+        for q, r in zip(parts, results):
+            plans[i, q.cols] = r.x
         if p == 0.0:
-            free_x = np.zeros(form.n_cols)
-            for q, r in zip(parts, results):
-                free_x[q.cols] = r.x
+            free_x = plans[i].copy()
             free_bound = float(sum(r.bound for r in results))
             free_carbon = float(carbon @ free_x)
     k = len(parts)
@@ -164,7 +168,8 @@ def part_cuts(form: Formulation, prices, run, backend, options: SolveOptions,
     vals = np.concatenate([cost[q.cols] + p * carbon[q.cols] for p in prices for q in parts])
     return CarbonCuts(prices=np.repeat(prices, k), part=np.tile(np.arange(k), len(prices)), rows=rows, cols=cols,
                       vals=vals, lower=np.asarray(lower, dtype=float).ravel(), signature=signature(form),
-                      free_x=free_x, free_bound=free_bound, seconds=time.monotonic() - t0, free_carbon=free_carbon)
+                      free_x=free_x, free_bound=free_bound, seconds=time.monotonic() - t0, free_carbon=free_carbon,
+                      plans=plans)
 
 
 def with_parts_rows(form: Formulation, workers: int, options: SolveOptions, ends: float) -> Formulation:

@@ -115,3 +115,13 @@ class Ledger:
         known = Known(x=plan.start.x if plan else None, source=plan.label if plan else "",
                       bound=proof.bound if proof else -math.inf, bound_source=proof.label if proof else "")
         return known, plan.start if plan else None
+
+    def nearby(self, job) -> tuple[WarmStart, ...]:
+        """The plans solved at the nearest looser and the nearest tighter budget (a binding budget's first plan
+        is sought in the range they span: whatif/neighbourhood.py)."""
+        b = self.budget.get(job.scenario_id)
+        if b is None:
+            return ()
+        sides = ([s for s in self.solved if s.budget is not None and s.budget > b],
+                 [s for s in self.solved if s.budget is not None and s.budget < b])
+        return tuple(min(side, key=lambda s: abs(s.budget - b)).start for side in sides if side)
