@@ -312,12 +312,14 @@ def distinct_prices(prices, rel: float = PRICE_STEP) -> np.ndarray:
 
 
 def cuts_for_budgets(form: Formulation, budgets, backend_name: str, options: SolveOptions,
-                     workers: int = 1, share: tuple[int, int] = (0, 1), prices=None) -> CarbonCuts | None:
+                     workers: int = 1, share: tuple[int, int] = (0, 1), prices=None,
+                     reach: float = 0.0) -> CarbonCuts | None:
     """The rows for a model solved at each of `budgets` (t CO2e; None: no budget): one price per distinct LP
     dual of the carbon row at those budgets, and 0. Each part is solved within `options.mip_rel_gap`, by the
     backend `backend_name`, in `workers` threads where that backend allows it. `share` (i, n): only every n-th
     of those prices from the i-th (0 among share 0), for n processes to make them apart (`joined`). `prices`:
-    the LP duals, when the caller has them already (lp_prices)."""
+    the LP duals, when the caller has them already (lp_prices). `reach` > 0: also `reach` times the highest of
+    them (a sweep: the parts' plans at that price reach under its tightest budgets, whatif/neighbourhood.py)."""
     from fleetopt.backends.capabilities import capabilities, solver_for
     from fleetopt.pipeline.decompose import Backend, _run
 
@@ -326,7 +328,8 @@ def cuts_for_budgets(form: Formulation, budgets, backend_name: str, options: Sol
     given = [float(b) for b in budgets if b is not None]
     if prices is None:
         prices = lp_prices(form, given, options.threads) if given else np.zeros(1)
-    prices = np.unique(np.concatenate([[0.0], prices]))[share[0]::share[1]]
+    high = [reach * float(np.max(prices))] if reach > 0 and len(prices) and np.max(prices) > 0 else []
+    prices = np.unique(np.concatenate([[0.0], prices, high]))[share[0]::share[1]]
     parallel = workers if capabilities(backend_name).parallel else 1
     backend = Backend(solver_for(backend_name), name=backend_name, workers=max(parallel, 1))
     return part_cuts(form, prices, _run, backend, options, time.monotonic() + options.time_limit_s,

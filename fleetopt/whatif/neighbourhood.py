@@ -26,6 +26,8 @@ from fleetopt.formulation.model import ROW_TOL, Formulation, rows_violated
 
 NODE_LIMIT = 2_000      # the sub-MILP is a heuristic: never let it run as long as the model it serves
 TIME_SHARE = 0.1        # of the scenario's time limit, at most
+GAP_FACTOR = 100.0      # its gap: the scenario's over this (the plan answers its budget when within the scenario's
+                        # gap of the rows' bound, so it must not lose that gap inside its own range)
 INTEGRALITY = 1e-6      # an LP value within this of a whole number counts as that number
 
 
@@ -65,6 +67,7 @@ def first_plan(form: Formulation, cuts, plans: Sequence[np.ndarray], options: So
     known = [x for x in (*(cuts.plans if cuts.plans is not None else ()), *plans) if len(x) == form.n_cols]
     lower, upper = integer_range(form, known, None if lp is None else lp.x[:form.n_cols])
     sub = replace(options, start=None, node_limit=NODE_LIMIT, race=1, mip_abs_gap=0.0,
+                  mip_rel_gap=options.mip_rel_gap / GAP_FACTOR,
                   time_limit_s=max(TIME_SHARE * options.time_limit_s, 0.1))
     result = highs.solve(with_col_bounds(model, lower, upper), sub)
     if result.x is None:

@@ -29,6 +29,10 @@ SWEEP_HEURISTIC_EFFORT = 0.3
 # up to 1e-4 under the part's minimum, as much as the whole gap; global-fleet: same CPU for the rows at 1e-6,
 # budgets whose Lagrangian bound is within ~1e-4 of the optimum then close at the root; benchmarks/RESULTS.md)
 ROWS_GAP_FACTOR = 100.0
+# the sweep's rows also at this many times the highest LP price: the parts' plans there carry less carbon than
+# the tightest budget, so the range a binding budget's first plan is sought in (whatif/neighbourhood.py) reaches
+# under it before any tighter budget is solved (global-fleet: 155 t's range held no plan without them)
+REACH = 2.0
 
 
 @dataclass(frozen=True)
@@ -278,7 +282,7 @@ def make_cuts(task: CutTask):
         # the parts are smaller (global-fleet's summarize 2-6x less CPU, formulation/twins.py)
         form = with_dominated_fixed(problem.form)[0] if options.presolve_twins else problem.form
         options = replace(options, mip_rel_gap=options.mip_rel_gap / ROWS_GAP_FACTOR)
-        return cuts_for_budgets(form, task.budgets, backend, options, workers=1, share=task.share)
+        return cuts_for_budgets(form, task.budgets, backend, options, workers=1, share=task.share, reach=REACH)
     except Exception:  # noqa: BLE001 - rows are an aid: without them every scenario still solves
         return None
 
