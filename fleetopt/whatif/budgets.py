@@ -7,7 +7,9 @@ budget B with carbon c is optimal at every budget in [c, B]. Every scenario is s
 valid for its own budget (pipeline/carbon_cuts.free_answer). Per-part Lagrangian rows are made once, in shares
 of their prices on every worker (carbon_cuts.joined), before any scenario, each part proven to a hundredth of the
 scenarios' gap; each binding budget's MILP then asks HiGHS for more primal heuristics (worker.py: its root bound is
-the rows' Lagrangian one, up to 1e-3 short on global-fleet, and the tree that closes it is cut by an early plan).
+the rows' Lagrangian one, up to 1e-3 short on global-fleet, and the tree that closes it is cut by an early plan),
+and starts from a first plan found in the range its neighbours' plans span (neighbourhood.py; `nearby`), which
+answers the budget with no MILP of the whole model when it is within the gap of the rows' bound.
 """
 
 from __future__ import annotations

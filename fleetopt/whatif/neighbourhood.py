@@ -1,17 +1,19 @@
 """A binding budget's first plan, from a small MILP over the plans its sweep already has.
 
 Why: a binding budget's whole MILP (global-fleet, per-part rows on) spends most of its time finding a
-near-optimal plan; handed its own optimum as a start it takes 2-4x less CPU (benchmarks/RESULTS.md, "Carbon-budget
-sweep: a first plan from the neighbourhood"). The sweep already holds plans near each budget's optimum: the
-parts' plans at each price of the rows (carbon_cuts.CarbonCuts.plans), the plans of the budgets solved so far,
-and the LP with the rows at this budget (a mix of the parts' plans on both sides of it). The optimum mostly
-takes each whole number from among theirs, so the whole model with every integer column bounded to the range
-those plans span (the LP's values rounded down and up) is a MILP of ~50 free integers out of 262 that finds a
-plan within ~1e-4 of the optimum in 0.1-0.5 s. It restricts bounds only: every plan it finds is a plan of the
-model, and the model's own MILP, started from it, still proves the budget's answer.
-Source: Berthold 2006, "Primal heuristics for mixed integer programs", ZIB thesis, section 3.7 (crossover: the
-sub-MIP with the integers the given solutions agree on fixed); Danna, Rothberg, Le Pape 2005, "Exploring
-relaxation induced neighborhoods to improve MIP solutions", Math. Prog. 102 (RINS: sub-MIP bounds from the LP).
+near-optimal plan: handed its own optimum as a start it takes 1.7-4x less CPU (benchmarks/RESULTS.md,
+"Carbon-budget sweep: a first plan from the neighbourhood"). The sweep already holds plans near each budget's
+optimum: the parts' plans at each price of the rows (carbon_cuts.CarbonCuts.plans; the rows' prices reach twice
+the highest LP price, whose plans carry less carbon than any budget swept), the plans of the nearest budgets
+solved so far, and the LP with the rows at this budget (a mix of the parts' plans on both sides of it). The
+optimum mostly takes each whole number from among theirs, so the whole model with every integer column bounded
+to the range those plans span (the LP's values rounded down and up) is a MILP of ~50 free integers out of 262
+that finds a plan within ~1e-4 of the optimum in 0.1-0.7 s. It restricts bounds only: every plan it finds is a
+plan of the model; it answers the budget when within the gap of the rows' bound there
+(carbon_cuts.free_answer), else the model's own MILP starts from it and proves the answer.
+Source: Berthold 2006, "Primal heuristics for mixed integer programs", diploma thesis, TU Berlin (crossover: a
+sub-MIP over what given solutions share); Danna, Rothberg, Le Pape 2005, "Exploring relaxation induced
+neighborhoods to improve MIP solutions", Math. Prog. 102 (RINS: a sub-MIP bounded by the LP and a solution).
 """
 
 from __future__ import annotations
