@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fleetopt.errors import INFEASIBLE, WITH_PLAN
 from fleetopt.pipeline.carbon_cuts import Known
@@ -126,4 +126,5 @@ class Ledger:
             return ()
         sides = ([s for s in self.solved if s.budget is not None and s.budget > b],
                  [s for s in self.solved if s.budget is not None and s.budget < b])
-        return tuple(min(side, key=lambda s: abs(s.budget - b)).start for side in sides if side)
+        # without names: a worker uses a plan only on the same columns (the names map a start across others)
+        return tuple(replace(min(side, key=lambda s: abs(s.budget - b)).start, names=[]) for side in sides if side)

@@ -87,6 +87,7 @@ class Task:
     known: object | None = None         # carbon_cuts.Known: what the sweep's neighbours proved at this budget
     known_digest: str = ""              # the columns known.x is on
     nearby: tuple = ()                  # WarmStarts: plans solved at the nearest budgets (whatif/neighbourhood.py)
+    first_plan: bool = True             # a binding budget starts from neighbourhood.first_plan (a warm start)
 
 
 @dataclass
@@ -169,7 +170,7 @@ def solve_scenario(task: Task) -> Outcome:
         known = task.known
         if known is not None and task.known_digest != digest:
             known = replace(known, x=None)
-        if cuts is not None and backend == "highs" and binds(inst, cuts):
+        if cuts is not None and task.first_plan and backend == "highs" and binds(inst, cuts):
             known = with_first_plan(problem, cuts, known, [p.x for p in task.nearby if p.names_digest == digest],
                                     options)
         if cuts is not None and known is not None:
