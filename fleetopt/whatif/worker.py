@@ -213,14 +213,20 @@ def binds(inst, cuts) -> bool:
 
 def with_first_plan(problem, cuts, known, nearby: list, options):
     """`known` with the plan of whatif/neighbourhood.first_plan in place of its plan when cheaper (or when it has
-    none), that plan also set as `options.start` (the MILP's warm start). Unchanged when none is found."""
+    none), that plan also set as `options.start` (the MILP's warm start); the time it took comes off
+    `options.time_limit_s`. Unchanged when none is found (or the search fails: it is an aid)."""
     from fleetopt.formulation.twins import with_dominated_fixed
     from fleetopt.pipeline.carbon_cuts import Known
     from fleetopt.whatif.neighbourhood import first_plan
 
+    t0 = time.perf_counter()
     form = with_dominated_fixed(problem.form)[0] if options.presolve_twins else problem.form
     plans = nearby + ([known.x] if known is not None and known.x is not None else [])
-    x = first_plan(form, cuts, plans, options)
+    try:
+        x = first_plan(form, cuts, plans, options)
+    except Exception:  # noqa: BLE001 - without a first plan the scenario's MILP still solves
+        x = None
+    options.time_limit_s = max(options.time_limit_s - (time.perf_counter() - t0), 0.01)
     if x is None:
         return known
     options.start = x

@@ -109,3 +109,21 @@ def test_the_rows_keep_each_prices_plan_and_shares_join_them():
     assert np.array_equal(whole.plans[0], whole.free_x)
     key = sorted(map(bytes, np.round(whole.plans, 6)))
     assert sorted(map(bytes, np.round(shares.plans, 6))) == key
+
+
+def test_a_first_plan_that_fails_leaves_every_budget_solved(monkeypatch):
+    """The first plan is an aid: a search that raises leaves each scenario to its own MILP, with the same answers."""
+    import fleetopt.whatif.neighbourhood as neighbourhood
+
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("no first plan")
+
+    settings = {"policy.carbon_budget_t": "3,8"}
+    with_it = fleetopt.sweep(TINY, settings, executor="sequential")
+    monkeypatch.setattr(neighbourhood, "first_plan", broken)
+    without = fleetopt.sweep(TINY, settings, executor="sequential")
+    assert calls and (without["status"] == "optimal").all()
+    assert without["objective"].to_numpy() == pytest.approx(with_it["objective"].to_numpy(), rel=1e-4)
