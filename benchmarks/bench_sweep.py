@@ -10,7 +10,9 @@ Run: /tmp/venv/bin/python benchmarks/bench_sweep.py [--gap 1e-3] [--budgets 150:
 against the default sweep of the 32 budgets (`fleetopt.sweep`: local process pool, warm starts, the instance's
 gap, one HiGHS thread per solve), in one run; wall seconds, and CPU seconds of this process plus its ended
 children (the pool's workers). A sweep of the budget alone shares per-part Lagrangian rows made once, before its
-scenarios, in shares on every worker (fleetopt/pipeline/carbon_cuts.py, fleetopt/whatif/budgets.py); --no-cuts
+scenarios, in shares on every worker (fleetopt/pipeline/carbon_cuts.py, fleetopt/whatif/budgets.py), and each
+binding budget starts from a first plan sought in the range of its neighbours' plans (fleetopt/whatif/
+neighbourhood.py: rows whose detail names "a MILP over its neighbours' plans" were answered by it); --no-cuts
 measures the sweep without them (nor the budgets' ordering), for comparison.
 """
 

@@ -59,6 +59,8 @@ class CarbonCuts:
     seconds: float = 0.0
     free_carbon: float = math.inf   # t CO2e of free_x: every budget at or above it is answered by free_x
     known: Known | None = None      # what a sweep's neighbours proved at this model's budget
+    plans: np.ndarray | None = None # [P, n_cols] the parts' plans at each price made here, joined (a sweep's
+                                    # scenarios combine them with their neighbours' plans: whatif/combine.py)
 
     def bound_at(self, budget: float) -> float:
         """The Lagrangian bound the rows give at `budget`: max over prices of sum_k lower - p budget (each
@@ -94,7 +96,8 @@ def joined(shares: list[CarbonCuts | None]) -> CarbonCuts | None:
                    part=np.concatenate([c.part for c in shares]),
                    rows=np.concatenate([c.rows + o for c, o in zip(shares, offsets)]),
                    cols=np.concatenate([c.cols for c in shares]), vals=np.concatenate([c.vals for c in shares]),
-                   lower=np.concatenate([c.lower for c in shares]), seconds=max(c.seconds for c in shares))
+                   lower=np.concatenate([c.lower for c in shares]), seconds=max(c.seconds for c in shares),
+                   plans=np.concatenate([c.plans for c in shares if c.plans is not None]))
 
 
 def signature(form: Formulation) -> str:
@@ -142,19 +145,20 @@ def part_cuts(form: Formulation, prices, run, backend, options: SolveOptions,
     if not len(prices):   # a share of the prices with none left: no rows, still joins
         none = np.zeros(0)
         return CarbonCuts(none, none.astype(int), none.astype(int), none.astype(int), none, none, signature(form),
-                          None, -math.inf)
+                          None, -math.inf, plans=np.zeros((0, form.n_cols)))
     opts = [replace(options, start=None, node_limit=0, mip_abs_gap=0.0)] * len(parts)
     lower, free_x, free_bound, free_carbon = [], None, -math.inf, math.inf
-    for p in prices:
+    plans = np.zeros((len(prices), form.n_cols))
+    for i, p in enumerate(prices):
         priced = cost + p * carbon
         results = run(backend, [with_cost(q, priced[q.cols]) for q in parts], opts, deadline)
         if any(r.bound is None or not math.isfinite(r.bound) or r.x is None for r in results):
             return None
         lower.append([r.bound for r in results])
+        for q, r in zip(parts, results):
+            plans[i, q.cols] = r.x
         if p == 0.0:
-            free_x = np.zeros(form.n_cols)
-            for q, r in zip(parts, results):
-                free_x[q.cols] = r.x
+            free_x = plans[i].copy()
             free_bound = float(sum(r.bound for r in results))
             free_carbon = float(carbon @ free_x)
     k = len(parts)
@@ -164,7 +168,8 @@ def part_cuts(form: Formulation, prices, run, backend, options: SolveOptions,
     vals = np.concatenate([cost[q.cols] + p * carbon[q.cols] for p in prices for q in parts])
     return CarbonCuts(prices=np.repeat(prices, k), part=np.tile(np.arange(k), len(prices)), rows=rows, cols=cols,
                       vals=vals, lower=np.asarray(lower, dtype=float).ravel(), signature=signature(form),
-                      free_x=free_x, free_bound=free_bound, seconds=time.monotonic() - t0, free_carbon=free_carbon)
+                      free_x=free_x, free_bound=free_bound, seconds=time.monotonic() - t0, free_carbon=free_carbon,
+                      plans=plans)
 
 
 def with_parts_rows(form: Formulation, workers: int, options: SolveOptions, ends: float) -> Formulation:
@@ -307,12 +312,14 @@ def distinct_prices(prices, rel: float = PRICE_STEP) -> np.ndarray:
 
 
 def cuts_for_budgets(form: Formulation, budgets, backend_name: str, options: SolveOptions,
-                     workers: int = 1, share: tuple[int, int] = (0, 1), prices=None) -> CarbonCuts | None:
+                     workers: int = 1, share: tuple[int, int] = (0, 1), prices=None,
+                     reach: float = 0.0) -> CarbonCuts | None:
     """The rows for a model solved at each of `budgets` (t CO2e; None: no budget): one price per distinct LP
     dual of the carbon row at those budgets, and 0. Each part is solved within `options.mip_rel_gap`, by the
     backend `backend_name`, in `workers` threads where that backend allows it. `share` (i, n): only every n-th
     of those prices from the i-th (0 among share 0), for n processes to make them apart (`joined`). `prices`:
-    the LP duals, when the caller has them already (lp_prices)."""
+    the LP duals, when the caller has them already (lp_prices). `reach` > 0: also `reach` times the highest of
+    them (a sweep: the parts' plans at that price reach under its tightest budgets, whatif/neighbourhood.py)."""
     from fleetopt.backends.capabilities import capabilities, solver_for
     from fleetopt.pipeline.decompose import Backend, _run
 
@@ -321,7 +328,8 @@ def cuts_for_budgets(form: Formulation, budgets, backend_name: str, options: Sol
     given = [float(b) for b in budgets if b is not None]
     if prices is None:
         prices = lp_prices(form, given, options.threads) if given else np.zeros(1)
-    prices = np.unique(np.concatenate([[0.0], prices]))[share[0]::share[1]]
+    high = [reach * float(np.max(prices))] if reach > 0 and len(prices) and np.max(prices) > 0 else []
+    prices = np.unique(np.concatenate([[0.0], prices, high]))[share[0]::share[1]]
     parallel = workers if capabilities(backend_name).parallel else 1
     backend = Backend(solver_for(backend_name), name=backend_name, workers=max(parallel, 1))
     return part_cuts(form, prices, _run, backend, options, time.monotonic() + options.time_limit_s,

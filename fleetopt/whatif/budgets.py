@@ -7,14 +7,16 @@ budget B with carbon c is optimal at every budget in [c, B]. Every scenario is s
 valid for its own budget (pipeline/carbon_cuts.free_answer). Per-part Lagrangian rows are made once, in shares
 of their prices on every worker (carbon_cuts.joined), before any scenario, each part proven to a hundredth of the
 scenarios' gap; each binding budget's MILP then asks HiGHS for more primal heuristics (worker.py: its root bound is
-the rows' Lagrangian one, up to 1e-3 short on global-fleet, and the tree that closes it is cut by an early plan).
+the rows' Lagrangian one, up to 1e-3 short on global-fleet, and the tree that closes it is cut by an early plan),
+and starts from a first plan found in the range its neighbours' plans span (neighbourhood.py; `nearby`), which
+answers the budget with no MILP of the whole model when it is within the gap of the rows' bound.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fleetopt.errors import INFEASIBLE, WITH_PLAN
 from fleetopt.pipeline.carbon_cuts import Known
@@ -115,3 +117,14 @@ class Ledger:
         known = Known(x=plan.start.x if plan else None, source=plan.label if plan else "",
                       bound=proof.bound if proof else -math.inf, bound_source=proof.label if proof else "")
         return known, plan.start if plan else None
+
+    def nearby(self, job) -> tuple[WarmStart, ...]:
+        """The plans solved at the nearest looser and the nearest tighter budget (a binding budget's first plan
+        is sought in the range they span: whatif/neighbourhood.py)."""
+        b = self.budget.get(job.scenario_id)
+        if b is None:
+            return ()
+        sides = ([s for s in self.solved if s.budget is not None and s.budget > b],
+                 [s for s in self.solved if s.budget is not None and s.budget < b])
+        # without names: a worker uses a plan only on the same columns (the names map a start across others)
+        return tuple(replace(min(side, key=lambda s: abs(s.budget - b)).start, names=[]) for side in sides if side)

@@ -122,7 +122,8 @@ def run_sweep(base: Base, jobs: Sequence[Job], store: ResultStore, *, factors: S
             here = points[job.scenario_id]
             start = starts[min(starts, key=lambda sid: nearness.distance(points[sid], here))]
         return Task(job.scenario_id, job.settings, base, solve, start if warm_start else None, cuts, known,
-                    plan.names_digest if plan is not None else "")
+                    plan.names_digest if plan is not None else "",
+                    ledger.nearby(job) if ledger is not None and warm_start else (), first_plan=warm_start)
 
     pending = [j for j in jobs if j.scenario_id not in results]
     twins = same_instances(base, pending)

@@ -29,6 +29,10 @@ SWEEP_HEURISTIC_EFFORT = 0.3
 # up to 1e-4 under the part's minimum, as much as the whole gap; global-fleet: same CPU for the rows at 1e-6,
 # budgets whose Lagrangian bound is within ~1e-4 of the optimum then close at the root; benchmarks/RESULTS.md)
 ROWS_GAP_FACTOR = 100.0
+# the sweep's rows also at this many times the highest LP price: the parts' plans there carry less carbon than
+# the tightest budget, so the range a binding budget's first plan is sought in (whatif/neighbourhood.py) reaches
+# under it before any tighter budget is solved (global-fleet: 155 t's range held no plan without them)
+REACH = 2.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class Task:
     carbon_cuts: object | None = None   # pipeline/carbon_cuts.CarbonCuts of the base, for a budget-only sweep
     known: object | None = None         # carbon_cuts.Known: what the sweep's neighbours proved at this budget
     known_digest: str = ""              # the columns known.x is on
+    nearby: tuple = ()                  # WarmStarts: plans solved at the nearest budgets (whatif/neighbourhood.py)
+    first_plan: bool = True             # a binding budget starts from neighbourhood.first_plan (a warm start)
 
 
 @dataclass
@@ -161,8 +167,13 @@ def solve_scenario(task: Task) -> Outcome:
         if task.carbon_cuts is not None:
             options.heuristic_effort = SWEEP_HEURISTIC_EFFORT
         cuts = task.carbon_cuts
-        if cuts is not None and task.known is not None:
-            known = task.known if task.known_digest == digest else replace(task.known, x=None)
+        known = task.known
+        if known is not None and task.known_digest != digest:
+            known = replace(known, x=None)
+        if cuts is not None and task.first_plan and backend == "highs" and binds(inst, cuts):
+            known = with_first_plan(problem, cuts, known, [p.x for p in task.nearby if p.names_digest == digest],
+                                    options)
+        if cuts is not None and known is not None:
             cuts = replace(cuts, known=known)
         plan, result = solve_problem(problem, backend, options, carbon_cuts=cuts)
     except Exception as err:  # one broken scenario must not stop the sweep
@@ -188,6 +199,41 @@ def solve_scenario(task: Task) -> Outcome:
     return Outcome(task.scenario_id, row, x=None if result is None else result.x, names_digest=digest,
                    names=None if same_columns else names, decisions=decisions,
                    bound=None if result is None else result.bound, carbon_row=carbon_row)
+
+
+NEIGHBOURHOOD = "a MILP over its neighbours' plans"   # the source named in a row answered by that plan
+
+
+def binds(inst, cuts) -> bool:
+    """The scenario's carbon budget is under the carbon of the parts' plans with carbon left free (its own MILP
+    is needed, unless a neighbour's plan answers it)."""
+    budget = inst.policy.carbon_budget_t
+    return budget is not None and cuts.plans is not None and budget < cuts.free_carbon * (1 - 1e-6)
+
+
+def with_first_plan(problem, cuts, known, nearby: list, options):
+    """`known` with the plan of whatif/neighbourhood.first_plan in place of its plan when cheaper (or when it has
+    none), that plan also set as `options.start` (the MILP's warm start); the time it took comes off
+    `options.time_limit_s`. Unchanged when none is found (or the search fails: it is an aid)."""
+    from fleetopt.formulation.twins import with_dominated_fixed
+    from fleetopt.pipeline.carbon_cuts import Known
+    from fleetopt.whatif.neighbourhood import first_plan
+
+    t0 = time.perf_counter()
+    form = with_dominated_fixed(problem.form)[0] if options.presolve_twins else problem.form
+    plans = nearby + ([known.x] if known is not None and known.x is not None else [])
+    try:
+        x = first_plan(form, cuts, plans, options)
+    except Exception:  # noqa: BLE001 - without a first plan the scenario's MILP still solves
+        x = None
+    options.time_limit_s = max(options.time_limit_s - (time.perf_counter() - t0), 0.01)
+    if x is None:
+        return known
+    options.start = x
+    cost = problem.form.col_arrays()[0]
+    if known is not None and known.x is not None and cost @ known.x <= cost @ x + 1e-9 * abs(cost @ x):
+        return known
+    return replace(known or Known(), x=x, source=NEIGHBOURHOOD)
 
 
 _BUILT: dict = {}   # this process's last budget sweep: its base's digest -> a problem built for one budget
@@ -243,7 +289,7 @@ def make_cuts(task: CutTask):
         # the parts are smaller (global-fleet's summarize 2-6x less CPU, formulation/twins.py)
         form = with_dominated_fixed(problem.form)[0] if options.presolve_twins else problem.form
         options = replace(options, mip_rel_gap=options.mip_rel_gap / ROWS_GAP_FACTOR)
-        return cuts_for_budgets(form, task.budgets, backend, options, workers=1, share=task.share)
+        return cuts_for_budgets(form, task.budgets, backend, options, workers=1, share=task.share, reach=REACH)
     except Exception:  # noqa: BLE001 - rows are an aid: without them every scenario still solves
         return None
 
