@@ -60,7 +60,7 @@ class CarbonCuts:
     free_carbon: float = math.inf   # t CO2e of free_x: every budget at or above it is answered by free_x
     known: Known | None = None      # what a sweep's neighbours proved at this model's budget
     plans: np.ndarray | None = None # [P, n_cols] the parts' plans at each price made here, joined (a sweep's
-                                    # scenarios combine them with their neighbours' plans: whatif/combine.py)
+                                    # scenarios combine them with their neighbours' plans: whatif/neighbourhood.py)
 
     def bound_at(self, budget: float) -> float:
         """The Lagrangian bound the rows give at `budget`: max over prices of sum_k lower - p budget (each

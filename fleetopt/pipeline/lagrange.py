@@ -334,7 +334,7 @@ def _priced_round(parts, priced_cost, last, starts, allowance, nodes, run, backe
     # found on the part without its whole-replica rows (they give every option a row of its own), then with them
     reduced = [with_rows_of(part_without_dominated(with_cost(plain(parts[i]), priced_cost[parts[i].cols])),
                              parts[i]) for i in todo]
-    out = run(backend, reduced, opts, deadline)
+    out = run(backend, reduced, opts, deadline, in_order=True)   # a round the clock cuts has the first done
     for i, r in zip(todo, out):
         last[i] = (priced_cost[parts[i].cols].copy(), r)
     return [last[i][1] for i in range(len(parts))]
