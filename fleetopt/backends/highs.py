@@ -37,7 +37,7 @@ def to_lp(form: Formulation, highspy):
 
 def quiet_highs(threads: int | None = None):
     """A Highs object with logging off, on the process's thread pool (`threads`: this run's request, see
-    pool_threads; None: the pool the process has, or HiGHS's default size). highspy 1.16 prints its banner inside
+    pool_threads; None: the pool the process has, or AUTO_POOL). highspy 1.16 prints its banner inside
     the constructor, before any option can be set, so stdout's file descriptor is pointed at /dev/null for the
     construction only. The descriptor is the process's: threads (parts solved in parallel) take turns, or one
     would save another's /dev/null as the stdout to restore."""
@@ -78,12 +78,19 @@ def new_highs(options: SolveOptions):
     return h
 
 
+AUTO_POOL = 1   # HiGHS's pool when the threads are left automatic (0): fleetopt's parallelism is its own (parts
+                # and races in threads, each a Highs of its own); HiGHS's default pool (the cores) only adds workers
+                # that take the cores those threads need: on 2 cores x10 took 12% more wall and CPU with it, and
+                # global-fleet's whole MILP no less wall (benchmarks/RESULTS.md, "Issue #12 after the seventh
+                # session's merges")
+
+
 def pool_threads(requested: int) -> int:
-    """The threads to ask HiGHS for (0: its default). HiGHS makes its thread pool once per process and fails a
+    """The threads to ask HiGHS for (0: AUTO_POOL). HiGHS makes its thread pool once per process and fails a
     later solve that asks for another size, so the first request, from any backend, sizes it for all."""
     global _POOL_THREADS
     if _POOL_THREADS is None:
-        _POOL_THREADS = int(requested)
+        _POOL_THREADS = int(requested) if requested > 0 else AUTO_POOL
     return _POOL_THREADS
 
 
