@@ -80,9 +80,9 @@ def new_highs(options: SolveOptions):
 
 AUTO_POOL = 1   # HiGHS's pool when the threads are left automatic (0): fleetopt's parallelism is its own (parts
                 # and races in threads, each a Highs of its own); HiGHS's default pool (the cores) only adds workers
-                # that take the cores those threads need: on 2 cores x10 took 12% more wall and CPU with it, and
-                # global-fleet's whole MILP no less wall (benchmarks/RESULTS.md, "Issue #12 after the seventh
-                # session's merges")
+                # that take the cores those threads need: on 2 cores x10's solve took 14.0-19.8 s wall with it
+                # against 12.2-13.7 s without, and global-fleet's no less wall (benchmarks/RESULTS.md, "Issue #12
+                # after the seventh session's merges")
 
 
 def pool_threads(requested: int) -> int:

@@ -27,8 +27,9 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
                                                                         expected="seconds > 0 and < 1e9")),
           gap: float | None = typer.Option(None, "--gap", help="relative MIP gap",
                                            callback=number_check(0, 1, expected="a fraction in [0, 1), 0.01 = 1%")),
-          threads: int | None = typer.Option(None, help="solver threads (0 = solver default)",
-                                             callback=number_check(0, expected="0 (solver default) or more")),
+          threads: int | None = typer.Option(None, help="solver threads (0 = automatic: parts on every core, "
+                                                        "one HiGHS thread each)",
+                                             callback=number_check(0, expected="0 (automatic) or more")),
           decompose: bool | None = typer.Option(None, "--decompose/--no-decompose",
                                                 help="solve independent jobs and services apart (default: on)"),
           executor: str | None = typer.Option(None, help="where the parts run: threads | dask (default: threads)",
