@@ -104,7 +104,10 @@ class Formulation:
 
     def add_rows(self, name: str, keys: list[tuple], rows, cols, vals, *, lower=-INF, upper=INF,
                  units: str = "", meaning: str = "", shared: bool = False) -> RowFamily:
-        """Add a family: nonzeros (rows local to the family, global cols) and bounds per row."""
+        """Add a family: nonzeros (rows local to the family, global cols) and bounds per row. A name already
+        taken is refused: the new family would replace the old one in `families` while its rows stayed counted."""
+        if name in self.families:
+            raise ValueError(f"row family {name!r} is already in the model")
         n = len(keys)
         rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
         vals = np.asarray(vals, dtype=float)

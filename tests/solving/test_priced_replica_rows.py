@@ -84,3 +84,19 @@ def test_pricing_with_the_rows_bounds_the_optimum_and_the_plan_holds(seed):
     assert rows_hold(form, whole.x)
     assert whole.bound <= exact.objective * (1 + 1e-7) + 1e-6
     assert whole.objective <= exact.objective * (1 + 1e-3) + 1e-6
+
+
+def test_the_parts_rows_twice_keep_both_families():
+    """A carbon-bound model carries the parts' rows already (solve._automatic_cuts) when pricing adds them again:
+    two families of distinct names, every row counted once (the second used to replace the first in `families`,
+    and the Pyomo backend read rows past the bounds: global-fleet priced on Pyomo and OR-Tools)."""
+    form = next(f for f in (service_fleet(seed) for seed in SEEDS)
+                if any(isinstance(q, part_rows.Strong) for q in _strong_parts(f)[1]))
+    shared, parts = _strong_parts(form)
+    once, once_shared = part_rows.with_part_rows(form, shared, parts)
+    twice, twice_shared = part_rows.with_part_rows(once, once_shared, parts)
+    added = once.n_rows - form.n_rows
+    assert added > 0 and twice.n_rows == form.n_rows + 2 * added
+    assert {"part_rows", "part_rows1"} <= set(twice.families)
+    assert sum(f.size for f in twice.families.values()) == twice.n_rows == len(twice.row_bounds()[0])
+    assert len(twice_shared) == twice.n_rows and twice_shared.sum() == shared.sum()
