@@ -55,8 +55,6 @@ def covering_options(cost: np.ndarray, cap: np.ndarray) -> np.ndarray:
 def covering_bound(sk: ServiceKnapsack, nodes: int = NODES, seconds: float = SECONDS) -> float | None:
     """A lower bound on sum_o cost_o n_o over every plan that routes sk's demand: the covering program's proven
     dual bound (module docstring); None when the program has no bound to give (a set no option reaches)."""
-    from scipy.optimize import Bounds, LinearConstraint, milp   # ~0.2 s to import: only parts that need it
-
     sets = population_sets(sk)
     if not sets:
         return None
@@ -65,15 +63,22 @@ def covering_bound(sk: ServiceKnapsack, nodes: int = NODES, seconds: float = SEC
     keep = covering_options(sk.cost, cap)
     if len(keep) == 0:
         return None
-    rhs = demand * (1 - 1e-9) - 1e-6
-    res = milp(sk.cost[keep], constraints=LinearConstraint(cap[keep].T, rhs, np.inf),
-               integrality=np.ones(len(keep)), bounds=Bounds(0, np.inf),
-               options={"node_limit": nodes, "time_limit": seconds, "mip_rel_gap": 0.0})
+    bound, _ = solve_covering(sk.cost[keep], cap[keep].T, demand * (1 - 1e-9) - 1e-6, nodes, seconds)
+    return bound
+
+
+def solve_covering(cost: np.ndarray, a: np.ndarray, rhs: np.ndarray, nodes: int, seconds: float):
+    """min cost n s.t. a n >= rhs, n >= 0 integer, by scipy's HiGHS within `nodes` nodes and `seconds`: (its
+    proven dual bound, None when it proves none; scipy's result, whose status 0 says it is optimal)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp   # ~0.2 s to import: only parts that need it
+
+    res = milp(cost, constraints=LinearConstraint(a, rhs, np.inf), integrality=np.ones(len(cost)),
+               bounds=Bounds(0, np.inf), options={"node_limit": nodes, "time_limit": seconds, "mip_rel_gap": 0.0})
     bound = getattr(res, "mip_dual_bound", None)
     # 0 optimal, 1 time limit, 4 another limit (the node limit: HiGHS's status 16): each with a valid dual bound
     if res.status not in (0, 1, 4) or bound is None or not np.isfinite(bound):
-        return None
-    return float(bound)
+        return None, res
+    return float(bound), res
 
 
 def with_cover_bounds(form: Formulation, services: set[str] | None = None,

@@ -34,10 +34,10 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from fleetopt.formulation.cover_bound import covering_options
+from fleetopt.formulation.cover_bound import covering_options, solve_covering
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.replica_bound import ServiceKnapsack, with_replica_cost_rows
-from fleetopt.formulation.replica_cover import population_sets
+from fleetopt.formulation.replica_cover import population_sets, set_capacity
 
 NODES = 10_000       # node limit of each covering integer program (a limit, not a clock: the row is the same on
                      # every run; x10's chat-5 needs 7,670 nodes)
@@ -52,17 +52,13 @@ def flow_bound(sk: ServiceKnapsack, nodes: int = NODES, seconds: float = SECONDS
     programs with flow cuts (module docstring); None when there is none (a population no option reaches, or no
     program proven within its node limit: x10's chat-small-10 stops at 83,981 of its 85,284, and with that row
     its part took 7.6 CPU s to 1e-5 against 2.7 without, so a partial bound is not worth stating)."""
-    from scipy.optimize import Bounds, LinearConstraint, linprog, milp   # ~0.2 s to import: parts that need it
+    from scipy.optimize import linprog   # ~0.2 s to import: parts that need it
 
     ends = time.monotonic() + seconds
     pops = np.flatnonzero(sk.demand > 0)
     if len(pops) == 0:
         return None
-    rate = np.zeros((len(sk.cost), len(pops)))          # [option, population] requests/s per replica
-    slot = np.full(len(sk.demand), -1)
-    slot[pops] = np.arange(len(pops))
-    on = (slot[sk.route_population] >= 0) & (sk.route_rps > 0)
-    np.maximum.at(rate, (sk.route_option[on], slot[sk.route_population[on]]), sk.route_rps[on])
+    rate = np.array([set_capacity(sk, [u]) for u in pops]).T   # [option, population] requests/s per replica
     if (rate.max(axis=0, initial=0.0) <= 0).any():
         return None
     keep = covering_options(sk.cost, rate)
@@ -87,16 +83,10 @@ def flow_bound(sk: ServiceKnapsack, nodes: int = NODES, seconds: float = SECONDS
         left = ends - time.monotonic()
         if left <= 0:
             break
-        a, b = rows()
-        res = milp(cost, constraints=LinearConstraint(a, b, np.inf), integrality=np.ones(len(cost)),
-                   bounds=Bounds(0, np.inf), options={"node_limit": nodes, "time_limit": left, "mip_rel_gap": 0.0})
-        bound = getattr(res, "mip_dual_bound", None)
-        # 0 optimal, 1 time limit, 4 another limit (the node limit): each with a valid dual bound
-        if res.status not in (0, 1, 4) or bound is None or not np.isfinite(bound):
-            break
-        if res.status != 0 or res.x is None:
+        bound, res = solve_covering(cost, *rows(), nodes, left)
+        if bound is None or res.status != 0 or res.x is None:
             break      # a program its node limit stopped: its weaker bound is not stated (see flow_bound)
-        best = float(bound) if best is None else max(best, float(bound))
+        best = bound if best is None else max(best, bound)
         cut = _flow_cut(np.round(res.x), rate, demand)
         if cut is None:
             break

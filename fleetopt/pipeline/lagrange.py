@@ -121,7 +121,7 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
     # the whole model with the parts' whole-replica rows (valid rows: the same plans): the repair's model, its
     # LP close to its MILP (scarce x10, the restricted model from round 0's plan, 40 s at load 7: 30.37M ->
     # 30.27M with the rows, where the plain model's repair had stopped at 30.37M)
-    whole, whole_shared = with_part_rows(form, shared, parts) if strong else (form, shared)
+    whole, whole_shared = with_part_rows(form, shared, parts)   # as it is where no part has rows
     if form.n_cols <= WHOLE_LP_COLS and (len(parts) < PRICE_MIN_PARTS or strong):
         # with the parts' whole-replica rows the whole LP's duals price the rows at once (scarce x10: its LP
         # value, 30.11M, in 0.5 s; the part LPs' rounds at the master's duals reached 28.9M in 30 s without them)
@@ -330,14 +330,18 @@ def _priced_round(parts, priced_cost, last, starts, allowance, nodes, run, backe
             if last[i] is None or not np.allclose(last[i][0], priced_cost[parts[i].cols], rtol=1e-12, atol=0.0)]
     opts = [replace(options, start=starts[i], mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
                     node_limit=nodes) for i in todo]
-    # each priced part without the serving options another beats at these prices (formulation/dominated.py),
-    # found on the part without its whole-replica rows (they give every option a row of its own), then with them
-    reduced = [with_rows_of(part_without_dominated(with_cost(plain(parts[i]), priced_cost[parts[i].cols])),
-                             parts[i]) for i in todo]
+    reduced = [_priced_part(parts[i], priced_cost) for i in todo]
     out = run(backend, reduced, opts, deadline, in_order=True)   # a round the clock cuts has the first done
     for i, r in zip(todo, out):
         last[i] = (priced_cost[parts[i].cols].copy(), r)
     return [last[i][1] for i in range(len(parts))]
+
+
+def _priced_part(part: Part, priced_cost: np.ndarray) -> Part:
+    """The part at its priced cost without the serving options another beats at these prices
+    (formulation/dominated.py), found on the part without its whole-replica rows (they give every option a row
+    of its own), then with them."""
+    return with_rows_of(part_without_dominated(with_cost(plain(part), priced_cost[part.cols])), part)
 
 
 def _tightened(parts, priced_cost, results, part_bounds, last, allowance, nodes, run, backend,
@@ -356,8 +360,7 @@ def _tightened(parts, priced_cost, results, part_bounds, last, allowance, nodes,
         return part_bounds
     opts = [replace(options, start=results[i].x, mip_rel_gap=0.0, node_limit=nodes * TIGHTEN_NODES,
                     mip_abs_gap=max(float(allowance[i]) / 10, 1e-6)) for i in todo]
-    reduced = [with_rows_of(part_without_dominated(with_cost(plain(parts[i]), priced_cost[parts[i].cols])),
-                            parts[i]) for i in todo]
+    reduced = [_priced_part(parts[i], priced_cost) for i in todo]
     out = part_bounds.copy()
     for i, r in zip(todo, run(backend, reduced, opts, deadline)):
         if r.x is None:
