@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fleetopt.formulation.dominated import fixed_at_zero
+from fleetopt.formulation.dominated import capacity_rates, fixed_at_zero
 from fleetopt.formulation.model import Formulation
 
 TOL = 1e-9          # relative tolerance of every comparison
@@ -47,7 +47,9 @@ def dominated_options(form: Formulation) -> np.ndarray:
     fixed = np.zeros(n.size, dtype=bool)
     if n.size > MAX_OPTIONS or not n.integer:
         return fixed
-    ctx = _Context(form)
+    ctx = _Context.build(form)
+    if ctx is None:
+        return fixed
     for group in _twin_groups(n.keys):
         for o in group:
             for d in group:
@@ -66,35 +68,29 @@ def _twin_groups(keys: list[tuple]) -> list[list[int]]:
     return [g for g in groups.values() if len(g) > 1]
 
 
-def _flows_by_option(form: Formulation) -> list[dict[tuple, int]]:
-    """Per replica column (local index): {flow key past the option's (population[, slice]): global column}."""
-    n, f, cap = form.blocks["replicas"], form.blocks["flow"], form.families["replica_capacity"]
-    out: list[dict[tuple, int]] = [{} for _ in range(n.size)]
-    on_flow = (cap.cols >= f.start) & (cap.cols < f.start + f.size)
-    for r, j in zip(cap.rows[on_flow], cap.cols[on_flow]):
-        out[int(r)][tuple(f.keys[j - f.start][4:])] = int(j)
-    return out
-
-
 class _Context:
-    """The arrays every pair test reads, built once."""
+    """The arrays every pair test reads, built once; None (from `build`) unless the capacity rows have the shape
+    dominated.capacity_rates reads (one replica column each, positive flow coefficients)."""
 
-    def __init__(self, form: Formulation):
+    @classmethod
+    def build(cls, form: Formulation) -> _Context | None:
         n, f, cap = form.blocks["replicas"], form.blocks["flow"], form.families["replica_capacity"]
-        self.n, self.f, self.cap = n, f, cap
+        rates = capacity_rates(form, n, f, cap)
+        return None if rates is None else cls(form, *rates)
+
+    def __init__(self, form: Formulation, route_option: np.ndarray, load: np.ndarray):
+        n, f, cap = form.blocks["replicas"], form.blocks["flow"], form.families["replica_capacity"]
+        self.n = n
         self.cost, self.lb, self.ub, self.integer = form.col_arrays()
         self.a = form.matrix().tocsc()
-        lower, upper = form.row_bounds()
-        self.lower, self.upper = lower, upper
-        self.flows = _flows_by_option(form)
-        self.load = {}   # global flow column -> its coefficient in its option's capacity row
-        on_flow = (cap.cols >= f.start) & (cap.cols < f.start + f.size)
-        for j, v in zip(cap.cols[on_flow], cap.vals[on_flow]):
-            self.load[int(j)] = float(v)
-        self.own = {}    # replica local index -> its capacity row (global)
+        self.lower, self.upper = form.row_bounds()
+        routed = np.flatnonzero(route_option >= 0)
+        self.flows = [{} for _ in range(n.size)]   # option -> {flow key past the option's: global column}
+        for j in routed.tolist():
+            self.flows[route_option[j]][tuple(f.keys[j][4:])] = f.start + j
+        self.load = dict(zip((f.start + routed).tolist(), load[routed].tolist()))   # flow column -> 1/rps
         on_rep = (cap.cols >= n.start) & (cap.cols < n.start + n.size)
-        for r, j in zip(cap.rows[on_rep], cap.cols[on_rep]):
-            self.own[int(j - n.start)] = cap.start + int(r)
+        self.own = dict(zip((cap.cols[on_rep] - n.start).tolist(), (cap.start + cap.rows[on_rep]).tolist()))
         dem = form.families.get("demand")
         self.demand_row = {}   # flow column -> (its demand row, coefficient)
         if dem is not None:
