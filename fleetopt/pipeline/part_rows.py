@@ -71,9 +71,10 @@ def part_with_rows(part: Part, most_populations: int | None = None, programs_ove
     `most_populations` populations (None: all), the covering-program rows (formulation/cover_bound.py) of those
     of more than `programs_over` (None: none), the flow-program rows (formulation/flow_bound.py) of those of more
     than `flows_over` (None: none; of those only `flow_services` where given) and the rounded cover rows
-    (replica_cover.py) of those of up to replica_cover.MOST_POPULATIONS, its services' knapsacks read once for all (the rows appended leave the demand
-    and capacity rows they are read from as they were). What pipeline/decompose.py gives a fractional part up
-    front and `strengthened` gives a priced one; valid rows, so the part's plans and bounds stay its own."""
+    (replica_cover.py) of those of up to replica_cover.MOST_POPULATIONS, its services' knapsacks read once for
+    all (the rows appended leave the demand and capacity rows they are read from as they were). What
+    pipeline/decompose.py gives a fractional part up front and `strengthened` gives a priced one; valid rows, so
+    the part's plans and bounds stay its own."""
     knapsacks = form_knapsacks(part.form)
     pops = {name: int((sk.demand > 0).sum()) for name, _, sk in knapsacks}
     bounded = {name for name, p in pops.items() if most_populations is None or p <= most_populations}
