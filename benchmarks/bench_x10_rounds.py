@@ -80,7 +80,8 @@ def main() -> None:
         return out
 
     def open_rows(p, slices=frozenset(), flow_services=None):
-        return timed_event("rows", part_name(p.form), original_open_rows, p, slices, flow_services)
+        more = () if flow_services is None else (flow_services,)   # main before 2026-12-01 takes two
+        return timed_event("rows", part_name(p.form), original_open_rows, p, slices, *more)
 
     def run(backend, parts, opts, deadline, prepare=None, in_order=False, after=None):
         solve = backend.solve
@@ -98,7 +99,8 @@ def main() -> None:
         w, c = time.perf_counter(), time.process_time()
         events.clear()
         try:
-            out = original_run(backend, parts, opts, deadline, prepare, in_order, after)
+            out = original_run(backend, parts, opts, deadline, prepare, in_order,
+                               **({} if after is None else {"after": after}))
         finally:
             backend.solve = solve
         end = time.perf_counter()

@@ -21,8 +21,10 @@ Why: branch and bound on the whole fleet multiplies the trees of independent par
      services of up to three populations, the covering-program rows (formulation/cover_bound.py) of larger ones
      and the rounded cover rows (formulation/replica_cover.py) of those of up to four, made in the thread that
      solves it (`_with_rows_up_front`); a part the first round leaves open runs on with the whole-replica and
-     cover rows of every service (its covering-program rows left out: they slow the longer searches; its first
-     round's bound is kept), and a part over time slices gets its rows only then (valid rows, so its plans and
+     cover rows of every service and the flow-program rows of those its covering program gave a row (its
+     covering-program rows left out: they slow the longer searches; its first round's bound is kept), made as
+     its first round ends where its gap is over the whole budget (`_rows_early`), and a part over time slices
+     gets its rows only then (valid rows, so its plans and
      bounds are the part's; SolveOptions.replica_bound None, the default).
      A whole model that the kept rows join gets none by default: global-fleet gains 1.2-1.9x with them, scarce
      x1 loses (benchmarks/RESULTS.md); replica_bound=True adds them.
