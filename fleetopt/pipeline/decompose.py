@@ -21,8 +21,10 @@ Why: branch and bound on the whole fleet multiplies the trees of independent par
      services of up to three populations, the covering-program rows (formulation/cover_bound.py) of larger ones
      and the rounded cover rows (formulation/replica_cover.py) of those of up to four, made in the thread that
      solves it (`_with_rows_up_front`); a part the first round leaves open runs on with the whole-replica and
-     cover rows of every service (its covering-program rows left out: they slow the longer searches; its first
-     round's bound is kept), and a part over time slices gets its rows only then (valid rows, so its plans and
+     cover rows of every service and the flow-program rows of those its covering program gave a row (its
+     covering-program rows left out: they slow the longer searches; its first round's bound is kept), made as
+     its first round ends where its gap is over the whole budget (`_rows_early`), and a part over time slices
+     gets its rows only then (valid rows, so its plans and
      bounds are the part's; SolveOptions.replica_bound None, the default).
      A whole model that the kept rows join gets none by default: global-fleet gains 1.2-1.9x with them, scarce
      x1 loses (benchmarks/RESULTS.md); replica_bound=True adds them.
@@ -199,14 +201,16 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
     apart = _bound_slices(todo, running, backend, options, deadline, slices)
     round_ends = _first_round_clock(deadline)
     starts: dict[int, np.ndarray] = {}   # a part's plan from its slices solved apart: where its next round starts
+    early: dict[int, Part] = {}   # the next round's rows of a part sure to run again, made as its first round ended
+    after = _rows_early(todo, reduced, apart, slices, budget, round_ends, early) if prepare is not None else None
     while pending:
         opts = [replace(options, start=starts.get(i), mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
                         node_limit=_node_limit(node_limit, i in apart, len(pending))) for i in pending]
         batch_parts = [running[i] for i in pending]
-        batch = _run(backend, batch_parts, opts, round_ends, prepare)
+        batch = _run(backend, batch_parts, opts, round_ends, prepare, after=after)
         for i, p in zip(pending, batch_parts):
             running[i] = p
-        round_ends, prepare = deadline, None
+        round_ends, prepare, after = deadline, None, None
         for i, r in zip(pending, batch):
             best[i] = _better(best[i], r)
         if time.monotonic() >= deadline or any(r.overran for r in batch):   # past the limit: nothing more to run
@@ -231,7 +235,7 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
         if options.replica_bound is None and node_limit == FIRST_NODE_LIMIT:
             _plan_slices_apart([i for i in pending if i in apart], todo, best, starts, backend, options, deadline,
                                slices, lp.x)
-            prepare = _open_rows_in_time(pending, apart, reduced, running, deadline, slices)
+            prepare = _open_rows_in_time(pending, apart, reduced, running, deadline, slices, early)
         node_limit *= NODE_GROWTH
     for i, (p, r) in enumerate(zip(todo, best)):
         r = r if r.x is not None else _fallback(p, r, lp.x, cost, backend, options, deadline,
@@ -249,31 +253,74 @@ def _at_least_lp(r: SolveResult, lp_value: float) -> SolveResult:
 
 
 def _open_rows_in_time(pending: list[int], apart: set[int], todo: list[Part], running: list[Part],
-                       deadline: float, slices: frozenset[str]) -> Callable[[int, Part], Part]:
+                       deadline: float, slices: frozenset[str],
+                       early: dict[int, Part] | None = None) -> Callable[[int, Part], Part]:
     """What the next round's batch (`pending`, in order) runs as: a part the first round left open with the rows
     of `_open_part_rows` (a part whose rows all came up front, `_with_rows_up_front`, keeps them; a part taken
     apart by slice gets none), made in the thread that then solves it (chat-5's flow-program row, 1-2 CPU s,
     while chat-4 runs), while BOUND_SHARE of the time left lasts: after a first round the clock ended, 62 parts of
-    global-fleet-hourly were open and their rows took 23 s at load 22, past the time limit."""
+    global-fleet-hourly were open and their rows took 23 s at load 22, past the time limit. `early`: such rows
+    made already, as part i's first round ended (`_rows_early`): the same rows, taken as they are."""
     ends = time.monotonic() + BOUND_SHARE * max(deadline - time.monotonic(), 0.0)
-    rows = [i not in apart and (bool(slices) or running[i] is todo[i]
-                                or bool(_services(todo[i].form, more_than=UP_FRONT_POPULATIONS))) for i in pending]
+    early = early or {}
+    rows = [_gets_open_rows(i, apart, todo, running, slices) for i in pending]
 
     def prepare(k: int, p: Part) -> Part:
-        return _open_part_rows(todo[pending[k]], slices) if rows[k] and time.monotonic() < ends else p
+        i = pending[k]
+        if i in early:
+            return early[i]
+        if not rows[k] or time.monotonic() >= ends:
+            return p
+        return _open_part_rows(todo[i], slices, _flow_services(todo[i], running[i]))
     return prepare
 
 
-def _open_part_rows(p: Part, slices: frozenset[str] = frozenset()) -> Part:
+def _gets_open_rows(i: int, apart: set[int], todo: list[Part], running: list[Part], slices: frozenset[str]) -> bool:
+    """Whether part i, left open by its first round, runs on with `_open_part_rows`' rows."""
+    return i not in apart and (bool(slices) or running[i] is todo[i]
+                               or bool(_services(todo[i].form, more_than=UP_FRONT_POPULATIONS)))
+
+
+def _flow_services(plain: Part, first: Part) -> set[str] | None:
+    """The services whose flow program (formulation/flow_bound.py) an open part's rows solve: those its first
+    round's covering program gave a row (`first` ran with its rows up front; None: it had none, so all of them).
+    Where the covering program, the flow program's relaxation with every rate raised to its largest, stays under
+    the LP's floor, the flows lose more than the whole replicas gain, and the flow program's integer search must
+    make up that loss before it states anything: x10's chat-small-10 (covering 82,548 under its floor 83,299)
+    ran its flow program to the 10,000-node limit, 1.6-2.0 CPU s, for no row (benchmarks/RESULTS.md)."""
+    if first is plain:
+        return None
+    fam = first.form.families.get("replica_cover_bound")
+    return {str(k[0]) for k in fam.keys} if fam is not None else set()
+
+
+def _rows_early(todo: list[Part], plain: list[Part], apart: set[int], slices: frozenset[str], budget: float,
+                ends: float, early: dict[int, Part]) -> Callable[[int, Part, SolveResult], None]:
+    """A first round's hook, run in the thread that solved part k as its solve returns: a static part whose gap
+    is over the whole gap budget runs again whatever the other parts leave spare (only gaps within half of what is
+    spare are accepted), so the rows its next round runs with (`_open_rows_in_time`) are made now, into
+    `early[k]`, while other parts' first rounds still run, not after all of them have ended (x10's chat-5 and
+    chat-4: their flow programs, 2.1 + 0.8 CPU s, were a round of their own on two cores). The same rows, so the
+    same answers; made only while the round's clock lasts."""
+    def after(k: int, part: Part, r: SolveResult) -> None:
+        if (slices or k in apart or r.objective is None or _gap(r) <= budget or time.monotonic() >= ends
+                or part is plain[k] or not _services(plain[k].form, more_than=UP_FRONT_POPULATIONS)):
+            return
+        early[k] = _open_part_rows(plain[k], slices, _flow_services(plain[k], part))
+    return after
+
+
+def _open_part_rows(p: Part, slices: frozenset[str] = frozenset(), flow_services: set[str] | None = None) -> Part:
     """The rows of a part a first round left open: over time slices its whole-replica bound rows
     (`_with_replica_bounds`; no cover rows: their sets multiply by slice), else those of every service with the
     rounded cover rows and, for services of more than UP_FRONT_POPULATIONS populations, the flow-program row
     (formulation/flow_bound.py) in place of the first round's covering-program row (pipeline/part_rows.py).
     x10's chat-5: its flow row takes the root bound from 629,832 to 635,204 (optimum 635,723) and its solve
-    from 10.3 to 2.6 CPU s; chat-4's (811,843, its plan's replica cost) closes it at its root."""
+    from 10.3 to 2.6 CPU s; chat-4's (811,843, its plan's replica cost) closes it at its root. `flow_services`:
+    only these services' flow programs (None: all; `_flow_services`)."""
     if slices:
         return _with_replica_bounds(p, slices)
-    return part_with_rows(p, flows_over=UP_FRONT_POPULATIONS)
+    return part_with_rows(p, flows_over=UP_FRONT_POPULATIONS, flow_services=flow_services)
 
 
 def _node_limit(node_limit: int, apart: bool, open_parts: int = 2) -> int:
@@ -468,7 +515,8 @@ def _better(old: SolveResult | None, new: SolveResult) -> SolveResult:
 
 
 def _run(backend: Backend, parts: list[Part], opts: list[SolveOptions], deadline: float,
-         prepare: Callable[[int, Part], Part] | None = None, in_order: bool = False) -> list[SolveResult]:
+         prepare: Callable[[int, Part], Part] | None = None, in_order: bool = False,
+         after: Callable[[int, Part, SolveResult], None] | None = None) -> list[SolveResult]:
     """Solve parts, in part order: on the backend's Dask cluster, else in threads where the backend allows; each
     with the time left when it starts. Every round of every caller dispatches its parts here. `prepare(k, part)`:
     a change of part k made before its solve, in the thread that solves it (one part's rows are computed while
@@ -476,7 +524,8 @@ def _run(backend: Backend, parts: list[Part], opts: list[SolveOptions], deadline
     columns), so a round does not wait on a long MILP that started last; node limits, not the order, decide what
     each part returns. `in_order`: they start in list order instead, where the clock may cut the round and the
     caller put first what matters most (lagrange._worth_first: x100's recommend parts, 0.03 s each, hold 9.5M of
-    its 293M bound, and started last by size the clock left them at their LPs: bound 285M)."""
+    its 293M bound, and started last by size the clock left them at their LPs: bound 285M). `after(k, part,
+    result)`: run in the thread that solved part k as its solve returns (threads only)."""
     if backend.cluster is not None:
         parts[:] = parts if prepare is None else [prepare(k, p) for k, p in enumerate(parts)]
         # a task is the part's arrays and options plus the backend's name, never a closure; the deadline travels
@@ -489,7 +538,10 @@ def _run(backend: Backend, parts: list[Part], opts: list[SolveOptions], deadline
         if prepare is not None:
             parts[k] = prepare(k, parts[k])
         left = max(deadline - time.monotonic(), 0.01)
-        return backend.solve(parts[k].form, replace(opts[k], time_limit_s=min(opts[k].time_limit_s, left)))
+        r = backend.solve(parts[k].form, replace(opts[k], time_limit_s=min(opts[k].time_limit_s, left)))
+        if after is not None:
+            after(k, parts[k], r)
+        return r
 
     workers = max(1, min(backend.workers, len(parts)))
     if workers == 1:

@@ -66,21 +66,23 @@ def strengthened(parts: list[Part], form: Formulation, lp_x: np.ndarray | None, 
 
 
 def part_with_rows(part: Part, most_populations: int | None = None, programs_over: int | None = None,
-                   flows_over: int | None = None) -> Part:
+                   flows_over: int | None = None, flow_services: set[str] | None = None) -> Part:
     """The part with the whole-replica bound rows (formulation/replica_bound.py) of its services of up to
     `most_populations` populations (None: all), the covering-program rows (formulation/cover_bound.py) of those
     of more than `programs_over` (None: none), the flow-program rows (formulation/flow_bound.py) of those of more
-    than `flows_over` (None: none) and the rounded cover rows (replica_cover.py) of those of up to
-    replica_cover.MOST_POPULATIONS, its services' knapsacks read once for all (the rows appended leave the demand
-    and capacity rows they are read from as they were). What pipeline/decompose.py gives a fractional part up
-    front and `strengthened` gives a priced one; valid rows, so the part's plans and bounds stay its own."""
+    than `flows_over` (None: none; of those only `flow_services` where given) and the rounded cover rows
+    (replica_cover.py) of those of up to replica_cover.MOST_POPULATIONS, its services' knapsacks read once for
+    all (the rows appended leave the demand and capacity rows they are read from as they were). What
+    pipeline/decompose.py gives a fractional part up front and `strengthened` gives a priced one; valid rows, so
+    the part's plans and bounds stay its own."""
     knapsacks = form_knapsacks(part.form)
     pops = {name: int((sk.demand > 0).sum()) for name, _, sk in knapsacks}
     bounded = {name for name, p in pops.items() if most_populations is None or p <= most_populations}
     form = with_form_replica_bounds(part.form, bounded, knapsacks) if bounded else part.form
     programs = {name for name, p in pops.items() if programs_over is not None and p > programs_over}
     form = with_cover_bounds(form, programs, knapsacks) if programs else form
-    flows = {name for name, p in pops.items() if flows_over is not None and p > flows_over}
+    flows = {name for name, p in pops.items() if flows_over is not None and p > flows_over
+             and (flow_services is None or name in flow_services)}
     form = with_flow_bounds(form, flows, knapsacks) if flows else form
     return Part(with_cover_rows(form, lp=lp_values, knapsacks=knapsacks), part.cols, part.rows)
 
