@@ -203,13 +203,18 @@ def with_cuts(form: Formulation, cuts: CarbonCuts) -> Formulation:
 RANGE_NODES = 2_000     # the range's MILP is a heuristic: never let it run as long as the model it serves
 RANGE_SHARE = 0.1       # of the time limit, at most
 RANGE_GAP = 100.0       # its gap: the model's over this (a start within ~1e-6 of the optimum is what pays)
+RANGE_WHOLE = 1e-6      # an LP value within this of a whole number counts as that number
 
 
-def price_plan_range(form: Formulation, plans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column bounds: each integer column within the whole numbers `plans` ([P, n_cols]) take, clipped to its
-    own bounds; the continuous columns keep theirs."""
+def price_plan_range(form: Formulation, plans: np.ndarray, lp_x: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Column bounds: each integer column within the whole numbers `plans` ([P, n_cols]) take and its LP value
+    `lp_x` rounded down and up, clipped to its own bounds; the continuous columns keep theirs."""
     _, lb, ub, integer = form.col_arrays()
-    values = np.round(np.asarray(plans, dtype=float))
+    values = np.round(np.asarray(plans, dtype=float).reshape(-1, form.n_cols))
+    if lp_x is not None:
+        values = np.vstack([values, np.floor(lp_x + RANGE_WHOLE), np.ceil(lp_x - RANGE_WHOLE)])
+    if not len(values):
+        return lb, ub
     low = np.clip(values.min(axis=0), lb, ub)
     high = np.clip(values.max(axis=0), lb, ub)
     return np.where(integer, low, lb), np.where(integer, high, ub)
@@ -217,19 +222,22 @@ def price_plan_range(form: Formulation, plans: np.ndarray) -> tuple[np.ndarray, 
 
 def range_plan(form: Formulation, cuts: CarbonCuts, options: SolveOptions) -> np.ndarray | None:
     """A plan of `form` (the model the whole MILP solves: rows `cuts` among them) from the MILP over the range
-    of the parts' plans at the rows' prices (HiGHS, one thread, a node and time limit); None when it finds none.
-    Why: with one binding carbon row the optimum takes each part's replicas mostly from between its plans at
-    price 0 and at the LP's price: on global-fleet that range frees 32 of its integers and its MILP finds the
-    optimum in ~0.2 CPU s, and the whole MILP handed it as a start (its restarts off) proves it in ~0.9 CPU s
-    against 1.5-3.3 without (benchmarks/RESULTS.md, "global-fleet: a start from the price plans' range").
+    the parts' plans at the rows' prices and the LP of `form` span (HiGHS, a node and time limit); None when it
+    finds none. Why: with one binding carbon row the optimum takes each part's replicas mostly from between its
+    plans at the rows' prices and the LP's values, which mix the parts' plans on both sides of the budget:
+    on global-fleet (rows at the LP's price alone) that MILP finds the optimum in ~0.05 CPU s, and the whole
+    MILP handed it as a start (its restarts off) proves it in ~1 CPU s against 1.5-3.3 without
+    (benchmarks/RESULTS.md, "global-fleet: a start from the price plans' range").
     It restricts bounds only, so every plan it finds is a plan of `form`. Source: Berthold 2006, "Primal
     heuristics for mixed integer programs", TU Berlin (crossover: a sub-MIP over what given solutions share);
     whatif/neighbourhood.py does the same over a sweep's neighbours' plans."""
     from fleetopt.backends import highs
 
-    if cuts.plans is None or not len(cuts.plans) or cuts.plans.shape[1] != form.n_cols:
+    plans = cuts.plans if cuts.plans is not None and cuts.plans.shape[-1] == form.n_cols else np.zeros(0)
+    lp = highs.solve_lp(form, options.threads)
+    if lp is None and not len(plans):
         return None
-    lower, upper = price_plan_range(form, cuts.plans)
+    lower, upper = price_plan_range(form, plans, None if lp is None else lp.x)
     bounded = form.copy()
     for name, b in form.blocks.items():
         bounded.blocks[name] = replace(b, lb=lower[b.start:b.start + b.size], ub=upper[b.start:b.start + b.size])
@@ -361,13 +369,14 @@ def distinct_prices(prices, rel: float = PRICE_STEP) -> np.ndarray:
 
 def cuts_for_budgets(form: Formulation, budgets, backend_name: str, options: SolveOptions,
                      workers: int = 1, share: tuple[int, int] = (0, 1), prices=None,
-                     reach: float = 0.0) -> CarbonCuts | None:
+                     reach: float = 0.0, free: bool = True) -> CarbonCuts | None:
     """The rows for a model solved at each of `budgets` (t CO2e; None: no budget): one price per distinct LP
     dual of the carbon row at those budgets, and 0. Each part is solved within `options.mip_rel_gap`, by the
     backend `backend_name`, in `workers` threads where that backend allows it. `share` (i, n): only every n-th
     of those prices from the i-th (0 among share 0), for n processes to make them apart (`joined`). `prices`:
     the LP duals, when the caller has them already (lp_prices). `reach` > 0: also `reach` times the highest of
-    them (a sweep: the parts' plans at that price reach under its tightest budgets, whatif/neighbourhood.py)."""
+    them (a sweep: the parts' plans at that price reach under its tightest budgets, whatif/neighbourhood.py).
+    `free` False: no rows at price 0 and no free plan (a budget the LP shows binding, solved once)."""
     from fleetopt.backends.capabilities import capabilities, solver_for
     from fleetopt.pipeline.decompose import Backend, _run
 
@@ -377,8 +386,8 @@ def cuts_for_budgets(form: Formulation, budgets, backend_name: str, options: Sol
     if prices is None:
         prices = lp_prices(form, given, options.threads) if given else np.zeros(1)
     high = [reach * float(np.max(prices))] if reach > 0 and len(prices) and np.max(prices) > 0 else []
-    prices = np.unique(np.concatenate([[0.0], prices, high]))[share[0]::share[1]]
+    prices = np.unique(np.concatenate([[0.0] if free else [], prices, high]))[share[0]::share[1]]
     parallel = workers if capabilities(backend_name).parallel else 1
     backend = Backend(solver_for(backend_name), name=backend_name, workers=max(parallel, 1))
     return part_cuts(form, prices, _run, backend, options, time.monotonic() + options.time_limit_s,
-                     free=share[0] == 0)
+                     free=free and share[0] == 0)

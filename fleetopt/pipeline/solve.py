@@ -208,13 +208,17 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions,
     # column: the solution reads back on `form`
     solved_form = with_dominated_fixed(form)[0] if options.presolve_twins else form
     solver_form = with_replica_bounds(solved_form, sc) if options.replica_bound else solved_form
-    prices = None
+    prices, plain_form = None, solver_form
     if carbon_cuts is None:   # automatic: where they pay, and only once the LP shows the budget binds
         carbon_cuts, prices, solver_form = _automatic_cuts(inst, solved_form, solver_form, options)
     result, made_here = None, carbon_cuts is True
     if carbon_cuts is True and inst.policy.carbon_budget_t is not None:
+        # joined by the carbon row alone (the parts' rows added): its LP binds at the strong price, so the parts'
+        # plans with carbon free would not meet the budget; no rows at price 0 (global-fleet: 0.5-1 CPU s of part
+        # MILPs), the start's range takes the LP's values instead (carbon_cuts.range_plan)
         carbon_cuts = cuts_for_budgets(solved_form, [inst.policy.carbon_budget_t], backend, options,
-                                       default_workers(options.threads), prices=prices)
+                                       default_workers(options.threads), prices=prices,
+                                       free=solver_form is plain_form)
         options = replace(options, time_limit_s=max(options.time_limit_s - (time.perf_counter() - t0), 0.01))
     # cuts made on `form` hold on its restriction; cuts made on the restriction hold on every budget's (the
     # options fixed do not depend on the budget)
