@@ -204,6 +204,7 @@ RANGE_NODES = 2_000     # the range's MILP is a heuristic: never let it run as l
 RANGE_SHARE = 0.1       # of the time limit, at most
 RANGE_GAP = 100.0       # its gap: the model's over this (a start within ~1e-6 of the optimum is what pays)
 RANGE_WHOLE = 1e-6      # an LP value within this of a whole number counts as that number
+RANGE_WIDEN = (0, 1)    # replicas added to the range either way, tried in turn until its MILP finds a plan
 
 
 def price_plan_range(form: Formulation, plans: np.ndarray, lp_x: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -223,11 +224,11 @@ def price_plan_range(form: Formulation, plans: np.ndarray, lp_x: np.ndarray | No
 def range_plan(form: Formulation, cuts: CarbonCuts, options: SolveOptions) -> np.ndarray | None:
     """A plan of `form` (the model the whole MILP solves: rows `cuts` among them) from the MILP over the range
     the parts' plans at the rows' prices and the LP of `form` span (HiGHS, a node and time limit); None when it
-    finds none. Why: with one binding carbon row the optimum takes each part's replicas mostly from between its
-    plans at the rows' prices and the LP's values, which mix the parts' plans on both sides of the budget:
-    on global-fleet (rows at the LP's price alone) that MILP finds the optimum in ~0.05 CPU s, and the whole
-    MILP handed it as a start (its restarts off) proves it in ~1 CPU s against 1.5-3.3 without
-    (benchmarks/RESULTS.md, "global-fleet: a start from the price plans' range").
+    finds none there nor with one replica more room either way. Why: with one binding carbon row the optimum
+    takes each part's replicas mostly from between its plans at the rows' prices and the LP's values, which mix
+    the parts' plans on both sides of the budget: on global-fleet (rows at the LP's price alone) that MILP finds
+    the optimum in ~0.05 CPU s, and the whole MILP handed it as a start (its restarts off) proves it in ~1 CPU s
+    against 1.5-3.3 without (benchmarks/RESULTS.md, "global-fleet: a start from the price plans' range").
     It restricts bounds only, so every plan it finds is a plan of `form`. Source: Berthold 2006, "Primal
     heuristics for mixed integer programs", TU Berlin (crossover: a sub-MIP over what given solutions share);
     whatif/neighbourhood.py does the same over a sweep's neighbours' plans."""
@@ -238,17 +239,22 @@ def range_plan(form: Formulation, cuts: CarbonCuts, options: SolveOptions) -> np
     if lp is None and not len(plans):
         return None
     lower, upper = price_plan_range(form, plans, None if lp is None else lp.x)
-    bounded = form.copy()
-    for name, b in form.blocks.items():
-        bounded.blocks[name] = replace(b, lb=lower[b.start:b.start + b.size], ub=upper[b.start:b.start + b.size])
+    _, lb, ub, integer = form.col_arrays()
     sub = replace(options, start=None, node_limit=RANGE_NODES, race=1, mip_abs_gap=0.0, decompose=False,
                   mip_rel_gap=options.mip_rel_gap / RANGE_GAP,
                   time_limit_s=max(RANGE_SHARE * options.time_limit_s, 0.1))
-    result = highs.solve(bounded, sub)
+    for widen in RANGE_WIDEN:   # none in the range: once more with one replica more room either way
+        bounded = form.copy()
+        low = np.where(integer, np.maximum(lower - widen, lb), lb)
+        high = np.where(integer, np.minimum(upper + widen, ub), ub)
+        for name, b in form.blocks.items():
+            bounded.blocks[name] = replace(b, lb=low[b.start:b.start + b.size], ub=high[b.start:b.start + b.size])
+        result = highs.solve(bounded, sub)
+        if result.x is not None:
+            break
     if result.x is None:
         return None
     row_lower, row_upper = form.row_bounds()
-    _, lb, ub, _ = form.col_arrays()
     x = np.asarray(result.x, dtype=float)
     if rows_violated(form.matrix() @ x, row_lower, row_upper, ROW_TOL).any() or (x < lb - ROW_TOL).any() or \
             (x > ub + ROW_TOL).any():
