@@ -165,7 +165,9 @@ def _started(form: Formulation, cuts: CarbonCuts, options: SolveOptions) -> Solv
     """`options` with the plan of carbon_cuts.range_plan as the whole MILP's start and HiGHS's restarts off (a
     restart after the root redoes what a start near the optimum saved: global-fleet's MILP 0.84-1.29 CPU s with
     both, 1.04-1.49 with the start alone, 1.5-3.3 with neither); the time it took comes off the limit. Unchanged
-    when it finds no plan."""
+    when it finds no plan. Asked only where the carbon row alone joins the parts: decompose keeps that row, so
+    the model stays one part and the options reach its MILP alone (pricing starts at lagrange.PRICE_MIN_PARTS
+    parts, and decompose's parts get their own starts)."""
     t0 = time.perf_counter()
     x = range_plan(form, cuts, options)
     left = max(options.time_limit_s - (time.perf_counter() - t0), 0.01)
@@ -211,14 +213,15 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions,
     prices, plain_form = None, solver_form
     if carbon_cuts is None:   # automatic: where they pay, and only once the LP shows the budget binds
         carbon_cuts, prices, solver_form = _automatic_cuts(inst, solved_form, solver_form, options)
+    # joined by the carbon row alone (the parts' rows added: `_automatic_cuts`)
+    carbon_alone = solver_form is not plain_form
     result, made_here = None, carbon_cuts is True
     if carbon_cuts is True and inst.policy.carbon_budget_t is not None:
-        # joined by the carbon row alone (the parts' rows added): its LP binds at the strong price, so the parts'
-        # plans with carbon free would not meet the budget; no rows at price 0 (global-fleet: 0.5-1 CPU s of part
-        # MILPs), the start's range takes the LP's values instead (carbon_cuts.range_plan)
+        # joined by the carbon row alone, its LP binds at the strong price, so the parts' plans with carbon free
+        # would not meet the budget: no rows at price 0 (global-fleet: 0.5-1 CPU s of part MILPs); the start's
+        # range takes the LP's values instead (carbon_cuts.range_plan)
         carbon_cuts = cuts_for_budgets(solved_form, [inst.policy.carbon_budget_t], backend, options,
-                                       default_workers(options.threads), prices=prices,
-                                       free=solver_form is plain_form)
+                                       default_workers(options.threads), prices=prices, free=not carbon_alone)
         options = replace(options, time_limit_s=max(options.time_limit_s - (time.perf_counter() - t0), 0.01))
     # cuts made on `form` hold on its restriction; cuts made on the restriction hold on every budget's (the
     # options fixed do not depend on the budget)
@@ -229,7 +232,7 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions,
     if made_on is not None:
         result = free_answer(made_on, carbon_cuts, options, backend)
         solver_form = with_cuts(solver_form, carbon_cuts)
-    if result is None and made_here and made_on is not None and backend == "highs":
+    if result is None and made_here and carbon_alone and made_on is not None and backend == "highs":
         options = _started(solver_form, carbon_cuts, options)
     if result is None:
         result = run_backend(backend, solver_form, options)
