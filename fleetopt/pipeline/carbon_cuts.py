@@ -127,19 +127,23 @@ def carbon_coefficients(form: Formulation) -> np.ndarray | None:
 
 
 def part_cuts(form: Formulation, prices, run, backend, options: SolveOptions,
-              deadline: float, free: bool = True) -> CarbonCuts | None:
+              deadline: float, free: bool = True, parts_of: Formulation | None = None) -> CarbonCuts | None:
     """The rows at `prices` (USD per t; 0 among them when `free`), each part solved by
     `run(backend, parts, opts, deadline)` (decompose._run) within `options.mip_rel_gap`. None when the model has
-    no carbon budget row, falls apart into fewer than two parts, or a part has no plan or bound in time."""
+    no carbon budget row, falls apart into fewer than two parts, or a part has no plan or bound in time.
+    `parts_of`: the parts are taken from this model instead, `form` with valid rows of its own on each part's
+    columns (carbon_cuts.with_parts_rows: same columns, same part plans and optima; global-fleet's part MILPs
+    take ~25% less CPU with them, benchmarks/RESULTS.md); the rows hold on `form` (its signature)."""
     t0 = time.monotonic()
     carbon = carbon_coefficients(form)
     if carbon is None:
         return None
-    shared = shared_rows(form)
-    labels = components(form, ~shared)
+    source = form if parts_of is None else parts_of
+    shared = shared_rows(source)
+    labels = components(source, ~shared)
     if labels.max(initial=0) < 1:
         return None
-    parts = split(form, labels, ~shared)
+    parts = split(source, labels, ~shared)
     cost = form.col_arrays()[0]
     prices = np.unique(np.concatenate([[0.0] if free else [], np.maximum(np.asarray(prices, dtype=float), 0.0)]))
     if not len(prices):   # a share of the prices with none left: no rows, still joins
@@ -375,14 +379,15 @@ def distinct_prices(prices, rel: float = PRICE_STEP) -> np.ndarray:
 
 def cuts_for_budgets(form: Formulation, budgets, backend_name: str, options: SolveOptions,
                      workers: int = 1, share: tuple[int, int] = (0, 1), prices=None,
-                     reach: float = 0.0, free: bool = True) -> CarbonCuts | None:
+                     reach: float = 0.0, free: bool = True, parts_of: Formulation | None = None) -> CarbonCuts | None:
     """The rows for a model solved at each of `budgets` (t CO2e; None: no budget): one price per distinct LP
     dual of the carbon row at those budgets, and 0. Each part is solved within `options.mip_rel_gap`, by the
     backend `backend_name`, in `workers` threads where that backend allows it. `share` (i, n): only every n-th
     of those prices from the i-th (0 among share 0), for n processes to make them apart (`joined`). `prices`:
     the LP duals, when the caller has them already (lp_prices). `reach` > 0: also `reach` times the highest of
     them (a sweep: the parts' plans at that price reach under its tightest budgets, whatif/neighbourhood.py).
-    `free` False: no rows at price 0 and no free plan (a budget the LP shows binding, solved once)."""
+    `free` False: no rows at price 0 and no free plan (a budget the LP shows binding, solved once); `parts_of`:
+    as part_cuts takes it."""
     from fleetopt.backends.capabilities import capabilities, solver_for
     from fleetopt.pipeline.decompose import Backend, _run
 
@@ -396,4 +401,4 @@ def cuts_for_budgets(form: Formulation, budgets, backend_name: str, options: Sol
     parallel = workers if capabilities(backend_name).parallel else 1
     backend = Backend(solver_for(backend_name), name=backend_name, workers=max(parallel, 1))
     return part_cuts(form, prices, _run, backend, options, time.monotonic() + options.time_limit_s,
-                     free=free and share[0] == 0)
+                     free=free and share[0] == 0, parts_of=parts_of)

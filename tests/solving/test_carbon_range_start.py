@@ -43,11 +43,17 @@ def test_the_range_plan_is_a_plan_never_below_the_optimum_and_the_rows_bound_it(
     strong = carbon_cuts.with_parts_rows(form, 2, EXACT, float("inf"))
     prices = carbon_cuts.lp_prices(strong, [carbon_cuts.budget_of(form)])
     cuts = carbon_cuts.cuts_for_budgets(form, [carbon_cuts.budget_of(form)], "highs", EXACT, prices=prices,
-                                        free=False)
+                                        free=False, parts_of=strong)
     if cuts is None:
         return
     assert (cuts.prices > 0).all() and cuts.free_x is None        # no rows at price 0, no free plan
+    assert cuts.signature == carbon_cuts.signature(form)          # made on the parts with their rows, for `form`
+    # the same rows as on the plain parts (each part solved exactly: the parts' rows change no part's optimum)
+    plain = carbon_cuts.cuts_for_budgets(form, [carbon_cuts.budget_of(form)], "highs", EXACT, prices=prices,
+                                         free=False)
+    assert np.allclose(cuts.lower, plain.lower, rtol=1e-7, atol=1e-6)
     assert cuts.bound_at(carbon_cuts.budget_of(form)) <= exact.objective * (1 + 1e-9) + 1e-6
+    assert rows_hold(carbon_cuts.with_cuts(form, cuts), exact.x)   # no row cuts off the optimum
     model = carbon_cuts.with_cuts(strong, cuts)
     x = carbon_cuts.range_plan(model, cuts, EXACT)
     if x is None:   # a heuristic: the range (widened by one) may hold no plan; the MILP then starts without one
