@@ -163,11 +163,11 @@ def _automatic_cuts(inst: Instance, solved_form: Formulation, solver_form: Formu
 
 def _started(form: Formulation, cuts: CarbonCuts, options: SolveOptions) -> SolveOptions:
     """`options` with the plan of carbon_cuts.range_plan as the whole MILP's start and HiGHS's restarts off (a
-    restart after the root redoes what a start near the optimum saved: global-fleet's MILP 0.84-1.29 CPU s with
-    both, 1.04-1.49 with the start alone, 1.5-3.3 with neither); the time it took comes off the limit. Unchanged
-    when it finds no plan. Asked only where the carbon row alone joins the parts: decompose keeps that row, so
-    the model stays one part and the options reach its MILP alone (pricing starts at lagrange.PRICE_MIN_PARTS
-    parts, and decompose's parts get their own starts)."""
+    restart after the root redoes what a start near the optimum saved: global-fleet's MILP 0.88-1.23 CPU s with
+    both, 1.23-1.93 with the start alone, 1.48-3.34 with neither, seeds 0-5); the time it took comes off the
+    limit. Unchanged when it finds no plan. Asked only where the carbon row alone joins the parts: decompose
+    keeps that row, so the model stays one part and the options reach its MILP alone (pricing starts at
+    lagrange.PRICE_MIN_PARTS parts, and decompose's parts get their own starts)."""
     t0 = time.perf_counter()
     x = range_plan(form, cuts, options)
     left = max(options.time_limit_s - (time.perf_counter() - t0), 0.01)
@@ -220,7 +220,7 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions,
         # joined by the carbon row alone, its LP binds at the strong price, so the parts' plans with carbon free
         # would not meet the budget: no rows at price 0 (global-fleet: 0.5-1 CPU s of part MILPs); the start's
         # range takes the LP's values instead (carbon_cuts.range_plan); the parts solved with their own rows (the
-        # model's: valid rows, same plans and bounds, ~25% less CPU on global-fleet)
+        # model's: valid rows, same part optima; ~25% less solve CPU on global-fleet)
         carbon_cuts = cuts_for_budgets(solved_form, [inst.policy.carbon_budget_t], backend, options,
                                        default_workers(options.threads), prices=prices, free=not carbon_alone,
                                        parts_of=solver_form if carbon_alone else None)
