@@ -2,7 +2,7 @@
 whole process), as a user runs it: `python -m fleetopt solve INSTANCE -q -o plan.json` in a fresh process.
 
 Run: python benchmarks/bench_startup.py [--repeats 5] [--instances gf,gf-free,tiny] [--code ROOT]
-         [--against ROOT] [--no-bytecode] [--json out.json]
+         [--against ROOT] [--no-bytecode] [--seeds] [--json out.json]
 Instances: gf = instances/global-fleet.yaml; gf-free = the same with its carbon budget lifted (230 t -> 100,000 t:
 its parts all free); tiny = tests/data/whatif/tiny-fleet.yaml. `--code ROOT` runs the fleetopt found under ROOT
 (PYTHONPATH=ROOT); `--against ROOT` runs another checkout's too, one run of each in turn (so both see the
@@ -14,6 +14,8 @@ time) and the CPU of `python -c "import ..."` of what `fleetopt solve` imports. 
 Bytecode: the session's environment may set PYTHONDONTWRITEBYTECODE, which makes every run compile fleetopt's
 ~100 modules again (~0.15 s); by default a first run writes the caches and the runs are measured without the
 variable, as an installed package runs. `--no-bytecode` keeps the variable (nothing cached).
+`--seeds`: run r solves a copy of the instance whose `solver:` block has `seed: r` (HiGHS's tree search varies
+~2x over seeds: a change is judged on seeds 0..repeats-1, never on one); each run's line gives its seed.
 The machine is shared: read CPU beside wall, and compare only runs made side by side.
 """
 
@@ -49,6 +51,17 @@ def free_variant(folder: Path) -> Path:
     return path
 
 
+def seeded(instance: Path, seed: int, folder: Path) -> Path:
+    """A copy of `instance` (a `solver:` block with `seed: N` in flow style) whose seed is `seed`."""
+    text = instance.read_text(encoding="utf-8")
+    changed = re.sub(r"(\bseed:\s*)\d+", rf"\g<1>{seed}", text)
+    if changed == text and seed != 0:
+        raise SystemExit(f"{instance.name} has no `seed: N` in its solver block to change")
+    path = folder / f"{instance.stem}-seed{seed}.yaml"
+    path.write_text(changed, encoding="utf-8")
+    return path
+
+
 def child_env(code: Path, bytecode: bool) -> dict:
     """The child's environment; it also runs in `code` (its PYTHONPATH), since `python -m` and `-c` put the
     working folder first on sys.path, before PYTHONPATH."""
@@ -71,7 +84,7 @@ def timed(cmd: list[str], env: dict) -> tuple[float, float, subprocess.Completed
     return wall, cpu, done
 
 
-def one_run(instance: Path, env: dict, out_json: Path) -> dict:
+def one_run(instance: Path, env: dict, out_json: Path, seed: int | None = None) -> dict:
     load = os.getloadavg()[0]
     wall, cpu, done = timed([sys.executable, "-m", "fleetopt", "solve", str(instance), "-q", "-o", str(out_json)],
                             env)
@@ -79,7 +92,7 @@ def one_run(instance: Path, env: dict, out_json: Path) -> dict:
         raise SystemExit(f"fleetopt solve {instance} exited {done.returncode}: {done.stderr.strip()[-400:]}")
     plan = json.loads(out_json.read_text(encoding="utf-8"))
     timing = (plan.get("provenance") or {}).get("timing_s", {})
-    return {"wall_s": wall, "cpu_s": cpu, "load": load, "status": plan.get("status"),
+    return {"wall_s": wall, "cpu_s": cpu, "load": load, "status": plan.get("status"), "seed": seed,
             "objective": plan.get("objective"), "timing_s": timing, "fixed_s": wall - timing.get("solve", 0.0)}
 
 
@@ -90,12 +103,18 @@ def summary(runs: list[dict]) -> dict:
             "median_candidates_s": statistics.median(r["timing_s"].get("candidates", 0.0) for r in runs)}
 
 
-def solve_runs(instance: Path, repeats: int, envs: list[dict], folder: Path) -> list[dict]:
-    """`repeats` runs per environment, the environments taking turns run by run."""
+def solve_runs(instance: Path, repeats: int, envs: list[dict], folder: Path, seeds: bool = False) -> list[dict]:
+    """`repeats` runs per environment, the environments taking turns run by run (`seeds`: run r at seed r)."""
     runs: list[list[dict]] = [[] for _ in envs]
-    for _ in range(repeats):
+    for r in range(repeats):
+        path = seeded(instance, r, folder) if seeds else instance
         for k, env in enumerate(envs):
-            runs[k].append(one_run(instance, env, folder / "plan.json"))
+            runs[k].append(one_run(path, env, folder / "plan.json", r if seeds else None))
+            if seeds:
+                x = runs[k][-1]
+                print(f"  seed {r} [{Path(env['PYTHONPATH']).name}] wall {x['wall_s']:.2f} s, CPU {x['cpu_s']:.2f} s, "
+                      f"solve {x['timing_s'].get('solve', 0.0):.2f} s, {x['status']} {x['objective']:,.0f}; "
+                      f"load {x['load']:.1f}", flush=True)
     return [summary(r) for r in runs]
 
 
@@ -134,6 +153,7 @@ def main() -> None:
     ap.add_argument("--code", type=Path, default=REPO, help="the checkout whose fleetopt runs (PYTHONPATH)")
     ap.add_argument("--against", type=Path, help="another checkout, run in turn with --code")
     ap.add_argument("--no-bytecode", action="store_true", help="keep PYTHONDONTWRITEBYTECODE (nothing cached)")
+    ap.add_argument("--seeds", action="store_true", help="run r at HiGHS seed r (a copy of the instance)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     codes = [args.code.resolve()] + ([args.against.resolve()] if args.against else [])
@@ -153,7 +173,7 @@ def main() -> None:
             print(f"imports  -X importtime {imports['importtime_s']:.3f} s, `import ...` "
                   f"{imports['import_cpu_s']:.3f} CPU s  [{code.name}] (load {os.getloadavg()[0]:.1f})", flush=True)
         for name in args.instances.split(","):
-            both = result["instances"][name] = solve_runs(paths[name], args.repeats, envs, folder)
+            both = result["instances"][name] = solve_runs(paths[name], args.repeats, envs, folder, args.seeds)
             for code, r in zip(codes, both):
                 print(line(name, r) + (f"  [{code.name}]" if len(codes) > 1 else ""), flush=True)
             if len(both) == 2:

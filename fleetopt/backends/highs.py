@@ -75,6 +75,8 @@ def new_highs(options: SolveOptions):
         h.setOptionValue("mip_max_nodes", int(options.node_limit))
     if options.heuristic_effort is not None:
         h.setOptionValue("mip_heuristic_effort", float(options.heuristic_effort))
+    if not options.mip_restart:
+        h.setOptionValue("mip_allow_restart", False)
     return h
 
 

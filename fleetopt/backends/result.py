@@ -35,6 +35,9 @@ class SolveOptions:
                                       # (formulation/twins.py)
     heuristic_effort: float | None = None   # HiGHS's mip_heuristic_effort (None: its default, 0.05); a carbon
                                       # sweep's binding budgets ask for more (whatif/worker.py)
+    mip_restart: bool = True          # HiGHS: restart after the root when it fixes many integer columns; off when
+                                      # the start is near the optimum (the restarts then redo what the start
+                                      # saved: pipeline/carbon_cuts.range_plan)
 
 
 @dataclass

@@ -127,19 +127,23 @@ def carbon_coefficients(form: Formulation) -> np.ndarray | None:
 
 
 def part_cuts(form: Formulation, prices, run, backend, options: SolveOptions,
-              deadline: float, free: bool = True) -> CarbonCuts | None:
+              deadline: float, free: bool = True, parts_of: Formulation | None = None) -> CarbonCuts | None:
     """The rows at `prices` (USD per t; 0 among them when `free`), each part solved by
     `run(backend, parts, opts, deadline)` (decompose._run) within `options.mip_rel_gap`. None when the model has
-    no carbon budget row, falls apart into fewer than two parts, or a part has no plan or bound in time."""
+    no carbon budget row, falls apart into fewer than two parts, or a part has no plan or bound in time.
+    `parts_of`: the parts are taken from this model instead, `form` with valid rows of its own on each part's
+    columns (carbon_cuts.with_parts_rows: same columns, same part plans and optima; global-fleet's part MILPs
+    take ~25% less CPU with them, benchmarks/RESULTS.md); the rows hold on `form` (its signature)."""
     t0 = time.monotonic()
     carbon = carbon_coefficients(form)
     if carbon is None:
         return None
-    shared = shared_rows(form)
-    labels = components(form, ~shared)
+    source = form if parts_of is None else parts_of
+    shared = shared_rows(source)
+    labels = components(source, ~shared)
     if labels.max(initial=0) < 1:
         return None
-    parts = split(form, labels, ~shared)
+    parts = split(source, labels, ~shared)
     cost = form.col_arrays()[0]
     prices = np.unique(np.concatenate([[0.0] if free else [], np.maximum(np.asarray(prices, dtype=float), 0.0)]))
     if not len(prices):   # a share of the prices with none left: no rows, still joins
@@ -198,6 +202,68 @@ def with_cuts(form: Formulation, cuts: CarbonCuts) -> Formulation:
     out.add_rows(FAMILY, keys, cuts.rows, cuts.cols, cuts.vals, lower=cuts.lower - 1e-9 * np.abs(cuts.lower),
                  units="objective", meaning="a part's priced cost is at least its proven minimum at that price")
     return out
+
+
+RANGE_NODES = 2_000     # the range's MILP is a heuristic: never let it run as long as the model it serves
+RANGE_SHARE = 0.1       # of the time limit, at most
+RANGE_GAP = 100.0       # its gap: the model's over this (a start within ~1e-6 of the optimum is what pays)
+RANGE_WHOLE = 1e-6      # an LP value within this of a whole number counts as that number
+RANGE_WIDEN = (0, 1)    # replicas added to the range either way, tried in turn until its MILP finds a plan
+
+
+def price_plan_range(form: Formulation, plans: np.ndarray, lp_x: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Column bounds: each integer column within the whole numbers `plans` ([P, n_cols]) take and its LP value
+    `lp_x` rounded down and up, clipped to its own bounds; the continuous columns keep theirs."""
+    _, lb, ub, integer = form.col_arrays()
+    values = np.round(np.asarray(plans, dtype=float).reshape(-1, form.n_cols))
+    if lp_x is not None:
+        values = np.vstack([values, np.floor(lp_x + RANGE_WHOLE), np.ceil(lp_x - RANGE_WHOLE)])
+    if not len(values):
+        return lb, ub
+    low = np.clip(values.min(axis=0), lb, ub)
+    high = np.clip(values.max(axis=0), lb, ub)
+    return np.where(integer, low, lb), np.where(integer, high, ub)
+
+
+def range_plan(form: Formulation, cuts: CarbonCuts, options: SolveOptions) -> np.ndarray | None:
+    """A plan of `form` (the model the whole MILP solves: rows `cuts` among them) from the MILP over the range
+    the parts' plans at the rows' prices and the LP of `form` span (HiGHS, a node and time limit); None when it
+    finds none there nor with one replica more room either way. Why: with one binding carbon row the optimum
+    takes each part's replicas mostly from between its plans at the rows' prices and the LP's values, which mix
+    the parts' plans on both sides of the budget: on global-fleet (rows at the LP's price alone) that MILP finds
+    the optimum in ~0.05 CPU s, and the whole MILP handed it as a start (its restarts off) proves it in ~1 CPU s
+    against 1.5-3.3 without (benchmarks/RESULTS.md, "global-fleet: a start from the price plans' range").
+    It restricts bounds only, so every plan it finds is a plan of `form`. Source: Berthold 2006, "Primal
+    heuristics for mixed integer programs", TU Berlin (crossover: a sub-MIP over what given solutions share);
+    whatif/neighbourhood.py does the same over a sweep's neighbours' plans."""
+    from fleetopt.backends import highs
+
+    plans = cuts.plans if cuts.plans is not None and cuts.plans.shape[-1] == form.n_cols else np.zeros(0)
+    lp = highs.solve_lp(form, options.threads)
+    if lp is None and not len(plans):
+        return None
+    lower, upper = price_plan_range(form, plans, None if lp is None else lp.x)
+    _, lb, ub, integer = form.col_arrays()
+    sub = replace(options, start=None, node_limit=RANGE_NODES, race=1, mip_abs_gap=0.0, decompose=False,
+                  mip_rel_gap=options.mip_rel_gap / RANGE_GAP,
+                  time_limit_s=max(RANGE_SHARE * options.time_limit_s, 0.1))
+    for widen in RANGE_WIDEN:   # none in the range: once more with one replica more room either way
+        bounded = form.copy()
+        low = np.where(integer, np.maximum(lower - widen, lb), lb)
+        high = np.where(integer, np.minimum(upper + widen, ub), ub)
+        for name, b in form.blocks.items():
+            bounded.blocks[name] = replace(b, lb=low[b.start:b.start + b.size], ub=high[b.start:b.start + b.size])
+        result = highs.solve(bounded, sub)
+        if result.x is not None:
+            break
+    if result.x is None:
+        return None
+    row_lower, row_upper = form.row_bounds()
+    x = np.asarray(result.x, dtype=float)
+    if rows_violated(form.matrix() @ x, row_lower, row_upper, ROW_TOL).any() or (x < lb - ROW_TOL).any() or \
+            (x > ub + ROW_TOL).any():
+        return None
+    return x
 
 
 FREE_DETAIL = "the parts' plans with the carbon budget left free meet it"
@@ -313,13 +379,15 @@ def distinct_prices(prices, rel: float = PRICE_STEP) -> np.ndarray:
 
 def cuts_for_budgets(form: Formulation, budgets, backend_name: str, options: SolveOptions,
                      workers: int = 1, share: tuple[int, int] = (0, 1), prices=None,
-                     reach: float = 0.0) -> CarbonCuts | None:
+                     reach: float = 0.0, free: bool = True, parts_of: Formulation | None = None) -> CarbonCuts | None:
     """The rows for a model solved at each of `budgets` (t CO2e; None: no budget): one price per distinct LP
     dual of the carbon row at those budgets, and 0. Each part is solved within `options.mip_rel_gap`, by the
     backend `backend_name`, in `workers` threads where that backend allows it. `share` (i, n): only every n-th
     of those prices from the i-th (0 among share 0), for n processes to make them apart (`joined`). `prices`:
     the LP duals, when the caller has them already (lp_prices). `reach` > 0: also `reach` times the highest of
-    them (a sweep: the parts' plans at that price reach under its tightest budgets, whatif/neighbourhood.py)."""
+    them (a sweep: the parts' plans at that price reach under its tightest budgets, whatif/neighbourhood.py).
+    `free` False: no rows at price 0 and no free plan (a budget the LP shows binding, solved once); `parts_of`:
+    as part_cuts takes it."""
     from fleetopt.backends.capabilities import capabilities, solver_for
     from fleetopt.pipeline.decompose import Backend, _run
 
@@ -329,8 +397,8 @@ def cuts_for_budgets(form: Formulation, budgets, backend_name: str, options: Sol
     if prices is None:
         prices = lp_prices(form, given, options.threads) if given else np.zeros(1)
     high = [reach * float(np.max(prices))] if reach > 0 and len(prices) and np.max(prices) > 0 else []
-    prices = np.unique(np.concatenate([[0.0], prices, high]))[share[0]::share[1]]
+    prices = np.unique(np.concatenate([[0.0] if free else [], prices, high]))[share[0]::share[1]]
     parallel = workers if capabilities(backend_name).parallel else 1
     backend = Backend(solver_for(backend_name), name=backend_name, workers=max(parallel, 1))
     return part_cuts(form, prices, _run, backend, options, time.monotonic() + options.time_limit_s,
-                     free=share[0] == 0)
+                     free=free and share[0] == 0, parts_of=parts_of)
