@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -176,22 +177,32 @@ def part_cuts(form: Formulation, prices, run, backend, options: SolveOptions,
                       plans=plans)
 
 
-def with_parts_rows(form: Formulation, workers: int, options: SolveOptions, ends: float) -> Formulation:
+def with_parts_rows(form: Formulation, workers: int, options: SolveOptions, ends: float,
+                    reuse: bool = False) -> Formulation:
     """`form` with every part's whole-replica bound and rounded cover rows appended (pipeline/part_rows.py: valid
     rows on each part's own columns, so the model's plans and optimum stay the same, and a copy that adds no
     column). Why: with one binding carbon row the whole MILP is the parts joined by that row, and its LP then
     comes close to the parts' convex hulls: global-fleet's LP prices carbon at 2,398 USD/t with them (the
     Lagrangian dual's maximiser is 2,381.5) against 1,853 without, and the MILP after the carbon rows closes in
     fewer nodes (benchmarks/RESULTS.md, "global-fleet's carbon rows at the strong LP's price"). Parts whose rows
-    are not made by `ends` (time.monotonic()) get none."""
+    are not made by `ends` (time.monotonic()) get none. `reuse`: the parts' rows made for this process's last
+    model of the same signature are taken again (a sweep's budgets: the rows do not read the budget)."""
     from fleetopt.pipeline.decompose import Backend
     from fleetopt.pipeline.part_rows import strengthened, with_part_rows
 
     shared = shared_rows(form)
-    labels = components(form, ~shared)
-    parts = split(form, labels, ~shared)
-    strong = strengthened(parts, form, None, Backend(None, workers=workers), options, ends)
+    key = signature(form) if reuse else None
+    strong = _STRONG.get(key) if reuse else None
+    if strong is None:
+        parts = split(form, components(form, ~shared), ~shared)
+        strong = strengthened(parts, form, None, Backend(None, workers=workers), options, ends)
+        if reuse:
+            _STRONG.clear()
+            _STRONG[key] = strong
     return with_part_rows(form, shared, strong)[0]
+
+
+_STRONG: dict[str, list] = {}   # this process's last model (by signature: any carbon budget) -> its strong parts
 
 
 def with_cuts(form: Formulation, cuts: CarbonCuts) -> Formulation:
@@ -225,35 +236,43 @@ def price_plan_range(form: Formulation, plans: np.ndarray, lp_x: np.ndarray | No
     return np.where(integer, low, lb), np.where(integer, high, ub)
 
 
-def range_plan(form: Formulation, cuts: CarbonCuts, options: SolveOptions) -> np.ndarray | None:
-    """A plan of `form` (the model the whole MILP solves: rows `cuts` among them) from the MILP over the range
-    the parts' plans at the rows' prices and the LP of `form` span (HiGHS, a node and time limit); None when it
-    finds none there nor with one replica more room either way. Why: with one binding carbon row the optimum
-    takes each part's replicas mostly from between its plans at the rows' prices and the LP's values, which mix
-    the parts' plans on both sides of the budget: on global-fleet (rows at the LP's price alone) that MILP finds
-    the optimum in ~0.05 CPU s, and the whole MILP handed it as a start (its restarts off) proves it in ~1 CPU s
-    against 1.5-3.3 without (benchmarks/RESULTS.md, "global-fleet: a start from the price plans' range").
-    It restricts bounds only, so every plan it finds is a plan of `form`. Source: Berthold 2006, "Primal
-    heuristics for mixed integer programs", TU Berlin (crossover: a sub-MIP over what given solutions share);
-    whatif/neighbourhood.py does the same over a sweep's neighbours' plans."""
+def with_col_bounds(form: Formulation, lower: np.ndarray, upper: np.ndarray) -> Formulation:
+    """A copy of `form` with every column's bounds replaced (same rows, columns and names)."""
+    out = form.copy()
+    for name, b in form.blocks.items():
+        out.blocks[name] = replace(b, lb=np.asarray(lower[b.start:b.start + b.size], dtype=float),
+                                   ub=np.asarray(upper[b.start:b.start + b.size], dtype=float))
+    return out
+
+
+def range_plan(form: Formulation, cuts: CarbonCuts, options: SolveOptions,
+               plans: Sequence[np.ndarray] = ()) -> np.ndarray | None:
+    """A plan of `form` (the model the whole MILP solves: rows `cuts` among them) from the MILP over the range the
+    parts' plans at the rows' prices, `plans` (a sweep's neighbours', same columns) and the LP of `form` span
+    (HiGHS, a node and time limit); None when it finds none there nor with one replica more room either way. Why:
+    with one binding carbon row the optimum takes each part's replicas mostly from between its plans at the rows'
+    prices and the LP's values, which mix the parts' plans on both sides of the budget: on global-fleet (rows at the
+    LP's price alone) that MILP finds the optimum in ~0.05 CPU s, and the whole MILP handed it as a start (its
+    restarts off) proves it in ~1 CPU s against 1.5-3.3 without (benchmarks/RESULTS.md, "global-fleet: a start from
+    the price plans' range"). It restricts bounds only, so every plan it finds is a plan of `form`. Source: Berthold
+    2006, "Primal heuristics for mixed integer programs", TU Berlin (crossover: a sub-MIP over what given solutions
+    share); whatif/neighbourhood.first_plan runs it over a sweep's neighbours' plans too."""
     from fleetopt.backends import highs
 
-    plans = cuts.plans if cuts.plans is not None and cuts.plans.shape[-1] == form.n_cols else np.zeros(0)
+    own = cuts.plans if cuts.plans is not None and cuts.plans.shape[-1] == form.n_cols else np.zeros((0, form.n_cols))
+    known = np.vstack([own, *(np.asarray(x, dtype=float)[None] for x in plans if len(x) == form.n_cols)])
     lp = highs.solve_lp(form, options.threads)
-    if lp is None and not len(plans):
+    if lp is None and not len(known):
         return None
-    lower, upper = price_plan_range(form, plans, None if lp is None else lp.x)
+    lower, upper = price_plan_range(form, known, None if lp is None else lp.x)
     _, lb, ub, integer = form.col_arrays()
     sub = replace(options, start=None, node_limit=RANGE_NODES, race=1, mip_abs_gap=0.0, decompose=False,
                   mip_rel_gap=options.mip_rel_gap / RANGE_GAP,
                   time_limit_s=max(RANGE_SHARE * options.time_limit_s, 0.1))
     for widen in RANGE_WIDEN:   # none in the range: once more with one replica more room either way
-        bounded = form.copy()
         low = np.where(integer, np.maximum(lower - widen, lb), lb)
         high = np.where(integer, np.minimum(upper + widen, ub), ub)
-        for name, b in form.blocks.items():
-            bounded.blocks[name] = replace(b, lb=low[b.start:b.start + b.size], ub=high[b.start:b.start + b.size])
-        result = highs.solve(bounded, sub)
+        result = highs.solve(with_col_bounds(form, low, high), sub)
         if result.x is not None:
             break
     if result.x is None:

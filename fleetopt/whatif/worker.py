@@ -230,6 +230,7 @@ def with_first_plan(problem, cuts, known, nearby: list, options):
     if x is None:
         return known
     options.start = x
+    options.mip_restart = False   # a restart after the root redoes what a start near the optimum saved (solve._started)
     cost = problem.form.col_arrays()[0]
     if known is not None and known.x is not None and cost @ known.x <= cost @ x + 1e-9 * abs(cost @ x):
         return known
@@ -272,9 +273,9 @@ def make_cuts(task: CutTask):
     one part, a part without a plan in time, screened infeasible, or any failure: the sweep then solves
     without rows)."""
     from fleetopt.formulation.twins import with_dominated_fixed
-    from fleetopt.pipeline.carbon_cuts import cuts_for_budgets
+    from fleetopt.pipeline.carbon_cuts import cuts_for_budgets, lp_prices, with_parts_rows
     from fleetopt.pipeline.problem import build_problem
-    from fleetopt.pipeline.solve import options_for
+    from fleetopt.pipeline.solve import STRONG_SHARE, cuts_pay, options_for
 
     try:
         inst = instance_for(task.base, ())
@@ -289,7 +290,16 @@ def make_cuts(task: CutTask):
         # the parts are smaller (global-fleet's summarize 2-6x less CPU, formulation/twins.py)
         form = with_dominated_fixed(problem.form)[0] if options.presolve_twins else problem.form
         options = replace(options, mip_rel_gap=options.mip_rel_gap / ROWS_GAP_FACTOR)
-        return cuts_for_budgets(form, task.budgets, backend, options, workers=1, share=task.share, reach=REACH)
+        prices, strong = None, None
+        given = [float(b) for b in task.budgets if b is not None]
+        if given and options.replica_bound is not False and cuts_pay(form, options):
+            # priced by the LP with the parts' own rows, as a single solve on the strong path (near each budget's
+            # Lagrangian maximiser), the parts solved with them; the budgets' MILPs reuse them (solve._strong_sweep)
+            strong = with_parts_rows(form, 1, options, time.monotonic() + STRONG_SHARE * options.time_limit_s,
+                                     reuse=True)
+            prices = lp_prices(strong, given, options.threads)
+        return cuts_for_budgets(form, task.budgets, backend, options, workers=1, share=task.share, reach=REACH,
+                                prices=prices, parts_of=strong)
     except Exception:  # noqa: BLE001 - rows are an aid: without them every scenario still solves
         return None
 

@@ -14,7 +14,8 @@ from fleetopt.formulation.model import ROW_TOL, rows_violated
 from fleetopt.formulation.twins import with_dominated_fixed
 from fleetopt.paths import default_instance
 from fleetopt.pipeline.problem import build_problem
-from fleetopt.whatif.neighbourhood import first_plan, integer_range, with_col_bounds
+from fleetopt.pipeline.carbon_cuts import with_col_bounds
+from fleetopt.whatif.neighbourhood import first_plan
 from fleetopt.whatif.scenario import read_base
 from fleetopt.whatif.worker import NEIGHBOURHOOD, CutTask, SolveSettings, make_cuts
 from helpers import TINY, solve_and_verify
@@ -24,18 +25,10 @@ def at_budget(inst, budget: float):
     return inst.model_copy(update={"policy": inst.policy.model_copy(update={"carbon_budget_t": budget})})
 
 
-def test_the_range_spans_the_plans_and_the_lp_rounded_down_and_up():
+def test_col_bounds_replaced_on_a_copy_with_the_same_names():
     form = build_problem(at_budget(fleetopt.load_instance(TINY), 3.0)).form
-    _, lb, ub, integer = form.col_arrays()
-    rng = np.random.default_rng(0)
-    plans = [np.round(rng.uniform(lb, np.minimum(ub, 5.0))) for _ in range(2)]
-    lp = rng.uniform(lb, np.minimum(ub, 5.0))
-    low, high = integer_range(form, plans, lp)
-    expect_low = np.clip(np.minimum(np.minimum(*plans), np.floor(lp)), lb, ub)
-    expect_high = np.clip(np.maximum(np.maximum(*plans), np.ceil(lp)), lb, ub)
-    assert integer.any() and (~integer).any()
-    assert np.array_equal(low[integer], expect_low[integer]) and np.array_equal(high[integer], expect_high[integer])
-    assert np.array_equal(low[~integer], lb[~integer]) and np.array_equal(high[~integer], ub[~integer])
+    _, lb, ub, _ = form.col_arrays()
+    low, high = lb + 0.5, np.maximum(ub - 0.5, lb + 0.5)
     bounded = with_col_bounds(form, low, high)
     assert np.array_equal(bounded.col_arrays()[1], low) and np.array_equal(bounded.col_arrays()[2], high)
     assert bounded.col_names() == form.col_names() and np.array_equal(form.col_arrays()[1], lb)
