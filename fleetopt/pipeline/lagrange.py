@@ -461,12 +461,11 @@ def _moved_off(parts: list[Part], pool: PlanPool, x: np.ndarray, cost: np.ndarra
         pool.add(i, r.x)
         if proportional:
             joined[parts[i].cols] = r.x
-    LOG.debug("moved off %d broken rows: %d parts, %d of %d plans", len(broken), len(todo),
-              sum(r.x is not None for r in out), len(out))
-    if not complete:
-        return None
     act = a_shared @ joined
-    return joined if not np.any((act - upper > tol) | (lower - act > tol)) else None
+    meets = complete and not np.any((act - upper > tol) | (lower - act > tol))
+    LOG.debug("moved off %d broken rows: %d parts, %d of %d plans, joined %s", len(broken), len(todo),
+              sum(r.x is not None for r in out), len(out), f"{float(cost @ joined):.6g}" if meets else "none")
+    return joined if meets else None
 
 
 def _with_share(part: Part, block, lower: np.ndarray, upper: np.ndarray, cost: np.ndarray) -> Part:
@@ -503,6 +502,7 @@ def _master_plan(pool: PlanPool, form: Formulation, best: Priced, lower, upper, 
                           start=best.x)
     if master.x is not None:
         _keep(best, master.x, master.objective)
+    LOG.debug("master over %d plans: %s", pool.size(), "no plan" if master.x is None else f"{master.objective:.6g}")
     _swap(pool, best, form.col_arrays()[0], lower, upper)
     return master.prices if master.slack_free else None
 
