@@ -78,6 +78,10 @@ class PlanPool:
     def size(self) -> int:
         return sum(len(p) for p in self.plans)
 
+    def block(self, i: int) -> sp.csc_matrix:
+        """The shared rows over part i's columns (its plans' activity is this times the plan)."""
+        return self._blocks[i]
+
     def columns(self) -> tuple[np.ndarray, np.ndarray, sp.csc_matrix]:
         """Per plan: its part, its cost, and (as a column) its activity on the shared rows."""
         part_of, costs, acts = [], [], []
