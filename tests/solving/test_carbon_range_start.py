@@ -93,3 +93,22 @@ def test_a_single_solve_on_the_strong_path_starts_its_milp_from_the_range(budget
     plain = solve_and_verify(inst, carbon_cuts=False)
     assert default.status == plain.status == "optimal"
     assert default.objective == pytest.approx(plain.objective, rel=1e-7)
+
+
+def test_of_many_price_plans_the_range_takes_the_two_that_bracket_the_budget():
+    """carbon_cuts.bracketing: of a sweep's price plans, the one with the most carbon within the budget and the one
+    with the least over it (the range they span holds the budget's optimum's neighbourhood); two or fewer: all."""
+    form = carbon_services(0, budget_share=0.8)
+    a, budget = carbon_cuts.carbon_coefficients(form), carbon_cuts.budget_of(form)
+    rng = np.random.default_rng(1)
+    plans = rng.uniform(0.0, 3.0, (7, form.n_cols)) * np.linspace(0.3, 1.2, 7)[:, None]
+    carbon = plans @ a
+    assert (carbon <= budget).any() and (carbon > budget).any()
+    kept = carbon_cuts.bracketing(form, plans)
+    under = np.flatnonzero(carbon <= budget)
+    over = np.flatnonzero(carbon > budget)
+    expect = plans[[under[np.argmax(carbon[under])], over[np.argmin(carbon[over])]]]
+    assert np.array_equal(kept, expect)
+    assert np.array_equal(carbon_cuts.bracketing(form, plans[:2]), plans[:2])
+    only_over = plans[over]
+    assert np.array_equal(carbon_cuts.bracketing(form, only_over), only_over[[np.argmin(carbon[over])]])
