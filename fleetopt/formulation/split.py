@@ -8,7 +8,7 @@ so any backend solves it. Which shared rows to keep is the caller's choice (flee
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -125,3 +125,13 @@ def _part(form: Formulation, cols: np.ndarray, rows: np.ndarray, nz: np.ndarray,
                      a.data[mine], lower=f.lower[i], upper=f.upper[i], units=f.units, meaning=f.meaning,
                      shared=f.shared)
     return Part(sub, cols, rows)
+
+
+def with_cost(part: Part, cost: np.ndarray) -> Part:
+    """The part with its columns' costs replaced (blocks copied; rows shared with the original)."""
+    form = part.form
+    out = form.copy()
+    for name, b in form.blocks.items():
+        lo = b.start
+        out.blocks[name] = replace(b, cost=np.asarray(cost[lo:lo + b.size], dtype=float))
+    return Part(out, part.cols, part.rows)

@@ -36,8 +36,7 @@ import numpy as np
 from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
 from fleetopt.errors import OPTIMAL
 from fleetopt.formulation.model import ROW_TOL, Formulation, rows_violated
-from fleetopt.formulation.split import components, shared_rows, split
-from fleetopt.pipeline.lagrange import with_cost
+from fleetopt.formulation.split import components, shared_rows, split, with_cost
 
 FAMILY = "carbon_cut"     # the rows' family in the whole model (not shared: each row lies in one part)
 BUDGET = "carbon_budget"

@@ -1,4 +1,4 @@
-"""The priced path's plans moved off the shared rows the parts' own plans overfill (pipeline/lagrange._moved_off):
+"""The priced path's plans moved off the shared rows the parts' own plans overfill (pipeline/moved_off.moved_off):
 each part re-solved with its share of every shared row it touches. Every plan it adds holds its part's rows, the
 joined plan it returns holds every row of the whole model and is never cheaper than the brute-force optimum, and
 the master over the pool then reaches plans the parts' own optima (which overfill) could not give."""
@@ -14,7 +14,7 @@ from fleetopt.backends import highs
 from fleetopt.backends.result import SolveOptions
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import components, shared_rows, split
-from fleetopt.pipeline import lagrange
+from fleetopt.pipeline import lagrange, moved_off
 from fleetopt.pipeline.decompose import Backend, _run
 from fleetopt.pipeline.master import PlanPool, solve_master
 from helpers import random_fleet, rows_hold
@@ -42,7 +42,7 @@ def _own_optima(form: Formulation):
 
 
 def _moved_off(parts, pool, x, cost, a_shared, lower, upper):
-    return lagrange._moved_off(parts, pool, x, cost, a_shared, lower, upper, np.full(len(parts), 1e-6), 1000,
+    return moved_off.moved_off(parts, pool, x, cost, a_shared, lower, upper, np.full(len(parts), 1e-6), 1000,
                                _run, Backend(highs.solve), EXACT, time.monotonic() + 60)
 
 
