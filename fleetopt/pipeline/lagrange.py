@@ -20,16 +20,15 @@ and a part solved to a gap still counts, with its proven bound in place of its m
      and, rounded up, give each part plans; the restricted master (pipeline/master.py) picks one plan per part
      meeting every shared row, and its LP's duals are the next prices. No whole model is needed: x100 has a
      plan from these rounds alone.
-  3. Rounds of part MILPs (through decompose._run: threads, or a Dask cluster), warm-started, node-limited,
-     start where the LPs bound best; their plans join the master. Prices move by the master's duals and by a
-     subgradient step (Polyak: step = theta (plan - L) / |g|^2, theta halved after STALL rounds without a
-     better bound) in turn. After the first round (at the best prices known) the parts that left most of its
-     gap open are solved again closer (_tightened), and where its joined plan breaks a shared row, the row's
-     largest users are solved with shares of the rows as their own (pipeline/moved_off.py), for the master.
-     On a model under WHOLE_LP_COLS a repair also runs: the
-     whole model with the parts' whole-replica rows, restricted to the integer columns any round, pooled plan
-     (or an LP) used (plus, on a model of few parts, the next best by LP reduced cost, widened until it has a
-     plan), from the best plan.
+  3. Rounds of part MILPs (through decompose._run: threads, or a Dask cluster), warm-started, node-limited, start
+     where the LPs bound best; their plans join the master. Prices move by the master's duals and by a subgradient
+     step (Polyak: step = theta (plan - L) / |g|^2, theta halved after STALL rounds without a better bound) in turn.
+     After the first round (at the best prices known) the parts that left most of its gap open are solved again
+     closer (_tightened), and where its joined plan breaks a shared row, the row's largest users are solved with
+     shares of the rows as their own (pipeline/moved_off.py), for the master. On a model under WHOLE_LP_COLS a
+     repair also runs: the whole model with the parts' whole-replica rows, restricted to the integer columns any
+     round, pooled plan (or an LP) used (plus, on a model of few parts, the next best by LP reduced cost, widened
+     until it has a plan), from the best plan.
   4. Stop at the gap (plan - best L) / plan <= mip_rel_gap, on the clock (rounds end by the time limit less
      MASTER_RESERVE), or when theta has halved three times (the bound has stalled at the duality gap).
 If rounds run out first, the caller gets the best plan with its bound; solve_priced may go on with the whole
