@@ -24,11 +24,11 @@ and a part solved to a gap still counts, with its proven bound in place of its m
      where the LPs bound best; their plans join the master. Prices move by the master's duals and by a subgradient
      step (Polyak: step = theta (plan - L) / |g|^2, theta halved after STALL rounds without a better bound) in turn.
      After the first round (at the best prices known) the parts that left most of its gap open are solved again
-     closer (_tightened), and where its joined plan breaks a shared row, the row's largest users are solved with
-     shares of the rows as their own (pipeline/moved_off.py), for the master. On a model under WHOLE_LP_COLS a
-     repair also runs: the whole model with the parts' whole-replica rows, restricted to the integer columns any
-     round, pooled plan (or an LP) used (plus, on a model of few parts, the next best by LP reduced cost, widened
-     until it has a plan), from the best plan.
+     closer (_tightened), and (over WHOLE_LP_COLS) where its joined plan breaks a shared row, the row's largest
+     users are solved with shares of the rows as their own (pipeline/moved_off.py), for the master. On a model under
+     WHOLE_LP_COLS a repair also runs: the whole model with the parts' whole-replica rows, restricted to the integer
+     columns any round, pooled plan (or an LP) used (plus, on a model of few parts, the next best by LP reduced
+     cost, widened until it has a plan), from the best plan.
   4. Stop at the gap (plan - best L) / plan <= mip_rel_gap, on the clock (rounds end by the time limit less
      MASTER_RESERVE), or when theta has halved three times (the bound has stalled at the duality gap).
 If rounds run out first, the caller gets the best plan with its bound; solve_priced may go on with the whole
@@ -80,8 +80,8 @@ TIGHTEN_OPEN = 0.8       # the first round's parts re-solved closer: those holdi
 TIGHTEN_PARTS = 20       # at most this many,
 TIGHTEN_NODES = 8        # with this many times the round's nodes,
 TIGHTEN_SHARE = 0.1      # within this share of the time limit
-SHARE_TIME = 0.1         # after the first round, parts moved off the rows its plans overfill (pipeline/moved_off.py)
-                         # within this share of the time limit
+SHARE_TIME = 0.1         # after the first round, on a model over WHOLE_LP_COLS, parts moved off the rows its
+                         # plans overfill (pipeline/moved_off.py) within this share of the time limit
 POLISH_SHARE = 0.25      # of the time limit (at least 2 s), at most, for each repair (the restricted whole model)
 
 
@@ -220,12 +220,11 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
         if not np.any(np.abs(over) > 1e-6 * np.maximum(1.0, np.abs(np.where(np.isfinite(upper), upper, lower)))):
             _keep(best, x, float(cost @ x))           # the parts' plan meets the shared rows as it is
         used |= integer & (x > 1e-9)
-        if k == 0 and not _within(best, options):   # the parts' plans overfill shared rows: plans moved off them
-            share_end = time.monotonic() + SHARE_TIME * options.time_limit_s
-            if form.n_cols <= WHOLE_LP_COLS:        # the repair's share of the time comes first
-                share_end = min(share_end, milp_deadline - POLISH_SHARE * options.time_limit_s)
+        if k == 0 and form.n_cols > WHOLE_LP_COLS and not _within(best, options):
+            # the parts' plans overfill shared rows: plans moved off them, where no repair runs (x100: 1.06% ->
+            # 0.66%; scarce x10, whose repair then had 15 s less, 0.292% -> 0.343%: benchmarks/RESULTS.md)
             joined = moved_off(parts, pool, x, cost, a_shared, lower, upper, allowance, nodes, run, backend,
-                                options, min(milp_deadline, share_end))
+                               options, min(milp_deadline, time.monotonic() + SHARE_TIME * options.time_limit_s))
             if joined is not None:
                 _keep(best, joined, float(cost @ joined))
         dw_prices = None

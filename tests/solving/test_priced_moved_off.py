@@ -113,8 +113,10 @@ def test_some_random_fleets_overfill_and_get_a_joined_plan():
 
 
 @pytest.mark.parametrize("seed", range(15))
-def test_the_priced_bound_stays_below_the_optimum_and_the_plan_holds(seed):
-    """The whole priced path, with the step in it: the bound never above the brute-force optimum."""
+def test_the_priced_bound_stays_below_the_optimum_and_the_plan_holds(seed, monkeypatch):
+    """The whole priced path, with the step in it (as on a model over WHOLE_LP_COLS: x100's path, no whole LP
+    nor repair): the bound never above the brute-force optimum."""
+    monkeypatch.setattr(lagrange, "WHOLE_LP_COLS", 0)
     form = random_fleet(seed)
     exact = highs.solve(form, EXACT)
     priced = lagrange.price_shared(form, shared_rows(form), _run, Backend(highs.solve), EXACT,
@@ -124,3 +126,18 @@ def test_the_priced_bound_stays_below_the_optimum_and_the_plan_holds(seed):
     assert priced.bound <= exact.objective + 1e-6
     if priced.x is not None:
         assert rows_hold(form, priced.x) and priced.objective >= exact.objective - 1e-5
+
+
+def test_the_step_runs_only_where_no_repair_runs(monkeypatch):
+    """Over WHOLE_LP_COLS (no whole LP, no repair: x100) the step runs after the first MILP round; under it the
+    repair has the time (scarce x10 planned worse with the step taking 10% of the limit)."""
+    calls = []
+    monkeypatch.setattr(lagrange, "moved_off", lambda *a: calls.append(1) or moved_off.moved_off(*a))
+    seed = next(s for s in SEEDS
+                if (apart := _own_optima(random_fleet(s))) is not None and _moved_off(*apart) is not None)
+    form = random_fleet(seed)
+    lagrange.price_shared(form, shared_rows(form), _run, Backend(highs.solve), EXACT, time.monotonic() + 60)
+    assert not calls
+    monkeypatch.setattr(lagrange, "WHOLE_LP_COLS", 0)
+    lagrange.price_shared(form, shared_rows(form), _run, Backend(highs.solve), EXACT, time.monotonic() + 60)
+    assert calls
