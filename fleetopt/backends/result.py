@@ -37,7 +37,7 @@ class SolveOptions:
                                       # sweep's binding budgets ask for more (whatif/worker.py)
     mip_restart: bool = True          # HiGHS: restart after the root when it fixes many integer columns; off when
                                       # the start is near the optimum (the restarts then redo what the start
-                                      # saved: pipeline/carbon_cuts.range_plan)
+                                      # saved: pipeline/range_start.py)
 
 
 @dataclass

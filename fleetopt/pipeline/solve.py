@@ -25,10 +25,11 @@ from fleetopt.formulation.stray import without_stray_flows
 from fleetopt.formulation.twins import with_dominated_fixed
 from fleetopt.io.schema import Instance
 from fleetopt.pipeline.carbon_cuts import (CarbonCuts, carbon_price_alone, cuts_for_budgets, free_answer, lp_prices,
-                                           polished, range_plan, signature, with_cuts, with_parts_rows)
+                                           polished, signature, with_cuts, with_parts_rows)
 from fleetopt.pipeline.cluster import DaskCluster
 from fleetopt.pipeline.decompose import EXECUTORS, Backend, default_workers, solve_by_parts
 from fleetopt.pipeline.problem import ExtraFunctionality, Problem, build_problem
+from fleetopt.pipeline.range_start import range_plan
 from fleetopt.pipeline.start_method import unguarded_main_line
 from fleetopt.plan.change import change_summary
 from fleetopt.plan.extract import (
@@ -171,7 +172,7 @@ def _strong_sweep(solved_form: Formulation, solver_form: Formulation, backend: s
 
 
 def _started(form: Formulation, cuts: CarbonCuts, options: SolveOptions) -> SolveOptions:
-    """`options` with the plan of carbon_cuts.range_plan as the whole MILP's start and HiGHS's restarts off (a
+    """`options` with the plan of range_start.range_plan as the whole MILP's start and HiGHS's restarts off (a
     restart after the root redoes what a start near the optimum saved: global-fleet's MILP 0.88-1.23 CPU s with
     both, 1.23-1.93 with the start alone, 1.48-3.34 with neither, seeds 0-5); the time it took comes off the
     limit. Unchanged when it finds no plan. Asked only where the carbon row alone joins the parts: decompose
@@ -228,7 +229,7 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions,
     if carbon_cuts is True and inst.policy.carbon_budget_t is not None:
         # joined by the carbon row alone, its LP binds at the strong price, so the parts' plans with carbon free
         # would not meet the budget: no rows at price 0 (global-fleet: 0.5-1 CPU s of part MILPs); the start's
-        # range takes the LP's values instead (carbon_cuts.range_plan); the parts solved with their own rows (the
+        # range takes the LP's values instead (range_start.range_plan); the parts solved with their own rows (the
         # model's: valid rows, same part optima; ~25% less solve CPU on global-fleet)
         carbon_cuts = cuts_for_budgets(solved_form, [inst.policy.carbon_budget_t], backend, options,
                                        default_workers(options.threads), prices=prices, free=not carbon_alone,

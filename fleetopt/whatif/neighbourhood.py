@@ -11,8 +11,8 @@ to the range those plans span (the LP's values rounded down and up) is a MILP of
 that finds a plan within ~1e-4 of the optimum in 0.1-0.7 s. It restricts bounds only: every plan it finds is a
 plan of the model; it answers the budget when within the gap of the rows' bound there
 (carbon_cuts.free_answer), else the model's own MILP starts from it, HiGHS's restarts off, and proves the answer.
-The MILP over the range is carbon_cuts.range_plan, which a single solve's strong carbon path also runs (over the
-price plans alone).
+The MILP over the range is pipeline/range_start.range_plan, which a single solve's strong carbon path also runs
+(over the price plans alone).
 Source: Berthold 2006, "Primal heuristics for mixed integer programs", diploma thesis, TU Berlin (crossover: a
 sub-MIP over what given solutions share); Danna, Rothberg, Le Pape 2005, "Exploring relaxation induced
 neighborhoods to improve MIP solutions", Math. Prog. 102 (RINS: a sub-MIP bounded by the LP and a solution).
@@ -32,6 +32,7 @@ def first_plan(form: Formulation, cuts, plans: Sequence[np.ndarray], options: So
     """A plan of `form` (a binding budget's model, twins fixed as solve_problem solves it) from the MILP over
     the range of `plans` (same columns), the rows' price plans and the LP with the rows (module docstring); None
     when that MILP finds none."""
-    from fleetopt.pipeline.carbon_cuts import range_plan, with_cuts
+    from fleetopt.pipeline.carbon_cuts import with_cuts
+    from fleetopt.pipeline.range_start import range_plan
 
     return range_plan(with_cuts(form, cuts), cuts, options, plans)   # the rows add no column: x reads on `form`

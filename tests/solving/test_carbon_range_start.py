@@ -1,4 +1,4 @@
-"""The whole MILP's start on the strong carbon path (pipeline/carbon_cuts.range_plan, price_plan_range;
+"""The whole MILP's start on the strong carbon path (pipeline/range_start.range_plan, price_plan_range;
 pipeline/solve._started; SolveOptions.mip_restart): the range it searches spans the price plans and the LP's
 values, its plan is a plan of the model and never below the exact optimum, the rows made without price 0 still
 bound it from below, and a single solve that takes the path hands the whole MILP that plan with HiGHS's restarts
@@ -11,7 +11,7 @@ import pytest
 
 from fleetopt.backends import highs
 from fleetopt.backends.result import SolveOptions
-from fleetopt.pipeline import carbon_cuts
+from fleetopt.pipeline import carbon_cuts, range_start
 from fleetopt.pipeline import solve as solve_module
 from helpers import rows_hold, solve_and_verify
 from solving.test_carbon_rows_strong import EXACT, carbon_services
@@ -23,14 +23,14 @@ def test_the_range_spans_the_plans_and_the_lp_rounded_both_ways():
     rng = np.random.default_rng(0)
     plans = np.clip(rng.integers(0, 4, (3, form.n_cols)).astype(float), lb, ub)
     lp_x = np.clip(rng.uniform(0.0, 4.0, form.n_cols), lb, ub)
-    lower, upper = carbon_cuts.price_plan_range(form, plans, lp_x)
+    lower, upper = range_start.price_plan_range(form, plans, lp_x)
     whole = np.vstack([plans, np.floor(lp_x), np.ceil(lp_x)])
     assert np.array_equal(lower[integer], np.clip(whole.min(axis=0), lb, ub)[integer])
     assert np.array_equal(upper[integer], np.clip(whole.max(axis=0), lb, ub)[integer])
     assert np.array_equal(lower[~integer], lb[~integer]) and np.array_equal(upper[~integer], ub[~integer])
     # an LP value a hair off a whole number counts as that number
     near = np.where(integer, np.round(lp_x) + 1e-9, lp_x)
-    lower, upper = carbon_cuts.price_plan_range(form, np.zeros((0, form.n_cols)), near)
+    lower, upper = range_start.price_plan_range(form, np.zeros((0, form.n_cols)), near)
     assert np.array_equal(lower[integer], upper[integer])
 
 
@@ -55,7 +55,7 @@ def test_the_range_plan_is_a_plan_never_below_the_optimum_and_the_rows_bound_it(
     assert cuts.bound_at(carbon_cuts.budget_of(form)) <= exact.objective * (1 + 1e-9) + 1e-6
     assert rows_hold(carbon_cuts.with_cuts(form, cuts), exact.x)   # no row cuts off the optimum
     model = carbon_cuts.with_cuts(strong, cuts)
-    x = carbon_cuts.range_plan(model, cuts, EXACT)
+    x = range_start.range_plan(model, cuts, EXACT)
     if x is None:   # a heuristic: the range (widened by one) may hold no plan; the MILP then starts without one
         return
     assert rows_hold(form, x) and rows_hold(model, x)
@@ -96,7 +96,7 @@ def test_a_single_solve_on_the_strong_path_starts_its_milp_from_the_range(budget
 
 
 def test_of_many_price_plans_the_range_takes_the_two_that_bracket_the_budget():
-    """carbon_cuts.bracketing: of a sweep's price plans, the one with the most carbon within the budget and the one
+    """range_start.bracketing: of a sweep's price plans, the one with the most carbon within the budget and the one
     with the least over it (the range they span holds the budget's optimum's neighbourhood); two or fewer: all."""
     form = carbon_services(0, budget_share=0.8)
     a, budget = carbon_cuts.carbon_coefficients(form), carbon_cuts.budget_of(form)
@@ -104,11 +104,11 @@ def test_of_many_price_plans_the_range_takes_the_two_that_bracket_the_budget():
     plans = rng.uniform(0.0, 3.0, (7, form.n_cols)) * np.linspace(0.3, 1.2, 7)[:, None]
     carbon = plans @ a
     assert (carbon <= budget).any() and (carbon > budget).any()
-    kept = carbon_cuts.bracketing(form, plans)
+    kept = range_start.bracketing(form, plans)
     under = np.flatnonzero(carbon <= budget)
     over = np.flatnonzero(carbon > budget)
     expect = plans[[under[np.argmax(carbon[under])], over[np.argmin(carbon[over])]]]
     assert np.array_equal(kept, expect)
-    assert np.array_equal(carbon_cuts.bracketing(form, plans[:2]), plans[:2])
+    assert np.array_equal(range_start.bracketing(form, plans[:2]), plans[:2])
     only_over = plans[over]
-    assert np.array_equal(carbon_cuts.bracketing(form, only_over), only_over[[np.argmin(carbon[over])]])
+    assert np.array_equal(range_start.bracketing(form, only_over), only_over[[np.argmin(carbon[over])]])
