@@ -102,6 +102,11 @@ class Formulation:
         self.invalidate()
         return block
 
+    def free_family_name(self, base: str) -> str:
+        """`base`, or `base` with the first number that makes it a name no family of the model has yet (a model
+        may carry such rows already: add_rows refuses a name taken)."""
+        return next(n for n in (f"{base}{k or ''}" for k in range(len(self.families) + 1)) if n not in self.families)
+
     def add_rows(self, name: str, keys: list[tuple], rows, cols, vals, *, lower=-INF, upper=INF,
                  units: str = "", meaning: str = "", shared: bool = False) -> RowFamily:
         """Add a family: nonzeros (rows local to the family, global cols) and bounds per row. A name already

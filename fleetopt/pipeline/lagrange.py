@@ -201,12 +201,13 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
             part_bounds = _tightened(parts, priced_cost, results, part_bounds, last, allowance, nodes, run,
                                      backend, options, min(milp_deadline - POLISH_SHARE * options.time_limit_s,
                                                            time.monotonic() + TIGHTEN_SHARE * options.time_limit_s))
+            for i, r in enumerate(results):   # the closer plans join the master too (the round's joined above)
+                pool.add(i, r.x)
         # the joined plan from the tightened results (they replace a part's only where no worse): starts set once
         x = np.zeros(form.n_cols)
         for i, (q, r) in enumerate(zip(parts, results)):
             x[q.cols] = r.x
             starts[i] = r.x
-            pool.add(i, r.x)
         value = float(part_bounds.sum()) - _constant(p, lower, upper)
         best.bounds.append(value)
         if value > best.bound + 1e-9 * max(1.0, abs(value)):

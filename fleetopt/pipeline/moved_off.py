@@ -113,7 +113,6 @@ def with_share(part: Part, block, lower: np.ndarray, upper: np.ndarray, cost: np
     columns) bounded to its share [lower, upper] as rows of its own."""
     out = part.form.copy()
     b = block.tocoo()
-    names = (f"shared_share{k or ''}" for k in range(len(out.families) + 1))
-    out.add_rows(next(n for n in names if n not in out.families), [(k,) for k in range(block.shape[0])], b.row,
-                 b.col, b.data, lower=lower, upper=upper)
+    out.add_rows(out.free_family_name("shared_share"), [(k,) for k in range(block.shape[0])], b.row, b.col, b.data,
+                 lower=lower, upper=upper)
     return with_cost(Part(out, part.cols, part.rows), cost[part.cols])

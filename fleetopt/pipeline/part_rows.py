@@ -107,10 +107,8 @@ def with_part_rows(form: Formulation, shared: np.ndarray, parts: list[Part]) -> 
         return form, shared
     out = form.copy()
     # a model may carry such rows already (solve._automatic_cuts gives them to a carbon-bound one before pricing)
-    names = (f"part_rows{k or ''}" for k in range(len(form.families) + 1))
-    name = next(n for n in names if n not in form.families)
-    out.add_rows(name, [(k,) for k in range(n)], np.concatenate(rows), np.concatenate(cols),
-                 np.concatenate(vals), lower=np.concatenate(lower), upper=np.concatenate(upper))
+    out.add_rows(form.free_family_name("part_rows"), [(k,) for k in range(n)], np.concatenate(rows),
+                 np.concatenate(cols), np.concatenate(vals), lower=np.concatenate(lower), upper=np.concatenate(upper))
     return out, np.concatenate([shared, np.zeros(n, dtype=bool)])
 
 

@@ -21,3 +21,13 @@ def test_a_family_name_is_taken_once():
     lower, upper = form.row_bounds()
     assert form.matrix().shape[0] == len(lower) == len(upper) == 1
     np.testing.assert_array_equal(upper, [1.0])
+
+
+def test_a_free_name_is_the_base_or_the_first_number_not_taken():
+    form = Formulation()
+    x = form.add_vars("x", [(0,), (1,)], ub=1.0, cost=1.0)
+    assert form.free_family_name("cap") == "cap"
+    form.add_rows("cap", [(0,)], [0, 0], x.cols, [1.0, 1.0], upper=1.0)
+    assert form.free_family_name("cap") == "cap1"
+    form.add_rows("cap1", [(0,)], [0], x.cols[:1], [1.0], upper=1.0)
+    assert form.free_family_name("cap") == "cap2"
