@@ -17,7 +17,7 @@ from fleetopt.backends.highs import quiet_highs, to_lp
 from fleetopt.facts import FAMILIES, facts
 from fleetopt.plan.explanation import BindingConstraint
 from fleetopt.plan.extract import binding_rows
-from fleetopt.formulation.model import Formulation
+from fleetopt.formulation.model import Formulation, key_name
 from fleetopt.plan import Binding
 
 OBJECTIVE_UNITS = {"cost_usd": "$", "carbon_t": "t CO2e", "weighted_usd": "$ (cost + priced carbon)"}
@@ -103,7 +103,7 @@ def priced_rows(form: Formulation, x: np.ndarray):
         activity = form.matrix() @ x
         for i, key in enumerate(fam.keys):
             rows.append(Binding(family="demand", key=[str(k) for k in key],
-                                name=f"demand[{','.join(map(str, key))}]", activity=float(activity[fam.start + i]),
+                                name=key_name("demand", key), activity=float(activity[fam.start + i]),
                                 limit=float(fam.upper[i]), units=fam.units, meaning=fam.meaning))
     return rows
 

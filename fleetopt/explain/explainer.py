@@ -27,7 +27,7 @@ from fleetopt.errors import INFEASIBLE
 from fleetopt.explain.runner_up import runner_up
 from fleetopt.explain.time import explain_time
 from fleetopt.formulation.families import objective_weights
-from fleetopt.formulation.model import Formulation
+from fleetopt.formulation.model import Formulation, key_name
 from fleetopt.io.numbers import RESIDUE, money, num, pct, whole
 from fleetopt.plan import Plan
 
@@ -167,7 +167,7 @@ def family_margins(form: Formulation, x: np.ndarray) -> list[FamilyMargin]:
         # solver residues tie at 0, so the first of the tied rows is named whichever x the plan came from
         order = np.where(np.abs(order) < RESIDUE, 0.0, order)
         i = int(np.argmin(order)) if np.isfinite(order).any() else int(np.argmin(margin / scale))
-        out.append(FamilyMargin(family=fam.name, tightest=f"{fam.name}[{','.join(map(str, fam.keys[i]))}]",
+        out.append(FamilyMargin(family=fam.name, tightest=key_name(fam.name, fam.keys[i]),
                                 activity=float(act[i]), limit=float(limit[i]), margin=float(margin[i]),
                                 relative_margin=float(margin[i] / abs(limit[i])) if limit[i] else None,
                                 units=fam.units))

@@ -31,7 +31,7 @@ from fleetopt.plan.explanation import IisMember, Infeasibility, Relaxation
 from fleetopt.explain.screening import number, relaxation, round_up, screening_diagnosis  # noqa: F401
 from fleetopt.facts import FAMILIES, facts
 from fleetopt.formulation.families import build
-from fleetopt.formulation.model import Formulation
+from fleetopt.formulation.model import Formulation, key_name
 from fleetopt.formulation.time import slice_labels
 from fleetopt.io.schema import Instance
 
@@ -105,7 +105,7 @@ def find_iis(form: Formulation, time_limit_s: float = 10.0) -> tuple[list[int], 
 def row_with_limit(form: Formulation, row: int, bound: str = "both") -> str:
     """'power_cap[eu-west] <= 0.012 MW': a row in the user's names with its limit and units."""
     fam, i = form.family_of_row(row)
-    name = f"{fam.name}[{','.join(map(str, fam.keys[i]))}]"
+    name = key_name(fam.name, fam.keys[i])
     lo, hi = float(fam.lower[i]), float(fam.upper[i])
     if lo == hi:
         return f"{name} = {number(hi)} {fam.units}"

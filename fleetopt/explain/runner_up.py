@@ -9,6 +9,7 @@ import numpy as np
 from fleetopt.formulation.change import set_changed
 from fleetopt.formulation.families import set_reserved
 from fleetopt.formulation.families import objective_weights
+from fleetopt.formulation.model import key_name
 from fleetopt.io.numbers import money, num, whole
 from fleetopt.pipeline.problem import Problem
 from fleetopt.plan.explanation import RunnerUp
@@ -36,7 +37,7 @@ def violated_rows(problem: Problem, x: np.ndarray) -> list[str]:
     for i in np.flatnonzero((activity > upper + tol) | (activity < lower - tol)):
         fam, k = form.family_of_row(int(i))   # not form.row_names(): x10's 40 jobs named every row 40 times, 0.5 s
         limit = upper[i] if activity[i] > upper[i] else lower[i]
-        name = f"{fam.name}[{','.join(map(str, fam.keys[k]))}]"
+        name = key_name(fam.name, fam.keys[k])
         out.append(f"{name} ({num(activity[i])} vs limit {num(limit)} {fam.units})")
     return out
 

@@ -15,6 +15,11 @@ import scipy.sparse as sp
 INF = np.inf
 
 
+def key_name(name: str, key) -> str:
+    """A row's or column's name in the user's words: 'power_cap[eu-west]', family or block name then its key."""
+    return f"{name}[{','.join(map(str, key))}]"
+
+
 def _full(value, n: int) -> np.ndarray:
     """A scalar or array as a float vector of length n (a private copy)."""
     return np.broadcast_to(np.asarray(value, dtype=float), (n,)).copy()
@@ -182,10 +187,10 @@ class Formulation:
         return a @ x, (abs(a) @ (np.abs(x) > 1e-9).astype(float)) > 0
 
     def row_names(self) -> list[str]:
-        return [f"{f.name}[{','.join(map(str, k))}]" for f in self.families.values() for k in f.keys]
+        return [key_name(f.name, k) for f in self.families.values() for k in f.keys]
 
     def col_names(self) -> list[str]:
-        return [f"{b.name}[{','.join(map(str, k))}]" for b in self.blocks.values() for k in b.keys]
+        return [key_name(b.name, k) for b in self.blocks.values() for k in b.keys]
 
     def family_of_row(self, row: int) -> tuple[RowFamily, int]:
         for f in self.families.values():

@@ -7,7 +7,7 @@ import numpy as np
 from fleetopt.candidates.monitoring import MonitoringTable
 from fleetopt.candidates.names import option_key
 from fleetopt.candidates.tables import SPOT, ServingCandidates, TrainingCandidates
-from fleetopt.formulation.model import Formulation
+from fleetopt.formulation.model import Formulation, key_name
 from fleetopt.io.schema import Instance
 from fleetopt.physics.training import C3_TERMS
 from fleetopt.plan.model import (
@@ -170,7 +170,7 @@ def binding_rows(form: Formulation, x: np.ndarray) -> list[Binding]:
             for limit in (fam.upper[i], fam.lower[i]):
                 if np.isfinite(limit) and abs(limit - act[i]) <= BINDING_RTOL * max(1.0, abs(limit)):
                     out.append(Binding(family=fam.name, key=[str(k) for k in key],
-                                       name=f"{fam.name}[{','.join(map(str, key))}]", activity=float(act[i]),
+                                       name=key_name(fam.name, key), activity=float(act[i]),
                                        limit=float(limit), units=fam.units, meaning=fam.meaning))
                     break
     return out
