@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass, field, replace
 
@@ -17,6 +18,8 @@ from fleetopt.errors import ERROR, InputError, bad_argument, check_number, check
 from fleetopt.whatif.scenario import Base, instance_for
 from fleetopt.whatif.spec import Setting
 from fleetopt.whatif.store import KEY
+
+LOG = logging.getLogger(__name__)
 
 DETAIL_CHARS = 300
 MAX_THREADS = 1024
@@ -224,7 +227,8 @@ def with_first_plan(problem, cuts, known, nearby: list, options):
     plans = nearby + ([known.x] if known is not None and known.x is not None else [])
     try:
         x = first_plan(form, cuts, plans, options)
-    except Exception:  # noqa: BLE001 - without a first plan the scenario's MILP still solves
+    except Exception as err:  # noqa: BLE001 - without a first plan the scenario's MILP still solves
+        _aid_failed("no first plan from the neighbours' plans", err)
         x = None
     options.time_limit_s = max(options.time_limit_s - (time.perf_counter() - t0), 0.01)
     if x is None:
@@ -300,8 +304,15 @@ def make_cuts(task: CutTask):
             prices = lp_prices(strong, given, options.threads)
         return cuts_for_budgets(form, task.budgets, backend, options, workers=1, share=task.share, reach=REACH,
                                 prices=prices, parts_of=strong)
-    except Exception:  # noqa: BLE001 - rows are an aid: without them every scenario still solves
+    except Exception as err:  # noqa: BLE001 - rows are an aid: without them every scenario still solves
+        _aid_failed("no carbon rows for the sweep", err)
         return None
+
+
+def _aid_failed(what: str, err: Exception) -> None:
+    """One warning line where an aid to the sweep failed: the answers stay exact (each budget's own MILP), but a
+    failure here is a bug or a slower sweep, and must not pass unseen."""
+    LOG.warning("%s (%s: %s); the budgets are solved without it", what, type(err).__name__, err)
 
 
 def die_with_parent() -> None:

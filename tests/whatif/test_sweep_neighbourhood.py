@@ -104,8 +104,9 @@ def test_the_rows_keep_each_prices_plan_and_shares_join_them():
     assert sorted(map(bytes, np.round(shares.plans, 6))) == key
 
 
-def test_a_first_plan_that_fails_leaves_every_budget_solved(monkeypatch):
-    """The first plan is an aid: a search that raises leaves each scenario to its own MILP, with the same answers."""
+def test_a_first_plan_that_fails_leaves_every_budget_solved(monkeypatch, caplog):
+    """The first plan is an aid: a search that raises leaves each scenario to its own MILP, with the same answers,
+    and says so in one warning (a bug there must not pass unseen)."""
     import fleetopt.whatif.neighbourhood as neighbourhood
 
     calls = []
@@ -120,3 +121,22 @@ def test_a_first_plan_that_fails_leaves_every_budget_solved(monkeypatch):
     without = fleetopt.sweep(TINY, settings, executor="sequential")
     assert calls and (without["status"] == "optimal").all()
     assert without["objective"].to_numpy() == pytest.approx(with_it["objective"].to_numpy(), rel=1e-4)
+    assert "no first plan from the neighbours' plans (RuntimeError: no first plan)" in caplog.text
+
+
+def test_rows_that_fail_leave_every_budget_solved_and_say_so(monkeypatch, caplog):
+    """The sweep's carbon rows are an aid too: when making them raises, the budgets solve without them, with the
+    same answers, and one warning names the failure."""
+    import fleetopt.pipeline.carbon_cuts as carbon_cuts
+
+    settings = {"policy.carbon_budget_t": "3,8"}
+    with_it = fleetopt.sweep(TINY, settings, executor="sequential")
+
+    def broken(*args, **kwargs):
+        raise ValueError("rows broken")
+
+    monkeypatch.setattr(carbon_cuts, "cuts_for_budgets", broken)
+    without = fleetopt.sweep(TINY, settings, executor="sequential")
+    assert (without["status"] == "optimal").all()
+    assert without["objective"].to_numpy() == pytest.approx(with_it["objective"].to_numpy(), rel=1e-4)
+    assert "no carbon rows for the sweep (ValueError: rows broken)" in caplog.text
