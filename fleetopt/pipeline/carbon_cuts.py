@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from fleetopt.backends.result import SolveOptions, SolveResult, relative_gap
-from fleetopt.errors import FEASIBLE, OPTIMAL
+from fleetopt.errors import OPTIMAL
 from fleetopt.formulation.model import ROW_TOL, Formulation, rows_violated
 from fleetopt.formulation.split import components, shared_rows, split, with_cost
 
@@ -211,79 +211,6 @@ def with_cuts(form: Formulation, cuts: CarbonCuts) -> Formulation:
     out.add_rows(FAMILY, keys, cuts.rows, cuts.cols, cuts.vals, lower=cuts.lower - 1e-9 * np.abs(cuts.lower),
                  units="objective", meaning="a part's priced cost is at least its proven minimum at that price")
     return out
-
-
-BAND = "carbon_band"      # the rows' upper side: no part far above its priced minimum in a plan as cheap as a start
-BAND_EASE = 1e-6          # of the start's cost, added to each band's width: solvers' tolerances never cut a plan off
-
-
-def start_cost(form: Formulation, x: np.ndarray | None) -> float | None:
-    """The objective of `x` when it is a plan of `form` (rows within ROW_TOL, bounds, whole integers), else None."""
-    cost, lb, ub, integer = form.col_arrays()
-    if x is None or len(x) != form.n_cols:
-        return None
-    x = np.asarray(x, dtype=float)
-    lower, upper = form.row_bounds()
-    if rows_violated(form.matrix() @ x, lower, upper, ROW_TOL).any() or (x < lb - ROW_TOL).any() or \
-            (x > ub + ROW_TOL).any() or (np.abs(x[integer] - np.round(x[integer])) > ROW_TOL).any():
-        return None
-    return float(cost @ x)
-
-
-def with_band(form: Formulation, cuts: CarbonCuts, start: np.ndarray | None) -> tuple[Formulation, float | None]:
-    """`form` with each row of `cuts` bounded above too, (c_k + p a_k) x_k <= lower_k + UB + p B - sum_j lower_j,
-    where UB is the cost of the plan `start` of `form` and B its carbon budget; and UB (None, `form` unchanged,
-    when `start` is not a plan of `form`, it has no budget row, or the rows of a price miss a column the cost or
-    the carbon reads). Why: every plan x that meets the budget has c x >= sum_j (c_j + p a_j) x_j - p B, so one
-    that costs at most UB keeps every part within UB - L(p) of its priced minimum; the start is such a plan,
-    so the model's optimum stays, and a bound proven on the banded model, capped at UB, holds on `form`. The
-    whole MILP prunes by part, not by the objective alone: global-fleet's from the range start 4.9-5.0 CPU s
-    over seeds 0-5 against 5.8-6.0 (benchmarks/RESULTS.md, "global-fleet proven in under 2 s").
-    Source: Geoffrion 1974 (Lagrangian bound, as above) applied to the objective cutoff of a known plan (the
-    reduced-cost fixing argument, Nemhauser and Wolsey 1988, Integer and Combinatorial Optimization, II.2.6)."""
-    carbon = carbon_coefficients(form)
-    ub = start_cost(form, start)
-    if carbon is None or ub is None or not len(cuts.lower):
-        return form, None
-    budget = budget_of(form)
-    cost = form.col_arrays()[0]
-    reads = (cost != 0) | (carbon != 0)
-    upper = np.full(len(cuts.lower), np.inf)
-    row_price = cuts.prices
-    for p in np.unique(row_price):
-        on = row_price == p
-        covered = np.zeros(form.n_cols, dtype=bool)
-        covered[cuts.cols[np.isin(cuts.rows, np.flatnonzero(on))]] = True
-        if (reads & ~covered).any():
-            continue
-        width = ub + p * budget - float(cuts.lower[on].sum()) + BAND_EASE * max(1.0, abs(ub))
-        if width >= 0:
-            upper[on] = cuts.lower[on] + width
-    kept = np.flatnonzero(np.isfinite(upper))
-    if not len(kept):
-        return form, None
-    out = form.copy()
-    pick = np.isin(cuts.rows, kept)
-    renumber = np.full(len(cuts.lower), -1)
-    renumber[kept] = np.arange(len(kept))
-    keys = [(f"{cuts.prices[k]:g}", int(cuts.part[k])) for k in kept]
-    out.add_rows(out.free_family_name(BAND), keys, renumber[cuts.rows[pick]], cuts.cols[pick], cuts.vals[pick],
-                 lower=np.full(len(kept), -np.inf), upper=upper[kept], units="objective",
-                 meaning="a part's priced cost is within the start's duality gap of its proven minimum")
-    return out, ub
-
-
-def capped(result: SolveResult, start: np.ndarray, ub: float, mip_rel_gap: float) -> SolveResult:
-    """A banded model's result (`with_band`) read on `form`: the bound capped at its plan's cost, and the start
-    (cost UB) in place of a result with no plan or a dearer one, its bound then the least of the result's and UB
-    (the banded model holds every plan as cheap as the start: an infeasible or unfinished one proves none
-    cheaper than its bound)."""
-    if result.x is not None and result.objective is not None and result.objective <= ub * (1 + 1e-9) + 1e-9:
-        return result
-    bound = ub if result.bound is None or not math.isfinite(result.bound) else min(result.bound, ub)
-    gap = relative_gap(ub, bound)
-    return replace(result, status=OPTIMAL if gap is not None and gap <= mip_rel_gap * (1 + 1e-9) + 1e-12
-                   else FEASIBLE, x=np.asarray(start, dtype=float).copy(), objective=ub, bound=bound, gap=gap)
 
 
 FREE_DETAIL = "the parts' plans with the carbon budget left free meet it"

@@ -24,8 +24,8 @@ from fleetopt.formulation.replica_bound import with_replica_bounds
 from fleetopt.formulation.stray import without_stray_flows
 from fleetopt.formulation.twins import with_dominated_fixed
 from fleetopt.io.schema import Instance
-from fleetopt.pipeline.carbon_cuts import (CarbonCuts, capped, carbon_price_alone, cuts_for_budgets, free_answer,
-                                           lp_prices, polished, signature, with_band, with_cuts, with_parts_rows)
+from fleetopt.pipeline.carbon_cuts import (CarbonCuts, carbon_price_alone, cuts_for_budgets, free_answer, lp_prices,
+                                           polished, signature, with_cuts, with_parts_rows)
 from fleetopt.pipeline.cluster import DaskCluster
 from fleetopt.pipeline.decompose import EXECUTORS, Backend, default_workers, solve_by_parts
 from fleetopt.pipeline.problem import ExtraFunctionality, Problem, build_problem
@@ -250,14 +250,8 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions,
         solver_form = with_cuts(solver_form, carbon_cuts)
     if result is None and made_here and carbon_alone and made_on is not None and backend == "highs":
         options = _started(solver_form, carbon_cuts, options)
-    start, start_ub = options.start, None
-    if result is None and made_on is not None and start is not None:
-        # a plan as cheap as the start keeps each part near its priced minimum (carbon_cuts.with_band)
-        solver_form, start_ub = with_band(solver_form, carbon_cuts, start)
     if result is None:
         result = run_backend(backend, solver_form, options)
-        if start_ub is not None:
-            result = capped(result, start, start_ub, options.mip_rel_gap)
         if isinstance(carbon_cuts, CarbonCuts) and solver_form is not form:
             result = polished(form, result)
     if result.x is not None:   # traffic left within the solver's tolerance on options without replicas
