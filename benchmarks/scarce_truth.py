@@ -1,0 +1,143 @@
+"""Where scarce-x10's optimum lies: the priced solve's models kept, then one long solve of the whole model with
+the parts' whole-replica rows from the best plan (one HiGHS thread, its log and solution file kept).
+
+Run: python benchmarks/scarce_truth.py capture --tier scarce-x10 --time-limit 150 --out /tmp/sx10/cap.pkl
+     python benchmarks/scarce_truth.py long --cap /tmp/sx10/cap.pkl --time-limit 3600 --out /tmp/sx10/long
+capture: the default solve (solve_problem, as `fleetopt solve`), with pipeline/lagrange.py's whole model with
+the parts' rows, its shared-row mask, the plain model and the best plan pickled. long: HiGHS on that model
+(threads 1, mip_rel_gap 1e-6), started from the plan; HiGHS's log in OUT.log, its best plan in OUT.sol
+(HiGHS's solution file), the result in OUT.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def capture(args) -> None:
+    from bench_solve import load
+
+    from fleetopt.api import build_problem, options_for, solve_problem
+    from fleetopt.pipeline import lagrange
+
+    kept: dict = {}
+    with_rows = lagrange.with_part_rows
+
+    def keep_rows(form, shared, parts):
+        whole, whole_shared = with_rows(form, shared, parts)
+        kept.update(form=form, shared=shared, whole=whole, whole_shared=whole_shared, n_parts=len(parts))
+        return whole, whole_shared
+
+    lagrange.with_part_rows = keep_rows
+    problem = build_problem(load(args.tier))
+    name, options = options_for(problem.inst, time_limit_s=args.time_limit, mip_rel_gap=1e-4)
+    w, c = time.perf_counter(), time.process_time()
+    plan, result = solve_problem(problem, name, options)
+    kept.update(x=result.x, objective=result.objective, bound=result.bound, wall_s=time.perf_counter() - w,
+                cpu_s=time.process_time() - c, load=os.getloadavg()[0])
+    with open(args.out, "wb") as f:
+        pickle.dump(kept, f)
+    print(json.dumps({k: kept[k] for k in ("objective", "bound", "wall_s", "cpu_s", "load", "n_parts")}))
+
+
+def long(args) -> None:
+    import highspy
+    import numpy as np
+
+    from fleetopt.backends.highs import to_lp
+
+    with open(args.cap, "rb") as f:
+        kept = pickle.load(f)
+    whole = kept["whole"]
+    h = highspy.Highs()
+    for key, value in (("threads", 1), ("time_limit", float(args.time_limit)), ("mip_rel_gap", 1e-6),
+                       ("log_file", f"{args.out}.log"), ("log_to_console", False)):
+        h.setOptionValue(key, value)
+    h.passModel(to_lp(whole, highspy))
+    x = np.asarray(kept["x"], dtype=float)
+    start = np.zeros(whole.n_cols)
+    start[:len(x)] = x          # the parts' rows add no columns; a longer model keeps zeros past the plan's
+    sol = highspy.HighsSolution()
+    sol.col_value = list(start)
+    sol.value_valid = True
+    h.setSolution(sol)
+    w, c = time.perf_counter(), time.process_time()
+    h.run()
+    info = h.getInfo()
+    h.writeSolution(f"{args.out}.sol", 1)
+    out = {"status": h.modelStatusToString(h.getModelStatus()), "objective": info.objective_function_value,
+           "bound": info.mip_dual_bound, "gap": info.mip_gap, "nodes": info.mip_node_count,
+           "wall_s": round(time.perf_counter() - w, 1), "cpu_s": round(time.process_time() - c, 1),
+           "start": kept["objective"], "cols": whole.n_cols, "rows": whole.n_rows, "load": os.getloadavg()[0]}
+    Path(f"{args.out}.json").write_text(json.dumps(out, indent=1))
+    print(json.dumps(out))
+
+
+def parts(args) -> None:
+    """At the whole LP's prices p* (the LP with the parts' rows; its shared rows' duals), each part's MILP solved
+    close (its bound), and the best plan's excess over L(p*) split exactly: per part, its priced cost less its
+    bound; per priced row, p_i times the row's slack in the plan."""
+    import numpy as np
+
+    from fleetopt.backends import highs
+    from fleetopt.backends.result import SolveOptions, proven_bound
+    from fleetopt.formulation.split import components, split, with_cost
+    from fleetopt.pipeline.part_rows import part_with_rows
+
+    with open(args.cap, "rb") as f:
+        kept = pickle.load(f)
+    form, shared, whole, ws, x = kept["form"], kept["shared"], kept["whole"], kept["whole_shared"], kept["x"]
+    lp = highs.solve_lp(whole, 1)
+    p = -lp.row_dual[ws]
+    cost = form.col_arrays()[0]
+    a_s = form.matrix()[np.flatnonzero(shared)]
+    lower, upper = (v[shared] for v in form.row_bounds())
+    priced = cost + a_s.T @ p
+    const = float(np.dot(p[p > 0], upper[p > 0]) + np.dot(p[p < 0], lower[p < 0]))
+    qs = split(form, components(form, ~shared), ~shared)
+    opts = SolveOptions(mip_rel_gap=args.part_gap, time_limit_s=args.part_time, threads=1)
+    c = time.process_time()
+    rows = []
+    for q in qs:
+        strong = part_with_rows(q)
+        r = highs.solve(with_cost(strong, priced[q.cols]).form, opts)
+        rows.append((q.form.col_names()[0], float(priced[q.cols] @ x[q.cols]), proven_bound(r), r.objective))
+    bound = sum(b for _, _, b, _ in rows) - const
+    act = a_s @ x
+    slack = np.where(p > 0, p * (upper - act), np.where(p < 0, p * (lower - act), 0.0))
+    names = np.array(form.row_names())[shared]
+    print(f"LP with the parts' rows {lp.objective:,.0f}; L(p*) >= {bound:,.0f} (parts to {args.part_gap:g}, "
+          f"{time.process_time() - c:.1f} CPU s, load {os.getloadavg()[0]:.1f}); plan {kept['objective']:,.0f}")
+    print(f"plan - L(p*) = {kept['objective'] - bound:,.0f}: parts {sum(v - b for _, v, b, _ in rows):,.0f}, "
+          f"row slack {slack.sum():,.0f}")
+    for name, v, b, o in sorted(rows, key=lambda t: t[2] - t[1])[:args.top]:
+        print(f"  part {name[:48]:48s} plan-bound {v - b:10,.0f}  part open {(o or b) - b:8,.0f}")
+    for i in np.argsort(-slack)[:args.top]:
+        if slack[i] > 1:
+            print(f"  row {names[i]:40s} price {p[i]:10.4g} slack cost {slack[i]:10,.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=("capture", "long", "parts"))
+    parser.add_argument("--part-gap", type=float, default=1e-4)
+    parser.add_argument("--part-time", type=float, default=20.0)
+    parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--tier", default="scarce-x10")
+    parser.add_argument("--time-limit", type=float, default=150.0)
+    parser.add_argument("--cap", type=Path)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    {"capture": capture, "long": long, "parts": parts}[args.mode](args)
+
+
+if __name__ == "__main__":
+    main()
