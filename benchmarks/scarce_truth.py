@@ -37,9 +37,26 @@ def capture(args) -> None:
         return whole, whole_shared
 
     lagrange.with_part_rows = keep_rows
+    repair = lagrange._repair
+
+    def keep_repair(form, used, reduced, run, backend, options, deadline, start):
+        w, c = time.perf_counter(), time.process_time()
+        out = repair(form, used, reduced, run, backend, options, deadline, start)
+        kept.setdefault("repairs", []).append({
+            "used": used.copy(), "start": start, "x": None if out is None else out.x,
+            "objective": None if out is None else out.objective, "bound": None if out is None else out.bound,
+            "wall_s": time.perf_counter() - w, "cpu_s": time.process_time() - c})
+        return out
+
+    lagrange._repair = keep_repair
+    if args.log:
+        from bench_lagrange import _log_rounds
+        clock = _log_rounds()
     problem = build_problem(load(args.tier))
     name, options = options_for(problem.inst, time_limit_s=args.time_limit, mip_rel_gap=1e-4)
     w, c = time.perf_counter(), time.process_time()
+    if args.log:
+        clock[:] = [w, c]
     plan, result = solve_problem(problem, name, options)
     kept.update(x=result.x, objective=result.objective, bound=result.bound, wall_s=time.perf_counter() - w,
                 cpu_s=time.process_time() - c, load=os.getloadavg()[0])
@@ -107,36 +124,75 @@ def parts(args) -> None:
     c = time.process_time()
     rows = []
     for q in qs:
-        strong = part_with_rows(q)
-        r = highs.solve(with_cost(strong, priced[q.cols]).form, opts)
-        rows.append((q.form.col_names()[0], float(priced[q.cols] @ x[q.cols]), proven_bound(r), r.objective))
-    bound = sum(b for _, _, b, _ in rows) - const
+        strong = with_cost(part_with_rows(q), priced[q.cols]).form
+        r = highs.solve(strong, opts)
+        part_lp = highs.solve_lp(strong, 1)
+        rows.append((q.form.col_names()[0], float(priced[q.cols] @ x[q.cols]), proven_bound(r), r.objective,
+                     part_lp.objective))
+    bound = sum(r[2] for r in rows) - const
     act = a_s @ x
     slack = np.where(p > 0, p * (upper - act), np.where(p < 0, p * (lower - act), 0.0))
     names = np.array(form.row_names())[shared]
     print(f"LP with the parts' rows {lp.objective:,.0f}; L(p*) >= {bound:,.0f} (parts to {args.part_gap:g}, "
           f"{time.process_time() - c:.1f} CPU s, load {os.getloadavg()[0]:.1f}); plan {kept['objective']:,.0f}")
-    print(f"plan - L(p*) = {kept['objective'] - bound:,.0f}: parts {sum(v - b for _, v, b, _ in rows):,.0f}, "
+    print(f"L(p*) - LP = {bound - lp.objective:,.0f}: the parts' own rounding at p* (bound - LP, with their rows)")
+    for name, _, b, o, low in sorted(rows, key=lambda t: t[4] - t[2])[:args.top]:
+        print(f"  part {name[:48]:48s} bound-LP {b - low:10,.0f}  part open {(o or b) - b:8,.0f}")
+    print(f"plan - L(p*) = {kept['objective'] - bound:,.0f}: parts {sum(r[1] - r[2] for r in rows):,.0f}, "
           f"row slack {slack.sum():,.0f}")
-    for name, v, b, o in sorted(rows, key=lambda t: t[2] - t[1])[:args.top]:
+    for name, v, b, o, _ in sorted(rows, key=lambda t: t[2] - t[1])[:args.top]:
         print(f"  part {name[:48]:48s} plan-bound {v - b:10,.0f}  part open {(o or b) - b:8,.0f}")
     for i in np.argsort(-slack)[:args.top]:
         if slack[i] > 1:
             print(f"  row {names[i]:40s} price {p[i]:10.4g} slack cost {slack[i]:10,.0f}")
 
 
+def repair(args) -> None:
+    """The priced solve's last repair again (the whole model with the parts' rows, its integer columns restricted
+    to those the repair was given, from the plan it started from), one HiGHS thread, with growing node limits:
+    what the restricted model holds (its own bound) and what it costs to reach it."""
+    import numpy as np
+
+    from fleetopt.backends import highs
+    from fleetopt.backends.result import SolveOptions
+    from fleetopt.pipeline.lagrange import restricted
+
+    with open(args.cap, "rb") as f:
+        kept = pickle.load(f)
+    rep = kept["repairs"][args.which]
+    whole = kept["whole"]
+    cost = whole.col_arrays()[0]
+    start = rep["start"] if rep["start"] is not None else None
+    union = np.zeros(whole.n_cols, dtype=bool)
+    for r in kept["repairs"]:
+        union |= r["used"]
+    for name, used in (("given", rep["used"]), ("every repair's", union)):
+        form = restricted(whole, used)
+        for nodes in args.nodes:
+            c = time.process_time()
+            r = highs.solve(form, SolveOptions(mip_rel_gap=1e-4, time_limit_s=args.time_limit, threads=1,
+                                               node_limit=nodes, start=start))
+            print(json.dumps({"columns": name, "integer_used": int(used.sum()), "nodes": nodes,
+                              "start": None if start is None else float(cost @ start), "objective": r.objective,
+                              "bound": r.bound, "status": r.status, "cpu_s": round(time.process_time() - c, 1),
+                              "load": os.getloadavg()[0]}), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("capture", "long", "parts"))
+    parser.add_argument("mode", choices=("capture", "long", "parts", "repair"))
+    parser.add_argument("--which", type=int, default=-1)
+    parser.add_argument("--nodes", type=lambda v: [int(n) for n in v.split(",")], default=[500, 2000, 0])
     parser.add_argument("--part-gap", type=float, default=1e-4)
     parser.add_argument("--part-time", type=float, default=20.0)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--log", action="store_true")
     parser.add_argument("--tier", default="scarce-x10")
     parser.add_argument("--time-limit", type=float, default=150.0)
     parser.add_argument("--cap", type=Path)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    {"capture": capture, "long": long, "parts": parts}[args.mode](args)
+    {"capture": capture, "long": long, "parts": parts, "repair": repair}[args.mode](args)
 
 
 if __name__ == "__main__":
