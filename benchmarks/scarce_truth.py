@@ -6,7 +6,9 @@ Run: python benchmarks/scarce_truth.py capture --tier scarce-x10 --time-limit 15
 capture: the default solve (solve_problem, as `fleetopt solve`), with pipeline/lagrange.py's whole model with
 the parts' rows, its shared-row mask, the plain model and the best plan pickled. long: HiGHS on that model
 (threads 1, mip_rel_gap 1e-6), started from the plan; HiGHS's log in OUT.log, its best plan in OUT.sol
-(HiGHS's solution file), the result in OUT.json.
+(HiGHS's solution file), the result in OUT.json. parts: at the whole LP's prices, each part's MILP solved close:
+the Lagrangian bound L(p*) and the plan's excess over it, part by part and row by row. repair: the capture's
+repair model run to its own bound. rows: the LPs with and without formulation/stock_rounding.py's MIR rows.
 """
 
 from __future__ import annotations
@@ -178,9 +180,37 @@ def repair(args) -> None:
                               "load": os.getloadavg()[0]}), flush=True)
 
 
+def rows(args) -> None:
+    """The LP of the plain model and of the model with the parts' rows, before and after the MIR rows of the
+    shared scarce rows (formulation/stock_rounding.py): what rounding the stock and power rows alone lifts."""
+    import numpy as np
+
+    from fleetopt.backends import highs
+    from fleetopt.formulation.stock_rounding import with_stock_rows
+
+    with open(args.cap, "rb") as f:
+        kept = pickle.load(f)
+    for name, form, shared in (("plain", kept["form"], kept["shared"]),
+                               ("with the parts' rows", kept["whole"], kept["whole_shared"])):
+        values: list[float | None] = []
+
+        def lp(f, values=values):
+            sol = highs.solve_lp(f, 1)
+            values.append(None if sol is None else sol.objective)
+            return None if sol is None else sol.x
+
+        c = time.process_time()
+        out, added = with_stock_rows(form, np.flatnonzero(shared), lp)
+        after = highs.solve_lp(out, 1).objective
+        holds = bool(np.all(out.matrix() @ kept["x"] <= out.row_bounds()[1] + 1e-6))
+        print(json.dumps({"model": name, "lp": values[0], "lp_with_mir": after, "lift": after - values[0],
+                          "rows": added, "lp_solves": len(values) + 1, "plan_meets_them": holds,
+                          "cpu_s": round(time.process_time() - c, 2), "load": os.getloadavg()[0]}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("capture", "long", "parts", "repair"))
+    parser.add_argument("mode", choices=("capture", "long", "parts", "repair", "rows"))
     parser.add_argument("--which", type=int, default=-1)
     parser.add_argument("--nodes", type=lambda v: [int(n) for n in v.split(",")], default=[500, 2000, 0])
     parser.add_argument("--part-gap", type=float, default=1e-4)
@@ -192,7 +222,7 @@ def main() -> None:
     parser.add_argument("--cap", type=Path)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    {"capture": capture, "long": long, "parts": parts, "repair": repair}[args.mode](args)
+    {"capture": capture, "long": long, "parts": parts, "repair": repair, "rows": rows}[args.mode](args)
 
 
 if __name__ == "__main__":
