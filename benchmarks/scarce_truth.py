@@ -109,16 +109,17 @@ def parts(args) -> None:
     from fleetopt.backends import highs
     from fleetopt.backends.result import SolveOptions, proven_bound
     from fleetopt.formulation.split import components, split, with_cost
+    from fleetopt.pipeline.lagrange import _project
     from fleetopt.pipeline.part_rows import part_with_rows
 
     with open(args.cap, "rb") as f:
         kept = pickle.load(f)
     form, shared, whole, ws, x = kept["form"], kept["shared"], kept["whole"], kept["whole_shared"], kept["x"]
     lp = highs.solve_lp(whole, 1)
-    p = -lp.row_dual[ws]
     cost = form.col_arrays()[0]
     a_s = form.matrix()[np.flatnonzero(shared)]
     lower, upper = (v[shared] for v in form.row_bounds())
+    p = _project(-lp.row_dual[ws], lower, upper)   # prices of the right sign: L(p) is a bound at any such p
     priced = cost + a_s.T @ p
     const = float(np.dot(p[p > 0], upper[p > 0]) + np.dot(p[p < 0], lower[p < 0]))
     qs = split(form, components(form, ~shared), ~shared)
@@ -133,7 +134,8 @@ def parts(args) -> None:
                      part_lp.objective))
     bound = sum(r[2] for r in rows) - const
     act = a_s @ x
-    slack = np.where(p > 0, p * (upper - act), np.where(p < 0, p * (lower - act), 0.0))
+    with np.errstate(invalid="ignore"):   # inf x 0 where a row has no bound on the side of a zero price
+        slack = np.where(p > 0, p * (upper - act), np.where(p < 0, p * (lower - act), 0.0))
     names = np.array(form.row_names())[shared]
     print(f"LP with the parts' rows {lp.objective:,.0f}; L(p*) >= {bound:,.0f} (parts to {args.part_gap:g}, "
           f"{time.process_time() - c:.1f} CPU s, load {os.getloadavg()[0]:.1f}); plan {kept['objective']:,.0f}")
