@@ -8,7 +8,9 @@ the parts' rows, its shared-row mask, the plain model and the best plan pickled.
 (threads 1, mip_rel_gap 1e-6), started from the plan; HiGHS's log in OUT.log, its best plan in OUT.sol
 (HiGHS's solution file), the result in OUT.json. parts: at the whole LP's prices, each part's MILP solved close:
 the Lagrangian bound L(p*) and the plan's excess over it, part by part and row by row. repair: the capture's
-repair model run to its own bound. rows: the LPs with and without formulation/stock_rounding.py's MIR rows.
+repair model run to its own bound. widen: the same, with the columns of the parts' plans at dearer prices of the
+scarce rows. rows: the LPs with and without formulation/stock_rounding.py's MIR rows.
+Other modes: python benchmarks/scarce_truth.py MODE --cap CAP.pkl [--time-limit S] (see --help).
 """
 
 from __future__ import annotations
@@ -182,6 +184,45 @@ def repair(args) -> None:
                               "load": os.getloadavg()[0]}), flush=True)
 
 
+def widen(args) -> None:
+    """The repair's model widened: every repair's integer columns plus those of each part's plan at the whole
+    LP's prices scaled by --scales (dearer scarce rows: plans that take less of them), from the best plan."""
+    import numpy as np
+
+    from fleetopt.backends import highs
+    from fleetopt.backends.result import SolveOptions
+    from fleetopt.formulation.split import components, split, with_cost
+    from fleetopt.pipeline.lagrange import _project, restricted
+    from fleetopt.pipeline.part_rows import part_with_rows
+
+    with open(args.cap, "rb") as f:
+        kept = pickle.load(f)
+    form, shared, whole, ws = kept["form"], kept["shared"], kept["whole"], kept["whole_shared"]
+    cost, _, _, integer = form.col_arrays()
+    lower, upper = (v[shared] for v in form.row_bounds())
+    p = _project(-highs.solve_lp(whole, 1).row_dual[ws], lower, upper)
+    a_s = form.matrix()[np.flatnonzero(shared)]
+    used = np.zeros(form.n_cols, dtype=bool)
+    for r in kept["repairs"]:
+        used |= r["used"]
+    before = int(used.sum())
+    c = time.process_time()
+    opts = SolveOptions(mip_rel_gap=1e-3, time_limit_s=10, threads=1)
+    for scale in args.scales:
+        priced = cost + a_s.T @ (p * scale)
+        for q in split(form, components(form, ~shared), ~shared):
+            r = highs.solve(with_cost(part_with_rows(q), priced[q.cols]).form, opts)
+            if r.x is not None:
+                used[q.cols] |= integer[q.cols] & (r.x > 1e-9)
+    made = time.process_time() - c
+    c = time.process_time()
+    r = highs.solve(restricted(whole, used), SolveOptions(mip_rel_gap=1e-4, time_limit_s=args.time_limit,
+                                                          threads=1, start=kept["x"]))
+    print(json.dumps({"integer_used": [before, int(used.sum())], "plans_cpu_s": round(made, 1),
+                      "start": kept["objective"], "objective": r.objective, "bound": r.bound, "status": r.status,
+                      "cpu_s": round(time.process_time() - c, 1), "load": os.getloadavg()[0]}))
+
+
 def rows(args) -> None:
     """The LP of the plain model and of the model with the parts' rows, before and after the MIR rows of the
     shared scarce rows (formulation/stock_rounding.py): what rounding the stock and power rows alone lifts."""
@@ -212,7 +253,8 @@ def rows(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("capture", "long", "parts", "repair", "rows"))
+    parser.add_argument("mode", choices=("capture", "long", "parts", "repair", "rows", "widen"))
+    parser.add_argument("--scales", type=lambda v: [float(n) for n in v.split(",")], default=[1.0, 1.5, 2.5])
     parser.add_argument("--which", type=int, default=-1)
     parser.add_argument("--nodes", type=lambda v: [int(n) for n in v.split(",")], default=[500, 2000, 0])
     parser.add_argument("--part-gap", type=float, default=1e-4)
@@ -224,7 +266,8 @@ def main() -> None:
     parser.add_argument("--cap", type=Path)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    {"capture": capture, "long": long, "parts": parts, "repair": repair, "rows": rows}[args.mode](args)
+    {"capture": capture, "long": long, "parts": parts, "repair": repair, "rows": rows,
+     "widen": widen}[args.mode](args)
 
 
 if __name__ == "__main__":
