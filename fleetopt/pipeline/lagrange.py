@@ -518,11 +518,7 @@ def _repair(form: Formulation, used: np.ndarray, reduced: np.ndarray | None, run
     while True:
         allowed = used.copy()
         allowed[others[:extra]] = True
-        out = form.copy()
-        for name, b in form.blocks.items():
-            if b.integer:
-                out.blocks[name] = replace(b, ub=np.where(allowed[b.start:b.start + b.size], b.ub, b.lb))
-        whole = Part(out, np.arange(form.n_cols), np.arange(form.n_rows))
+        whole = Part(restricted(form, allowed), np.arange(form.n_cols), np.arange(form.n_rows))
         opts = replace(options, start=start, node_limit=REPAIR_NODES, mip_abs_gap=0.0)
         r = run(backend, [whole], [opts], deadline)[0]
         if r.x is not None and r.status in (OPTIMAL, FEASIBLE):
@@ -530,6 +526,15 @@ def _repair(form: Formulation, used: np.ndarray, reduced: np.ndarray | None, run
         if r.status != INFEASIBLE or extra >= len(others) or time.monotonic() >= deadline:
             return None
         extra *= 2
+
+
+def restricted(form: Formulation, allowed: np.ndarray) -> Formulation:
+    """The model with every integer column outside `allowed` fixed at its lower bound (the repair's model)."""
+    out = form.copy()
+    for name, b in form.blocks.items():
+        if b.integer:
+            out.blocks[name] = replace(b, ub=np.where(allowed[b.start:b.start + b.size], b.ub, b.lb))
+    return out
 
 
 def _failure(parts: list[Part], results: list[SolveResult]) -> SolveResult | None:
