@@ -21,7 +21,9 @@ and a part solved to a gap still counts, with its proven bound in place of its m
      meeting every shared row, and its LP's duals are the next prices. No whole model is needed: x100 has a
      plan from these rounds alone.
   3. Rounds of part MILPs (through decompose._run: threads, or a Dask cluster), warm-started, node-limited, start
-     where the LPs bound best; their plans join the master. Prices move by the master's duals and by a subgradient
+     where the LPs bound best; their plans join the master. Over WHOLE_LP_COLS (no part has rows from step 0)
+     the parts whose LP loses more by rounding than they may leave open get their rows in their own thread
+     right before their first MILP. Prices move by the master's duals and by a subgradient
      step (Polyak: step = theta (plan - L) / |g|^2, theta halved after STALL rounds without a better bound) in turn.
      After the first round (at the best prices known) the parts that left most of its gap open are solved again
      closer (_tightened), and (over WHOLE_LP_COLS) where its joined plan breaks a shared row, the row's largest
