@@ -21,7 +21,9 @@ and a part solved to a gap still counts, with its proven bound in place of its m
      meeting every shared row, and its LP's duals are the next prices. No whole model is needed: x100 has a
      plan from these rounds alone.
   3. Rounds of part MILPs (through decompose._run: threads, or a Dask cluster), warm-started, node-limited, start
-     where the LPs bound best; their plans join the master. Prices move by the master's duals and by a subgradient
+     where the LPs bound best; their plans join the master. Over WHOLE_LP_COLS (no part has rows from step 0)
+     the parts whose LP loses more by rounding than they may leave open get their rows in their own thread
+     right before their first MILP. Prices move by the master's duals and by a subgradient
      step (Polyak: step = theta (plan - L) / |g|^2, theta halved after STALL rounds without a better bound) in turn.
      After the first round (at the best prices known) the parts that left most of its gap open are solved again
      closer (_tightened), and (over WHOLE_LP_COLS) where its joined plan breaks a shared row, the row's largest
@@ -52,7 +54,8 @@ from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import Part, components, relaxed, split, with_cost
 from fleetopt.pipeline.master import PlanPool, improve_by_swaps, rounded_plan, solve_master
 from fleetopt.pipeline.moved_off import moved_off
-from fleetopt.pipeline.part_rows import Strong, plain, strengthened, with_part_rows, with_rows_of
+from fleetopt.pipeline.part_rows import (Strong, part_with_rows, plain, strengthened, with_part_rows,
+                                         with_rows_of)
 from fleetopt.pipeline.warm_lps import WarmLPs
 
 LOG = logging.getLogger(__name__)   # one debug line per round: what it cost and reached
@@ -82,6 +85,8 @@ TIGHTEN_NODES = 8        # with this many times the round's nodes,
 TIGHTEN_SHARE = 0.1      # within this share of the time limit
 SHARE_TIME = 0.1         # after the first round, on a model over WHOLE_LP_COLS, parts moved off the rows its
                          # plans overfill (pipeline/moved_off.py) within this share of the time limit
+ROWS_EARLY_PARTS = 400   # over WHOLE_LP_COLS, at most this many parts get their rows before their first MILP
+                         # (memory: every part's rows at once cost x100 0.8 GB)
 POLISH_SHARE = 0.25      # of the time limit (at least 2 s), at most, for each repair (the restricted whole model)
 
 
@@ -167,9 +172,14 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
         # each part may stop within its share of half the round's gap (of the LP's value): what the parts leave
         # open lowers L, so the round's gap shrinks with the gap between the best plan and the best bound
         allowance = round_gap / 2 * scale * weight
-        order = _worth_first(pool, parts, priced_cost, best.part_lp if k == 0 else None)
+        loss = _rounding_loss(pool, parts, priced_cost, best.part_lp if k == 0 else None)
+        order = _worth_first(loss, len(parts))
+        # over WHOLE_LP_COLS no part has its rows yet: those whose LP loses more by rounding than they may leave
+        # open get them in their own thread, right before their first MILP
+        rows_for = (set() if loss is None or form.n_cols <= WHOLE_LP_COLS else
+                    {int(i) for i in order[:ROWS_EARLY_PARTS] if loss[i] > allowance[i]})
         results = _priced_round(parts, priced_cost, last, starts, allowance, nodes, run, backend, options,
-                                milp_deadline, order)
+                                milp_deadline, order, rows_for)
         failed = _failure(parts, results)
         if failed is not None and failed.status != NO_PLAN_IN_TIME:
             return failed
@@ -333,16 +343,32 @@ def _lp_rounds(parts: list[Part], pool: PlanPool, best: Priced, p: np.ndarray, l
 
 
 def _priced_round(parts, priced_cost, last, starts, allowance, nodes, run, backend, options: SolveOptions,
-                  deadline: float, order: np.ndarray) -> list[SolveResult]:
+                  deadline: float, order: np.ndarray, rows_for: set[int] = frozenset()) -> list[SolveResult]:
     """Every part's MILP at its priced cost, warm-started from its last plan, in `order` (a round cut by the
     clock has solved the first); a part whose priced cost has not changed since its last round keeps that
-    round's result (its priced optimum cannot have moved). Parts the clock left out: NO_PLAN_IN_TIME."""
+    round's result (its priced optimum cannot have moved). Parts the clock left out: NO_PLAN_IN_TIME. The parts
+    in `rows_for` get their whole-replica and cover rows (part_rows.part_with_rows, valid rows: the same plans)
+    in the thread that solves them, kept in `parts` for the next rounds (x100's 50 parts holding most of the
+    first round's open gap, solved again at its prices: bound +287k with the rows in 99 CPU s, +52k without
+    them with 8x the nodes in 163 CPU s)."""
     todo = [int(i) for i in order
             if last[i] is None or not np.allclose(last[i][0], priced_cost[parts[i].cols], rtol=1e-12, atol=0.0)]
     opts = [replace(options, start=starts[i], mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
                     node_limit=nodes) for i in todo]
     reduced = [_priced_part(parts[i], priced_cost) for i in todo]
-    out = run(backend, reduced, opts, deadline, in_order=True)   # a round the clock cuts has the first done
+
+    def with_rows(k: int, part: Part) -> Part:
+        i = todo[k]
+        if i not in rows_for or isinstance(parts[i], Strong):
+            return part
+        strong = part_with_rows(parts[i]).form
+        if strong.n_rows == parts[i].form.n_rows:    # no service in it: nothing to add
+            return part
+        parts[i] = Strong(strong, parts[i].cols, parts[i].rows, plain=parts[i])
+        return with_rows_of(part, parts[i])
+
+    out = run(backend, reduced, opts, deadline, in_order=True,   # a round the clock cuts has the first done
+              prepare=with_rows if rows_for else None)
     for i, r in zip(todo, out):
         last[i] = (priced_cost[parts[i].cols].copy(), r)
     return [last[i][1] for i in range(len(parts))]
@@ -384,15 +410,19 @@ def _tightened(parts, priced_cost, results, part_bounds, last, allowance, nodes,
     return out
 
 
-def _worth_first(pool: PlanPool, parts: list[Part], priced_cost: np.ndarray,
-                 part_lp: np.ndarray | None) -> np.ndarray:
-    """Parts in the order their MILP may gain most: by how far their best plan so far lies above their LP
-    value at these prices (the rounded LP plans of replica-heavy parts first); part order without LP values."""
+def _worth_first(loss: np.ndarray | None, n_parts: int) -> np.ndarray:
+    """Parts in the order their MILP may gain most (`_rounding_loss`, most first); part order without it."""
+    return np.arange(n_parts) if loss is None else np.argsort(-loss, kind="stable")
+
+
+def _rounding_loss(pool: PlanPool, parts: list[Part], priced_cost: np.ndarray,
+                   part_lp: np.ndarray | None) -> np.ndarray | None:
+    """Per part, how far its best plan so far lies above its LP value at these prices: what its MILP may gain
+    (the rounded LP plans of replica-heavy parts most). None without LP values."""
     if part_lp is None:
-        return np.arange(len(parts))
-    loss = np.array([min((float(priced_cost[q.cols] @ x) for x in plans), default=np.inf) - v
+        return None
+    return np.array([min((float(priced_cost[q.cols] @ x) for x in plans), default=np.inf) - v
                      for q, plans, v in zip(parts, pool.plans, part_lp)])
-    return np.argsort(-loss, kind="stable")
 
 
 def _master_deadline(options: SolveOptions, deadline: float) -> float:
@@ -402,7 +432,10 @@ def _master_deadline(options: SolveOptions, deadline: float) -> float:
 
 def _master_plan(pool: PlanPool, form: Formulation, best: Priced, lower, upper, options: SolveOptions,
                  deadline: float) -> np.ndarray | None:
-    """The master's plan (kept if better) and its slack-free prices (None: it needed slack)."""
+    """The master's plan (kept if better) and its slack-free prices (None: it needed slack). The swaps run before
+    its MILP too: it starts from their plan (x100 cut by the clock: the MILP from the LP rounds' 308.5M plan
+    returned that plan in its share; the swaps alone reach ~298M)."""
+    _swap(pool, best, form.col_arrays()[0], lower, upper)
     master = solve_master(pool, form.n_cols, lower, upper, options.threads, _master_deadline(options, deadline),
                           start=best.x)
     if master.x is not None:
