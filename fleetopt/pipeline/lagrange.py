@@ -359,8 +359,8 @@ def _priced_round(parts, priced_cost, last, starts, allowance, nodes, run, backe
 
     def with_rows(k: int, part: Part) -> Part:
         i = todo[k]
-        if i not in rows_for or isinstance(parts[i], Strong):
-            return part
+        if i not in rows_for or isinstance(parts[i], Strong) or time.monotonic() >= deadline:
+            return part   # past the clock the part only returns its start: rows would delay the round's end
         strong = part_with_rows(parts[i]).form
         if strong.n_rows == parts[i].form.n_rows:    # no service in it: nothing to add
             return part
