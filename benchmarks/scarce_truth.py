@@ -161,7 +161,7 @@ def repair(args) -> None:
 
     from fleetopt.backends import highs
     from fleetopt.backends.result import SolveOptions
-    from fleetopt.pipeline.lagrange import restricted
+    from fleetopt.pipeline.lagrange import integers_within
 
     with open(args.cap, "rb") as f:
         kept = pickle.load(f)
@@ -173,7 +173,7 @@ def repair(args) -> None:
     for r in kept["repairs"]:
         union |= r["used"]
     for name, used in (("given", rep["used"]), ("every repair's", union)):
-        form = restricted(whole, used)
+        form = integers_within(whole, used)
         for nodes in args.nodes:
             c = time.process_time()
             r = highs.solve(form, SolveOptions(mip_rel_gap=1e-4, time_limit_s=args.time_limit, threads=1,
@@ -192,7 +192,7 @@ def widen(args) -> None:
     from fleetopt.backends import highs
     from fleetopt.backends.result import SolveOptions
     from fleetopt.formulation.split import components, split, with_cost
-    from fleetopt.pipeline.lagrange import _project, restricted
+    from fleetopt.pipeline.lagrange import _project, integers_within
     from fleetopt.pipeline.part_rows import part_with_rows
 
     with open(args.cap, "rb") as f:
@@ -216,7 +216,7 @@ def widen(args) -> None:
                 used[q.cols] |= integer[q.cols] & (r.x > 1e-9)
     made = time.process_time() - c
     c = time.process_time()
-    r = highs.solve(restricted(whole, used), SolveOptions(mip_rel_gap=1e-4, time_limit_s=args.time_limit,
+    r = highs.solve(integers_within(whole, used), SolveOptions(mip_rel_gap=1e-4, time_limit_s=args.time_limit,
                                                           threads=1, start=kept["x"]))
     print(json.dumps({"integer_used": [before, int(used.sum())], "plans_cpu_s": round(made, 1),
                       "start": kept["objective"], "objective": r.objective, "bound": r.bound, "status": r.status,

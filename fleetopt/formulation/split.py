@@ -135,3 +135,12 @@ def with_cost(part: Part, cost: np.ndarray) -> Part:
         lo = b.start
         out.blocks[name] = replace(b, cost=np.asarray(cost[lo:lo + b.size], dtype=float))
     return Part(out, part.cols, part.rows)
+
+
+def with_col_bounds(form: Formulation, lower: np.ndarray, upper: np.ndarray) -> Formulation:
+    """A copy of `form` with every column's bounds replaced (same rows, columns and names)."""
+    out = form.copy()
+    for name, b in form.blocks.items():
+        out.blocks[name] = replace(b, lb=np.asarray(lower[b.start:b.start + b.size], dtype=float),
+                                   ub=np.asarray(upper[b.start:b.start + b.size], dtype=float))
+    return out

@@ -51,7 +51,7 @@ from fleetopt.backends.result import SolveOptions, SolveResult, proven_bound, re
 from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMAL, UNBOUNDED
 from fleetopt.formulation.dominated import part_without_dominated
 from fleetopt.formulation.model import Formulation
-from fleetopt.formulation.split import Part, components, relaxed, split, with_cost
+from fleetopt.formulation.split import Part, components, relaxed, split, with_col_bounds, with_cost
 from fleetopt.pipeline.master import PlanPool, improve_by_swaps, rounded_plan, solve_master
 from fleetopt.pipeline.moved_off import moved_off
 from fleetopt.pipeline.part_rows import (Strong, part_with_rows, plain, strengthened, with_part_rows,
@@ -551,7 +551,7 @@ def _repair(form: Formulation, used: np.ndarray, reduced: np.ndarray | None, run
     while True:
         allowed = used.copy()
         allowed[others[:extra]] = True
-        whole = Part(restricted(form, allowed), np.arange(form.n_cols), np.arange(form.n_rows))
+        whole = Part(integers_within(form, allowed), np.arange(form.n_cols), np.arange(form.n_rows))
         opts = replace(options, start=start, node_limit=REPAIR_NODES, mip_abs_gap=0.0)
         r = run(backend, [whole], [opts], deadline)[0]
         if r.x is not None and r.status in (OPTIMAL, FEASIBLE):
@@ -561,13 +561,10 @@ def _repair(form: Formulation, used: np.ndarray, reduced: np.ndarray | None, run
         extra *= 2
 
 
-def restricted(form: Formulation, allowed: np.ndarray) -> Formulation:
+def integers_within(form: Formulation, allowed: np.ndarray) -> Formulation:
     """The model with every integer column outside `allowed` fixed at its lower bound (the repair's model)."""
-    out = form.copy()
-    for name, b in form.blocks.items():
-        if b.integer:
-            out.blocks[name] = replace(b, ub=np.where(allowed[b.start:b.start + b.size], b.ub, b.lb))
-    return out
+    _, lb, ub, integer = form.col_arrays()
+    return with_col_bounds(form, lb, np.where(integer & ~allowed, lb, ub))
 
 
 def _failure(parts: list[Part], results: list[SolveResult]) -> SolveResult | None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from fleetopt.backends.result import SolveOptions
 from fleetopt.formulation.model import ROW_TOL, Formulation, rows_violated
+from fleetopt.formulation.split import with_col_bounds
 from fleetopt.pipeline.carbon_cuts import CarbonCuts, budget_of, carbon_coefficients
 
 RANGE_NODES = 2_000     # the range's MILP is a heuristic: never let it run as long as the model it serves
@@ -37,15 +38,6 @@ def price_plan_range(form: Formulation, plans: np.ndarray, lp_x: np.ndarray | No
     low = np.clip(values.min(axis=0), lb, ub)
     high = np.clip(values.max(axis=0), lb, ub)
     return np.where(integer, low, lb), np.where(integer, high, ub)
-
-
-def with_col_bounds(form: Formulation, lower: np.ndarray, upper: np.ndarray) -> Formulation:
-    """A copy of `form` with every column's bounds replaced (same rows, columns and names)."""
-    out = form.copy()
-    for name, b in form.blocks.items():
-        out.blocks[name] = replace(b, lb=np.asarray(lower[b.start:b.start + b.size], dtype=float),
-                                   ub=np.asarray(upper[b.start:b.start + b.size], dtype=float))
-    return out
 
 
 def bracketing(form: Formulation, plans: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from fleetopt.formulation.model import ROW_TOL, rows_violated
 from fleetopt.formulation.twins import with_dominated_fixed
 from fleetopt.paths import default_instance
 from fleetopt.pipeline.problem import build_problem
-from fleetopt.pipeline.range_start import with_col_bounds
+from fleetopt.formulation.split import with_col_bounds
 from fleetopt.whatif.neighbourhood import first_plan
 from fleetopt.whatif.scenario import read_base
 from fleetopt.whatif.worker import NEIGHBOURHOOD, CutTask, SolveSettings, make_cuts
