@@ -9,6 +9,7 @@ plans) start their MILPs from it, with HiGHS's restarts off.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -94,3 +95,15 @@ def range_plan(form: Formulation, cuts: CarbonCuts, options: SolveOptions,
             (x > ub + ROW_TOL).any():
         return None
     return x
+
+
+def started(options: SolveOptions, x: np.ndarray | None, began: float) -> SolveOptions:
+    """`options` with the plan `x` as the MILP's start and HiGHS's restarts off (a restart after the root redoes
+    what a start near the optimum saved: global-fleet's MILP 0.88-1.23 CPU s with both, 1.23-1.93 with the start
+    alone, 1.48-3.34 with neither, seeds 0-5), the time since `began` (time.perf_counter()) taken off the limit;
+    only the time off when there is no plan. What a single solve's strong path and a sweep's binding budgets
+    hand the MILP they start from this module's plans."""
+    left = max(options.time_limit_s - (time.perf_counter() - began), 0.01)
+    if x is None:
+        return replace(options, time_limit_s=left)
+    return replace(options, start=x, mip_restart=False, time_limit_s=left)

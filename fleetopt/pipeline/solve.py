@@ -29,7 +29,7 @@ from fleetopt.pipeline.carbon_cuts import (CarbonCuts, carbon_price_alone, cuts_
 from fleetopt.pipeline.cluster import DaskCluster
 from fleetopt.pipeline.decompose import EXECUTORS, Backend, default_workers, solve_by_parts
 from fleetopt.pipeline.problem import ExtraFunctionality, Problem, build_problem
-from fleetopt.pipeline.range_start import range_plan
+from fleetopt.pipeline.range_start import range_plan, started
 from fleetopt.pipeline.start_method import unguarded_main_line
 from fleetopt.plan.change import change_summary
 from fleetopt.plan.extract import (
@@ -172,18 +172,13 @@ def _strong_sweep(solved_form: Formulation, solver_form: Formulation, backend: s
 
 
 def _started(form: Formulation, cuts: CarbonCuts, options: SolveOptions) -> SolveOptions:
-    """`options` with the plan of range_start.range_plan as the whole MILP's start and HiGHS's restarts off (a
-    restart after the root redoes what a start near the optimum saved: global-fleet's MILP 0.88-1.23 CPU s with
-    both, 1.23-1.93 with the start alone, 1.48-3.34 with neither, seeds 0-5); the time it took comes off the
-    limit. Unchanged when it finds no plan. Asked only where the carbon row alone joins the parts: decompose
-    keeps that row, so the model stays one part and the options reach its MILP alone (pricing starts at
-    lagrange.PRICE_MIN_PARTS parts, and decompose's parts get their own starts)."""
+    """`options` with the plan of range_start.range_plan as the whole MILP's start, HiGHS's restarts off
+    (range_start.started); the time it took comes off the limit. Unchanged but for that when it finds no plan.
+    Asked only where the carbon row alone joins the parts: decompose keeps that row, so the model stays one part
+    and the options reach its MILP alone (pricing starts at lagrange.PRICE_MIN_PARTS parts, and decompose's parts
+    get their own starts)."""
     t0 = time.perf_counter()
-    x = range_plan(form, cuts, options)
-    left = max(options.time_limit_s - (time.perf_counter() - t0), 0.01)
-    if x is None:
-        return replace(options, time_limit_s=left)
-    return replace(options, start=x, mip_restart=False, time_limit_s=left)
+    return started(options, range_plan(form, cuts, options), t0)
 
 
 def solve_problem(problem: Problem, backend: str, options: SolveOptions,

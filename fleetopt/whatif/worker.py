@@ -174,8 +174,8 @@ def solve_scenario(task: Task) -> Outcome:
         if known is not None and task.known_digest != digest:
             known = replace(known, x=None)
         if cuts is not None and task.first_plan and backend == "highs" and binds(inst, cuts):
-            known = with_first_plan(problem, cuts, known, [p.x for p in task.nearby if p.names_digest == digest],
-                                    options)
+            known, options = with_first_plan(problem, cuts, known,
+                                             [p.x for p in task.nearby if p.names_digest == digest], options)
         if cuts is not None and known is not None:
             cuts = replace(cuts, known=known)
         plan, result = solve_problem(problem, backend, options, carbon_cuts=cuts)
@@ -215,11 +215,12 @@ def binds(inst, cuts) -> bool:
 
 
 def with_first_plan(problem, cuts, known, nearby: list, options):
-    """`known` with the plan of whatif/neighbourhood.first_plan in place of its plan when cheaper (or when it has
-    none), that plan also set as `options.start` (the MILP's warm start); the time it took comes off
-    `options.time_limit_s`. Unchanged when none is found (or the search fails: it is an aid)."""
+    """(`known` with the plan of whatif/neighbourhood.first_plan in place of its plan when cheaper (or when it
+    has none), `options` with that plan as the MILP's start, restarts off: range_start.started); the time it
+    took comes off the limit. Both unchanged but for that when none is found (or the search fails: an aid)."""
     from fleetopt.formulation.twins import with_dominated_fixed
     from fleetopt.pipeline.carbon_cuts import Known
+    from fleetopt.pipeline.range_start import started
     from fleetopt.whatif.neighbourhood import first_plan
 
     t0 = time.perf_counter()
@@ -230,15 +231,13 @@ def with_first_plan(problem, cuts, known, nearby: list, options):
     except Exception as err:  # noqa: BLE001 - without a first plan the scenario's MILP still solves
         _aid_failed("no first plan from the neighbours' plans", err)
         x = None
-    options.time_limit_s = max(options.time_limit_s - (time.perf_counter() - t0), 0.01)
+    options = started(options, x, t0)
     if x is None:
-        return known
-    options.start = x
-    options.mip_restart = False   # a restart after the root redoes what a start near the optimum saved (solve._started)
+        return known, options
     cost = problem.form.col_arrays()[0]
     if known is not None and known.x is not None and cost @ known.x <= cost @ x + 1e-9 * abs(cost @ x):
-        return known
-    return replace(known or Known(), x=x, source=NEIGHBOURHOOD)
+        return known, options
+    return replace(known or Known(), x=x, source=NEIGHBOURHOOD), options
 
 
 _BUILT: dict = {}   # this process's last budget sweep: its base's digest -> a problem built for one budget
