@@ -145,6 +145,14 @@ def cuts_pay(form: Formulation, options: SolveOptions) -> bool:
             and form.n_cols <= AUTO_CUTS_COLS and options.decompose and options.executor == "threads")
 
 
+def strong_model(form: Formulation, options: SolveOptions, workers: int, reuse: bool = False) -> Formulation:
+    """`form` with the parts' own rows (carbon_cuts.with_parts_rows; `reuse`: those of this process's last model
+    of the same signature), made in `workers` threads within STRONG_SHARE of the time limit: the strong carbon
+    path's model, for a single solve (`_automatic_cuts`) and a sweep's rows and budgets (`_strong_sweep`,
+    whatif/worker.make_cuts)."""
+    return with_parts_rows(form, workers, options, time.monotonic() + STRONG_SHARE * options.time_limit_s, reuse)
+
+
 def _automatic_cuts(inst: Instance, solved_form: Formulation, solver_form: Formulation,
                     options: SolveOptions) -> tuple[bool, np.ndarray | None, Formulation]:
     """Whether a single solve makes per-part carbon rows (`cuts_pay`, and the LP prices the budget), at which
@@ -155,8 +163,7 @@ def _automatic_cuts(inst: Instance, solved_form: Formulation, solver_form: Formu
         return False, None, solver_form
     prices, alone = carbon_price_alone(solved_form, options.threads)
     if STRONG_PRICE and options.replica_bound is not False and alone:
-        ends = time.monotonic() + STRONG_SHARE * options.time_limit_s
-        strong = with_parts_rows(solver_form, default_workers(options.threads), options, ends)
+        strong = strong_model(solver_form, options, default_workers(options.threads))
         prices = lp_prices(strong, [inst.policy.carbon_budget_t], options.threads)
         return bool((prices > 0).any()), prices, strong
     return bool((prices > 0).any()), prices, solver_form
@@ -240,8 +247,7 @@ def solve_problem(problem: Problem, backend: str, options: SolveOptions,
         result = free_answer(made_on, carbon_cuts, options, backend)
         if result is None and not made_here and _strong_sweep(solved_form, solver_form, backend, options):
             # a sweep's budget: its MILP keeps the parts' own rows too, made once per process
-            solver_form = with_parts_rows(solver_form, default_workers(options.threads), options,
-                                          time.monotonic() + STRONG_SHARE * options.time_limit_s, reuse=True)
+            solver_form = strong_model(solver_form, options, default_workers(options.threads), reuse=True)
         solver_form = with_cuts(solver_form, carbon_cuts)
     if result is None and made_here and carbon_alone and made_on is not None and backend == "highs":
         options = _started(solver_form, carbon_cuts, options)

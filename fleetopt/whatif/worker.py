@@ -276,9 +276,9 @@ def make_cuts(task: CutTask):
     one part, a part without a plan in time, screened infeasible, or any failure: the sweep then solves
     without rows)."""
     from fleetopt.formulation.twins import with_dominated_fixed
-    from fleetopt.pipeline.carbon_cuts import cuts_for_budgets, lp_prices, with_parts_rows
+    from fleetopt.pipeline.carbon_cuts import cuts_for_budgets, lp_prices
     from fleetopt.pipeline.problem import build_problem
-    from fleetopt.pipeline.solve import STRONG_SHARE, cuts_pay, options_for
+    from fleetopt.pipeline.solve import cuts_pay, options_for, strong_model
 
     try:
         inst = instance_for(task.base, ())
@@ -298,8 +298,7 @@ def make_cuts(task: CutTask):
         if given and options.replica_bound is not False and cuts_pay(form, options):
             # priced by the LP with the parts' own rows, as a single solve on the strong path (near each budget's
             # Lagrangian maximiser), the parts solved with them; the budgets' MILPs reuse them (solve._strong_sweep)
-            strong = with_parts_rows(form, 1, options, time.monotonic() + STRONG_SHARE * options.time_limit_s,
-                                     reuse=True)
+            strong = strong_model(form, options, workers=1, reuse=True)
             prices = lp_prices(strong, given, options.threads)
         return cuts_for_budgets(form, task.budgets, backend, options, workers=1, share=task.share, reach=REACH,
                                 prices=prices, parts_of=strong)
