@@ -95,8 +95,9 @@ def separate(form: Formulation, rows: np.ndarray, z: np.ndarray) -> list[tuple[n
 def with_stock_rows(form: Formulation, rows: np.ndarray, lp: Callable[[Formulation], np.ndarray | None],
                     rounds: int = ROUNDS) -> tuple[Formulation, int]:
     """The model with the MIR rows of its rows `rows` (indices; the shared scarce <= rows) the LP breaks, found
-    over `rounds` LP solves by `lp` (returns the LP point, None without one), as one family `stock_rounding`
-    (rows not shared: they join no more parts than the rows they round); and how many were added."""
+    over `rounds` LP solves by `lp` (returns the LP point, None without one), one family per round
+    (`stock_rounding`, `stock_rounding1`, ...; rows not shared: they join no more parts than the rows they
+    round); and how many were added."""
     out, added = form, 0
     for _ in range(rounds):
         z = lp(out)
