@@ -78,6 +78,9 @@ def new_highs(options: SolveOptions):
         h.setOptionValue("mip_heuristic_effort", float(options.heuristic_effort))
     if not options.mip_restart:
         h.setOptionValue("mip_allow_restart", False)
+    if not options.improve_plans:
+        h.setOptionValue("mip_heuristic_run_rins", False)
+        h.setOptionValue("mip_heuristic_run_rens", False)
     return h
 
 

@@ -38,6 +38,9 @@ class SolveOptions:
     mip_restart: bool = True          # HiGHS: restart after the root when it fixes many integer columns; off when
                                       # the start is near the optimum (the restarts then redo what the start
                                       # saved: pipeline/range_start.py)
+    improve_plans: bool = True        # HiGHS: its sub-MIP heuristics (RINS, RENS) that seek better plans; off
+                                      # when the start is proven near the optimum and the search only proves it
+                                      # (pipeline/solve._started)
 
 
 @dataclass

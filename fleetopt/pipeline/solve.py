@@ -183,9 +183,12 @@ def _started(form: Formulation, cuts: CarbonCuts, options: SolveOptions) -> Solv
     (range_start.started); the time it took comes off the limit. Unchanged but for that when it finds no plan.
     Asked only where the carbon row alone joins the parts: decompose keeps that row, so the model stays one part
     and the options reach its MILP alone (pricing starts at lagrange.PRICE_MIN_PARTS parts, and decompose's parts
-    get their own starts)."""
+    get their own starts). With a start, HiGHS's sub-MIP heuristics are off (`improve_plans`): the range's plan
+    is the optimum or next to it, and RINS and RENS took half the MILP's CPU seeking a better one (global-fleet,
+    seeds 0-5: 1.06-1.35 CPU s with them, 0.41-0.67 without; benchmarks/RESULTS.md, eleventh session)."""
     t0 = time.perf_counter()
-    return started(options, range_plan(form, cuts, options), t0)
+    options = started(options, range_plan(form, cuts, options), t0)
+    return options if options.start is None else replace(options, improve_plans=False)
 
 
 def solve_problem(problem: Problem, backend: str, options: SolveOptions,

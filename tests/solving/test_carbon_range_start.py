@@ -71,10 +71,17 @@ def test_restarts_off_reaches_highs():
     assert highs.new_highs(SolveOptions()).getOptionValue("mip_allow_restart")[1] is True
 
 
+def test_plan_seeking_heuristics_off_reaches_highs():
+    off, on = highs.new_highs(SolveOptions(improve_plans=False)), highs.new_highs(SolveOptions())
+    for name in ("mip_heuristic_run_rins", "mip_heuristic_run_rens"):
+        assert off.getOptionValue(name)[1] is False and on.getOptionValue(name)[1] is True
+
+
 @pytest.mark.parametrize("budget", [3.0, 8.0])
 def test_a_single_solve_on_the_strong_path_starts_its_milp_from_the_range(budget, monkeypatch):
     """tiny-fleet at these budgets: only its carbon row binds (the strong path): the rows come without price 0,
-    the whole MILP gets the range's plan with restarts off, and the plan is the one without rows."""
+    the whole MILP gets the range's plan with restarts and the plan-seeking heuristics off, and the plan is the one
+    without rows."""
     from fleetopt.io.load import load_instance
     from helpers import TINY
 
@@ -89,6 +96,7 @@ def test_a_single_solve_on_the_strong_path_starts_its_milp_from_the_range(budget
     assert made and made[0] is not None and (made[0].prices > 0).all()
     if "carbon_cuts" not in (default.provenance.decomposition or {}):   # not answered without a MILP
         assert handed and handed[-1].start is not None and handed[-1].mip_restart is False
+        assert handed[-1].improve_plans is False   # the search only proves the range's plan
     monkeypatch.setattr(solve_module, "run_backend", real_run)
     plain = solve_and_verify(inst, carbon_cuts=False)
     assert default.status == plain.status == "optimal"
