@@ -3,7 +3,8 @@ group (init, solve, validate/schema, explain, verify, export, estimate, whatif/p
 as `error:` lines and exit 2) is in common.py. Each command's heavy imports wait inside its function, so
 `fleetopt --help` stays fast.
 
-Exit codes (fleetopt.errors.EXIT_CODES): 0 a plan, 2 bad input, 3 infeasible, 4 no plan in time, 1 internal error.
+Exit codes (fleetopt.errors.EXIT_CODES): 0 a plan, 2 bad input, 3 infeasible, 4 no plan in time, 1 internal error;
+141 when stdout's reader left before a command had printed all (`solve` still writes its files and exits as it would).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from fleetopt.cli.solve import solve
 from fleetopt.cli.validate import schema, validate
 from fleetopt.cli.verify import verify
 from fleetopt.cli.whatif import pareto, whatif
-from fleetopt.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, InputError
+from fleetopt.cli.common import stdout_to_devnull
+from fleetopt.errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Plan an ML fleet: training parallelism, serving placement, power, carbon, monitoring.")
@@ -57,4 +59,12 @@ def main() -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:   # stdout's reader left (`| head`) mid-print: no traceback, the shell's code for it
+        stdout_to_devnull()
+        sys.exit(EXIT_BROKEN_PIPE)
+    except SystemExit as leaving:   # click meets a closed pipe with exit 1, which fleetopt keeps for its own errors
+        if isinstance(leaving.__context__, BrokenPipeError):
+            stdout_to_devnull()
+            sys.exit(EXIT_BROKEN_PIPE)
+        raise
     sys.exit(code if isinstance(code, int) else 0)

@@ -6,12 +6,34 @@ Exit codes are fleetopt.errors' table: 0 a plan, 2 bad input, 3 infeasible, 4 no
 from __future__ import annotations
 
 import math
+import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 import typer
 
 from fleetopt.errors import ARGUMENT, EXIT_BAD_INPUT, InputError, Problem
+
+
+def printed(show) -> bool:
+    """Run `show()`, which prints; False when stdout's reader has left (`fleetopt solve ... | head`): stdout then
+    points at /dev/null, so the command still writes the files it was asked for and exits as it would have, and
+    Python's flush at exit has nothing to complain about."""
+    try:
+        show()
+        sys.stdout.flush()
+        return True
+    except BrokenPipeError:
+        stdout_to_devnull()
+        return False
+
+
+def stdout_to_devnull() -> None:
+    """Point the process's stdout at /dev/null (its reader has left)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def option_name(argument: str, renames: Mapping[str, str] = {}) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from fleetopt.cli.common import fail_input as _fail_input, instance_path as _instance_path
-from fleetopt.cli.common import backend_name, number_check, output_path, print_warnings as _print_warnings
+from fleetopt.cli.common import backend_name, number_check, output_path, printed, print_warnings as _print_warnings
 from fleetopt.errors import INFEASIBLE, InputError
 
 
@@ -66,11 +66,14 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
         _fail_input(err)
     # the explanation travels in the plan JSON; infeasible plans get the IIS and the relaxation lines
     plan.explanation = explain_plan(problem, plan, result.x if result is not None else None, options)
-    if not quiet:
-        print_plan(plan)
-        echo_change(plan)
-    if plan.status == INFEASIBLE:
-        echo_infeasibility(plan.explanation)
+    def show() -> None:
+        if not quiet:
+            print_plan(plan)
+            echo_change(plan)
+        if plan.status == INFEASIBLE:
+            echo_infeasibility(plan.explanation)
+    # a reader that leaves early (`| head`) costs the printout only: the files asked for are still written
+    shown = printed(show)
     written = []
     try:
         if report is not None:
@@ -85,8 +88,7 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
             written.append(plot)
     except InputError as err:  # the folder vanished or filled up while solving
         _fail_input(err)
-    if not quiet:
-        for path in written:
-            typer.echo(f"wrote {path}")
+    if not quiet and shown:
+        printed(lambda: [typer.echo(f"wrote {path}") for path in written])
     raise typer.Exit(plan.exit_code)
 
