@@ -22,7 +22,7 @@ from fleetopt.cli.solve import solve
 from fleetopt.cli.validate import schema, validate
 from fleetopt.cli.verify import verify
 from fleetopt.cli.whatif import pareto, whatif
-from fleetopt.cli.common import stdout_to_devnull
+from fleetopt.cli.common import closed_pipe, stdout_to_devnull
 from fleetopt.errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -62,8 +62,8 @@ def main() -> None:
     except BrokenPipeError:   # stdout's reader left (`| head`) mid-print: no traceback, the shell's code for it
         stdout_to_devnull()
         sys.exit(EXIT_BROKEN_PIPE)
-    except SystemExit as leaving:   # click meets a closed pipe with exit 1, which fleetopt keeps for its own errors
-        if isinstance(leaving.__context__, BrokenPipeError):
+    except SystemExit as leaving:   # rich and click meet a closed pipe with exit 1, fleetopt's internal error
+        if closed_pipe(leaving):
             stdout_to_devnull()
             sys.exit(EXIT_BROKEN_PIPE)
         raise

@@ -27,6 +27,16 @@ def printed(show) -> bool:
     except BrokenPipeError:
         stdout_to_devnull()
         return False
+    except SystemExit as leaving:   # rich and click end the process with exit 1 on a closed pipe
+        if not closed_pipe(leaving):
+            raise
+        stdout_to_devnull()
+        return False
+
+
+def closed_pipe(leaving: SystemExit) -> bool:
+    """Whether this exit is rich's or click's answer to stdout's reader having left."""
+    return isinstance(leaving.__context__, BrokenPipeError)
 
 
 def stdout_to_devnull() -> None:

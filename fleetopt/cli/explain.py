@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from fleetopt.cli.common import fail_input
+from fleetopt.cli.common import fail_input, printed
 from fleetopt.errors import EXIT_BAD_INPUT, EXIT_INFEASIBLE, INFEASIBLE
 
 
@@ -100,13 +100,12 @@ def explain(instance: Path = typer.Argument(..., help="instance file"),
         raise typer.Exit(EXIT_BAD_INPUT) from None
     e = explain_plan(problem, the_plan, x, options)
     the_plan.explanation = e
-    echo_explanation(e)
-    echo_change(the_plan)
+    shown = printed(lambda: (echo_explanation(e), echo_change(the_plan)))   # the report is written either way
     if output is not None:
         try:
             written = write_report(output, the_plan, e, inst)
         except InputError as err:
             fail_input(err)
-        for path in written:
-            typer.echo(f"wrote {path}")
+        if shown:
+            printed(lambda: [typer.echo(f"wrote {path}") for path in written])
     raise typer.Exit(EXIT_INFEASIBLE if the_plan.status == INFEASIBLE else 0)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from fleetopt.cli.common import printed
 from fleetopt.errors import EXIT_INFEASIBLE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK
 
 OPTION_OF = {"mip_rel_gap": "--gap", "time_limit_s": "--time-limit"}  # the library's arguments -> options
@@ -85,8 +86,9 @@ def whatif(instance: Path = typer.Argument(..., help="instance file (YAML or JSO
     except KeyboardInterrupt:
         _interrupted(output)
     frame = frame_of(run.rows, columns)
-    if not quiet:
-        _print_rows(frame, factors, f"what-if: {base.file.name}, {len(frame)} scenarios ({mode})", results)
+    if not quiet:   # the heat map asked for is drawn even if stdout's reader has left
+        printed(lambda: _print_rows(frame, factors, f"what-if: {base.file.name}, {len(frame)} scenarios ({mode})",
+                                    results))
     typer.echo(f"{run.solved} solved now, {run.reused} already in {results}", err=True)
     if heatmap is not None:
         from fleetopt.whatif.plots import plot_binding_heatmap
@@ -141,8 +143,9 @@ def pareto(instance: Path = typer.Argument(..., help="instance file (YAML or JSO
         first = found.runs.iloc[0]
         typer.echo(f"no plan at any carbon budget: {first['status']}: {first['detail']}", err=True)
         raise typer.Exit(EXIT_INFEASIBLE)
-    _print_front(front, base.file.name)
-    typer.echo(f"every solve, with the decisions that changed: {runs_file}")
+    # the files asked for are written even if stdout's reader has left
+    printed(lambda: (_print_front(front, base.file.name),
+                     typer.echo(f"every solve, with the decisions that changed: {runs_file}")))
     if output is not None:
         _write_frame(front.drop(columns=["decisions"]), output)
         typer.echo(f"front: {output}", err=True)

@@ -40,3 +40,21 @@ def test_another_command_exits_141_without_a_traceback_when_the_reader_left(tmp_
     code, err = run_with_stdout_closed("schema", cwd=tmp_path)
     assert code == 141
     assert "Traceback" not in err and "Exception" not in err
+
+
+def test_explain_writes_its_report_when_the_reader_left(tmp_path):
+    plan = tmp_path / "plan.json"
+    code, err = run_with_stdout_closed("solve", str(TINY), "-o", str(plan), cwd=tmp_path)
+    assert code == 0, err
+    code, err = run_with_stdout_closed("explain", str(TINY), str(plan), "-o", str(tmp_path / "report.md"),
+                                       cwd=tmp_path)
+    assert code == 0, err
+    assert "Traceback" not in err and (tmp_path / "report.md").read_text().strip()
+
+
+def test_a_sweep_draws_its_heat_map_when_the_reader_left(tmp_path):
+    code, err = run_with_stdout_closed("whatif", str(TINY), "--set", "policy.carbon_budget_t=3,9", "--workers", "1",
+                                       "-o", str(tmp_path / "runs.csv"), "--heatmap", str(tmp_path / "heat.png"),
+                                       cwd=tmp_path)
+    assert code == 0, err
+    assert "Traceback" not in err and (tmp_path / "heat.png").stat().st_size > 0
