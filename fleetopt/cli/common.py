@@ -81,14 +81,24 @@ def instance_path(instance: Path | None) -> Path:
 
 def output_path(value: Path | None) -> Path | None:
     """Option callback: a file that can be written in an existing folder, checked before any solving."""
+    return _checked_output(value, stream_ok=False)
+
+
+def _checked_output(value: Path | None, stream_ok: bool) -> Path | None:
     from fleetopt.io.output import OutputError, check_output_path
 
     if value is not None:
         try:
-            check_output_path(value)
+            check_output_path(value, stream_ok=stream_ok)
         except OutputError as err:
             raise typer.BadParameter(str(err.problems[0])) from None
     return value
+
+
+def output_or_stream(value: Path | None) -> Path | None:
+    """Option callback of an output written in one piece (the plan JSON): a file, or an existing stream such as
+    /dev/stdout (io/output.py), checked before any solving. (Typer reads a callback's parameters: one only.)"""
+    return _checked_output(value, stream_ok=True)
 
 
 def backend_name(value: str | None) -> str | None:

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from fleetopt.cli.common import fail_input as _fail_input, instance_path as _instance_path
-from fleetopt.cli.common import backend_name, number_check, output_path, printed, print_warnings as _print_warnings
+from fleetopt.cli.common import backend_name, number_check, output_or_stream, output_path, printed
+from fleetopt.cli.common import print_warnings as _print_warnings
 from fleetopt.errors import INFEASIBLE, InputError
 
 
@@ -37,7 +38,7 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
           scheduler: str | None = typer.Option(None, help="a Dask scheduler's address (implies --executor dask; "
                                                "default: a LocalCluster of --threads worker processes)"),
           output: Path | None = typer.Option(None, "-o", "--output", help="write the plan as JSON",
-                                             callback=output_path),
+                                             callback=output_or_stream),
           report: Path | None = typer.Option(None, "--report", help="write a Markdown report (and its plot)",
                                              callback=output_path),
           plot: Path | None = typer.Option(None, "--plot", help="write the schedule plot (PNG): GPUs in use per "
@@ -80,7 +81,7 @@ def solve(instance: Path | None = typer.Argument(None, help="instance file; defa
             from fleetopt.explain.report import write_report
             written += write_report(report, plan, plan.explanation, inst)
         if output is not None:
-            write_text_atomic(output, plan.model_dump_json(indent=2))
+            write_text_atomic(output, plan.model_dump_json(indent=2), stream_ok=True)
             written.append(output)
         if plot is not None and plan.has_plan:
             from fleetopt.plan.plots import plot_schedule

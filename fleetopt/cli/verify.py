@@ -31,7 +31,7 @@ def verify(instance: Path = typer.Argument(..., help="instance file (YAML or JSO
 
     try:
         if output is not None:
-            check_output_path(output, "-o")
+            check_output_path(output, "-o", stream_ok=True)
         inst = load_instance(instance, trusted_dirs=models_dir, current=from_plan)
         decisions = read_plan(plan)
     except InputError as err:   # not cli.common.fail_input: importing the cli package would pull in the pipeline
@@ -47,7 +47,7 @@ def verify(instance: Path = typer.Argument(..., help="instance file (YAML or JSO
     typer.echo(report.summary(str(plan)))
     if output is not None:
         try:
-            write_text_atomic(output, json.dumps(report.to_dict(), indent=2))
+            write_text_atomic(output, json.dumps(report.to_dict(), indent=2), stream_ok=True)
         except InputError as err:
             typer.echo(f"error: {err.problems[0]}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None

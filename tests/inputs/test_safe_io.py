@@ -191,6 +191,36 @@ def test_solve_writes_a_complete_plan_over_an_old_one(tmp_path):
     assert verified.exit_code == 0, verified.output
 
 
+def test_a_plan_goes_whole_into_a_named_pipe_and_dev_null_stays_a_device(tmp_path):
+    """solve -o and verify -o take an existing stream (a pipeline's fifo, /dev/stdout, /dev/null) and write it in
+    place; a rename over it would replace the device."""
+    import threading
+
+    instance = tmp_path / "tiny.yaml"
+    instance.write_text(MINIMAL_VALID)
+    fifo = tmp_path / "plan.fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
+    reader.start()
+    result = CliRunner().invoke(app, ["solve", "-q", str(instance), "-o", str(fifo)])
+    assert result.exit_code == 0, result.output   # else nothing opens the pipe: the daemon reader is left
+    reader.join(timeout=60)
+    assert received and json.loads(received[0])["status"] == "optimal"
+    assert fifo.exists() and not fifo.is_file() and leftovers(tmp_path) == []
+    write_text_atomic(os.devnull, "{}", stream_ok=True)
+    assert Path(os.devnull).is_char_device()
+
+
+def test_a_stream_is_refused_where_sibling_files_would_follow(tmp_path):
+    """--report and --plot write files beside their path: a device there is refused before solving."""
+    result = CliRunner().invoke(app, ["solve", "-q", str(REPO / "instances" / "global-fleet.yaml"),
+                                      "--report", os.devnull])
+    assert result.exit_code == 2 and "not a regular file" in result.output
+    with pytest.raises(OutputError, match="not a regular file"):
+        write_text_atomic(os.devnull, "{}")
+
+
 # ---------------------------------------------------------------- inputs
 
 
