@@ -87,6 +87,8 @@ SHARE_TIME = 0.1         # after the first round, on a model over WHOLE_LP_COLS,
                          # plans overfill (pipeline/moved_off.py) within this share of the time limit
 ROWS_EARLY_PARTS = 400   # over WHOLE_LP_COLS, at most this many parts get their rows before their first MILP
                          # (memory: every part's rows at once cost x100 0.8 GB)
+FIRST_ROUND_RESERVE = SHARE_TIME + MASTER_SHARE   # over WHOLE_LP_COLS, of the time limit kept after the first
+                         # round (before MASTER_RESERVE) for the moved-off step and the master
 POLISH_SHARE = 0.25      # of the time limit (at least 2 s), at most, for each repair (the restricted whole model)
 
 
@@ -178,8 +180,20 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
         # open get them in their own thread, right before their first MILP
         rows_for = (set() if loss is None or form.n_cols <= WHOLE_LP_COLS else
                     {int(i) for i in order[:ROWS_EARLY_PARTS] if loss[i] > allowance[i]})
+        # over WHOLE_LP_COLS the first round (at the LP rounds' best prices) leaves the parts whose pooled plan is
+        # within their allowance of their LP at that plan, and ends by its clock share: what the clock leaves out
+        # keeps its pooled plan and LP bound, and the moved-off step and the master still run
+        first = k == 0 and best.part_lp is not None and form.n_cols > WHOLE_LP_COLS
+        round_deadline = milp_deadline
+        if first:
+            for i, r in _settled(pool, parts, priced_cost, best.part_lp, allowance).items():
+                last[i] = (priced_cost[parts[i].cols].copy(), r)
+            round_deadline = milp_deadline - FIRST_ROUND_RESERVE * options.time_limit_s
         results = _priced_round(parts, priced_cost, last, starts, allowance, nodes, run, backend, options,
-                                milp_deadline, order, rows_for)
+                                round_deadline, order, rows_for)
+        cut = first and _clock_cut(results)
+        if cut:
+            results = _at_pooled_plans(pool, parts, priced_cost, results, best.part_lp)
         failed = _failure(parts, results)
         if failed is not None and failed.status != NO_PLAN_IN_TIME:
             return failed
@@ -200,7 +214,8 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
             if best.x is None:
                 return failed
             break
-        best.solver, best.solver_version = results[0].solver, results[0].solver_version
+        solved = next((r for r in results if r.solver), results[0])    # a settled part's result names none
+        best.solver, best.solver_version = solved.solver, solved.solver_version
         part_bounds = np.array([proven_bound(r) for r in results])
         if k == 0 and best.part_lp is not None:
             part_bounds = np.maximum(part_bounds, best.part_lp)
@@ -254,7 +269,7 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
             repaired = int(used.sum())
         LOG.debug("MILP round %d: %d parts solved, bound %.6g, plan %.6g, %d plans, master prices %s", k,
                   sum(r.x is not None for r in results), value, best.objective, pool.size(), dw_prices is not None)
-        if _within(best, options) or time.monotonic() >= milp_deadline:
+        if _within(best, options) or time.monotonic() >= milp_deadline or cut:   # cut: no time for a round
             break
         if best.x is not None and math.isfinite(best.bound):
             open_gap = (best.objective - best.bound) / max(abs(best.objective), 1e-9)
@@ -407,6 +422,53 @@ def _tightened(parts, priced_cost, results, part_bounds, last, allowance, nodes,
             results[i] = r
             last[i] = (priced_cost[parts[i].cols].copy(), r)
     LOG.debug("tightened %d parts: bound +%.6g", len(todo), float(out.sum() - part_bounds.sum()))
+    return out
+
+
+def _settled(pool: PlanPool, parts: list[Part], priced_cost: np.ndarray, part_lp: np.ndarray,
+             allowance: np.ndarray) -> dict[int, SolveResult]:
+    """The parts whose cheapest pooled plan lies within their allowance of their LP value at these prices (the
+    prices `part_lp` was found at), each as its MILP stopped at that allowance could return it: that plan, the LP
+    value as its bound (the LP relaxes the part). Their MILPs need not run."""
+    out = {}
+    for i, (q, plans) in enumerate(zip(parts, pool.plans)):
+        if not plans:
+            continue
+        values = [float(priced_cost[q.cols] @ x) for x in plans]
+        j = int(np.argmin(values))
+        if values[j] - part_lp[i] <= allowance[i]:
+            out[i] = _pooled(plans[j], values[j], part_lp[i], "its pooled plan within its allowance of its LP")
+    LOG.debug("first round: %d parts settled by their LP (open %.6g)", len(out),
+              sum(r.objective - r.bound for r in out.values()))
+    return out
+
+
+def _pooled(x: np.ndarray, objective: float, bound: float, detail: str) -> SolveResult:
+    """A part's pooled plan as its result, with its LP value as bound (no solver ran)."""
+    return SolveResult(status=FEASIBLE, x=x, objective=objective, bound=min(bound, objective),
+                       gap=relative_gap(objective, min(bound, objective)), solver="", solver_version="",
+                       detail=detail)
+
+
+def _clock_cut(results: list[SolveResult]) -> bool:
+    """Did the clock leave a part without a plan (and none is infeasible or unbounded)?"""
+    return (any(r.x is None and r.status == NO_PLAN_IN_TIME for r in results)
+            and not any(r.status in (INFEASIBLE, UNBOUNDED) for r in results))
+
+
+def _at_pooled_plans(pool: PlanPool, parts: list[Part], priced_cost: np.ndarray, results: list[SolveResult],
+                     part_lp: np.ndarray) -> list[SolveResult]:
+    """A round cut by the clock, each part it left without a plan at its cheapest pooled plan (the LP rounds'
+    plans, rounded up) with its LP value as bound (the round's prices are those `part_lp` was found at); a part
+    with no pooled plan stays as it was."""
+    out = list(results)
+    for i, (q, plans, r) in enumerate(zip(parts, pool.plans, results)):
+        if r.x is None and plans:
+            values = [float(priced_cost[q.cols] @ x) for x in plans]
+            j = int(np.argmin(values))
+            out[i] = _pooled(plans[j], values[j], max(proven_bound(r), part_lp[i]), "left out by the clock")
+    LOG.debug("first round cut by its clock: %d parts at their pooled plans",
+              sum(r.x is None for r in results))
     return out
 
 

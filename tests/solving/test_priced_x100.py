@@ -136,3 +136,72 @@ def test_x100s_path_gives_rows_to_the_parts_that_lose_most_and_bounds_stay_valid
         if priced.x is not None:
             assert rows_hold(form, priced.x) and priced.objective >= exact.objective - 1e-5
     assert made
+
+
+def test_parts_settled_by_their_lp_keep_a_pooled_plan_and_a_bound_never_above_their_optimum():
+    """Over WHOLE_LP_COLS the first round leaves out the parts whose cheapest pooled plan lies within their
+    allowance of their LP value: each keeps that plan (it holds the part's rows) with its LP value as bound, never
+    above the part's optimum; a part further from its LP than its allowance gets its MILP."""
+    settled = missed = 0
+    for seed in range(10):
+        form = service_fleet(seed)
+        got = _pool(form, seed, per_part=2)
+        if got is None:
+            continue
+        pool, _ = got
+        parts, cost = pool.parts, pool.cost
+        part_lp = np.array([highs.solve_lp(q.form, 1).objective for q in parts])
+        cheapest = np.array([min(float(cost[q.cols] @ x) for x in plans) for q, plans in zip(parts, pool.plans)])
+        allowance = np.where(np.arange(len(parts)) % 2 == 0, cheapest - part_lp + 1e-6, 0.0)
+        out = lagrange._settled(pool, parts, cost, part_lp, allowance)
+        for i, q in enumerate(parts):
+            if i not in out:
+                missed += cheapest[i] - part_lp[i] > 1e-6
+                continue
+            r, exact = out[i], highs.solve(q.form, EXACT)
+            assert rows_hold(q.form, r.x) and abs(r.objective - cheapest[i]) <= 1e-6 * max(1.0, abs(r.objective))
+            assert r.bound <= exact.objective + 1e-6 * max(1.0, abs(exact.objective))
+            assert r.objective - r.bound <= allowance[i] + 1e-9
+            settled += 1
+    assert settled >= 5 and missed >= 1
+
+
+def test_a_first_round_cut_by_the_clock_still_moves_parts_off_and_keeps_a_valid_bound(monkeypatch):
+    """x100 at 270 s: the clock cut every first round, and the cut path went straight to one master, without the
+    moved-off step (900 s runs: 1.06% -> 0.66% with it). Now the parts the clock left out keep their pooled
+    plans with their LP values as bounds and the round goes on: the moved-off step runs, the bound stays at or
+    below the optimum and the plan holds every row."""
+    monkeypatch.setattr(lagrange, "WHOLE_LP_COLS", 0)
+    from fleetopt.backends.result import SolveResult
+    from fleetopt.errors import NO_PLAN_IN_TIME
+    from fleetopt.pipeline.decompose import Backend, _run
+
+    real_round, real_moved = lagrange._priced_round, lagrange.moved_off
+    moved = []
+
+    def cut_round(parts, priced_cost, last, starts, *args):
+        out = real_round(parts, priced_cost, last, starts, *args)
+        if any(s is not None for s in starts):    # not the first round
+            return out
+        left = SolveResult(status=NO_PLAN_IN_TIME, x=None, objective=None, bound=None, gap=None, solver="highs",
+                           solver_version="")
+        return [left if i % 2 else r for i, r in enumerate(out)]
+
+    monkeypatch.setattr(lagrange, "_priced_round", cut_round)
+    monkeypatch.setattr(lagrange, "moved_off", lambda *a, **k: moved.append(1) or real_moved(*a, **k))
+    checked = 0
+    for seed in range(10):
+        form = service_fleet(seed)
+        exact = highs.solve(form, EXACT)
+        moved.clear()
+        priced = lagrange.price_shared(form, shared_rows(form), _run, Backend(highs.solve), EXACT,
+                                       time.monotonic() + 60)
+        if not isinstance(priced, lagrange.Priced) or exact.status != "optimal" or priced.rounds == 0:
+            continue
+        assert priced.bound <= exact.objective + 1e-6 * max(1.0, abs(exact.objective))
+        assert priced.x is not None and rows_hold(form, priced.x)
+        assert priced.rounds == 1     # cut: no time for a second round
+        checked += 1
+        if priced.objective - priced.bound > 1e-6 * abs(priced.objective):
+            assert moved
+    assert checked >= 3
