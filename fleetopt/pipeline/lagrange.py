@@ -23,7 +23,9 @@ and a part solved to a gap still counts, with its proven bound in place of its m
   3. Rounds of part MILPs (through decompose._run: threads, or a Dask cluster), warm-started, node-limited, start
      where the LPs bound best; their plans join the master. Over WHOLE_LP_COLS (no part has rows from step 0)
      the parts whose LP loses more by rounding than they may leave open get their rows in their own thread
-     right before their first MILP. Prices move by the master's duals and by a subgradient
+     right before their first MILP; in the first round, the parts whose pooled plan lies within their allowance
+     of their LP need none, and a first round cut by the clock keeps its left-out parts at their pooled plans
+     and LP bounds and goes on to the master (then stops). Prices move by the master's duals and by a subgradient
      step (Polyak: step = theta (plan - L) / |g|^2, theta halved after STALL rounds without a better bound) in turn.
      After the first round (at the best prices known) the parts that left most of its gap open are solved again
      closer (_tightened), and (over WHOLE_LP_COLS) where its joined plan breaks a shared row, the row's largest
@@ -87,8 +89,6 @@ SHARE_TIME = 0.1         # after the first round, on a model over WHOLE_LP_COLS,
                          # plans overfill (pipeline/moved_off.py) within this share of the time limit
 ROWS_EARLY_PARTS = 400   # over WHOLE_LP_COLS, at most this many parts get their rows before their first MILP
                          # (memory: every part's rows at once cost x100 0.8 GB)
-FIRST_ROUND_RESERVE = SHARE_TIME + MASTER_SHARE   # over WHOLE_LP_COLS, of the time limit kept after the first
-                         # round (before MASTER_RESERVE) for the moved-off step and the master
 POLISH_SHARE = 0.25      # of the time limit (at least 2 s), at most, for each repair (the restricted whole model)
 
 
@@ -180,17 +180,17 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
         # open get them in their own thread, right before their first MILP
         rows_for = (set() if loss is None or form.n_cols <= WHOLE_LP_COLS else
                     {int(i) for i in order[:ROWS_EARLY_PARTS] if loss[i] > allowance[i]})
-        # over WHOLE_LP_COLS the first round (at the LP rounds' best prices) leaves the parts whose pooled plan is
-        # within their allowance of their LP at that plan, and ends by its clock share: what the clock leaves out
-        # keeps its pooled plan and LP bound, and the moved-off step and the master still run
+        # over WHOLE_LP_COLS the first round (at the LP rounds' best prices) leaves out the parts whose pooled plan
+        # lies within their allowance of their LP (x100: 407 of 1,000 parts, 9.9k open among them); the parts
+        # the clock leaves out keep their pooled plans and LP bounds, and the round goes on to the master. A
+        # clock share for what follows did not pay: on a cut round the moved-off step found no plan (0 of 80,
+        # 19 broken rows) and the round ended 40 s early (benchmarks/RESULTS.md, branch x100f)
         first = k == 0 and best.part_lp is not None and form.n_cols > WHOLE_LP_COLS
-        round_deadline = milp_deadline
         if first:
             for i, r in _settled(pool, parts, priced_cost, best.part_lp, allowance).items():
                 last[i] = (priced_cost[parts[i].cols].copy(), r)
-            round_deadline = milp_deadline - FIRST_ROUND_RESERVE * options.time_limit_s
         results = _priced_round(parts, priced_cost, last, starts, allowance, nodes, run, backend, options,
-                                round_deadline, order, rows_for)
+                                milp_deadline, order, rows_for)
         cut = first and _clock_cut(results)
         if cut:
             results = _at_pooled_plans(pool, parts, priced_cost, results, best.part_lp)
@@ -254,8 +254,9 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
             if joined is not None:
                 _keep(best, joined, float(cost @ joined))
         dw_prices = None
-        if not _within(best, options):
-            dw_prices = _master_plan(pool, form, best, lower, upper, options, deadline)
+        if not _within(best, options):   # a cut round's master gets its share even past the deadline (as below)
+            dw_prices = _master_plan(pool, form, best, lower, upper, options, max(deadline, time.monotonic() + max(
+                MASTER_SHARE * options.time_limit_s, 2.0)) if cut else deadline)
         used |= pool.support(form.n_cols) & integer
         if (best.x is None or not _within(best, options)) and used.sum() > repaired and form.n_cols <= WHOLE_LP_COLS:
             repaired = int(used.sum())

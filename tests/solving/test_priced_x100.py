@@ -169,8 +169,8 @@ def test_parts_settled_by_their_lp_keep_a_pooled_plan_and_a_bound_never_above_th
 def test_a_first_round_cut_by_the_clock_still_moves_parts_off_and_keeps_a_valid_bound(monkeypatch):
     """x100 at 270 s: the clock cut every first round, and the cut path went straight to one master, without the
     moved-off step (900 s runs: 1.06% -> 0.66% with it). Now the parts the clock left out keep their pooled
-    plans with their LP values as bounds and the round goes on: the moved-off step runs, the bound stays at or
-    below the optimum and the plan holds every row."""
+    plans with their LP values as bounds and the round goes on: the moved-off step runs where time is left, the
+    bound stays at or below the optimum, the plan holds every row, and no second round starts."""
     monkeypatch.setattr(lagrange, "WHOLE_LP_COLS", 0)
     from fleetopt.backends.result import SolveResult
     from fleetopt.errors import NO_PLAN_IN_TIME
