@@ -23,9 +23,7 @@ and a part solved to a gap still counts, with its proven bound in place of its m
   3. Rounds of part MILPs (through decompose._run: threads, or a Dask cluster), warm-started, node-limited, start
      where the LPs bound best; their plans join the master. Over WHOLE_LP_COLS (no part has rows from step 0)
      the parts whose LP loses more by rounding than they may leave open get their rows in their own thread
-     right before their first MILP; in the first round, the parts whose pooled plan lies within their allowance
-     of their LP need none, and a first round cut by the clock keeps its left-out parts at their pooled plans
-     and LP bounds and goes on to the master (then stops). Prices move by the master's duals and by a subgradient
+     right before their first MILP. Prices move by the master's duals and by a subgradient
      step (Polyak: step = theta (plan - L) / |g|^2, theta halved after STALL rounds without a better bound) in turn.
      After the first round (at the best prices known) the parts that left most of its gap open are solved again
      closer (_tightened), and (over WHOLE_LP_COLS) where its joined plan breaks a shared row, the row's largest
@@ -180,20 +178,8 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
         # open get them in their own thread, right before their first MILP
         rows_for = (set() if loss is None or form.n_cols <= WHOLE_LP_COLS else
                     {int(i) for i in order[:ROWS_EARLY_PARTS] if loss[i] > allowance[i]})
-        # over WHOLE_LP_COLS the first round (at the LP rounds' best prices) leaves out the parts whose pooled plan
-        # lies within their allowance of their LP (x100: 407 of 1,000 parts, 9.9k open among them); the parts
-        # the clock leaves out keep their pooled plans and LP bounds, and the round goes on to the master. A
-        # clock share for what follows did not pay: on a cut round the moved-off step found no plan (0 of 80,
-        # 19 broken rows) and the round ended 40 s early (benchmarks/RESULTS.md, branch x100f)
-        first = k == 0 and best.part_lp is not None and form.n_cols > WHOLE_LP_COLS
-        if first:
-            for i, r in _settled(pool, parts, priced_cost, best.part_lp, allowance).items():
-                last[i] = (priced_cost[parts[i].cols].copy(), r)
         results = _priced_round(parts, priced_cost, last, starts, allowance, nodes, run, backend, options,
                                 milp_deadline, order, rows_for)
-        cut = first and _clock_cut(results)
-        if cut:
-            results = _at_pooled_plans(pool, parts, priced_cost, results, best.part_lp)
         failed = _failure(parts, results)
         if failed is not None and failed.status != NO_PLAN_IN_TIME:
             return failed
@@ -214,8 +200,7 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
             if best.x is None:
                 return failed
             break
-        solved = next((r for r in results if r.solver), results[0])    # a settled part's result names none
-        best.solver, best.solver_version = solved.solver, solved.solver_version
+        best.solver, best.solver_version = results[0].solver, results[0].solver_version
         part_bounds = np.array([proven_bound(r) for r in results])
         if k == 0 and best.part_lp is not None:
             part_bounds = np.maximum(part_bounds, best.part_lp)
@@ -254,9 +239,8 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
             if joined is not None:
                 _keep(best, joined, float(cost @ joined))
         dw_prices = None
-        if not _within(best, options):   # a cut round's master gets its share even past the deadline (as below)
-            dw_prices = _master_plan(pool, form, best, lower, upper, options, max(deadline, time.monotonic() + max(
-                MASTER_SHARE * options.time_limit_s, 2.0)) if cut else deadline)
+        if not _within(best, options):
+            dw_prices = _master_plan(pool, form, best, lower, upper, options, deadline)
         used |= pool.support(form.n_cols) & integer
         if (best.x is None or not _within(best, options)) and used.sum() > repaired and form.n_cols <= WHOLE_LP_COLS:
             repaired = int(used.sum())
@@ -270,7 +254,7 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
             repaired = int(used.sum())
         LOG.debug("MILP round %d: %d parts solved, bound %.6g, plan %.6g, %d plans, master prices %s", k,
                   sum(r.x is not None for r in results), value, best.objective, pool.size(), dw_prices is not None)
-        if _within(best, options) or time.monotonic() >= milp_deadline or cut:   # cut: no time for a round
+        if _within(best, options) or time.monotonic() >= milp_deadline:
             break
         if best.x is not None and math.isfinite(best.bound):
             open_gap = (best.objective - best.bound) / max(abs(best.objective), 1e-9)
@@ -423,53 +407,6 @@ def _tightened(parts, priced_cost, results, part_bounds, last, allowance, nodes,
             results[i] = r
             last[i] = (priced_cost[parts[i].cols].copy(), r)
     LOG.debug("tightened %d parts: bound +%.6g", len(todo), float(out.sum() - part_bounds.sum()))
-    return out
-
-
-def _settled(pool: PlanPool, parts: list[Part], priced_cost: np.ndarray, part_lp: np.ndarray,
-             allowance: np.ndarray) -> dict[int, SolveResult]:
-    """The parts whose cheapest pooled plan lies within their allowance of their LP value at these prices (the
-    prices `part_lp` was found at), each as its MILP stopped at that allowance could return it: that plan, the LP
-    value as its bound (the LP relaxes the part). Their MILPs need not run."""
-    out = {}
-    for i, (q, plans) in enumerate(zip(parts, pool.plans)):
-        if not plans:
-            continue
-        values = [float(priced_cost[q.cols] @ x) for x in plans]
-        j = int(np.argmin(values))
-        if values[j] - part_lp[i] <= allowance[i]:
-            out[i] = _pooled(plans[j], values[j], part_lp[i], "its pooled plan within its allowance of its LP")
-    LOG.debug("first round: %d parts settled by their LP (open %.6g)", len(out),
-              sum(r.objective - r.bound for r in out.values()))
-    return out
-
-
-def _pooled(x: np.ndarray, objective: float, bound: float, detail: str) -> SolveResult:
-    """A part's pooled plan as its result, with its LP value as bound (no solver ran)."""
-    return SolveResult(status=FEASIBLE, x=x, objective=objective, bound=min(bound, objective),
-                       gap=relative_gap(objective, min(bound, objective)), solver="", solver_version="",
-                       detail=detail)
-
-
-def _clock_cut(results: list[SolveResult]) -> bool:
-    """Did the clock leave a part without a plan (and none is infeasible or unbounded)?"""
-    return (any(r.x is None and r.status == NO_PLAN_IN_TIME for r in results)
-            and not any(r.status in (INFEASIBLE, UNBOUNDED) for r in results))
-
-
-def _at_pooled_plans(pool: PlanPool, parts: list[Part], priced_cost: np.ndarray, results: list[SolveResult],
-                     part_lp: np.ndarray) -> list[SolveResult]:
-    """A round cut by the clock, each part it left without a plan at its cheapest pooled plan (the LP rounds'
-    plans, rounded up) with its LP value as bound (the round's prices are those `part_lp` was found at); a part
-    with no pooled plan stays as it was."""
-    out = list(results)
-    for i, (q, plans, r) in enumerate(zip(parts, pool.plans, results)):
-        if r.x is None and plans:
-            values = [float(priced_cost[q.cols] @ x) for x in plans]
-            j = int(np.argmin(values))
-            out[i] = _pooled(plans[j], values[j], max(proven_bound(r), part_lp[i]), "left out by the clock")
-    LOG.debug("first round cut by its clock: %d parts at their pooled plans",
-              sum(r.x is None for r in results))
     return out
 
 
