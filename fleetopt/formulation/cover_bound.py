@@ -61,7 +61,7 @@ def _multiples_dominated(c: np.ndarray, a: np.ndarray) -> np.ndarray:
     one whose dominator is dropped too has that one's dominator's. x10's chat-small services: a model's 4x and 8x
     replicas (84 and 119.5 req/s at 4x and 8x the 1x one's cost) against two or four 2x ones (105 and 210); of
     chat-small-4's 51 options 29 stay (x10's twenty services of four populations: 730 of 1,061) and the
-    twenty covering programs take 4.4-4.7 CPU s against 5.2-6.0, with the same bounds (benchmarks/RESULTS.md,
+    twenty covering programs take 4.4-5.3 CPU s against 5.2-6.0, with the same bounds (benchmarks/RESULTS.md,
     branch x10m)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         # [dominator, dominated]: the fewest replicas of the dominator that carry what one of the other does
