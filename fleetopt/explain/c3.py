@@ -133,9 +133,10 @@ def route_latencies(problem: Problem, x: np.ndarray, service: int) -> list[Route
     sname = sc.service_names[service]
     svc = inst.serving[sname]
     out = []
+    physics: dict[int, dict] = {}   # per option: its routes share it
     for i in np.flatnonzero((flows > 1e-9) & (sc.service[sc.route_option] == service)):
         o = int(sc.route_option[i])
-        phys = _service_physics(problem, o)
+        phys = physics[o] = physics.get(o) or _service_physics(problem, o)
         per_replica = per_replica_load[o]
         # each request loads F of a group's S shards: per-shard rate and load are the group's / (S / F)
         prefill, decode = float(sc.prefill_s[o]), float(sc.decode_s[o])

@@ -189,20 +189,19 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
     allowance = budget * weight / weight.sum() if weight.sum() > 0 else np.zeros(len(todo))
     best: list[SolveResult | None] = [None] * len(todo)
     # what each part runs as: without its dominated options, then with its services' replica_bound rows too
-    running = [part_without_dominated(p) for p in todo]
-    reduced = list(running)
+    running = list(todo)
+    reduced = list(todo)   # each part without its dominated options, set as its first round starts
     # the rows that pay on every fractional static part, made in the first round (whose batch is every part, in
     # order) by the thread that solves it
-    prepare = None
-    if not slices and options.replica_bound is None:
-        prepare = lambda k, p: _with_rows_up_front(p) if weight[k] > 0 else p   # noqa: E731
+    rows_up_front = not slices and options.replica_bound is None
+    prepare = _first_round(todo, reduced, weight > 0 if rows_up_front else np.zeros(len(todo), dtype=bool))
     pending = list(range(len(todo)))
     node_limit = FIRST_NODE_LIMIT
     apart = _bound_slices(todo, running, backend, options, deadline, slices)
     round_ends = _first_round_clock(deadline)
     starts: dict[int, np.ndarray] = {}   # a part's plan from its slices solved apart: where its next round starts
     early: dict[int, Part] = {}   # the next round's rows of a part sure to run again, made as its first round ended
-    after = _rows_early(todo, reduced, apart, slices, budget, round_ends, early) if prepare is not None else None
+    after = _rows_early(todo, reduced, apart, slices, budget, round_ends, early) if rows_up_front else None
     while pending:
         opts = [replace(options, start=starts.get(i), mip_rel_gap=0.0, mip_abs_gap=max(float(allowance[i]), 1e-6),
                         node_limit=_node_limit(node_limit, i in apart, len(pending))) for i in pending]
@@ -241,6 +240,19 @@ def _solve_parts(parts: list[Part], solved: dict, backend: Backend, options: Sol
         r = r if r.x is not None else _fallback(p, r, lp.x, cost, backend, options, deadline,
                                                 slices if i in apart else frozenset())
         solved[_key(p)] = _at_least_lp(r, lp_value[i])
+
+
+def _first_round(todo: list[Part], reduced: list[Part], rows: np.ndarray) -> Callable[[int, Part], Part]:
+    """What a part runs its first round as, made in the thread that solves it: without its dominated options
+    (formulation/dominated.py; into `reduced[k]`), and where `rows[k]`, with its rows up front
+    (`_with_rows_up_front`). A part whose first round runs on another model (`_bound_slices`' rows) keeps it.
+    x10: the dominated options of 100 parts took 0.55 s of the main thread before the round (benchmarks/RESULTS.md,
+    branch x10m)."""
+    def prepare(k: int, p: Part) -> Part:
+        if p is todo[k]:
+            p = reduced[k] = part_without_dominated(p)
+        return _with_rows_up_front(p) if rows[k] else p
+    return prepare
 
 
 def _at_least_lp(r: SolveResult, lp_value: float) -> SolveResult:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fleetopt.backends import highs
-from fleetopt.formulation.cover_bound import covering_bound, covering_options, with_cover_bounds
+from fleetopt.formulation.cover_bound import covering_bound, covering_options, solve_covering, with_cover_bounds
 from fleetopt.formulation.replica_bound import form_knapsacks, lp_floor
 from fleetopt.formulation.replica_cover import population_sets, set_capacity
 from fleetopt.formulation.split import relaxed
@@ -35,6 +35,32 @@ def test_a_dominated_option_is_dropped_and_twins_keep_the_first():
     cap = np.array([[4.0, 4.0], [4.0, 4.5], [4.0, 4.5], [6.0, 0.0], [0.0, 0.0]])
     # 0: dearer than 1 and carries no more; 2: twin of 1; 3: carries more to the first set; 4: carries nothing
     assert covering_options(cost, cap).tolist() == [1, 3]
+
+
+def test_an_option_that_a_multiple_of_another_dominates_is_dropped():
+    cost = np.array([2.0, 4.0, 4.0, 8.0, 1.5])
+    cap = np.array([[5.0, 5.0], [8.0, 9.0], [8.0, 11.0], [16.0, 16.0], [2.0, 0.0]])
+    # 1: two of 0 (cost 4) carry 10 >= 8 and 10 >= 9; 2: two of 0 carry 10 < 11, so it stays; 3: four of 0
+    # (cost 8) carry 20; 4: cheaper than 0, and no multiple of 0 costs as little
+    assert covering_options(cost, cap).tolist() == [0, 2, 4]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_dropping_multiples_keeps_the_covering_optimum(seed):
+    """Options at 2x and 4x a base option's cost that carry less than 2 and 4 of it (a model's larger replicas):
+    dropped, and the program's optimum (HiGHS, proven) is the full one's."""
+    rng = np.random.default_rng(900 + seed)
+    base_cost = rng.uniform(9.0, 11.0, 3)
+    base = rng.uniform(3.0, 5.0, (3, 3)) * (rng.random((3, 3)) < 0.8)
+    base[np.arange(3), np.arange(3)] = rng.uniform(3.0, 5.0, 3)
+    cost = np.concatenate([base_cost, 2 * base_cost, 4 * base_cost])
+    cap = np.concatenate([base, base * rng.uniform(1.5, 2.0, (3, 1)), base * rng.uniform(3.0, 4.0, (3, 1))])
+    demand = rng.uniform(5.0, 15.0, 3)
+    keep = covering_options(cost, cap)
+    assert keep.max() < 3   # only base options stay
+    full, _ = solve_covering(cost, cap.T, demand, 10**6, 60.0)
+    reduced, _ = solve_covering(cost[keep], cap[keep].T, demand, 10**6, 60.0)
+    assert reduced == pytest.approx(full, rel=1e-9)
 
 
 @pytest.mark.parametrize("seed", range(8))

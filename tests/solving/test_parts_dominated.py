@@ -62,3 +62,26 @@ def test_parts_without_dominated_options_keep_the_optimum(monkeypatch):
     assert parted.bound <= whole.objective * (1 + 1e-9)
     slow = [i for i, k in enumerate(form.blocks["replicas"].keys) if k[1] == "slow"]
     assert (parted.x[form.blocks["replicas"].cols[slow]] == 0).all()
+
+
+def test_the_parts_lose_their_dominated_options_in_the_threads_that_solve_them(monkeypatch):
+    """decompose's first round fixes each part's dominated options in the thread that then solves it (where its
+    rows up front are made), not in the main thread before the round; every MILP still runs without them."""
+    import threading
+
+    main = threading.get_ident()
+    made_in: list[int] = []
+
+    def spy(part):
+        made_in.append(threading.get_ident())
+        return part_without_dominated(part)
+    monkeypatch.setattr(decompose, "part_without_dominated", spy)
+    monkeypatch.setattr(decompose, "FIRST_NODE_LIMIT", 1)
+    form = two_services()
+    seen: list[Formulation] = []
+    backend = Backend(lambda f, o: seen.append(f) or highs.solve(f, o), workers=2)
+    parted = solve_by_parts(form, backend, replace(EXACT, replica_bound=None))
+    assert parted.status == "optimal" and parted.objective == pytest.approx(highs.solve(form, EXACT).objective)
+    assert len(made_in) == 2 and main not in made_in
+    milps = [f.blocks["replicas"] for f in seen if f.col_arrays()[3].any()]
+    assert milps and all(n.ub[j] == 0 for n in milps for j, k in enumerate(n.keys) if k[1] == "slow")
