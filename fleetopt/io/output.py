@@ -82,6 +82,8 @@ def write_bytes_atomic(path: str | Path, data: bytes, stream_ok: bool = False) -
         try:
             with open(target, "wb") as handle:
                 handle.write(data)
+        except BrokenPipeError:   # the stream's reader took what it wanted and left (`-o /dev/stdout | head`)
+            return
         except OSError as err:
             raise OutputError(path, f"cannot write ({err.strerror or err})") from None
         return

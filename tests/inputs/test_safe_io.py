@@ -212,6 +212,16 @@ def test_a_plan_goes_whole_into_a_named_pipe_and_dev_null_stays_a_device(tmp_pat
     assert Path(os.devnull).is_char_device()
 
 
+def test_a_stream_whose_reader_left_takes_no_error():
+    """`-o /dev/stdout | head`: the reader took what it wanted; the write ends quietly, not as bad output."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        write_text_atomic(f"/dev/fd/{write_end}", "x" * 200_000, stream_ok=True)
+    finally:
+        os.close(write_end)
+
+
 def test_a_stream_is_refused_where_sibling_files_would_follow(tmp_path):
     """--report and --plot write files beside their path: a device there is refused before solving."""
     result = CliRunner().invoke(app, ["solve", "-q", str(REPO / "instances" / "global-fleet.yaml"),
