@@ -92,7 +92,7 @@ def test_a_tour_line_runs_as_written(tour, index):
     # the files a line promises are there
     for option in ("-o", "--report", "--mps", "--plot"):
         words = TOUR[index].split("#")[0].split()
-        if option in words:
+        if option in words and not words[words.index(option) + 1].startswith("/dev/"):   # a stream: its reader has it
             assert (tour["folder"] / words[words.index(option) + 1]).stat().st_size > 0
     if ">" in TOUR[index].split("#")[0]:
         assert (tour["folder"] / TOUR[index].split(">")[1].split()[0]).stat().st_size > 0
