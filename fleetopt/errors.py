@@ -19,7 +19,7 @@ WITH_PLAN = (OPTIMAL, FEASIBLE)   # a plan to act on: optimal, or feasible withi
 Status = Literal[STATUSES]
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_NO_PLAN, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
-EXIT_BROKEN_PIPE = 141   # 128 + SIGPIPE: the reader of stdout left before a command (not solve) had done
+EXIT_BROKEN_PIPE = 141   # 128 + SIGPIPE: stdout's reader left mid-print (commands that write files finish them first)
 EXIT_CODES = {OPTIMAL: EXIT_OK, FEASIBLE: EXIT_OK, INFEASIBLE: EXIT_INFEASIBLE, UNBOUNDED: EXIT_INTERNAL,
               NO_PLAN_IN_TIME: EXIT_NO_PLAN, ERROR: EXIT_INTERNAL}
 

@@ -13,6 +13,7 @@ import sys
 
 import typer
 
+from fleetopt.cli.common import closed_pipe, stdout_to_devnull
 from fleetopt.cli.diff import diff
 from fleetopt.cli.estimate import estimate
 from fleetopt.cli.explain import explain
@@ -22,7 +23,6 @@ from fleetopt.cli.solve import solve
 from fleetopt.cli.validate import schema, validate
 from fleetopt.cli.verify import verify
 from fleetopt.cli.whatif import pareto, whatif
-from fleetopt.cli.common import closed_pipe, stdout_to_devnull
 from fleetopt.errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
