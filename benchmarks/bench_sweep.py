@@ -6,10 +6,13 @@ ratios to the cold sequential run.
 
 Run: /tmp/venv/bin/python benchmarks/bench_sweep.py [--gap 1e-3] [--budgets 150:305:32] [--json out.json]
 
---against-one: instead, issue #12's ratio: one default solve of the base (`fleetopt.solve`, the instance's gap)
-against the default sweep of the 32 budgets (`fleetopt.sweep`: local process pool, warm starts, the instance's
-gap, one HiGHS thread per solve), in one run; wall seconds, and CPU seconds of this process plus its ended
-children (the pool's workers). A sweep of the budget alone shares per-part Lagrangian rows made once, before its
+--processes N: issue #12's ratio as its targets are stated (whole processes): N pairs of `fleetopt whatif` over the
+budgets against `fleetopt solve`, in turn.
+
+--against-one: instead, issue #12's ratio in one process: one default solve of the base (`fleetopt.solve`, the
+instance's gap) against the default sweep of the 32 budgets (`fleetopt.sweep`: local process pool, warm starts,
+the instance's gap, one HiGHS thread per solve), in one run; wall seconds, and CPU seconds of this process plus its
+ended children (the pool's workers). A sweep of the budget alone shares per-part Lagrangian rows made once, before its
 scenarios, in shares on every worker (fleetopt/pipeline/carbon_cuts.py, fleetopt/whatif/budgets.py), and each
 binding budget starts from a first plan sought in the range of its neighbours' plans (fleetopt/whatif/
 neighbourhood.py: rows whose detail names "a MILP over its neighbours' plans" were answered by it); --no-cuts
@@ -79,6 +82,39 @@ def against_one(budgets: str, out: str | None, cuts: bool = True, time_limit: fl
                        "rows": frame[columns].to_dict("records")}, handle)
 
 
+def processes(budgets: str, repeats: int) -> None:
+    """Issue #12's ratio as its targets are stated, whole processes: `python -m fleetopt whatif` over the budgets
+    (a fresh results file each time) against `python -m fleetopt solve`, in turn, `repeats` times; wall, and CPU
+    of the process and its children (rusage). Bytecode caches on, as an installed package runs (the first pair
+    writes them and is not counted)."""
+    import resource
+    import subprocess
+    import sys
+    import tempfile
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(fleetopt.__file__))
+    instance = str(default_instance())
+
+    def run(args: list[str]) -> tuple[float, float]:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "fleetopt", *args], env=env, check=True, capture_output=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.perf_counter() - t0, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+    with tempfile.TemporaryDirectory() as folder:
+        for k in range(repeats + 1):
+            load = os.getloadavg()[0]
+            many = run(["whatif", instance, "--set", f"policy.carbon_budget_t={budgets}", "-q",
+                        "-o", os.path.join(folder, f"sweep{k}.csv")])
+            one = run(["solve", instance, "-q", "-o", os.path.join(folder, f"plan{k}.json")])
+            if k:   # the first pair writes the bytecode caches
+                print(f"whole processes: sweep {many[0]:.1f} s wall, {many[1]:.1f} s CPU; one solve {one[0]:.2f} s "
+                      f"wall, {one[1]:.2f} s CPU; ratio {many[0] / one[0]:.1f}x wall, {many[1] / one[1]:.1f}x CPU; "
+                      f"load {load:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--against-one", action="store_true", help="one default solve vs the default sweep")
@@ -90,7 +126,12 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=None,
                         help="--against-one: every solve's limit, s (default: the instance's; on a loaded machine "
                              "a longer one keeps the ratio from comparing time-limited runs)")
+    parser.add_argument("--processes", type=int, default=0, metavar="N",
+                        help="instead: N pairs of whole processes, `fleetopt whatif` against `fleetopt solve`")
     args = parser.parse_args()
+    if args.processes:
+        processes(args.budgets, args.processes)
+        return
     if args.against_one:
         against_one(args.budgets, args.json, cuts=not args.no_cuts, time_limit=args.time_limit)
         return
