@@ -99,6 +99,21 @@ def test_cuts_are_refused_by_a_model_that_differs_beyond_its_budget():
     assert carbon_cuts.free_answer(other, cuts, EXACT) is None
 
 
+def test_the_parts_milps_run_without_restarts():
+    """A part's MILP is small and fixes most of its columns at its root; a restart would redo the root's cut
+    rounds (pipeline/carbon_cuts.part_cuts), so every part is handed restarts off, the caller's gap kept."""
+    handed = []
+
+    def run(backend, parts, opts, deadline):
+        handed.extend(opts)
+        return _run(backend, parts, opts, deadline)
+
+    carbon_cuts.part_cuts(carbon_fleet(0, budget=10.0), [1.0], run, Backend(highs.solve), EXACT,
+                          time.monotonic() + 60)
+    assert handed and all(o.mip_restart is False and o.mip_rel_gap == EXACT.mip_rel_gap for o in handed)
+    assert highs.new_highs(handed[0]).getOptionValue("mip_allow_restart")[1] is False
+
+
 def test_no_cuts_without_a_budget_row_or_parts():
     form = carbon_fleet(1, budget=10.0)
     del form.families["carbon_budget"]
