@@ -156,6 +156,9 @@ def main() -> None:
     ap.add_argument("--seeds", action="store_true", help="run r at HiGHS seed r (a copy of the instance)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    unknown = [n for n in args.instances.split(",") if n not in (*INSTANCES, "gf-free")]
+    if unknown:
+        ap.error(f"--instances: unknown {', '.join(unknown)}; expected names among gf, gf-free, tiny")
     codes = [args.code.resolve()] + ([args.against.resolve()] if args.against else [])
     envs = [child_env(code, bytecode=not args.no_bytecode) for code in codes]
     result = {"codes": [str(c) for c in codes], "bytecode": not args.no_bytecode, "cpus": os.cpu_count(),

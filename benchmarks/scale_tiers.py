@@ -166,8 +166,19 @@ def main(argv: list[str], make=None) -> None:
     """`python benchmarks/scale_tiers.py [FACTOR [OUT.yaml [SEED]]]`: a tier's YAML (`make`: another generator)."""
     import yaml
 
-    factor = int(argv[1]) if len(argv) > 1 else 10
-    seed = int(argv[3]) if len(argv) > 3 else 0
+    usage = f"usage: python {Path(argv[0]).name} [FACTOR [OUT.yaml [SEED]]]  (FACTOR, SEED: whole numbers)"
+    if any(a in ("-h", "--help") for a in argv[1:]):
+        print(usage)
+        sys.exit(0)
+    try:
+        if len(argv) > 4:
+            raise ValueError
+        factor = int(argv[1]) if len(argv) > 1 else 10
+        seed = int(argv[3]) if len(argv) > 3 else 0
+    except ValueError:
+        print(f"{usage}\nerror: expected FACTOR, OUT.yaml and SEED at most, FACTOR and SEED whole numbers; got "
+              f"{' '.join(argv[1:])}", file=sys.stderr)
+        sys.exit(2)
     text = yaml.safe_dump((make or make_tier)(factor, seed), sort_keys=False, width=120)
     if len(argv) > 2:
         Path(argv[2]).write_text(text)

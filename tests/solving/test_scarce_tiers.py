@@ -65,3 +65,15 @@ def test_the_command_line_writes_a_valid_instance(tmp_path):
     out = tmp_path / "x1-scarce.yaml"
     main(["scarce_tiers.py", "1", str(out)], make_scarce_tier)
     assert load_instance(out).name == "global-fleet-x1-scarce"
+
+
+@pytest.mark.parametrize("argv", [["x"], ["1", "out.yaml", "seven"], ["1", "a", "2", "extra"]])
+def test_the_command_line_refuses_bad_arguments_in_one_line_exit_2(argv, tmp_path, capsys):
+    from scale_tiers import main
+
+    with pytest.raises(SystemExit) as leaving:
+        main(["scarce_tiers.py", *[str(tmp_path / a) if a.endswith(".yaml") else a for a in argv]], make_scarce_tier)
+    assert leaving.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("usage:") and err[1].startswith("error:") and len(err) == 2
+    assert not list(tmp_path.iterdir())   # nothing written
