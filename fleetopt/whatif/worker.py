@@ -36,6 +36,11 @@ ROWS_GAP_FACTOR = 100.0
 # the tightest budget, so the range a binding budget's first plan is sought in (whatif/neighbourhood.py) reaches
 # under it before any tighter budget is solved (global-fleet: 155 t's range held no plan without them)
 REACH = 2.0
+# a binding budget whose start lies within this of the rows' bound there runs without HiGHS's RINS and RENS
+# (`proving_only`): global-fleet's 32-budget sweep 15-19 s against 19-23 s, three pairs in turn, its 16 MILPs summed
+# 19-23 s against 23-29; with them off everywhere the budgets whose first plan is ~2% off (185-190 t) took 4-7 s
+# against 3 (benchmarks/RESULTS.md, twelfth session)
+PROVE_ONLY_GAP = 1e-3
 
 
 @dataclass(frozen=True)
@@ -178,6 +183,8 @@ def solve_scenario(task: Task) -> Outcome:
                                              [p.x for p in task.nearby if p.names_digest == digest], options)
         if cuts is not None and known is not None:
             cuts = replace(cuts, known=known)
+        if cuts is not None and options.start is not None:
+            options = proving_only(options, problem.form, cuts, inst.policy.carbon_budget_t)
         plan, result = solve_problem(problem, backend, options, carbon_cuts=cuts)
     except Exception as err:  # one broken scenario must not stop the sweep
         row.update(status=ERROR, detail=f"{type(err).__name__}: {err}"[:DETAIL_CHARS])
@@ -212,6 +219,18 @@ def binds(inst, cuts) -> bool:
     is needed, unless a neighbour's plan answers it)."""
     budget = inst.policy.carbon_budget_t
     return budget is not None and cuts.plans is not None and budget < cuts.free_carbon * (1 - 1e-6)
+
+
+def proving_only(options, form, cuts, budget: float | None):
+    """`options` with HiGHS's plan-seeking sub-MIPs (RINS, RENS) off where its start is within PROVE_ONLY_GAP of
+    the rows' bound at `budget` (carbon_cuts.CarbonCuts.bound_at): that MILP has its plan, or one next to it, and
+    only proves it; a start further off keeps them, as the search needs them there (module constant)."""
+    if budget is None or options.start is None:
+        return options
+    start_cost = float(form.col_arrays()[0] @ options.start)
+    if start_cost - cuts.bound_at(float(budget)) <= PROVE_ONLY_GAP * max(abs(start_cost), 1.0):
+        return replace(options, improve_plans=False)
+    return options
 
 
 def with_first_plan(problem, cuts, known, nearby: list, options):

@@ -1,6 +1,7 @@
 """A sweep's binding budget solves the model with the parts' own rows, as a single solve on the strong carbon path
 does (pipeline/solve._strong_sweep, carbon_cuts.with_parts_rows(reuse=True)), made once per process; its first
-plan reaches HiGHS with restarts off (whatif/worker.with_first_plan); and the answers stay the exact optima."""
+plan reaches HiGHS with restarts off (whatif/worker.with_first_plan), and without RINS and RENS where it lies near
+the rows' bound (worker.proving_only); and the answers stay the exact optima."""
 
 from __future__ import annotations
 
@@ -64,3 +65,48 @@ def test_a_sweeps_first_plan_reaches_highs_with_restarts_off(monkeypatch):
     assert (swept["status"] == "optimal").all()
     assert starts and not any(starts)
     assert np.isfinite(swept["objective"].to_numpy()).all()
+
+
+class _Rows:
+    """A stand-in for carbon_cuts.CarbonCuts: the rows' bound is 100 at every budget."""
+
+    def bound_at(self, budget: float) -> float:
+        return 100.0
+
+
+@pytest.mark.parametrize("start_cost, proves_only", [(100.0, True), (100.09, True), (100.2, False)])
+def test_a_start_near_the_rows_bound_runs_without_the_plan_seeking_heuristics(start_cost, proves_only):
+    from fleetopt.backends.result import SolveOptions
+    from fleetopt.formulation.model import Formulation
+    from fleetopt.whatif.worker import PROVE_ONLY_GAP, proving_only
+
+    assert PROVE_ONLY_GAP == 1e-3
+    form = Formulation()
+    form.add_vars("x", [(0,)], cost=start_cost)
+    given = SolveOptions(start=np.ones(1))
+    got = proving_only(given, form, _Rows(), 5.0)
+    assert got.improve_plans is (not proves_only) and given.improve_plans is True   # a copy, the caller's kept
+    assert proving_only(SolveOptions(), form, _Rows(), 5.0).improve_plans is True     # no start: the search
+    assert proving_only(given, form, _Rows(), None).improve_plans is True             # no budget
+
+
+def test_a_sweeps_milps_prove_without_the_heuristics_only_from_a_start_near_the_bound(monkeypatch):
+    import fleetopt.backends.highs as highs
+    import fleetopt.whatif.worker as worker
+
+    handed, rule = [], []
+    solve, proving = highs.solve, worker.proving_only
+    monkeypatch.setattr(highs, "solve", lambda f, o: (handed.append(o.improve_plans) if o.start is not None
+                                                      else None) or solve(f, o))
+
+    def watched(options, form, cuts, budget):
+        out = proving(options, form, cuts, budget)
+        rule.append(out.improve_plans)
+        return out
+
+    monkeypatch.setattr(worker, "proving_only", watched)
+    swept = fleetopt.sweep(TINY, {"policy.carbon_budget_t": "2.5,3,5,8"}, executor="sequential", mip_rel_gap=0.0)
+    assert False in rule and False in handed   # some budget's MILP only proved its start, and HiGHS was told
+    for budget, objective in zip((2.5, 3, 5, 8), swept["objective"].to_numpy()[1:]):
+        exact = solve_and_verify(at_budget(fleetopt.load_instance(TINY), budget), mip_rel_gap=0.0)
+        assert objective == pytest.approx(exact.objective, rel=1e-7)
