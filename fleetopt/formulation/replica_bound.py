@@ -28,11 +28,11 @@ argument for transportation polytopes (Dantzig 1963, ch. 14).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-import scipy.sparse as sp
 
 from fleetopt.formulation.model import Formulation
 
@@ -233,22 +233,32 @@ def _residues(rps, period, excess) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _cycle_paths(cells: np.ndarray, cost: np.ndarray, m: int) -> np.ndarray:
-    """Least cost from residue 0 to each residue of the m-cycle, steps of cells[i] costing cost[i] (> 0)."""
-    from scipy.sparse.csgraph import dijkstra   # with scipy.linalg ~0.15 s to import: only bounds need it
-
+    """Least cost from residue 0 to each residue of the m-cycle, steps of cells[i] costing cost[i] (> 0), never
+    above it (see below). Source: Böcker and Lipták 2007, "A fast and simple algorithm for the money changing
+    problem", Algorithmica 48, the round-robin residue table: the steps commute, so each step length is closed
+    once, around each of its gcd(step, m) cycles twice, in one running minimum (no graph, no scipy.csgraph)."""
+    out = np.full(m, np.inf)
+    out[0] = 0.0
     if len(cells) == 0:
-        out = np.full(m, np.inf)
-        out[0] = 0.0
         return out
     order = np.lexsort((cost, cells))
     first = np.r_[True, np.diff(cells[order]) != 0]   # of steps of equal length the cheapest
     cells, cost = cells[order][first], cost[order][first]
-    # the graph in CSR form directly: every residue has the same steps, distinct and nonzero, so no duplicate
-    # entries to sum (a COO build sorted and summed 16,384 x steps entries for nothing)
-    dst = (np.arange(m)[:, None] + cells[None, :]) % m
-    graph = sp.csr_matrix((np.tile(cost, m), dst.ravel(), np.arange(0, m * len(cells) + 1, len(cells))),
-                          shape=(m, m))
-    return dijkstra(graph, directed=True, indices=0)
+    for step, price in zip(cells.tolist(), cost.tolist()):
+        cycles = math.gcd(step, m)
+        length = m // cycles
+        at = (np.arange(cycles)[:, None] + np.arange(length)[None, :] * step) % m   # each cycle in step order
+        around = out[at]
+        # out[at[j]] = min over t <= j + length of around[t mod length] + (j + length - t) price
+        paid = np.arange(2 * length) * price
+        best = np.minimum.accumulate(np.concatenate([around, around], axis=1) - paid, axis=1)
+        out[at] = best[:, length:] + paid[length:]
+    # the running minimum subtracts and adds back up to 2m steps' cost: a rounding of up to a few ulps of that
+    # per step length, taken off so the costs stay a lower bound (~1e-4 USD on 16,384 cells of $1e5 steps)
+    slack = 16 * len(cells) * np.finfo(float).eps * 2 * m * float(cost.max())
+    out = np.maximum(out - slack, 0.0)
+    out[0] = 0.0
+    return out
 
 
 def _sliding_min_cyclic(a: np.ndarray, width: int) -> np.ndarray:

@@ -3,7 +3,7 @@ the bound rows must not move), including +inf entries, prefixes and the cover's 
 
 import numpy as np
 
-from fleetopt.formulation.replica_bound import BLOCK, _cycle_paths, _leftover, _min_plus, _min_plus_cover
+from fleetopt.formulation.replica_bound import BLOCK, RESIDUE_CELLS, _cycle_paths, _leftover, _min_plus, _min_plus_cover
 
 
 def _with_infinities(rng, n: int) -> np.ndarray:
@@ -72,16 +72,39 @@ def test_leftover_is_its_definition_exactly():
 
 
 def test_cycle_paths_are_the_least_costs_on_the_cycle():
-    """Bellman-Ford to its fixed point: the same numbers (rounded addition is monotone, so the fixed point is
-    unique), duplicated step lengths included (the cheaper one counts)."""
+    """Against Bellman-Ford to its fixed point (rounded addition is monotone, so the fixed point is unique),
+    duplicated step lengths included (the cheaper one counts): the same residues reached, never a cost above
+    it (the bound stays a bound), and below it by no more than the rounding slack taken off."""
     rng = np.random.default_rng(4)
-    for _ in range(20):
+    for _ in range(40):
         m = int(rng.integers(3, 40))
         cells = rng.integers(1, m, size=int(rng.integers(1, 5)))
-        cost = rng.random(len(cells)) + 0.1
+        cost = rng.random(len(cells)) * 10.0 ** rng.integers(0, 6) + 0.1
         want = np.full(m, np.inf)
         want[0] = 0.0
         for _ in range(m * len(cells)):
             for c, w in zip(cells, cost):
                 want = np.minimum(want, np.roll(want, c) + w)
-        assert np.array_equal(_cycle_paths(cells, cost, m), want)
+        got = _cycle_paths(cells, cost, m)
+        reached = np.isfinite(want)
+        assert np.array_equal(np.isfinite(got), reached)
+        assert got[0] == 0.0
+        assert (got[reached] <= want[reached]).all()
+        assert np.allclose(got[reached], want[reached], rtol=0, atol=1e-9 * cost.max())
+
+
+def test_cycle_paths_on_the_bounds_grid():
+    """On the grid the bound uses (RESIDUE_CELLS cells), steps of 3 cells ($4) and 5 cells ($7): every residue
+    is reached, and those below 60 at the least cost of 3a + 5b = r, known by enumeration (going once around the
+    cycle costs thousands of steps)."""
+    m = RESIDUE_CELLS
+    got = _cycle_paths(np.array([3, 5]), np.array([4.0, 7.0]), m)
+    want = np.full(m, np.inf)
+    for a in range(0, 40):
+        for b in range(0, 40):
+            r = (3 * a + 5 * b) % m
+            want[r] = min(want[r], 4.0 * a + 7.0 * b)
+    small = np.isfinite(want) & (np.arange(m) < 60)
+    assert (got[small] <= want[small]).all()
+    assert np.allclose(got[small], want[small], rtol=0, atol=1e-6)
+    assert np.isfinite(got).all()

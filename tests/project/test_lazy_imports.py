@@ -1,10 +1,11 @@
 """`fleetopt solve` on the default HiGHS path imports neither the other backends' modelling layers (Pyomo,
 OR-Tools), Dask, matplotlib, rich, scipy.optimize nor the report module (needed only on other paths: other
 backends, --executor dask, --plot, --report; the cover rows' separation LP goes through HiGHS,
-backends/highs.lp_values): each waits inside the function that needs it. scipy.sparse.csgraph (and scipy.linalg
-with it) loads only when a part's LP is fractional and its whole-replica bound runs (replica_bound's dijkstra,
-pipeline/decompose._with_rows_up_front), as on the tiny fleet. Checked in a fresh process (the suite itself has
-imported everything); the plan it writes holds under fleetopt.verify."""
+backends/highs.lp_values): each waits inside the function that needs it. Nor scipy.sparse.csgraph and the
+scipy.linalg it drags in (~0.06 s): the parts are labelled by formulation/split.py and the whole-replica bound's
+residue paths (replica_bound._cycle_paths) need no graph library, though that bound runs on the tiny fleet.
+Checked in a fresh process (the suite itself has imported everything); the plan it writes holds under
+fleetopt.verify."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from fleetopt.plan import Plan
 from fleetopt.verify import verify_plan
 
 NOT_ON_THE_DEFAULT_PATH = ("pyomo", "ortools", "dask", "distributed", "matplotlib", "rich", "scipy.optimize",
-                           "fleetopt.explain.report")
+                           "scipy.sparse.csgraph", "scipy.linalg", "fleetopt.explain.report")
 
 CHILD = """
 import json, sys
