@@ -48,6 +48,32 @@ def test_min_plus_and_leftover_over_several_blocks():
     assert np.array_equal(_leftover(split, gain), want)
 
 
+def _steps(rng, n: int, runs: int) -> np.ndarray:
+    """n entries in `runs` runs of equal values (some +inf), as the bound's curves often are."""
+    cuts = np.sort(rng.choice(np.arange(1, n), size=min(runs, n) - 1, replace=False)) if min(runs, n) > 1 else []
+    values = np.round(rng.random(len(cuts) + 1) * 10, 1)
+    values[rng.random(len(values)) < 0.2] = np.inf
+    return np.repeat(values, np.diff(np.r_[0, cuts, n]).astype(int))
+
+
+def test_min_plus_by_runs_and_by_blocks_are_the_same_numbers(monkeypatch):
+    """Both paths of _min_plus (run by run, in blocks), each forced, on operands of few runs, many runs and
+    +inf stretches longer than a block: the double loop's numbers exactly, prefixes included."""
+    import fleetopt.formulation.replica_bound as replica_bound
+
+    rng = np.random.default_rng(7)
+    cases = [(_steps(rng, 2 * BLOCK + 9, 3), _with_infinities(rng, 3 * BLOCK)),
+             (_steps(rng, 300, 40), _steps(rng, 150, 1)),
+             (_with_infinities(rng, 2 * BLOCK), _with_infinities(rng, BLOCK + 3)),
+             (np.zeros(40), np.r_[np.full(BLOCK + 1, np.inf), rng.random(20)])]
+    for runs_max in (-1, 10 ** 9):
+        monkeypatch.setattr(replica_bound, "RUNS_MAX", runs_max)
+        for a, b in cases:
+            want = _min_plus_loop(a, b)
+            assert np.array_equal(_min_plus(a, b), want)
+            assert np.array_equal(_min_plus(b, a, len(a)), want[:len(a)])
+
+
 def test_min_plus_cover_is_its_definition_exactly():
     rng = np.random.default_rng(2)
     for _ in range(30):
