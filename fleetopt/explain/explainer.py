@@ -14,7 +14,7 @@ from fleetopt.pipeline.problem import Problem
 from fleetopt.backends.result import SolveOptions
 from fleetopt.explain.binding import binding_constraints
 from fleetopt.explain.change import explain_change
-from fleetopt.explain.c3 import job_terms, nearest_rtt_ms, route_latencies, service_terms
+from fleetopt.explain.c3 import job_terms, nearest_rtt_ms, route_latencies, route_loads, service_terms
 from fleetopt.explain.infeasible import explain_infeasible
 from fleetopt.plan.explanation import (
     Diagnostic,
@@ -75,8 +75,9 @@ def explain_jobs(problem: Problem, x: np.ndarray) -> list[JobExplanation]:
 
 def explain_services(problem: Problem, x: np.ndarray) -> list[ServiceExplanation]:
     out = []
+    loads = route_loads(problem, x)
     for s, name in enumerate(problem.serving.service_names):
-        routes = route_latencies(problem, x, s)
+        routes = route_latencies(problem, x, s, loads)
         if routes:
             out.append(ServiceExplanation(service=name, routes=routes, terms=service_terms(routes),
                                           deciding=routing_rules(problem, s, routes)))
