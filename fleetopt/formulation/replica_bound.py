@@ -40,7 +40,7 @@ RESIDUE_CELLS = 1 << 14     # grid of the residues modulo the best option's capa
 SPLIT_SPAN = 1536           # grid cells of the split-replica layer (P replicas' capacity), whatever P
 BLOCK = 128                 # entries per array operation of the min-plus kernels (fastest of 16-256 measured)
 RUNS_MAX = 256              # min-plus run by run up to this many runs (global-fleet's 43 kernels of 1,537
-                            # entries: 28 ms against 86 ms in blocks; 35 ms at 64 runs, 46 ms always by runs)
+                            # entries: 21-28 ms against 86 ms in blocks; 35 ms at 64 runs, 46 ms always by runs)
 
 
 @dataclass
