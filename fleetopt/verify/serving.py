@@ -37,6 +37,8 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
+
 from fleetopt.io.schema import Accelerator, CnnCard, DlrmCard, Instance, TransformerCard
 from fleetopt.physics import queueing, serving
 from fleetopt.physics.economics import horizon_charges
@@ -50,6 +52,7 @@ from fleetopt.verify.report import ABS_TOL, REL_TOL, Report
 SLO_QUANTILE = 0.99
 DLRM_BYTES_PER_VALUE = 4
 HBM_USABLE_FRACTION = 0.9
+BATCHING_FIELDS = ("llm", "slots", "prefill_s", "step_s", "step_full_s", "output_tokens", "chunks")
 CONFIG = re.compile(r"^tp(\d+)-(bf16|fp8)-b(\d+)(-spot)?$")
 
 
@@ -240,6 +243,7 @@ def verify_serving(inst: Instance, plan: Plan, report: Report) -> tuple[list[Dra
     replicas: dict[tuple, int] = defaultdict(int)
     load: dict[tuple, float] = defaultdict(float)
     route_loads: list[tuple[tuple, float, float]] = []  # (route key, rps, capacity per replica after headroom)
+    pending: list[tuple] = []   # routes whose capacity is left to check: _settle_routes
     for sname, dec in plan.serving.items():
         if sname not in inst.serving:
             continue
@@ -264,7 +268,8 @@ def verify_serving(inst: Instance, plan: Plan, report: Report) -> tuple[list[Dra
                               n * rep.mw, n * rep.carbon_t, n * rep.cost_usd, n * rep.kwh / 1e3, service=sname,
                               spot=group.config.endswith("-spot")))
         for route in dec.routing:
-            _check_route(inst, sname, route, report, physics, load, routed, route_loads)
+            _check_route(inst, sname, route, report, physics, routed, pending)
+    _settle_routes(pending, report, load, route_loads)
     _check_demand(inst, plan, routed, report)
     for key, rps, per_replica in route_loads:
         demand = inst.serving[key[0]].demand_rps.get(key[4], 0.0)
@@ -276,7 +281,8 @@ def verify_serving(inst: Instance, plan: Plan, report: Report) -> tuple[list[Dra
     return draws, dict(routed)
 
 
-def _check_route(inst: Instance, sname: str, route, report: Report, physics, load, routed, route_loads) -> None:
+def _check_route(inst: Instance, sname: str, route, report: Report, physics, routed, pending) -> None:
+    """A route's population, residency and RTT; its capacity is left in `pending` for _settle_routes."""
     svc = inst.serving[sname]
     option = (sname, route.region, route.accelerator, route.config)
     key = option + (route.population,)
@@ -302,22 +308,35 @@ def _check_route(inst: Instance, sname: str, route, report: Report, physics, loa
     rep = physics(sname, option, key)
     if rep is None:
         return
-    budget = float(queueing.latency_budget_s(svc.slo_p99_ms, rtt, rep.prefill_s, rep.decode_s))
-    capacity = float(queueing.route_capacity_rps((svc.slo_p99_ms - rtt) / 1e3, rep.prefill_s, rep.decode_s,
-                                                 rep.shard_rate_rps, rep.fanout, rep.group_scale, rep.batching,
-                                                 serving.REQUEST_OVERHEAD_S, queueing.OUTPUT_LENGTH_CV,
-                                                 SLO_QUANTILE)) * rep.up
-    if budget <= 0 or capacity <= 0:
-        short_ms = max(-budget * 1e3, 0.0)
-        report.add("route", key, short_ms, "ms", f"the p99 SLO of {svc.slo_p99_ms:g} ms cannot be met: RTT "
-                   f"{rtt:g} ms + service {1e3 * (rep.prefill_s + rep.decode_s):.6g} ms + queueing")
-        if route.rps > 0:
-            load[option] += math.inf
+    pending.append((key, option, route, svc, rtt, rep))
+
+
+def _settle_routes(pending: list[tuple], report: Report, load, route_loads) -> None:
+    """Each pending route's p99 budget and capacity per replica, the capacities in one vectorized call of the
+    same law (x100's 2,394 routes one by one: 25 of verify's 32 s), then their checks in the routes' order."""
+    if not pending:
         return
-    report.stated(key, "rtt_ms", route.rtt_ms, rtt, "ms")
-    report.stated(key, "capacity_rps_per_replica", route.capacity_rps_per_replica, capacity, "requests/s")
-    load[option] += route.rps * (1.0 + svc.headroom) / capacity
-    route_loads.append((key, route.rps, capacity / (1.0 + svc.headroom)))
+    reps = [p[5] for p in pending]
+    time_left = np.array([(p[3].slo_p99_ms - p[4]) / 1e3 for p in pending])
+    batching = {field: np.array([r.batching[field] for r in reps]) for field in BATCHING_FIELDS}
+    capacities = queueing.route_capacity_rps(
+        time_left, np.array([r.prefill_s for r in reps]), np.array([r.decode_s for r in reps]),
+        np.array([r.shard_rate_rps for r in reps]), np.array([r.fanout for r in reps]),
+        np.array([r.group_scale for r in reps]), batching, serving.REQUEST_OVERHEAD_S, queueing.OUTPUT_LENGTH_CV,
+        SLO_QUANTILE) * np.array([r.up for r in reps])
+    for (key, option, route, svc, rtt, rep), capacity in zip(pending, capacities.tolist()):
+        budget = float(queueing.latency_budget_s(svc.slo_p99_ms, rtt, rep.prefill_s, rep.decode_s))
+        if budget <= 0 or capacity <= 0:
+            short_ms = max(-budget * 1e3, 0.0)
+            report.add("route", key, short_ms, "ms", f"the p99 SLO of {svc.slo_p99_ms:g} ms cannot be met: RTT "
+                       f"{rtt:g} ms + service {1e3 * (rep.prefill_s + rep.decode_s):.6g} ms + queueing")
+            if route.rps > 0:
+                load[option] += math.inf
+            continue
+        report.stated(key, "rtt_ms", route.rtt_ms, rtt, "ms")
+        report.stated(key, "capacity_rps_per_replica", route.capacity_rps_per_replica, capacity, "requests/s")
+        load[option] += route.rps * (1.0 + svc.headroom) / capacity
+        route_loads.append((key, route.rps, capacity / (1.0 + svc.headroom)))
 
 
 def _check_demand(inst: Instance, plan: Plan, routed: dict, report: Report) -> None:

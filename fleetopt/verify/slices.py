@@ -28,7 +28,7 @@ from fleetopt.physics.fairness import samples_to_detect_gap
 from fleetopt.plan import Plan
 from fleetopt.verify.draw import Draw
 from fleetopt.verify.report import ABS_TOL, REL_TOL, Report
-from fleetopt.verify.serving import _check_route, check_config_name, replica_lookup
+from fleetopt.verify.serving import _check_route, _settle_routes, check_config_name, replica_lookup
 
 
 class SliceView:
@@ -161,10 +161,11 @@ def verify_serving_over_slices(inst: Instance, plan: Plan, sv: SliceView, report
             if rps is None:
                 continue
             report.stated(key, "rps", route.rps, float(rps.max()), "requests/s")
-            scratch_load, scratch_routed, scratch_loads = defaultdict(float), defaultdict(float), []
+            scratch_load, scratch_routed, scratch_loads, pending = defaultdict(float), defaultdict(float), [], []
             # the route's own rules (residency, RTT, SLO capacity) once, at its peak
             _check_route(inst, sname, route.model_copy(update={"rps": float(rps.max())}), report, physics,
-                         scratch_load, scratch_routed, scratch_loads)
+                         scratch_routed, pending)
+            _settle_routes(pending, report, scratch_load, scratch_loads)
             if not scratch_loads:
                 if math.isinf(scratch_load.get(option, 0.0)):
                     load[option] += np.inf
