@@ -1,5 +1,6 @@
 """The array kernels of formulation/replica_bound.py give the very numbers of their definitions (not merely close:
-the bound rows must not move), including +inf entries, prefixes and the cover's cap."""
+the bound rows must not move), including +inf entries, prefixes and the cover's cap; the residue table never
+above its definition and below it by no more than the rounding it takes off."""
 
 import numpy as np
 
