@@ -143,12 +143,10 @@ def route_loads(problem: Problem, x: np.ndarray) -> RouteLoads:
                       sc.service[sc.route_option])
 
 
-def route_latencies(problem: Problem, x: np.ndarray, service: int,
-                    loads: RouteLoads | None = None) -> list[RouteLatency]:
+def route_latencies(problem: Problem, service: int, loads: RouteLoads) -> list[RouteLatency]:
     """The latency budget of every route the plan uses for `service`: RTT, prefill, decode, queueing. `loads`:
-    route_loads(problem, x), when the caller asks for every service."""
+    route_loads(problem, x) of the plan, made once for every service."""
     inst, sc = problem.inst, problem.serving
-    loads = route_loads(problem, x) if loads is None else loads
     per_replica_load, flows = loads.per_replica, loads.flows
     sname = sc.service_names[service]
     svc = inst.serving[sname]

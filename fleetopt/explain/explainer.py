@@ -77,15 +77,16 @@ def explain_services(problem: Problem, x: np.ndarray) -> list[ServiceExplanation
     out = []
     loads = route_loads(problem, x)
     for s, name in enumerate(problem.serving.service_names):
-        routes = route_latencies(problem, x, s, loads)
+        routes = route_latencies(problem, s, loads)
         if routes:
             out.append(ServiceExplanation(service=name, routes=routes, terms=service_terms(routes),
-                                          deciding=routing_rules(problem, s, routes)))
+                                          deciding=routing_rules(problem, s, routes, loads.service)))
     return out
 
 
-def routing_rules(problem: Problem, s: int, routes) -> list[str]:
-    """The residency rules and SLOs that decided where each population is served."""
+def routing_rules(problem: Problem, s: int, routes, route_service: np.ndarray) -> list[str]:
+    """The residency rules and SLOs that decided where each population is served (`route_service`: each route's
+    service, c3.RouteLoads.service)."""
     inst, sc = problem.inst, problem.serving
     name = sc.service_names[s]
     svc = inst.serving[name]
@@ -105,7 +106,7 @@ def routing_rules(problem: Problem, s: int, routes) -> list[str]:
         if pop is None:
             continue
         u = sc.population_names.index(population)
-        mine = (sc.service[sc.route_option] == s) & (sc.route_population == u)
+        mine = (route_service == s) & (sc.route_population == u)
         reachable = {sc.region_names[r] for r in sc.region[sc.route_option[mine]]}
         if pop.allowed_jurisdictions is not None:
             barred = [r for r in pop.rtt_ms if r in inst.regions
