@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ class _Reader:
         return out
 
 
-def read_document(path: Path) -> tuple[Any, dict[KeyPath, int]]:
+def read_document(path: Path) -> tuple[Any, Mapping[KeyPath, int]]:
     """Parse a YAML or JSON file into plain data and a {key path: line} map; InputError on any problem."""
     file = str(path)
     try:
@@ -232,7 +233,7 @@ def _json_scan(text: str) -> tuple[dict[KeyPath, int], list[tuple[KeyPath, int]]
     return lines, duplicates, here(), too_deep
 
 
-def _read_json(text: str, file: str) -> tuple[Any, dict[KeyPath, int]]:
+def _read_json(text: str, file: str) -> tuple[Any, Mapping[KeyPath, int]]:
     duplicate_names: list[str] = []
 
     def note_duplicates(pairs):
@@ -258,10 +259,10 @@ def _read_json(text: str, file: str) -> tuple[Any, dict[KeyPath, int]]:
         deep = deep or ()
         raise InputError([Problem(file, dotted_short(deep), f"nesting deeper than {MAX_DEPTH} levels",
                                   lines.get(deep[:1]))]) from None
-    lines, duplicates, _, _ = _json_scan(text)
+    lines = _ScannedLines(text)
     if duplicate_names:
         found = [Problem(file, dotted(p), f"duplicate key '{p[-1]}' (each name may appear once)", n)
-                 for p, n in duplicates]
+                 for p, n in _json_scan(text)[1]]
         raise InputError(found or [Problem(file, k, f"duplicate key '{k}' (each name may appear once)")
                                    for k in duplicate_names])
     deep = _deepest(data)
@@ -269,6 +270,32 @@ def _read_json(text: str, file: str) -> tuple[Any, dict[KeyPath, int]]:
         raise InputError([Problem(file, dotted_short(deep), f"nesting deeper than {MAX_DEPTH} levels",
                                   lines.get(deep[:MAX_DEPTH]))])
     return data, lines
+
+
+class _ScannedLines(Mapping):
+    """The line of each key path of a JSON text, scanned on first use: the lines only name where a problem is, and
+    a large plan's scan costs ~10x its parse (x10's 1.1 MB plan: 0.11 s against 0.006 s)."""
+
+    def __init__(self, text: str):
+        self._text: str | None = text
+        self._lines: dict[KeyPath, int] | None = None
+
+    def _scanned(self) -> dict[KeyPath, int]:
+        if self._lines is None:
+            self._lines, self._text = _json_scan(self._text)[0], None
+        return self._lines
+
+    def __getitem__(self, path: KeyPath) -> int:
+        return self._scanned()[path]
+
+    def __iter__(self) -> Iterator[KeyPath]:
+        return iter(self._scanned())
+
+    def __len__(self) -> int:
+        return len(self._scanned())
+
+    def __bool__(self) -> bool:
+        return True     # the document's root always has its line: `lines or {}` keeps these without a scan
 
 
 def _deepest(value: Any, path: KeyPath = ()) -> KeyPath:

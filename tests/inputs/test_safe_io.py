@@ -320,3 +320,18 @@ def test_a_card_inside_the_folder_is_read(tmp_path):
     (folder / "cards").mkdir(parents=True)
     (folder / "cards" / "mine.yaml").write_text((REPO / "models" / "llama3-8b.yaml").read_text())
     assert run_validate(_card_instance(folder, "cards/mine.yaml")).exit_code == 0
+
+
+def test_a_json_documents_lines_are_scanned_only_when_a_problem_needs_them(tmp_path, monkeypatch):
+    from fleetopt.io import yamlsafe
+
+    path = tmp_path / "doc.json"
+    text = '{\n  "fleetopt": 1,\n  "regions": {\n    "a": {"pue": 1.1},\n    "b": [1, 2]\n  }\n}\n'
+    path.write_text(text, encoding="utf-8")
+    scans = []
+    real = yamlsafe._json_scan
+    monkeypatch.setattr(yamlsafe, "_json_scan", lambda t: scans.append(1) or real(t))
+    data, lines = yamlsafe.read_document(path)
+    assert data["regions"]["a"]["pue"] == 1.1 and bool(lines) and scans == []
+    assert lines.get(("regions", "b")) == 5 and lines[("regions", "a", "pue")] == 4 and scans == [1]
+    assert dict(lines) == real(text)[0] and scans == [1]     # scanned once, the same lines as the scan
