@@ -18,10 +18,7 @@ proves the rounding loss only slowly. This bound computes it directly, per servi
 3. Split replicas: at most P replicas of options that reach two or more populations, each paid in full, each
    giving at most its largest route capacity. Their reach sets ("types") are one (they feed only that type's
    populations), two (each feeds only its own type's: populations both reach take from both), or three and more
-   (each type feeds the populations only it reaches among those used, and what they leave goes to the
-   populations two or more of them reach: exact where each such population is reached by every type used, as
-   on x100's services whose options all reach the us users; past MANY_TYPES_SETS sets of types, three replicas
-   at least whose capacity is let go to any population).
+   (then there are three replicas at least, and their capacity is let go to any population).
 The bound is the least over these cases of [split replicas' cost + sum_u K_u(D_u - capacity they give u)], on a
 grid whose cells are charged to the bound's disadvantage. Dropped, so the bound stays a relaxation: replica upper
 bounds (stock) and every row other than demand and replica capacity (monitoring, stock, power, carbon).
@@ -34,7 +31,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cache
-from itertools import combinations
 
 import numpy as np
 
@@ -43,8 +39,6 @@ from fleetopt.formulation.model import Formulation
 RESIDUE_CELLS = 1 << 14     # grid of the residues modulo the best option's capacity, per population
 SPLIT_SPAN = 1536           # grid cells of the split-replica layer (P replicas' capacity), whatever P
 BLOCK = 128                 # entries per array operation of the min-plus kernels (fastest of 16-256 measured)
-MANY_TYPES_SETS = 64        # sets of three reach types or more tried one by one at most (x100's services of four
-                            # populations have five types: 15 sets); past it they feed anyone
 RUNS_MAX = 256              # min-plus run by run up to this many runs (global-fleet's 43 kernels of 1,537
                             # entries: 21-28 ms against 86 ms in blocks; 35 ms at 64 runs, 46 ms always by runs)
 
@@ -113,88 +107,35 @@ def lower_bound(sk: ServiceKnapsack) -> float:
     # Split replicas S (at most k_max). Their reach sets ("types") number 1, 2 or more; the cheap cases first,
     # and once the bound is down to what the LP knows, the rest cannot help
     types = sorted({int(b) for b in reach[shared]})
-
-    @cache
-    def folds(group: tuple[int, ...]) -> list[np.ndarray]:
-        return fold(shared[np.isin(reach[shared], group)])
-
-    @cache
-    def leftover(group: tuple[int, ...], k: int, own: int) -> np.ndarray:
-        return _leftover(folds(group)[k - 1], pooled(own))
-
-    def two_groups(ga: tuple[int, ...], gb: tuple[int, ...], best: float) -> float:
-        """The least cost (capped at `best`) when group ga's replicas (at least one of each of its types) feed only
-        the populations its types reach, and gb's likewise: populations both reach take from both."""
-        a, b = _bits(ga), _bits(gb)
-        both = pooled(a & b)
-        for k_a in range(len(ga), k_max - len(gb) + 1):
-            for k_b in range(len(gb), k_max - k_a + 1):
-                # no cheaper than the replicas alone with the most any capacity could save: skip if no better
-                if total + folds(ga)[k_a - 1][0] + folds(gb)[k_b - 1][0] + pooled(a | b)[-1] >= best:
-                    continue
-                together = _min_plus(leftover(ga, k_a, a & ~b), leftover(gb, k_b, b & ~a), span + 1)
-                best = min(best, total + float(np.min(together + both)))
-        return best
-
-    def many_types(used: tuple[int, ...], best: float) -> float:
-        """The least cost (capped at `best`) when each type of `used` has a replica at least, at most k_max in all."""
-        seen = [0, 0]                                # populations reached by one type so far, by two or more
-        for t in used:
-            seen = [seen[0] ^ (t & ~seen[1]), seen[1] | (seen[0] & t)]
-        common = seen[1]
-        reach_all = _bits(used)
-        for ks in _counts(len(used), k_max):
-            if total + sum(folds((t,))[k - 1][0] for t, k in zip(used, ks)) + pooled(reach_all)[-1] >= best:
-                continue
-            together = leftover((used[0],), ks[0], used[0] & ~common)
-            for t, k in zip(used[1:], ks[1:]):
-                together = _min_plus(together, leftover((t,), k, t & ~common), span + 1)
-            best = min(best, total + float(np.min(together + pooled(common))))
-        return best
-
-    sizes = range(3, min(len(types), k_max) + 1)
-    if sum(math.comb(len(types), m) for m in sizes) > MANY_TYPES_SETS:
-        # too many sets of types to try one by one: three replicas at least, feeding anyone (a looser relaxation)
+    if len(types) >= 3 and k_max >= 3:             # three types or more: three replicas at least, feeding anyone
         gain = pooled((1 << len(pops)) - 1)
         for split in fold(shared)[2:]:
             best = min(best, total + float(np.min(split + gain)))
-        sizes = range(0)
-        if best <= lp_floor(sk):
-            return best
+    if best <= lp_floor(sk):
+        return best
+    folds = {t: fold(shared[reach[shared] == t]) for t in types}
+
+    @cache
+    def leftover(t: int, k: int, own: int) -> np.ndarray:
+        return _leftover(folds[t][k - 1], pooled(own))
+
     for t in types:                                # one type: its replicas feed only its populations
         gain = pooled(t)
-        for split in folds((t,)):
+        for split in folds[t]:
             best = min(best, total + float(np.min(split + gain)))
     for i, a in enumerate(types):                  # two types a, b: a feeds only a's, b only b's
         for b in types[i + 1:]:
-            best = two_groups((a,), (b,), best)
-    # three types or more (so three replicas or more): each type feeds the populations only it reaches among the
-    # types used, and what each leaves goes to the populations two or more of them reach (exact where all of those
-    # reach them all, as on x100's services whose every option reaches the us users; else a relaxation)
-    for size in sizes:
-        if best <= lp_floor(sk):
-            break
-        for used in combinations(types, size):
-            best = many_types(used, best)
+            both = pooled(a & b)
+            for k_a in range(1, k_max):
+                for k_b in range(1, k_max - k_a + 1):
+                    # no cheaper than the replicas alone with the most any capacity could save: skip if no better
+                    if total + folds[a][k_a - 1][0] + folds[b][k_b - 1][0] + pooled(a | b)[-1] >= best:
+                        continue
+                    left_a = leftover(a, k_a, a & ~b)
+                    left_b = leftover(b, k_b, b & ~a)
+                    together = _min_plus(left_a, left_b, span + 1)
+                    best = min(best, total + float(np.min(together + both)))
     return best
-
-
-def _bits(group: tuple[int, ...]) -> int:
-    """The populations a group of reach types reaches, as one bit set."""
-    out = 0
-    for t in group:
-        out |= t
-    return out
-
-
-def _counts(m: int, most: int):
-    """Every tuple of m counts of at least one each summing to at most `most`."""
-    if m == 0:
-        yield ()
-        return
-    for k in range(1, most - (m - 1) + 1):
-        for rest in _counts(m - 1, most - k):
-            yield (k,) + rest
 
 
 def _leftover(split: np.ndarray, gain: np.ndarray) -> np.ndarray:

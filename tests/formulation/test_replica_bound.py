@@ -8,7 +8,6 @@ import pytest
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-import fleetopt.formulation.replica_bound as rb
 from fleetopt.formulation.replica_bound import ServiceKnapsack, _min_plus, lower_bound, lp_floor, with_replica_bounds
 from fleetopt.io.load import load_instance
 from fleetopt.paths import shipped_dir
@@ -107,52 +106,3 @@ def test_rows_are_appended_to_a_copy():
     assert problem.form.n_rows == rows and "replica_bound" not in problem.form.families
     assert out.n_cols == problem.form.n_cols
     assert "replica_bound" in out.families     # the DLRM shard group: one whole replica beats its LP share
-
-
-def regional_service(rng: np.random.Generator) -> ServiceKnapsack:
-    """Three to five populations, the first reached by every option (as x100's us users are); each option reaches
-    it and one or two others, at a capacity that differs by population; costs near-twins; a few replicas each."""
-    n_pop, n_opt = int(rng.integers(3, 6)), int(rng.integers(3, 9))
-    option, population, rps = [], [], []
-    cap = rng.uniform(2, 5, n_opt)
-    for o in range(n_opt):
-        reach = [0] + list(rng.choice(np.arange(1, n_pop), size=rng.integers(1, 3), replace=False))
-        for u in reach:
-            option.append(o)
-            population.append(int(u))
-            rps.append(cap[o] * rng.uniform(0.6, 1.0))
-    for u in set(range(n_pop)) - set(population):
-        option.append(0)
-        population.append(u)
-        rps.append(cap[0])
-    cost = cap * 100 * rng.uniform(1.0, 1.3, n_opt)
-    return ServiceKnapsack(cost, np.array(option), np.array(population), np.array(rps), rng.uniform(1, 12, n_pop))
-
-
-@pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("sets", [rb.MANY_TYPES_SETS, 0])   # sets tried one by one; none (they feed anyone)
-def test_the_bound_with_three_reach_types_or_more_is_never_above_the_optimum(seed, sets, monkeypatch):
-    monkeypatch.setattr(rb, "MANY_TYPES_SETS", sets)
-    rng = np.random.default_rng(100 + seed)
-    above = 0
-    for _ in range(15):
-        sk = regional_service(rng)
-        best = optimum(sk)
-        bound = lower_bound(sk)
-        assert bound <= best * (1 + 1e-9)
-        above += bound > lp_floor(sk) * (1 + 1e-6)
-    assert above >= (3 if sets else 0)      # and, tried one by one, above the LP's floor on some of them
-
-
-def test_shared_replicas_feed_only_the_populations_they_reach():
-    """x100's chat-5 in small: us (40 req/s) is reached by every option, eu (13) only by option 1 (100 a replica),
-    apac (12) only by option 2 (90), latam (5) only by option 0 (80, the cheapest), each replica 10 req/s. Whole
-    replicas give eu and apac two each, and only us traffic can use what they leave, at their dearer price: the
-    optimum is 620 against the LP's 598. With the shared replicas kept to the populations they reach the bound is
-    619.3; when three or more types of them fed anyone, three cheap option-0 replicas filled every population's
-    rounding and it was 559.8, under the floor."""
-    sk = ServiceKnapsack(np.array([80.0, 100.0, 90.0]), np.array([0, 0, 1, 1, 2, 2]),
-                         np.array([0, 3, 0, 1, 0, 2]), np.full(6, 10.0), np.array([40.0, 13.0, 12.0, 5.0]))
-    floor, bound, best = lp_floor(sk), lower_bound(sk), optimum(sk)
-    assert floor < bound <= best * (1 + 1e-9)
-    assert bound >= floor + 0.9 * (best - floor)
