@@ -106,3 +106,37 @@ def test_rows_are_appended_to_a_copy():
     assert problem.form.n_rows == rows and "replica_bound" not in problem.form.families
     assert out.n_cols == problem.form.n_cols
     assert "replica_bound" in out.families     # the DLRM shard group: one whole replica beats its LP share
+
+
+def regional_service(rng: np.random.Generator) -> ServiceKnapsack:
+    """Three to five populations, the first reached by every option (as x100's us users are); each option reaches
+    it and one or two others, at a capacity that differs by population; costs near-twins; a few replicas each."""
+    n_pop, n_opt = int(rng.integers(3, 6)), int(rng.integers(3, 9))
+    option, population, rps = [], [], []
+    cap = rng.uniform(2, 5, n_opt)
+    for o in range(n_opt):
+        reach = [0] + list(rng.choice(np.arange(1, n_pop), size=rng.integers(1, 3), replace=False))
+        for u in reach:
+            option.append(o)
+            population.append(int(u))
+            rps.append(cap[o] * rng.uniform(0.6, 1.0))
+    for u in set(range(n_pop)) - set(population):
+        option.append(0)
+        population.append(u)
+        rps.append(cap[0])
+    cost = cap * 100 * rng.uniform(1.0, 1.3, n_opt)
+    return ServiceKnapsack(cost, np.array(option), np.array(population), np.array(rps), rng.uniform(1, 12, n_pop))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_bound_with_three_reach_types_or_more_is_never_above_the_optimum(seed):
+    """Services of three to five populations, where the split replicas' reach sets number three or more."""
+    rng = np.random.default_rng(100 + seed)
+    above = 0
+    for _ in range(15):
+        sk = regional_service(rng)
+        best = optimum(sk)
+        bound = lower_bound(sk)
+        assert bound <= best * (1 + 1e-9)
+        above += bound > lp_floor(sk) * (1 + 1e-6)
+    assert above >= 1      # and it says something: above the LP's floor on some of them
