@@ -259,12 +259,12 @@ def _read_json(text: str, file: str) -> tuple[Any, Mapping[KeyPath, int]]:
         deep = deep or ()
         raise InputError([Problem(file, dotted_short(deep), f"nesting deeper than {MAX_DEPTH} levels",
                                   lines.get(deep[:1]))]) from None
-    lines = _ScannedLines(text)
     if duplicate_names:
         found = [Problem(file, dotted(p), f"duplicate key '{p[-1]}' (each name may appear once)", n)
                  for p, n in _json_scan(text)[1]]
         raise InputError(found or [Problem(file, k, f"duplicate key '{k}' (each name may appear once)")
                                    for k in duplicate_names])
+    lines = _ScannedLines(text)
     deep = _deepest(data)
     if len(deep) > MAX_DEPTH:
         raise InputError([Problem(file, dotted_short(deep), f"nesting deeper than {MAX_DEPTH} levels",
