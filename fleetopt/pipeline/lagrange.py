@@ -30,7 +30,10 @@ and a part solved to a gap still counts, with its proven bound in place of its m
      users are solved with shares of the rows as their own (pipeline/moved_off.py), for the master. On a model under
      WHOLE_LP_COLS a repair also runs: the whole model with the parts' whole-replica rows, restricted to the integer
      columns any round, pooled plan (or an LP) used (plus, on a model of few parts, the next best by LP reduced
-     cost, widened until it has a plan), from the best plan.
+     cost, widened until it has a plan), from the best plan. After every round the rows its plans leave idle are
+     priced at zero for a bound of their own (pipeline/idle_rows.py). Over WHOLE_LP_COLS, when another round of
+     every part would not end before the clock, the time left solves the parts that left most open closer
+     instead (_tightened) and the master picks again.
   4. Stop at the gap (plan - best L) / plan <= mip_rel_gap, on the clock (rounds end by the time limit less
      MASTER_RESERVE), or when theta has halved three times (the bound has stalled at the duality gap).
 If rounds run out first, the caller gets the best plan with its bound; solve_priced may go on with the whole
@@ -52,7 +55,8 @@ from fleetopt.errors import ERROR, FEASIBLE, INFEASIBLE, NO_PLAN_IN_TIME, OPTIMA
 from fleetopt.formulation.dominated import part_without_dominated
 from fleetopt.formulation.model import Formulation
 from fleetopt.formulation.split import Part, components, relaxed, split, with_col_bounds, with_cost
-from fleetopt.pipeline.master import PlanPool, improve_by_swaps, rounded_plan, solve_master
+from fleetopt.pipeline.idle_rows import with_idle_rows_free
+from fleetopt.pipeline.master import PlanPool, improve_by_swaps, lp_prices, rounded_plan, solve_master
 from fleetopt.pipeline.moved_off import moved_off
 from fleetopt.pipeline.part_rows import (Strong, part_with_rows, plain, strengthened, with_part_rows,
                                          with_rows_of)
@@ -64,6 +68,7 @@ PRICE_MIN_PARTS = 20     # price_shared=None (automatic) prices only models that
 ROUNDS = 30              # price rounds at most
 STALL = 3                # rounds without a better bound before the step halves
 MIN_THETA = 0.2          # pricing stops once the step has halved this often (three times)
+FRACTIONAL_PRICES = True
 PART_NODES = 50          # node limit of each part per round (grows by NODE_GROWTH as the step shrinks)
 FIRST_GAP = 1e-2         # the parts' gap in the first round (then half the open gap, down to mip_rel_gap)
 NODE_GROWTH = 4
@@ -71,7 +76,7 @@ REPAIR_NODES = 2000      # node limit of the restricted whole model
 LP_SHARE = 0.25          # of the time limit, at most, for the whole LP that gives the first prices
 WHOLE_LP_COLS = 100_000  # above this many columns no whole model is solved (its LP for prices, its MILP after
                          # pricing, the repair): x100's 650k-column LP took ~80 s of wall, its MILP hours
-LP_ROUNDS = 8            # column-generation rounds on the part LPs before any part MILP
+LP_ROUNDS = 12           # column-generation rounds on the part LPs before any part MILP
 LP_ROUNDS_SHARE = 0.3    # of the time left, at most, for those rounds
 LP_STALL = 1e-3          # once there is a plan, LP rounds stop when one's bound lies within this share of the
                          # best before it (x100: +0.07% from round 4 to 5, and the one MILP round had 750 of
@@ -167,7 +172,7 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
     last: list[tuple[np.ndarray, SolveResult] | None] = [None] * len(parts)   # each part's priced cost, result
     theta, stall, nodes, repaired = 1.0, 0, PART_NODES, -1
     for k in range(ROUNDS):
-        best.rounds = k + 1
+        best.rounds, round_began = k + 1, time.monotonic()
         priced_cost = cost + a_shared.T @ p
         # each part may stop within its share of half the round's gap (of the LP's value): what the parts leave
         # open lowers L, so the round's gap shrinks with the gap between the best plan and the best bound
@@ -224,6 +229,10 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
             best.bound, best.prices, stall = value, p.copy(), 0
         else:
             stall += 1
+        # the rows the plans leave idle, priced at zero: a bound of its own (x100: +234k)
+        freed = with_idle_rows_free(parts, p, a_shared, upper, x, priced_cost, getattr(backend, "workers", 1),
+                                    milp_deadline)
+        _bound_freed(best, part_bounds, freed, lower, upper)
         activity = a_shared @ x
         over = np.where(activity > upper, activity - upper, np.where(activity < lower, activity - lower, 0.0))
         # a subgradient of L at p: the row's excess over the bound its price is on (only the excess where p = 0)
@@ -255,6 +264,23 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
         LOG.debug("MILP round %d: %d parts solved, bound %.6g, plan %.6g, %d plans, master prices %s", k,
                   sum(r.x is not None for r in results), value, best.objective, pool.size(), dw_prices is not None)
         if _within(best, options) or time.monotonic() >= milp_deadline:
+            break
+        if form.n_cols > WHOLE_LP_COLS and time.monotonic() + (time.monotonic() - round_began) > milp_deadline:
+            # another round of every part would not end before the clock (x100: round 0 took 190 s of 270): the
+            # time left closes the parts that left most open at these prices instead, and the master picks again
+            part_bounds = _tightened(parts, priced_cost, results, part_bounds, last, allowance, nodes, run,
+                                     backend, options, milp_deadline, most=len(parts), share_open=1.0)
+            for i, r in enumerate(results):
+                if r.x is not None:
+                    pool.add(i, r.x)
+            value = float(part_bounds.sum()) - _constant(p, lower, upper)
+            best.bounds.append(value)
+            if value > best.bound + 1e-9 * max(1.0, abs(value)):
+                best.bound, best.prices = value, p.copy()
+            _bound_freed(best, part_bounds, freed, lower, upper)
+            LOG.debug("closer parts: bound %.6g", best.bound)
+            if not _within(best, options):
+                _master_plan(pool, form, best, lower, upper, options, deadline)
             break
         if best.x is not None and math.isfinite(best.bound):
             open_gap = (best.objective - best.bound) / max(abs(best.objective), 1e-9)
@@ -295,6 +321,11 @@ def _lp_rounds(parts: list[Part], pool: PlanPool, best: Priced, p: np.ndarray, l
                 pool.add(i, plan)
     start = p
     lp_opts = [replace(options, start=None, mip_abs_gap=0.0, node_limit=0)] * len(parts)
+    # prices from the master LP over the parts' LP solutions (column generation: they converge to the whole LP's
+    # duals), until no round adds one; then, while there is no plan, from the plans' master (its slack prices push
+    # the parts off the rows their rounded plans overfill). Scarce x100: the LP bound 279.8M -> 282.1M, the first
+    # MILP round's 290.4M -> 293.2M (the plans' master's duals had never bounded above the zero prices)
+    lp_pool = PlanPool(parts, a_shared, cost) if FRACTIONAL_PRICES and not plan_only else None
     for k in range(LP_ROUNDS):
         if time.monotonic() >= lp_deadline or (plan_only and best.x is not None):
             break
@@ -329,13 +360,23 @@ def _lp_rounds(parts: list[Part], pool: PlanPool, best: Priced, p: np.ndarray, l
         if master.x is not None:
             _keep(best, master.x, master.objective)
         _swap(pool, best, cost, lower, upper)
+        prices, slack_free = master.prices, master.slack_free
+        if lp_pool is not None:
+            columns = sum(lp_pool.add(i, x) for i, x in enumerate(solved[-1][0]))
+            dw, dw_free = (lp_prices(lp_pool, lower, upper, options.threads, _master_deadline(options, deadline))
+                           if columns else (None, False))
+            if dw is not None:
+                prices, slack_free = dw, dw_free
+            else:      # converged: the next rounds are the plans' master's (their plans are new)
+                lp_pool, added = None, max(added, 1)
+            added += columns
         LOG.debug("LP round %d: bound %.6g, plan %.6g, %d plans (+%d), master slack-free %s", k, value,
-                  best.objective, pool.size(), added, master.slack_free)
-        if _within(best, options) or master.prices is None:
+                  best.objective, pool.size(), added, slack_free)
+        if _within(best, options) or prices is None:
             break
         if best.x is not None and flat:   # the bound has stopped moving: the time goes to the part MILPs
             break
-        p = _project(master.prices, lower, upper)
+        p = _project(prices, lower, upper)
         if not added:
             break
     # the MILP rounds start where the part LPs bound best: there each part's LP value bounds it too
@@ -382,7 +423,8 @@ def _priced_part(part: Part, priced_cost: np.ndarray) -> Part:
 
 
 def _tightened(parts, priced_cost, results, part_bounds, last, allowance, nodes, run, backend,
-               options: SolveOptions, deadline: float) -> np.ndarray:
+               options: SolveOptions, deadline: float, most: int = TIGHTEN_PARTS, share_open: float = TIGHTEN_OPEN
+               ) -> np.ndarray:
     """The parts holding TIGHTEN_OPEN of the round's open gap (plan - bound at these prices), at most
     TIGHTEN_PARTS, solved again from their plans with a tenth of their allowance and TIGHTEN_NODES x the nodes;
     each part's bound is the better of its two (both valid), `results` and `last` take the new result where it
@@ -391,7 +433,7 @@ def _tightened(parts, priced_cost, results, part_bounds, last, allowance, nodes,
     open_gap = np.array([r.objective - b if r.x is not None else 0.0 for r, b in zip(results, part_bounds)])
     order = np.argsort(-open_gap, kind="stable")
     share = np.cumsum(open_gap[order]) / max(float(open_gap.sum()), 1e-12)
-    todo = [int(i) for i in order[:min(int(np.searchsorted(share, TIGHTEN_OPEN)) + 1, TIGHTEN_PARTS)]
+    todo = [int(i) for i in order[:min(int(np.searchsorted(share, share_open)) + 1, most)]
             if open_gap[i] > 1e-6 * max(1.0, abs(results[i].objective))]
     if not todo or time.monotonic() >= deadline:
         return part_bounds
@@ -399,7 +441,7 @@ def _tightened(parts, priced_cost, results, part_bounds, last, allowance, nodes,
                     mip_abs_gap=max(float(allowance[i]) / 10, 1e-6)) for i in todo]
     reduced = [_priced_part(parts[i], priced_cost) for i in todo]
     out = part_bounds.copy()
-    for i, r in zip(todo, run(backend, reduced, opts, deadline)):
+    for i, r in zip(todo, run(backend, reduced, opts, deadline, in_order=True)):
         if r.x is None:
             continue
         out[i] = max(out[i], proven_bound(r))
@@ -408,6 +450,17 @@ def _tightened(parts, priced_cost, results, part_bounds, last, allowance, nodes,
             last[i] = (priced_cost[parts[i].cols].copy(), r)
     LOG.debug("tightened %d parts: bound +%.6g", len(todo), float(out.sum() - part_bounds.sum()))
     return out
+
+
+def _bound_freed(best: Priced, part_bounds: np.ndarray, freed, lower, upper) -> None:
+    """L at the prices with the idle rows free (idle_rows.with_idle_rows_free), kept where it bounds higher."""
+    if freed is None:
+        return
+    value = float(np.minimum(part_bounds, freed[1]).sum()) - _constant(freed[0], lower, upper)
+    LOG.debug("idle rows at zero: bound %.6g", value)
+    if value > best.bound + 1e-9 * max(1.0, abs(value)):
+        best.bound, best.prices = value, freed[0]
+        best.bounds.append(value)
 
 
 def _worth_first(loss: np.ndarray | None, n_parts: int) -> np.ndarray:

@@ -131,6 +131,18 @@ def solve_master(pool: PlanPool, n_cols: int, lower: np.ndarray, upper: np.ndarr
     return MasterResult(x, float(costs[chosen].sum()), prices, slack_free)
 
 
+def lp_prices(pool: PlanPool, lower: np.ndarray, upper: np.ndarray, threads: int,
+              deadline: float) -> tuple[np.ndarray | None, bool]:
+    """The master LP's shared-row prices over the pool's columns and whether it met the rows without slack
+    (the restricted master of column generation when the pool holds the parts' LP solutions)."""
+    if any(not plans for plans in pool.plans):
+        return None, False
+    part_of, costs, acts = pool.columns()
+    prices, slack_free, pool.slack_cost = _master_lp_prices(part_of, costs, acts, len(pool.parts), lower, upper,
+                                                            threads, deadline, pool.slack_cost)
+    return prices, slack_free
+
+
 def _master_rows(part_of, acts, n_parts, lower, upper) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray]:
     """Pick-one rows (one per part), then the shared rows."""
     n = len(part_of)
