@@ -68,7 +68,7 @@ PRICE_MIN_PARTS = 20     # price_shared=None (automatic) prices only models that
 ROUNDS = 30              # price rounds at most
 STALL = 3                # rounds without a better bound before the step halves
 MIN_THETA = 0.2          # pricing stops once the step has halved this often (three times)
-FRACTIONAL_PRICES = True
+FRACTIONAL_PRICES = True  # part-LP rounds priced by the master LP over the parts' LP solutions
 PART_NODES = 50          # node limit of each part per round (grows by NODE_GROWTH as the step shrinks)
 FIRST_GAP = 1e-2         # the parts' gap in the first round (then half the open gap, down to mip_rel_gap)
 NODE_GROWTH = 4
@@ -229,7 +229,8 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
             best.bound, best.prices, stall = value, p.copy(), 0
         else:
             stall += 1
-        # the rows the plans leave idle, priced at zero: a bound of its own (x100: +234k)
+        # the rows the plans leave idle, priced at zero: a bound of its own (x100 at the plans' master's
+        # prices: +234k)
         freed = with_idle_rows_free(parts, p, a_shared, upper, x, priced_cost, getattr(backend, "workers", 1),
                                     milp_deadline)
         _bound_freed(best, part_bounds, freed, lower, upper)
@@ -265,9 +266,8 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
                   sum(r.x is not None for r in results), value, best.objective, pool.size(), dw_prices is not None)
         if _within(best, options) or time.monotonic() >= milp_deadline:
             break
-        if form.n_cols > WHOLE_LP_COLS and time.monotonic() + (time.monotonic() - round_began) > milp_deadline:
-            # another round of every part would not end before the clock (x100: round 0 took 190 s of 270): the
-            # time left closes the parts that left most open at these prices instead, and the master picks again
+        if form.n_cols > WHOLE_LP_COLS and not _another_round_fits(round_began, milp_deadline):
+            # the time left closes the parts that left most open at these prices instead, and the master picks again
             part_bounds = _tightened(parts, priced_cost, results, part_bounds, last, allowance, nodes, run,
                                      backend, options, milp_deadline, most=len(parts), share_open=1.0)
             for i, r in enumerate(results):
@@ -425,8 +425,8 @@ def _priced_part(part: Part, priced_cost: np.ndarray) -> Part:
 def _tightened(parts, priced_cost, results, part_bounds, last, allowance, nodes, run, backend,
                options: SolveOptions, deadline: float, most: int = TIGHTEN_PARTS, share_open: float = TIGHTEN_OPEN
                ) -> np.ndarray:
-    """The parts holding TIGHTEN_OPEN of the round's open gap (plan - bound at these prices), at most
-    TIGHTEN_PARTS, solved again from their plans with a tenth of their allowance and TIGHTEN_NODES x the nodes;
+    """The parts holding `share_open` of the round's open gap (plan - bound at these prices), at most `most`,
+    most open first, solved again from their plans with a tenth of their allowance and TIGHTEN_NODES x the nodes;
     each part's bound is the better of its two (both valid), `results` and `last` take the new result where it
     bounds higher. Scarce x10 at the whole LP's prices: the parts to 1e-2 and 50 nodes bound 30.152M, to 1e-3 and
     400 nodes 30.160M (their plans 30.180M): the rest of the first round's gap is the few widest parts'."""
@@ -450,6 +450,13 @@ def _tightened(parts, priced_cost, results, part_bounds, last, allowance, nodes,
             last[i] = (priced_cost[parts[i].cols].copy(), r)
     LOG.debug("tightened %d parts: bound +%.6g", len(todo), float(out.sum() - part_bounds.sum()))
     return out
+
+
+def _another_round_fits(round_began: float, deadline: float) -> bool:
+    """Would a round as long as the one begun at `round_began` end before `deadline`? (x100: round 0 took 160-190 s
+    of 270, so a second one was cut, its parts' bounds unused.)"""
+    now = time.monotonic()
+    return now + (now - round_began) <= deadline
 
 
 def _bound_freed(best: Priced, part_bounds: np.ndarray, freed, lower, upper) -> None:

@@ -48,6 +48,26 @@ def test_every_price_tried_bounds_the_optimum_and_the_plan_holds(seed):
             assert priced.objective >= exact.objective - 1e-5   # the LP tolerance on continuous columns
 
 
+@pytest.mark.parametrize("seed", range(30))
+def test_the_large_model_path_bounds_the_optimum_and_the_plan_holds(seed, monkeypatch):
+    """The path of a model over WHOLE_LP_COLS (x100's): prices from the part-LP rounds' column generation from
+    zero prices, idle rows after each round, and, once another round would not end before the clock, the most
+    open parts closer. Every bound tried stays under the optimum and the plan holds."""
+    monkeypatch.setattr(lagrange, "WHOLE_LP_COLS", 0)
+    monkeypatch.setattr(lagrange, "PART_NODES", 1)      # parts stop early: something for the last minute to close
+    monkeypatch.setattr(lagrange, "_another_round_fits", lambda began, deadline: False)
+    form = random_fleet(seed)
+    exact = highs.solve(form, EXACT)
+    priced = _priced(form, replace(EXACT, mip_rel_gap=1e-6, time_limit_s=3.0))
+    if priced is None or exact.status != "optimal":
+        return
+    assert priced.bounds and max(priced.bounds) <= exact.objective + 1e-6
+    assert priced.bound <= exact.objective + 1e-6
+    if priced.x is not None:
+        assert rows_hold(form, priced.x)
+        assert priced.objective >= exact.objective - 1e-5
+
+
 def test_prices_on_a_binding_stock_row_close_the_gap_without_the_whole_model():
     """Ten jobs, each one unit from one of two pools; the cheap pool holds five units. Pricing the pool at the
     cost difference makes every job indifferent, and the repair splits them five and five: the bound
