@@ -40,12 +40,13 @@ def idle_rows(p: np.ndarray, activity: np.ndarray, upper: np.ndarray) -> np.ndar
 
 
 def with_idle_rows_free(parts: list[Part], p: np.ndarray, a_shared: sp.spmatrix, upper: np.ndarray,
-                        x: np.ndarray, priced_cost: np.ndarray, workers: int,
+                        activity: np.ndarray, priced_cost: np.ndarray, workers: int,
                         deadline: float) -> tuple[np.ndarray, np.ndarray] | None:
     """(p', each part's forced LP value: inf where no plan of it can use a cheaper column) as in the module
-    docstring; then B'_i = min(B_i, forced_i) for any bound B_i proven at p. None when no row is idle, a column
-    on an idle row could be negative, or the clock ran out before every part touched was bounded."""
-    idle = idle_rows(p, a_shared @ x, upper)
+    docstring, `activity` the joined plan's on the shared rows; then B'_i = min(B_i, forced_i) for any bound B_i
+    proven at p. None when no row is idle, a column on an idle row could be negative, or the clock ran out before
+    every part touched was bounded."""
+    idle = idle_rows(p, activity, upper)
     if len(idle) == 0:
         return None
     p_free = p.copy()

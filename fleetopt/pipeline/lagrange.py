@@ -68,7 +68,6 @@ PRICE_MIN_PARTS = 20     # price_shared=None (automatic) prices only models that
 ROUNDS = 30              # price rounds at most
 STALL = 3                # rounds without a better bound before the step halves
 MIN_THETA = 0.2          # pricing stops once the step has halved this often (three times)
-FRACTIONAL_PRICES = True  # part-LP rounds priced by the master LP over the parts' LP solutions
 PART_NODES = 50          # node limit of each part per round (grows by NODE_GROWTH as the step shrinks)
 FIRST_GAP = 1e-2         # the parts' gap in the first round (then half the open gap, down to mip_rel_gap)
 NODE_GROWTH = 4
@@ -225,16 +224,13 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
             starts[i] = r.x
         value = float(part_bounds.sum()) - _constant(p, lower, upper)
         best.bounds.append(value)
-        if value > best.bound + 1e-9 * max(1.0, abs(value)):
-            best.bound, best.prices, stall = value, p.copy(), 0
-        else:
-            stall += 1
+        stall = 0 if _raise_bound(best, value, p) else stall + 1
+        activity = a_shared @ x
         # the rows the plans leave idle, priced at zero: a bound of its own (x100 at the plans' master's
         # prices: +234k)
-        freed = with_idle_rows_free(parts, p, a_shared, upper, x, priced_cost, getattr(backend, "workers", 1),
-                                    milp_deadline)
+        freed = with_idle_rows_free(parts, p, a_shared, upper, activity, priced_cost,
+                                    getattr(backend, "workers", 1), milp_deadline)
         _bound_freed(best, part_bounds, freed, lower, upper)
-        activity = a_shared @ x
         over = np.where(activity > upper, activity - upper, np.where(activity < lower, activity - lower, 0.0))
         # a subgradient of L at p: the row's excess over the bound its price is on (only the excess where p = 0)
         g = np.where(p > 0, activity - upper, np.where(p < 0, activity - lower, over))
@@ -275,8 +271,7 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
                     pool.add(i, r.x)
             value = float(part_bounds.sum()) - _constant(p, lower, upper)
             best.bounds.append(value)
-            if value > best.bound + 1e-9 * max(1.0, abs(value)):
-                best.bound, best.prices = value, p.copy()
+            _raise_bound(best, value, p)
             _bound_freed(best, part_bounds, freed, lower, upper)
             LOG.debug("closer parts: bound %.6g", best.bound)
             if not _within(best, options):
@@ -325,10 +320,11 @@ def _lp_rounds(parts: list[Part], pool: PlanPool, best: Priced, p: np.ndarray, l
     # duals), until no round adds one; then, while there is no plan, from the plans' master (its slack prices push
     # the parts off the rows their rounded plans overfill). Scarce x100: the LP bound 279.8M -> 282.1M, the first
     # MILP round's 290.4M -> 293.2M (the plans' master's duals had never bounded above the zero prices)
-    lp_pool = PlanPool(parts, a_shared, cost) if FRACTIONAL_PRICES and not plan_only else None
+    lp_pool = None if plan_only else PlanPool(parts, a_shared, cost)
     for k in range(LP_ROUNDS):
         if time.monotonic() >= lp_deadline or (plan_only and best.x is not None):
             break
+        switched = False
         priced_cost = cost + a_shared.T @ p
         solved = []
         for which, (qs, warm) in enumerate(zip(sets, warms)):
@@ -351,8 +347,8 @@ def _lp_rounds(parts: list[Part], pool: PlanPool, best: Priced, p: np.ndarray, l
         best.bounds.append(value)
         # flat: this round's bound within LP_STALL of the best before it (a dip, at a slack master's prices, is not)
         flat = math.isfinite(best.bound) and abs(value - best.bound) < LP_STALL * abs(best.bound)
-        if value > best.bound + 1e-9 * max(1.0, abs(value)):
-            best.bound, best.prices, best.part_lp = value, p.copy(), values
+        if _raise_bound(best, value, p):
+            best.part_lp = values
         added = sum(pool.add(i, plan) for i, (q, x) in enumerate(zip(sets[0], xs))
                     if (plan := rounded_plan(q, x)) is not None)
         master = solve_master(pool, len(cost), lower, upper, options.threads, _master_deadline(options, deadline),
@@ -368,7 +364,7 @@ def _lp_rounds(parts: list[Part], pool: PlanPool, best: Priced, p: np.ndarray, l
             if dw is not None:
                 prices, slack_free = dw, dw_free
             else:      # converged: the next rounds are the plans' master's (their plans are new)
-                lp_pool, added = None, max(added, 1)
+                lp_pool, switched = None, True
             added += columns
         LOG.debug("LP round %d: bound %.6g, plan %.6g, %d plans (+%d), master slack-free %s", k, value,
                   best.objective, pool.size(), added, slack_free)
@@ -377,7 +373,7 @@ def _lp_rounds(parts: list[Part], pool: PlanPool, best: Priced, p: np.ndarray, l
         if best.x is not None and flat:   # the bound has stopped moving: the time goes to the part MILPs
             break
         p = _project(prices, lower, upper)
-        if not added:
+        if not added and not switched:
             break
     # the MILP rounds start where the part LPs bound best: there each part's LP value bounds it too
     return best.prices if math.isfinite(best.bound) else start
@@ -465,9 +461,16 @@ def _bound_freed(best: Priced, part_bounds: np.ndarray, freed, lower, upper) -> 
         return
     value = float(np.minimum(part_bounds, freed[1]).sum()) - _constant(freed[0], lower, upper)
     LOG.debug("idle rows at zero: bound %.6g", value)
-    if value > best.bound + 1e-9 * max(1.0, abs(value)):
-        best.bound, best.prices = value, freed[0]
+    if _raise_bound(best, value, freed[0]):
         best.bounds.append(value)
+
+
+def _raise_bound(best: Priced, value: float, prices: np.ndarray) -> bool:
+    """Keep L = value at `prices` as the best bound if it is higher (beyond round-off); whether it was."""
+    if value <= best.bound + 1e-9 * max(1.0, abs(value)):
+        return False
+    best.bound, best.prices = value, prices.copy()
+    return True
 
 
 def _worth_first(loss: np.ndarray | None, n_parts: int) -> np.ndarray:

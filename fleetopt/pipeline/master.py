@@ -113,9 +113,7 @@ def solve_master(pool: PlanPool, n_cols: int, lower: np.ndarray, upper: np.ndarr
     plan so far) if the pool has it. A part with no plan yet: no plan (x None)."""
     if any(not plans for plans in pool.plans):
         return MasterResult(None, math.inf, None)
-    part_of, costs, acts = pool.columns()
-    prices, slack_free, pool.slack_cost = _master_lp_prices(part_of, costs, acts, len(pool.parts), lower, upper,
-                                                            threads, deadline, pool.slack_cost)
+    (part_of, costs, acts), prices, slack_free = _pool_lp(pool, lower, upper, threads, deadline)
     if not slack_free and not _mix_meets_rows(part_of, costs, acts, len(pool.parts), lower, upper, threads,
                                               deadline):
         return MasterResult(None, math.inf, prices, slack_free)   # no mix of the plans meets them: no choice
@@ -137,10 +135,16 @@ def lp_prices(pool: PlanPool, lower: np.ndarray, upper: np.ndarray, threads: int
     (the restricted master of column generation when the pool holds the parts' LP solutions)."""
     if any(not plans for plans in pool.plans):
         return None, False
-    part_of, costs, acts = pool.columns()
-    prices, slack_free, pool.slack_cost = _master_lp_prices(part_of, costs, acts, len(pool.parts), lower, upper,
-                                                            threads, deadline, pool.slack_cost)
-    return prices, slack_free
+    return _pool_lp(pool, lower, upper, threads, deadline)[1:]
+
+
+def _pool_lp(pool: PlanPool, lower, upper, threads, deadline):
+    """The pool's columns (pool.columns), its master LP's prices and whether they needed no slack; the rows'
+    slack costs kept in the pool for the next call."""
+    columns = pool.columns()
+    prices, slack_free, pool.slack_cost = _master_lp_prices(*columns, len(pool.parts), lower, upper, threads,
+                                                            deadline, pool.slack_cost)
+    return columns, prices, slack_free
 
 
 def _master_rows(part_of, acts, n_parts, lower, upper) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray]:

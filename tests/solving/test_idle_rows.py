@@ -41,7 +41,7 @@ def _check_valid(form, p, monkeypatch, keep_bound=False):
     if at is None:
         return True
     parts, bounds, a_shared, upper, x, priced = at
-    freed = idle_rows.with_idle_rows_free(parts, p, a_shared, upper, x, priced, 1, np.inf)
+    freed = idle_rows.with_idle_rows_free(parts, p, a_shared, upper, a_shared @ x, priced, 1, np.inf)
     if freed is None:    # no row with a positive limit (a stock row no column draws from)
         assert not np.any((p > 0) & (upper > 0))
         return True
@@ -79,7 +79,7 @@ def test_a_row_no_plan_uses_gives_its_price_back_to_the_bound():
         if (at := _parts_at(form, p)) is None:
             continue
         parts, bounds, a_shared, upper, x, priced = at
-        freed = idle_rows.with_idle_rows_free(parts, p, a_shared, upper, x, priced, 1, np.inf)
+        freed = idle_rows.with_idle_rows_free(parts, p, a_shared, upper, a_shared @ x, priced, 1, np.inf)
         if freed is None:
             continue
         before = bounds.sum() - p @ upper
@@ -105,4 +105,5 @@ def test_monitored_parts_force_evaluators_through_their_pipelines(monkeypatch):
 def test_nothing_idle_gives_none():
     form = random_fleet(0)
     parts, bounds, a_shared, upper, x, priced = _parts_at(form, np.zeros(int(shared_rows(form).sum())))
-    assert idle_rows.with_idle_rows_free(parts, np.zeros(len(upper)), a_shared, upper, x, priced, 1, np.inf) is None
+    assert idle_rows.with_idle_rows_free(parts, np.zeros(len(upper)), a_shared, upper, a_shared @ x, priced, 1,
+                                         np.inf) is None
