@@ -223,12 +223,38 @@ def _master_lp_prices(part_of, costs, acts, n_parts, lower, upper, threads, dead
 def _mix_meets_rows(part_of, costs, acts, n_parts, lower, upper, threads, deadline) -> bool:
     """Does some mix of the plans meet the shared rows (the master LP without slack has a solution)? Slack
     cheaper than a plan's extra cost is taken where no slack is needed, so this asks again."""
+    return _mixed(part_of, costs, acts, n_parts, lower, upper, threads, deadline) is not None
+
+
+@dataclass
+class MixedPlans:
+    """The master LP without slack: the cheapest mix of each part's pooled plans that meets the shared rows."""
+    value: float           # its cost: at least the Dantzig-Wolfe bound, max over prices of the Lagrangian bound
+    part_duals: np.ndarray  # per part, its pick-one row's dual: a new plan of priced cost below it lowers `value`
+    prices: np.ndarray     # the shared rows' duals as prices on row activity (p = -y)
+
+
+def mixed_plans(pool: PlanPool, lower: np.ndarray, upper: np.ndarray, threads: int,
+                deadline: float) -> MixedPlans | None:
+    """The master LP over the pool's plans, without slack; None when no mix meets the shared rows (or a part has
+    no plan). Column generation's restricted master: with every part priced exactly at its duals and no plan of
+    priced cost below its part's dual, its value is the Dantzig-Wolfe bound (Dantzig & Wolfe 1960; Geoffrion
+    1974: that bound equals the best Lagrangian bound, so no prices bound higher)."""
+    if any(not plans for plans in pool.plans):
+        return None
+    return _mixed(*pool.columns(), len(pool.parts), lower, upper, threads, deadline)
+
+
+def _mixed(part_of, costs, acts, n_parts, lower, upper, threads, deadline) -> MixedPlans | None:
     import highspy
 
     a, lo, hi = _master_rows(part_of, acts, n_parts, lower, upper)
     n = a.shape[1]
     h = _highs(a, costs, np.zeros(n), np.ones(n), lo, hi, False, threads, deadline - time.monotonic())
-    return h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    y = np.asarray(h.getSolution().row_dual, dtype=float)
+    return MixedPlans(float(h.getInfo().objective_function_value), y[:n_parts], -y[n_parts:])
 
 
 def _first_slack_cost(costs: np.ndarray, acts: sp.csc_matrix) -> np.ndarray:
