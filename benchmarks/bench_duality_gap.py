@@ -9,7 +9,8 @@ plans that meets the shared rows (Geoffrion 1974, "Lagrangean relaxation for int
 Study 2: the Lagrangian dual equals that LP). Column generation brackets it:
   master   the LP over the plans pooled so far (pipeline/master.mixed_plans): at least z_DW
   L        at the master's duals, every part solved to optimality (within --part-limit): at most z_DW
-Each round adds the parts' plans whose priced cost lies under their part's dual; when none does, master = z_DW.
+Each round adds the parts' plans whose priced cost lies under their part's dual; when none does and every part
+was proven, master = z_DW.
 The pool starts from the plan `fleetopt solve` finds on the priced path (--plan-limit). With --whole S the whole
 model then runs S seconds from that plan for a bound on the optimum itself: where that bound lies above master,
 the plan's remaining gap cannot be proven by any prices, only by branching on how the shared rows are split.
@@ -53,6 +54,7 @@ def dantzig_wolfe(form, x_start: np.ndarray, part_limit: float, rounds: int, wor
     each, `workers` at a time; a part stopped by its limit still gives its proven bound to L."""
     from fleetopt.backends import highs
     from fleetopt.backends.result import SolveOptions, proven_bound
+    from fleetopt.errors import OPTIMAL
     from fleetopt.formulation.split import components, shared_rows, split, with_cost
     from fleetopt.pipeline.lagrange import _constant
     from fleetopt.pipeline.master import PlanPool, mixed_plans
@@ -86,8 +88,8 @@ def dantzig_wolfe(form, x_start: np.ndarray, part_limit: float, rounds: int, wor
             out.added.append(added)
             if progress is not None:
                 progress(k, out)
-            if not added:
-                out.converged = True
+            if not added:     # the master is z_DW where every part's plan is proven its optimum
+                out.converged = all(r.status == OPTIMAL for r in results)
                 break
     return out
 

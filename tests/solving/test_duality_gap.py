@@ -6,6 +6,7 @@ integer point of every part a column of the master LP) equals where column gener
 from __future__ import annotations
 
 import itertools
+import json
 import sys
 
 import numpy as np
@@ -86,3 +87,17 @@ def test_some_random_fleet_has_a_duality_gap():
     """The bound prices cannot pass: on some random fleet the optimum lies above z_DW (else the test above would
     not tell a Lagrangian bound from the optimum)."""
     assert max(exact.objective - brute_force_dw(form) for form, exact in FLEETS) > 1e-3
+
+
+@pytest.mark.slow
+def test_the_benchmark_brackets_global_fleet(tmp_path, capsys):
+    """End to end on the shipped instance: the bracket lies under the plan and its lines fit 80 columns."""
+    out = tmp_path / "gap.json"
+    assert bench_duality_gap.main(["--tier", "gf", "--plan-limit", "20", "--part-limit", "20", "--rounds", "3",
+                                   "--json", str(out)]) == 0
+    numbers = json.loads(out.read_text(encoding="utf-8"))
+    tol = 1e-6 * numbers["plan"]
+    assert numbers["z_dw_low"] <= numbers["z_dw_high"] + tol
+    assert numbers["z_dw_high"] <= numbers["plan"] + tol
+    printed = capsys.readouterr().out
+    assert "z_DW in [" in printed and max(len(line) for line in printed.splitlines()) <= 80
