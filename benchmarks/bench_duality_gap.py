@@ -14,7 +14,7 @@ was proven, master = z_DW.
 The pool starts from the plan `fleetopt solve` finds on the priced path (--plan-limit). With --whole S the whole
 model then runs S seconds from that plan for a bound on the optimum itself: where that bound lies above master,
 the plan's remaining gap cannot be proven by any prices, only by branching on how the shared rows are split.
-scarce-x1 on 2026-12-02 (benchmarks/RESULTS.md, "What prices can prove"): z_DW in [4,723,330, 4,724,579]
+scarce-x1 on 2026-12-02 (benchmarks/RESULTS.md, "What prices can prove"): z_DW in [4,724,158, 4,724,166]
 against the optimum 4,739,955 (proven within 1e-4 by the whole model in 187 s): no prices prove it within 0.3%.
 """
 
