@@ -30,7 +30,8 @@ and a part solved to a gap still counts, with its proven bound in place of its m
      users are solved with shares of the rows as their own (pipeline/moved_off.py), for the master. On a model under
      WHOLE_LP_COLS a repair also runs: the whole model with the parts' whole-replica rows, restricted to the integer
      columns any round, pooled plan (or an LP) used (plus, on a model of few parts, the next best by LP reduced
-     cost, widened until it has a plan), from the best plan. After every round the rows its plans leave idle are
+     cost, widened until it has a plan), from the best plan; after a repair that found no better plan, the next
+     waits until those columns have grown by REPAIR_GROWTH. After every round the rows its plans leave idle are
      priced at zero for a bound of their own (pipeline/idle_rows.py). Over WHOLE_LP_COLS, when another round of
      every part would not end before the clock, the time left solves the parts that left most open closer
      instead (_tightened) and the master picks again.
@@ -92,6 +93,7 @@ SHARE_TIME = 0.1         # after the first round, on a model over WHOLE_LP_COLS,
 ROWS_EARLY_PARTS = 400   # over WHOLE_LP_COLS, at most this many parts get their rows before their first MILP
                          # (memory: every part's rows at once cost x100 0.8 GB)
 POLISH_SHARE = 0.25      # of the time limit (at least 2 s), at most, for each repair (the restricted whole model)
+REPAIR_GROWTH = 1.25     # after a repair that found no better plan, the next needs this many times its columns
 
 
 @dataclass
@@ -249,15 +251,19 @@ def price_shared(form: Formulation, shared: np.ndarray, run, backend, options: S
             dw_prices = _master_plan(pool, form, best, lower, upper, options, deadline)
         used |= pool.support(form.n_cols) & integer
         if (best.x is None or not _within(best, options)) and used.sum() > repaired and form.n_cols <= WHOLE_LP_COLS:
-            repaired = int(used.sum())
+            before = best.objective
             plan = _repair(whole, used, reduced, run, backend, options, _polish_deadline(options, deadline), best.x)
-            LOG.debug("repair on %d integer columns: %s", repaired, "no plan" if plan is None else
+            LOG.debug("repair on %d integer columns: %s", int(used.sum()), "no plan" if plan is None else
                       f"{float(cost @ plan.x):.6g} ({plan.status})")
             if plan is not None:
                 _keep(best, plan.x, float(cost @ plan.x))
                 pool.add_whole(plan.x)
                 used |= integer & (plan.x > 1e-9)    # the next repair starts from this plan
             repaired = int(used.sum())
+            if best.x is not None and not best.objective < before:
+                # it found nothing the master had not: the next waits until the columns grow by REPAIR_GROWTH
+                # (scarce x10 at 600 s: seven repairs after the second, 50-90 s each on one core, gained 30 USD)
+                repaired = int(REPAIR_GROWTH * repaired)
         LOG.debug("MILP round %d: %d parts solved, bound %.6g, plan %.6g, %d plans, master prices %s", k,
                   sum(r.x is not None for r in results), value, best.objective, pool.size(), dw_prices is not None)
         if _within(best, options) or time.monotonic() >= milp_deadline:

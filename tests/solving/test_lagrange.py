@@ -68,6 +68,27 @@ def test_the_large_model_path_bounds_the_optimum_and_the_plan_holds(seed, monkey
         assert priced.objective >= exact.objective - 1e-5
 
 
+def test_a_repair_that_finds_nothing_waits_for_more_columns(monkeypatch):
+    """After a repair that found no better plan, the next one waits until the used columns have grown by
+    REPAIR_GROWTH (each repair costs up to a quarter of the clock, on one core)."""
+    calls = []
+
+    def finds_nothing(form, used, reduced, run, backend, options, deadline, start):
+        calls.append((int(used.sum()), start is not None))
+        return None
+
+    monkeypatch.setattr(lagrange, "_repair", finds_nothing)
+    checked = 0
+    for seed in range(30):
+        calls.clear()
+        _priced(random_fleet(seed), replace(EXACT, mip_rel_gap=1e-9, time_limit_s=2.0))
+        for (before, had_plan), (after, _) in zip(calls, calls[1:]):
+            if had_plan:     # the rule holds once there is a plan for the repair to beat
+                assert after > int(lagrange.REPAIR_GROWTH * before)
+                checked += 1
+    assert checked > 0
+
+
 def test_prices_on_a_binding_stock_row_close_the_gap_without_the_whole_model():
     """Ten jobs, each one unit from one of two pools; the cheap pool holds five units. Pricing the pool at the
     cost difference makes every job indifferent, and the repair splits them five and five: the bound
