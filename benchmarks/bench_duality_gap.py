@@ -65,8 +65,7 @@ def dantzig_wolfe(form, x_start: np.ndarray, part_limit: float, rounds: int, wor
     a_shared = form.matrix()[np.flatnonzero(shared)].tocsr()
     parts = split(form, components(form, ~shared), ~shared)
     pool = PlanPool(parts, a_shared, cost)
-    for i, q in enumerate(parts):
-        pool.add(i, x_start[q.cols])
+    pool.add_whole(x_start)
     opts = SolveOptions(threads=1, time_limit_s=part_limit, mip_rel_gap=1e-9)
     out = Bracket()
     with ThreadPoolExecutor(max(workers, 1)) as run:
@@ -128,15 +127,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'round':>5} {'master (>= zDW)':>16} {'L (<= zDW)':>16} {'best L':>16} {'added':>7}", flush=True)
     bracket = dantzig_wolfe(problem.form, plan.x, args.part_limit, args.rounds, workers=os.cpu_count() or 1,
                             progress=lambda k, b: print(_row(k, b), flush=True))
-    optimum_bound = proven_bound(plan)
+    best_plan, optimum_bound = plan.objective, proven_bound(plan)
     if args.whole > 0:
         whole = highs.solve(problem.form, replace(options, start=plan.x, time_limit_s=args.whole, threads=1))
         optimum_bound = max(optimum_bound, proven_bound(whole))
-        print(f"whole model from the plan, {args.whole:g} s: plan {whole.objective:,.0f}, "
+        if whole.objective is not None:    # it starts from the plan, so it ends with one unless it failed
+            best_plan = min(best_plan, whole.objective)
+        print(f"whole model from the plan, {args.whole:g} s: plan {best_plan:,.0f}, "
               f"bound {proven_bound(whole):,.0f} ({whole.status})")
     z_low, z_high = bracket.best_lagrangian, min(bracket.master, default=np.inf)
     print(f"z_DW in [{z_low:,.0f}, {z_high:,.0f}]" + ("" if bracket.converged else " (not converged)"))
-    best_plan = plan.objective if args.whole <= 0 else min(plan.objective, whole.objective)
     print(f"the best plan lies {100 * (best_plan - z_high) / best_plan:.3f}% or more above any prices' bound")
     if optimum_bound > z_high:
         print(f"the optimum lies {100 * (optimum_bound - z_high) / optimum_bound:.3f}% or more above it: only "

@@ -114,8 +114,8 @@ def solve_master(pool: PlanPool, n_cols: int, lower: np.ndarray, upper: np.ndarr
     if any(not plans for plans in pool.plans):
         return MasterResult(None, math.inf, None)
     (part_of, costs, acts), prices, slack_free = _pool_lp(pool, lower, upper, threads, deadline)
-    if not slack_free and not _mix_meets_rows(part_of, costs, acts, len(pool.parts), lower, upper, threads,
-                                              deadline):
+    # slack cheaper than a plan's extra cost is taken where no slack is needed: ask the LP without slack again
+    if not slack_free and _mixed(part_of, costs, acts, len(pool.parts), lower, upper, threads, deadline) is None:
         return MasterResult(None, math.inf, prices, slack_free)   # no mix of the plans meets them: no choice
     first = pool.choice_of(start) if start is not None else None
     chosen = _master_milp(part_of, costs, acts, len(pool.parts), lower, upper, threads, deadline, node_limit,
@@ -220,12 +220,6 @@ def _master_lp_prices(part_of, costs, acts, n_parts, lower, upper, threads, dead
     return -np.asarray(sol.row_dual, dtype=float)[n_parts:], not short.any(), np.where(short, 2 * big, big)
 
 
-def _mix_meets_rows(part_of, costs, acts, n_parts, lower, upper, threads, deadline) -> bool:
-    """Does some mix of the plans meet the shared rows (the master LP without slack has a solution)? Slack
-    cheaper than a plan's extra cost is taken where no slack is needed, so this asks again."""
-    return _mixed(part_of, costs, acts, n_parts, lower, upper, threads, deadline) is not None
-
-
 @dataclass
 class MixedPlans:
     """The master LP without slack: the cheapest mix of each part's pooled plans that meets the shared rows."""
@@ -246,6 +240,7 @@ def mixed_plans(pool: PlanPool, lower: np.ndarray, upper: np.ndarray, threads: i
 
 
 def _mixed(part_of, costs, acts, n_parts, lower, upper, threads, deadline) -> MixedPlans | None:
+    """mixed_plans on the pool's columns; None where no mix of the plans meets the shared rows."""
     import highspy
 
     a, lo, hi = _master_rows(part_of, acts, n_parts, lower, upper)

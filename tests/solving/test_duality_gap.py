@@ -24,8 +24,8 @@ import bench_duality_gap  # noqa: E402
 
 def brute_force_dw(form) -> float:
     """The master LP over every plan of every part. A random_fleet part is whole units u of its options and a
-    spill s in [0, 0.5] (cost 5) on its need row a.u + s >= need; the shared rows see only u, so for each u the
-    least spill is the only plan worth a column (any other costs more and draws the same)."""
+    spill s in [0, its bound] (positive cost) on its need row a.u + s >= need; the shared rows see only u, so for
+    each u the least spill is the only plan worth a column (any other costs more and draws the same)."""
     shared = shared_rows(form)
     a_shared = form.matrix()[np.flatnonzero(shared)].toarray()
     upper = form.row_bounds()[1][shared]
@@ -36,14 +36,15 @@ def brute_force_dw(form) -> float:
         units = part.cols[integer[part.cols]]
         size = dict(zip(need.cols.tolist(), need.vals.tolist()))
         local = np.flatnonzero(integer[part.cols])
+        (spill_col,) = part.cols[~integer[part.cols]]
         for u in itertools.product(*(range(int(lb[j]), int(ub[j]) + 1) for j in units)):
             spill = max(0.0, float(need.lower[0]) - sum(size[k] * v for k, v in zip(local.tolist(), u)))
-            if spill > 0.5 + 1e-12:
+            if spill > ub[spill_col] + 1e-12:
                 continue
             x = np.zeros(form.n_cols)
             x[units] = u
             columns.append(a_shared @ x)
-            costs.append(float(cost @ x) + 5.0 * spill)
+            costs.append(float(cost @ x) + cost[spill_col] * spill)
             part_of.append(i)
     part_of = np.array(part_of)
     pick = (part_of[None, :] == np.arange(part_of.max() + 1)[:, None]).astype(float)
